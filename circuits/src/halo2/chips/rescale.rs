@@ -1,0 +1,283 @@
+//! Rescale with clamp: `y = clamp(round_half_away(acc · M0 / 2^n), min, max)`, one row per value.
+//!
+//! Witness: sign `s`, magnitude `a = |acc · M0|`, quotient `q` and remainder `r` of
+//! `a + 2^(n-1) = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`, output `y`.
+//! Range checks on `a`, `r` and `d` make the sign, the division and the comparison with the cap
+//! (`max` for positive values, `-min` for negative ones) unique; ReLU is the case `min = 0`.
+
+use halo2_proofs::circuit::Value;
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
+use halo2_proofs::poly::Rotation;
+use halo2curves::ff::Field;
+
+use crate::field::{fr_from_i128, fr_to_i128};
+use crate::halo2::chips::range::RangeConfig;
+use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
+use crate::halo2::ctx::{Ctx, Wire};
+use crate::model::bounds::bits_of;
+use crate::Fr;
+
+#[derive(Debug, Clone)]
+pub struct RescaleConfig {
+    cols: [Column<Advice>; 9],
+    multiplier: Column<Fixed>,
+    divisor: Column<Fixed>,
+    half: Column<Fixed>,
+    hi: Column<Fixed>,
+    neg_lo: Column<Fixed>,
+    q: Selector,
+}
+
+/// One rescale's constants and the bound on its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RescaleParams {
+    pub multiplier: i64,
+    pub shift: u32,
+    pub min: i64,
+    pub max: i64,
+    /// `|acc| < 2^acc_bits` for every admissible input.
+    pub acc_bits: u32,
+}
+
+impl RescaleParams {
+    fn a_bits(&self) -> u32 {
+        self.acc_bits + bits_of(self.multiplier as u128)
+    }
+
+    fn d_bits(&self) -> u32 {
+        let cap = self.max.max(-self.min) as u128;
+        (bits_of(cap) + 1).max(self.a_bits().saturating_sub(self.shift) + 1)
+    }
+
+    /// Range-lane rows of one rescale.
+    pub fn range_rows(&self) -> usize {
+        use crate::halo2::chips::range::rows_for;
+        rows_for(self.a_bits()) + rows_for(self.shift) + rows_for(self.d_bits())
+    }
+}
+
+/// The witness of one row, exposed so tests can corrupt it.
+#[derive(Debug, Clone, Copy)]
+pub struct RescaleWitness {
+    pub s: Fr,
+    pub a: Fr,
+    pub q: Fr,
+    pub r: Fr,
+    pub c: Fr,
+    pub m: Fr,
+    pub d: Fr,
+    pub y: Fr,
+}
+
+impl RescaleWitness {
+    pub fn honest(acc: &Fr, p: &RescaleParams) -> Self {
+        let Some(t) = fr_to_i128(acc).and_then(|v| v.checked_mul(p.multiplier as i128)) else {
+            // Not a value the circuit can accept; any assignment fails the range checks.
+            return Self::zero();
+        };
+        let (s, a) = (t < 0, t.unsigned_abs() as i128);
+        let half = if p.shift == 0 { 0 } else { 1i128 << (p.shift - 1) };
+        let q = (a + half) >> p.shift;
+        let r = a + half - (q << p.shift);
+        let cap = if s { -(p.min as i128) } else { p.max as i128 };
+        let c = q > cap;
+        let m = q.min(cap);
+        let d = if c { q - cap - 1 } else { cap - q };
+        let f = fr_from_i128;
+        Self {
+            s: f(s as i128),
+            a: f(a),
+            q: f(q),
+            r: f(r),
+            c: f(c as i128),
+            m: f(m),
+            d: f(d),
+            y: f(if s { -m } else { m }),
+        }
+    }
+
+    fn zero() -> Self {
+        let z = Fr::ZERO;
+        Self { s: z, a: z, q: z, r: z, c: z, m: z, d: z, y: z }
+    }
+}
+
+impl RescaleConfig {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        main: &[Column<Advice>; MAIN_WIDTH],
+        fixed: &[Column<Fixed>; FIXED_WIDTH],
+    ) -> Self {
+        let cfg = Self {
+            cols: std::array::from_fn(|i| main[i]),
+            multiplier: fixed[0],
+            divisor: fixed[1],
+            half: fixed[2],
+            hi: fixed[3],
+            neg_lo: fixed[4],
+            q: meta.selector(),
+        };
+        meta.create_gate("rescale", |m| {
+            let q = m.query_selector(cfg.q);
+            let [acc, s, a, quo, r, c, mag, d, y] =
+                cfg.cols.map(|col| m.query_advice(col, Rotation::cur()));
+            let [mult, div, half, hi, neg_lo] = [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
+                .map(|col| m.query_fixed(col, Rotation::cur()));
+            let one = Expression::Constant(Fr::ONE);
+            let two = Expression::Constant(Fr::from(2));
+            let sign = one.clone() - two * s.clone();
+            let cap = hi.clone() + s.clone() * (neg_lo - hi);
+            let bool_s = s.clone() * (one.clone() - s.clone());
+            let bool_c = c.clone() * (one.clone() - c.clone());
+            vec![
+                q.clone() * bool_s,
+                q.clone() * bool_c,
+                q.clone() * (a.clone() - acc * mult * sign.clone()),
+                q.clone() * (a + half - quo.clone() * div - r),
+                q.clone() * (mag.clone() - quo.clone() - c.clone() * (cap.clone() - quo.clone())),
+                q.clone()
+                    * (d - (one.clone() - c.clone()) * (cap.clone() - quo.clone())
+                        - c * (quo - cap - one)),
+                q * (y - mag * sign),
+            ]
+        });
+        cfg
+    }
+
+    pub fn assign(
+        &self,
+        ctx: &mut Ctx,
+        range: &RangeConfig,
+        acc: &Wire,
+        p: &RescaleParams,
+    ) -> Result<Wire, Error> {
+        let w = acc.value.map(|v| RescaleWitness::honest(&v, p));
+        self.assign_witness(ctx, range, acc, p, w)
+    }
+
+    pub(crate) fn assign_witness(
+        &self,
+        ctx: &mut Ctx,
+        range: &RangeConfig,
+        acc: &Wire,
+        p: &RescaleParams,
+        w: Value<RescaleWitness>,
+    ) -> Result<Wire, Error> {
+        let row = ctx.row;
+        ctx.enable(&self.q, row)?;
+        let f = crate::field::fr_from_i64;
+        let half = if p.shift == 0 { 0 } else { 1i64 << (p.shift - 1) };
+        for (col, v) in [
+            (self.multiplier, f(p.multiplier)),
+            (self.divisor, f(1i64 << p.shift)),
+            (self.half, f(half)),
+            (self.hi, f(p.max)),
+            (self.neg_lo, f(-p.min)),
+        ] {
+            ctx.fixed(col, row, v);
+        }
+        ctx.copy(self.cols[0], row, acc);
+        let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.a, w.q, w.r, w.c, w.m, w.d, w.y]);
+        let cells: Vec<Wire> = (0..8)
+            .map(|i| ctx.assign(self.cols[i + 1], row, parts.map(|p| p[i])))
+            .collect();
+        ctx.row += 1;
+        let (a, r, d, y) = (&cells[1], &cells[3], &cells[6], &cells[7]);
+        range.check(ctx, a, p.a_bits(), 0)?;
+        range.check(ctx, r, p.shift, 0)?;
+        range.check(ctx, d, p.d_bits(), 0)?;
+        Ok(y.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::halo2::chips::harness::{fails, passes};
+    use crate::model::rescale;
+
+    const P: RescaleParams = RescaleParams {
+        multiplier: 3,
+        shift: 4,
+        min: -128,
+        max: 127,
+        acc_bits: 20,
+    };
+
+    fn layout(
+        acc: i128,
+        p: RescaleParams,
+        corrupt: fn(&mut RescaleWitness),
+    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+        move |cfg, ctx| {
+            let accw = ctx.assign(cfg.main[0], ctx.row, Value::known(fr_from_i128(acc)));
+            ctx.row += 1;
+            let mut w = RescaleWitness::honest(&fr_from_i128(acc), &p);
+            corrupt(&mut w);
+            let y = cfg.rescale.assign_witness(ctx, &cfg.range, &accw, &p, Value::known(w))?;
+            let want = rescale(acc, p.multiplier, p.shift, p.min, p.max).unwrap();
+            y.value.assert_if_known(|v| *v == crate::field::fr_from_i64(want) || w.y != RescaleWitness::honest(&fr_from_i128(acc), &p).y);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn honest_rescale_matches_reference() {
+        let relu = RescaleParams { min: 0, ..P };
+        let identity = RescaleParams { multiplier: 1, shift: 0, min: 0, max: 127, acc_bits: 8 };
+        for acc in [0i128, 5, -5, 8, -8, 13, -13, 100, -100, 800, -800, 1000, -1000, (1 << 20) - 1, -(1 << 20) + 1] {
+            passes(layout(acc, P, |_| {}));
+            passes(layout(acc, relu, |_| {}));
+        }
+        for acc in [-128i128, -1, 0, 1, 127] {
+            passes(layout(acc, identity, |_| {}));
+        }
+    }
+
+    #[test]
+    fn corrupted_witness_fails() {
+        // wrong rounding (quotient off by one, remainder adjusted to keep the division equation)
+        fails(layout(13, P, |w| {
+            w.q += Fr::ONE;
+            w.r -= Fr::from(16);
+            w.m += Fr::ONE;
+            w.y += Fr::ONE;
+            w.d -= Fr::ONE;
+        }));
+        // output that is not m·sign
+        fails(layout(13, P, |w| w.y += Fr::ONE));
+        // wrong sign for a positive value
+        fails(layout(40, P, |w| {
+            w.s = Fr::ONE;
+            w.a = -w.a;
+            w.y = -w.y;
+        }));
+        // claims no clamp when the value exceeds the cap
+        fails(layout(1000, P, |w| {
+            w.c = Fr::ZERO;
+            w.m = w.q;
+            w.y = w.q;
+            w.d = Fr::from(127) - w.q;
+        }));
+        // claims a clamp when the value is below the cap
+        fails(layout(100, P, |w| {
+            w.c = Fr::ONE;
+            w.m = Fr::from(127);
+            w.y = Fr::from(127);
+            w.d = w.q - Fr::from(128);
+        }));
+        // non-boolean flag
+        fails(layout(100, P, |w| w.c = Fr::from(2)));
+        // ReLU letting a negative value through
+        fails(layout(-100, RescaleParams { min: 0, ..P }, |w| {
+            w.m = w.q;
+            w.c = Fr::ZERO;
+            w.y = -w.q;
+        }));
+    }
+
+    #[test]
+    fn accumulator_beyond_its_bound_fails() {
+        fails(layout(1 << 21, P, |_| {}));
+    }
+}

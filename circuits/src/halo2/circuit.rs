@@ -1,0 +1,203 @@
+//! The model circuit: the batch mask and count, the input commitment (with int8 range checks on
+//! every input value), the model's stages per batch row, the masked outputs and their commitment,
+//! and the five public instances of the usage statement.
+
+use std::sync::Arc;
+
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
+use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2curves::ff::Field;
+
+use super::chips::dot::Term;
+use super::config::CircuitConfig;
+use super::ctx::{Ctx, Wire};
+use super::plan::{Plan, Stage};
+use crate::field::fr_from_i64;
+use crate::model::{execute, ModelError};
+use crate::usage::{commit, UsageError, UsageStatement, BYTES_PER_WORD, BYTE_OFFSET};
+use crate::Fr;
+
+/// The private inputs of one proof.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    /// Quantized input rows (at most `plan.batch`); the rest of the batch is zero padding.
+    pub rows: Vec<Vec<i64>>,
+    pub request_id: Fr,
+    pub salt: Fr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error("{rows} input rows exceed the circuit's batch size {batch}")]
+    TooManyRows { rows: usize, batch: usize },
+    #[error("no input rows")]
+    Empty,
+}
+
+/// What one run produced: the statement and the (unpadded) integer outputs.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub statement: UsageStatement,
+    pub outputs: Vec<Vec<i128>>,
+}
+
+#[derive(Clone)]
+pub struct ModelCircuit {
+    pub plan: Arc<Plan>,
+    pub witness: Option<Arc<Witness>>,
+}
+
+impl ModelCircuit {
+    /// The circuit for key generation (no witness).
+    pub fn shape(plan: Arc<Plan>) -> Self {
+        Self { plan, witness: None }
+    }
+
+    /// Checks the witness against the plan and computes the statement with the reference executor.
+    pub fn prepare(plan: Arc<Plan>, witness: Witness) -> Result<(Self, Run), WitnessError> {
+        let model = &plan.model;
+        if witness.rows.is_empty() {
+            return Err(WitnessError::Empty);
+        }
+        if witness.rows.len() > plan.batch {
+            return Err(WitnessError::TooManyRows { rows: witness.rows.len(), batch: plan.batch });
+        }
+        let outputs = witness
+            .rows
+            .iter()
+            .map(|r| execute(model, r).map(|t| t.output().to_vec()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = witness.rows.len() as u64;
+        let pad = |rows: Vec<Vec<i128>>, len: usize| {
+            let mut flat: Vec<i128> = rows.into_iter().flatten().collect();
+            flat.resize(plan.batch * len, 0);
+            flat
+        };
+        let inputs = pad(witness.rows.iter().map(|r| r.iter().map(|v| *v as i128).collect()).collect(), model.input.len);
+        let outs = pad(outputs.clone(), model.output_len());
+        let statement = UsageStatement {
+            request_id: witness.request_id,
+            input_commitment: commit(witness.request_id, witness.salt, n, &inputs)?,
+            output_commitment: commit(witness.request_id, witness.salt, n, &outs)?,
+            n_in: n,
+            n_out: n,
+        };
+        let circuit = Self { plan, witness: Some(Arc::new(witness)) };
+        Ok((circuit, Run { statement, outputs }))
+    }
+
+    fn known<T>(&self, f: impl FnOnce(&Witness) -> T) -> Value<T> {
+        match &self.witness {
+            Some(w) => Value::known(f(w)),
+            None => Value::unknown(),
+        }
+    }
+
+    /// Packs values into words (each a dot row chain) and chains Poseidon over
+    /// `[request_id, salt, count, words...]`. Returns the value cells and the commitment.
+    fn commit(
+        cfg: &CircuitConfig,
+        ctx: &mut Ctx,
+        head: [&Wire; 3],
+        values: &[Term],
+    ) -> Result<(Vec<Wire>, Wire), Error> {
+        let mut cells = Vec::with_capacity(values.len());
+        let mut elements: Vec<Wire> = head.iter().map(|w| (*w).clone()).collect();
+        for chunk in values.chunks(BYTES_PER_WORD) {
+            let coeffs: Vec<Fr> = (0..chunk.len()).map(|i| Fr::from(256u64).pow_vartime([i as u64])).collect();
+            let offset = coeffs.iter().fold(Fr::ZERO, |s, c| s + c) * fr_from_i64(BYTE_OFFSET);
+            let (xs, word) = cfg.dot.assign(ctx, &coeffs, chunk, offset)?;
+            cells.extend(xs);
+            elements.push(word);
+        }
+        let mut rest = &elements[..];
+        let first: Vec<&Wire> = rest.iter().take(4).collect();
+        let mut h = cfg.poseidon.hash(ctx, std::array::from_fn(|i| first.get(i).copied()))?;
+        rest = &rest[first.len()..];
+        while !rest.is_empty() {
+            let group: Vec<&Wire> = rest.iter().take(3).collect();
+            rest = &rest[group.len()..];
+            let prev = h.clone();
+            h = cfg.poseidon.hash(ctx, [Some(&prev), group.first().copied(), group.get(1).copied(), group.get(2).copied()])?;
+        }
+        Ok((cells, h))
+    }
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = CircuitConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    fn without_witnesses(&self) -> Self {
+        Self::shape(self.plan.clone())
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> CircuitConfig {
+        CircuitConfig::configure(meta)
+    }
+
+    fn synthesize(&self, cfg: CircuitConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        cfg.range.load_table(&mut layouter)?;
+        let plan = &self.plan;
+        let (in_len, batch) = (plan.model.input.len, plan.batch);
+        let publics = layouter.assign_region(
+            || "model",
+            |mut region| {
+                let mut ctx = Ctx::new(&mut region);
+                let (bits, count) = cfg.mask.mask(&mut ctx, batch, self.known(|w| w.rows.len() as u64))?;
+                let row = ctx.row;
+                let request_id = ctx.assign(cfg.main[0], row, self.known(|w| w.request_id));
+                let salt = ctx.assign(cfg.main[1], row, self.known(|w| w.salt));
+                ctx.row += 1;
+
+                let inputs: Vec<Term> = (0..batch * in_len)
+                    .map(|i| {
+                        Term::Fresh(self.known(|w| {
+                            w.rows.get(i / in_len).map_or(Fr::ZERO, |r| fr_from_i64(r[i % in_len]))
+                        }))
+                    })
+                    .collect();
+                let (xs, in_commit) = Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &inputs)?;
+                for x in &xs {
+                    cfg.range.check(&mut ctx, x, 8, BYTE_OFFSET)?;
+                }
+
+                let mut outputs = Vec::new();
+                for (b, bit) in bits.iter().enumerate() {
+                    let mut cur: Vec<Wire> = xs[b * in_len..(b + 1) * in_len].to_vec();
+                    for stage in &plan.stages {
+                        cur = match stage {
+                            Stage::Linear { in_dim, out_dim, weights, bias } => (0..*out_dim)
+                                .map(|j| {
+                                    let terms: Vec<Term> = cur.iter().map(Term::Copy).collect();
+                                    let coeffs = &weights[j * in_dim..(j + 1) * in_dim];
+                                    cfg.dot.assign(&mut ctx, coeffs, &terms, bias[j]).map(|(_, acc)| acc)
+                                })
+                                .collect::<Result<_, _>>()?,
+                            Stage::Rescale(p) => cur
+                                .iter()
+                                .map(|acc| cfg.rescale.assign(&mut ctx, &cfg.range, acc, p))
+                                .collect::<Result<_, _>>()?,
+                        };
+                    }
+                    for y in &cur {
+                        outputs.push(cfg.mask.mul(&mut ctx, y, bit)?);
+                    }
+                }
+                let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
+                let (_, out_commit) = Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &out_terms)?;
+                debug_assert_eq!((ctx.row, ctx.range_row), (plan.main_rows, plan.range_rows));
+                Ok([request_id, in_commit, out_commit, count.clone(), count])
+            },
+        )?;
+        for (i, w) in publics.iter().enumerate() {
+            layouter.constrain_instance(w.cell, cfg.instance, i);
+        }
+        Ok(())
+    }
+}

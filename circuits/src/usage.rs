@@ -1,0 +1,181 @@
+//! The usage statement: the five public instances every zkinfer proof exposes, in this order, for
+//! every backend and for the settlement contract.
+//!
+//! | # | instance            | meaning                                                     |
+//! |---|---------------------|-------------------------------------------------------------|
+//! | 0 | `request_id`        | the settlement request this run answers                     |
+//! | 1 | `input_commitment`  | `commit(request_id, salt, n_in, input rows)`                |
+//! | 2 | `output_commitment` | `commit(request_id, salt, n_out, output rows)`              |
+//! | 3 | `n_in`              | metered input units (non-padding samples or prompt tokens)  |
+//! | 4 | `n_out`             | metered output units                                        |
+//!
+//! `commit` packs the int8 values of all rows (padding rows are zeros) as bytes `v + 128`, 31 per
+//! field element, little-endian; then it chains circom `Poseidon(4)` over
+//! `[request_id, salt, count, word_0, word_1, ...]`: `h = Poseidon(e0, e1, e2, e3)`, then
+//! `h = Poseidon(h, next three)` while elements remain, the last group padded with zeros. Anyone can
+//! recompute it with circomlibjs or light-poseidon.
+
+use halo2curves::ff::Field;
+use serde::{Deserialize, Serialize};
+
+use crate::field::{fr_parse, fr_to_hex, FieldError};
+use crate::poseidon::{hash, RATE};
+use crate::Fr;
+
+pub const NUM_INSTANCES: usize = 5;
+pub const INSTANCE_NAMES: [&str; NUM_INSTANCES] = [
+    "request_id",
+    "input_commitment",
+    "output_commitment",
+    "n_in",
+    "n_out",
+];
+
+/// Values packed per field element (31 bytes keep every word below the modulus).
+pub const BYTES_PER_WORD: usize = 31;
+/// Packed values are int8, stored as `v + 128`.
+pub const BYTE_OFFSET: i64 = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("value {value} at position {index} is not int8 and cannot be committed")]
+    NotInt8 { index: usize, value: i128 },
+    #[error("instance {name}: {source}")]
+    Instance { name: &'static str, source: FieldError },
+    #[error("expected {NUM_INSTANCES} instances, found {0}")]
+    Count(usize),
+}
+
+/// Packs int8 values into field elements, `BYTES_PER_WORD` per element.
+pub fn pack(values: &[i128]) -> Result<Vec<Fr>, UsageError> {
+    let mut words = Vec::with_capacity(values.len().div_ceil(BYTES_PER_WORD));
+    for (c, chunk) in values.chunks(BYTES_PER_WORD).enumerate() {
+        let mut word = Fr::ZERO;
+        let mut base = Fr::ONE;
+        for (i, v) in chunk.iter().enumerate() {
+            if !(-128..=127).contains(v) {
+                return Err(UsageError::NotInt8 {
+                    index: c * BYTES_PER_WORD + i,
+                    value: *v,
+                });
+            }
+            word += base * Fr::from((*v as i64 + BYTE_OFFSET) as u64);
+            base *= Fr::from(256u64);
+        }
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// The Poseidon chain over already-packed elements.
+pub fn chain(elements: &[Fr]) -> Fr {
+    let mut rest = elements;
+    let take = |rest: &mut &[Fr], n: usize| -> Vec<Fr> {
+        let k = n.min(rest.len());
+        let (head, tail) = rest.split_at(k);
+        *rest = tail;
+        head.to_vec()
+    };
+    let first = take(&mut rest, RATE);
+    let mut h = hash(&std::array::from_fn(|i| first.get(i).copied().unwrap_or(Fr::ZERO)));
+    while !rest.is_empty() {
+        let group = take(&mut rest, RATE - 1);
+        let mut ins = [Fr::ZERO; RATE];
+        ins[0] = h;
+        for (i, v) in group.iter().enumerate() {
+            ins[i + 1] = *v;
+        }
+        h = hash(&ins);
+    }
+    h
+}
+
+/// The commitment to `count` metered units whose rows (padding included) hold `values`.
+pub fn commit(request_id: Fr, salt: Fr, count: u64, values: &[i128]) -> Result<Fr, UsageError> {
+    let mut elements = vec![request_id, salt, Fr::from(count)];
+    elements.extend(pack(values)?);
+    Ok(chain(&elements))
+}
+
+/// The five public instances of one proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageStatement {
+    pub request_id: Fr,
+    pub input_commitment: Fr,
+    pub output_commitment: Fr,
+    pub n_in: u64,
+    pub n_out: u64,
+}
+
+impl UsageStatement {
+    pub fn instances(&self) -> [Fr; NUM_INSTANCES] {
+        [
+            self.request_id,
+            self.input_commitment,
+            self.output_commitment,
+            Fr::from(self.n_in),
+            Fr::from(self.n_out),
+        ]
+    }
+
+    pub fn to_hex(&self) -> Vec<String> {
+        self.instances().iter().map(fr_to_hex).collect()
+    }
+}
+
+/// Instances as written in proof files: 0x-hex strings, in statement order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstanceStrings(pub Vec<String>);
+
+impl InstanceStrings {
+    /// Parses every instance, rejecting any at or above the field modulus.
+    pub fn parse(&self) -> Result<[Fr; NUM_INSTANCES], UsageError> {
+        if self.0.len() != NUM_INSTANCES {
+            return Err(UsageError::Count(self.0.len()));
+        }
+        let mut out = [Fr::ZERO; NUM_INSTANCES];
+        for (i, s) in self.0.iter().enumerate() {
+            out[i] = fr_parse(s).map_err(|source| UsageError::Instance {
+                name: INSTANCE_NAMES[i],
+                source,
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_is_little_endian_offset_bytes() {
+        let w = pack(&[-128, 0, 127]).unwrap();
+        assert_eq!(w, vec![Fr::from(0 + 128 * 256 + 255 * 65536)]);
+        assert_eq!(pack(&vec![0; 32]).unwrap().len(), 2);
+        assert!(matches!(
+            pack(&[0, 128]),
+            Err(UsageError::NotInt8 { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn chain_groups_four_then_three() {
+        let e: Vec<Fr> = (1..=8u64).map(Fr::from).collect();
+        let h1 = hash(&[e[0], e[1], e[2], e[3]]);
+        let h2 = hash(&[h1, e[4], e[5], e[6]]);
+        let h3 = hash(&[h2, e[7], Fr::ZERO, Fr::ZERO]);
+        assert_eq!(chain(&e), h3);
+        assert_eq!(chain(&e[..2]), hash(&[e[0], e[1], Fr::ZERO, Fr::ZERO]));
+    }
+
+    #[test]
+    fn commitment_binds_every_part() {
+        let base = commit(Fr::from(7), Fr::from(9), 1, &[1, 2, 3]).unwrap();
+        assert_ne!(base, commit(Fr::from(8), Fr::from(9), 1, &[1, 2, 3]).unwrap());
+        assert_ne!(base, commit(Fr::from(7), Fr::from(10), 1, &[1, 2, 3]).unwrap());
+        assert_ne!(base, commit(Fr::from(7), Fr::from(9), 2, &[1, 2, 3]).unwrap());
+        assert_ne!(base, commit(Fr::from(7), Fr::from(9), 1, &[1, 2, 4]).unwrap());
+    }
+}
