@@ -1,1 +1,42 @@
+//! How zkinfer makes proofs with the halo2 backend: the KZG structured reference string
+//! ([`srs`]), on-disk artifacts written atomically ([`artifacts`]), key generation with caching
+//! ([`keys`]), parallel proving ([`prove`]) and verification ([`verify`]).
 
+pub mod artifacts;
+pub mod keys;
+pub mod prove;
+pub mod srs;
+pub mod verify;
+
+pub use halo2curves::bn256::{Bn256, Fr, G1Affine};
+
+/// Proof system identifier written into every artifact.
+pub const BACKEND: &str = "halo2-kzg-bn254-shplonk";
+/// Fiat–Shamir transcript of the proofs.
+pub const TRANSCRIPT: &str = "blake2b";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProverError {
+    #[error("{path}: {msg}")]
+    Artifact { path: String, msg: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Witness(#[from] zkinfer_circuits::halo2::circuit::WitnessError),
+    #[error(transparent)]
+    Model(#[from] zkinfer_circuits::model::ModelError),
+    #[error(transparent)]
+    Usage(#[from] zkinfer_circuits::usage::UsageError),
+    #[error("halo2: {0}")]
+    Halo2(String),
+}
+
+impl ProverError {
+    pub fn artifact(path: &std::path::Path, msg: impl Into<String>) -> Self {
+        Self::Artifact { path: path.display().to_string(), msg: msg.into() }
+    }
+
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+}

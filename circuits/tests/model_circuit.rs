@@ -1,0 +1,117 @@
+//! The model circuit against the reference executor: random models and inputs satisfy MockProver
+//! with the instances the reference computes, and any other instance is rejected.
+
+use std::sync::Arc;
+
+use halo2_proofs::dev::MockProver;
+use halo2curves::ff::Field;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+use zkinfer_circuits::usage::commit;
+use zkinfer_circuits::Fr;
+
+fn random_model(rng: &mut ChaCha8Rng, dims: &[usize]) -> Model {
+    let mut ops = Vec::new();
+    for (i, w) in dims.windows(2).enumerate() {
+        let (n_in, n_out) = (w[0], w[1]);
+        ops.push(Op::Linear {
+            in_dim: n_in,
+            out_dim: n_out,
+            weights: (0..n_in * n_out).map(|_| rng.gen_range(-127..=127)).collect(),
+            bias: (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect(),
+        });
+        ops.push(Op::Rescale { multiplier: rng.gen_range(16384..32768), shift: 22, min: -128, max: 127 });
+        if i + 2 < dims.len() {
+            ops.push(Op::Relu);
+        }
+    }
+    Model { version: IR_VERSION, name: "random".into(), input: TensorSpec { len: dims[0], scale: 1.0, min: -128, max: 127 }, ops, output_scale: 1.0 }
+}
+
+fn witness(rng: &mut ChaCha8Rng, len: usize, rows: usize) -> Witness {
+    Witness {
+        rows: (0..rows).map(|_| (0..len).map(|_| rng.gen_range(-128..=127)).collect()).collect(),
+        request_id: Fr::from(rng.gen::<u64>()),
+        salt: Fr::random(&mut *rng),
+    }
+}
+
+fn run(plan: &Arc<Plan>, w: Witness, instances: Option<Vec<Fr>>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+    let (circuit, run) = ModelCircuit::prepare(plan.clone(), w).unwrap();
+    let inst = instances.unwrap_or_else(|| run.statement.instances().to_vec());
+    MockProver::run(plan.k, &circuit, vec![inst]).unwrap().verify()
+}
+
+#[test]
+fn random_models_match_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for (dims, batch, rows) in [(vec![20, 12, 5], 1, 1), (vec![33, 9, 7, 4], 3, 2), (vec![40, 3], 2, 2)] {
+        let model = random_model(&mut rng, &dims);
+        let plan = Arc::new(Plan::new(model, batch).unwrap());
+        for _ in 0..2 {
+            let w = witness(&mut rng, dims[0], rows);
+            if let Err(e) = run(&plan, w, None) {
+                panic!("dims {dims:?}: {:?}", &e[..e.len().min(3)]);
+            }
+        }
+    }
+}
+
+#[test]
+fn extreme_inputs_and_clamping_match_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut model = random_model(&mut rng, &[16, 6, 3]);
+    // a tiny shift clamps most outputs at the int8 bounds
+    if let Op::Rescale { shift, .. } = &mut model.ops[1] {
+        *shift = 12;
+    }
+    let plan = Arc::new(Plan::new(model, 1).unwrap());
+    for v in [-128i64, 127, 0] {
+        let w = Witness { rows: vec![vec![v; 16]], request_id: Fr::from(1), salt: Fr::from(2) };
+        run(&plan, w, None).unwrap();
+    }
+}
+
+#[test]
+fn every_other_instance_is_rejected() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let model = random_model(&mut rng, &[12, 6, 4]);
+    let plan = Arc::new(Plan::new(model.clone(), 3).unwrap());
+    let w = witness(&mut rng, 12, 2);
+    let (_, good) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
+    let good = good.statement.instances().to_vec();
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] += Fr::ONE;
+        assert!(run(&plan, w.clone(), Some(bad)).is_err(), "instance {i} + 1 accepted");
+    }
+    // a commitment to other outputs (one output changed) is rejected
+    let outs: Vec<i128> = {
+        let mut o: Vec<i128> = w.rows.iter().flat_map(|r| zkinfer_circuits::model::execute(&model, r).unwrap().output().to_vec()).collect();
+        o.resize(12, 0);
+        o[0] = if o[0] == 5 { 6 } else { 5 };
+        o
+    };
+    let mut bad = good.clone();
+    bad[2] = commit(w.request_id, w.salt, 2, &outs).unwrap();
+    assert!(run(&plan, w.clone(), Some(bad)).is_err());
+    // claiming all three batch rows as real (over-billing) is rejected
+    let mut bad = good.clone();
+    bad[3] = Fr::from(3);
+    bad[4] = Fr::from(3);
+    assert!(run(&plan, w, Some(bad)).is_err());
+}
+
+#[test]
+fn plan_rows_match_layout_and_fit_k() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let model = random_model(&mut rng, &[50, 20, 10]);
+    let plan = Plan::new(model, 2).unwrap();
+    // debug_assert in synthesize compares the counted rows with the layout
+    let w = witness(&mut rng, 50, 1);
+    let plan = Arc::new(plan);
+    run(&plan, w, None).unwrap();
+    assert!(plan.main_rows + 10 <= 1 << plan.k);
+}

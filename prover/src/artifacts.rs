@@ -1,0 +1,178 @@
+//! On-disk artifacts of a compiled model directory. JSON for what people read, binary for keys;
+//! each file is written to a temporary sibling and renamed, so a failure never leaves a
+//! half-written file or clobbers a good one.
+//!
+//! | file            | written by | content                                          |
+//! |-----------------|------------|--------------------------------------------------|
+//! | `model.json`    | compile    | the quantized IR                                 |
+//! | `settings.json` | compile    | backend, batch size, circuit size                |
+//! | `accuracy.json` | compile    | quantized vs float on the calibration set        |
+//! | `kzg.srs`       | setup      | KZG parameters for `2^k` rows (halo2 format)     |
+//! | `vk.bin`        | setup      | verifying key (halo2 `RawBytes`)                 |
+//! | `pk.bin`        | setup      | proving key (halo2 `RawBytesUnchecked`)          |
+//! | `manifest.json` | setup      | SHA-256 of all of the above, SRS provenance      |
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkinfer_circuits::halo2::Plan;
+use zkinfer_circuits::model::Model;
+
+use crate::ProverError;
+
+pub const ARTIFACT_VERSION: u32 = 1;
+pub const MODEL_FILE: &str = "model.json";
+pub const SETTINGS_FILE: &str = "settings.json";
+pub const ACCURACY_FILE: &str = "accuracy.json";
+pub const SRS_FILE: &str = "kzg.srs";
+pub const VK_FILE: &str = "vk.bin";
+pub const PK_FILE: &str = "pk.bin";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub version: u32,
+    pub backend: String,
+    pub batch: usize,
+    pub k: u32,
+    pub main_rows: usize,
+    pub range_rows: usize,
+    /// SHA-256 of the ONNX file the model was compiled from.
+    pub source_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub backend: String,
+    pub transcript: String,
+    /// True when the SRS was generated locally from a public seed: anyone can forge proofs.
+    pub insecure_dev_srs: bool,
+    pub srs_source: String,
+    pub k: u32,
+    pub model_sha256: String,
+    pub settings_sha256: String,
+    pub srs_sha256: String,
+    pub vk_sha256: String,
+    pub pk_sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ProverError> {
+    std::fs::read(path).map_err(|e| ProverError::io(path, e))
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ProverError> {
+    let bytes = read_bytes(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| ProverError::artifact(path, format!("invalid JSON: {e}")))
+}
+
+/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| ProverError::io(dir, e))?;
+    let name = path.file_name().ok_or_else(|| ProverError::artifact(path, "not a file path"))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ProverError::io(path, e));
+    }
+    Ok(())
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProverError> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("artifacts serialize");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// A compiled model directory.
+#[derive(Debug, Clone)]
+pub struct ModelDir {
+    pub dir: PathBuf,
+}
+
+impl ModelDir {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    pub fn model(&self) -> Result<Model, ProverError> {
+        let path = self.path(MODEL_FILE);
+        let model: Model = read_json(&path)?;
+        model.validate().map_err(|e| ProverError::artifact(&path, e.to_string()))?;
+        Ok(model)
+    }
+
+    pub fn settings(&self) -> Result<Settings, ProverError> {
+        let path = self.path(SETTINGS_FILE);
+        let s: Settings = read_json(&path)?;
+        if s.version != ARTIFACT_VERSION || s.backend != crate::BACKEND {
+            return Err(ProverError::artifact(&path, format!("unsupported settings (version {}, backend {})", s.version, s.backend)));
+        }
+        Ok(s)
+    }
+
+    /// The circuit plan, checked against the recorded settings.
+    pub fn plan(&self) -> Result<Arc<Plan>, ProverError> {
+        let settings = self.settings()?;
+        let plan = Plan::new(self.model()?, settings.batch)?;
+        if plan.k != settings.k {
+            return Err(ProverError::artifact(&self.path(SETTINGS_FILE), format!("records k = {} but the model needs k = {}", settings.k, plan.k)));
+        }
+        Ok(Arc::new(plan))
+    }
+
+    pub fn manifest(&self) -> Result<Manifest, ProverError> {
+        read_json(&self.path(MANIFEST_FILE))
+    }
+
+    /// Reads `file`, failing unless its SHA-256 is `want` (a corrupt or swapped artifact).
+    pub fn read_checked(&self, file: &str, want: &str) -> Result<Vec<u8>, ProverError> {
+        let path = self.path(file);
+        let bytes = read_bytes(&path)?;
+        let got = sha256_hex(&bytes);
+        if got != want {
+            return Err(ProverError::artifact(&path, format!("SHA-256 {got} does not match the manifest ({want}); rerun `zkinfer setup`")));
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // a directory in the way: the error names the path and nothing is left behind
+        let blocked = dir.path().join("sub");
+        std::fs::create_dir(&blocked).unwrap();
+        let err = write_atomic(&blocked, b"x").unwrap_err().to_string();
+        assert!(err.contains("sub"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}

@@ -1,0 +1,116 @@
+//! Proving: one proof per input, several inputs in parallel (rayon), with a progress bar.
+
+use halo2_proofs::plonk::{create_proof, ProvingKey};
+use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
+use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::field::fr_to_hex;
+use zkinfer_circuits::halo2::circuit::Run;
+use zkinfer_circuits::halo2::{ModelCircuit, Witness};
+use zkinfer_circuits::usage::InstanceStrings;
+
+use crate::keys::ProverKeys;
+use crate::srs::Srs;
+use crate::{artifacts::ARTIFACT_VERSION, Bn256, G1Affine, ProverError};
+
+/// A proof file: what a verifier (off-chain or on-chain) needs, and nothing private.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofFile {
+    pub version: u32,
+    pub backend: String,
+    pub transcript: String,
+    pub insecure_dev_srs: bool,
+    /// SHA-256 of the verifying key the proof was made for.
+    pub vk_sha256: String,
+    /// `request_id, input_commitment, output_commitment, n_in, n_out`, 0x-hex.
+    pub instances: InstanceStrings,
+    pub proof: String,
+}
+
+/// The private opening of a proof's commitments, for the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opening {
+    pub version: u32,
+    pub request_id: String,
+    pub salt: String,
+    pub n_in: u64,
+    pub n_out: u64,
+    /// Quantized input rows as committed (without padding rows).
+    pub input: Vec<Vec<i64>>,
+    /// Quantized output rows as committed (without padding rows).
+    pub output: Vec<Vec<i64>>,
+    /// Outputs in real units.
+    pub output_real: Vec<Vec<f64>>,
+}
+
+pub struct Proved {
+    pub file: ProofFile,
+    pub opening: Opening,
+    pub seconds: f64,
+}
+
+/// Creates one halo2 proof of `circuit` for `instances`.
+pub fn create(srs: &Srs, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit, instances: &[crate::Fr]) -> Result<Vec<u8>, ProverError> {
+    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, Challenge255<G1Affine>, _, _, _>(
+        srs,
+        pk,
+        &[circuit],
+        &[&[instances]],
+        rand::rngs::OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Halo2(format!("create_proof: {e:?}")))?;
+    Ok(transcript.finalize())
+}
+
+/// Proves one witness.
+pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverError> {
+    let start = std::time::Instant::now();
+    let (circuit, Run { statement, outputs }) = ModelCircuit::prepare(keys.plan.clone(), witness.clone())?;
+    let proof = create(&keys.srs, &keys.pk, circuit, &statement.instances())?;
+    let scale = keys.plan.model.output_scale;
+    let output: Vec<Vec<i64>> = outputs.iter().map(|r| r.iter().map(|v| *v as i64).collect()).collect();
+    Ok(Proved {
+        file: ProofFile {
+            version: ARTIFACT_VERSION,
+            backend: crate::BACKEND.into(),
+            transcript: crate::TRANSCRIPT.into(),
+            insecure_dev_srs: keys.manifest.insecure_dev_srs,
+            vk_sha256: keys.manifest.vk_sha256.clone(),
+            instances: InstanceStrings(statement.to_hex()),
+            proof: format!("0x{}", hex::encode(&proof)),
+        },
+        opening: Opening {
+            version: ARTIFACT_VERSION,
+            request_id: fr_to_hex(&witness.request_id),
+            salt: fr_to_hex(&witness.salt),
+            n_in: statement.n_in,
+            n_out: statement.n_out,
+            input: witness.rows,
+            output_real: output.iter().map(|r| r.iter().map(|v| *v as f64 / scale).collect()).collect(),
+            output,
+        },
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Proves every witness, in parallel, in input order.
+pub fn prove_many(keys: &ProverKeys, witnesses: Vec<Witness>) -> Vec<Result<Proved, ProverError>> {
+    let pb = indicatif::ProgressBar::new(witnesses.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("proving {bar:30} {pos}/{len} [{elapsed}]").expect("valid template"),
+    );
+    let out = witnesses
+        .into_par_iter()
+        .map(|w| {
+            let r = prove_one(keys, w);
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    out
+}

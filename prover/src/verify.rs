@@ -1,0 +1,64 @@
+//! Verification of a proof file against a model directory's verifying key.
+
+use halo2_proofs::plonk::{verify_proof, VerifyingKey};
+use halo2_proofs::poly::commitment::ParamsProver;
+use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
+use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
+use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+use halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
+
+use crate::keys::VerifierKeys;
+use crate::prove::ProofFile;
+use crate::srs::Srs;
+use crate::{Bn256, Fr, G1Affine, ProverError};
+
+/// Why a proof was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("the proof file is for another backend or version ({0})")]
+    Format(String),
+    #[error("the proof was made for another verifying key (vk {0})")]
+    WrongKey(String),
+    #[error("malformed proof file: {0}")]
+    Malformed(String),
+    #[error("the proof does not verify for these instances")]
+    Invalid,
+}
+
+/// Checks raw proof bytes for the given instances.
+pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let strategy = SingleStrategy::new(srs);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge255<G1Affine>, _, _>(
+        srs.verifier_params(),
+        vk,
+        strategy,
+        &[&[instances]],
+        &mut transcript,
+    )
+    .is_ok()
+}
+
+/// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.
+pub fn verify_file(keys: &VerifierKeys, file: &ProofFile) -> Result<(), Rejection> {
+    if file.version != crate::artifacts::ARTIFACT_VERSION || file.backend != crate::BACKEND || file.transcript != crate::TRANSCRIPT {
+        return Err(Rejection::Format(format!("version {}, backend {}, transcript {}", file.version, file.backend, file.transcript)));
+    }
+    if file.vk_sha256 != keys.manifest.vk_sha256 {
+        return Err(Rejection::WrongKey(file.vk_sha256.clone()));
+    }
+    let instances = file.instances.parse().map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let hex = file.proof.strip_prefix("0x").ok_or_else(|| Rejection::Malformed("proof must be 0x-hex".into()))?;
+    let proof = hex::decode(hex).map_err(|e| Rejection::Malformed(format!("proof: {e}")))?;
+    if check(&keys.srs, &keys.vk, &instances, &proof) {
+        Ok(())
+    } else {
+        Err(Rejection::Invalid)
+    }
+}
+
+impl From<ProverError> for Rejection {
+    fn from(e: ProverError) -> Self {
+        Rejection::Malformed(e.to_string())
+    }
+}
