@@ -108,6 +108,12 @@ fn parse_radix(s: &str, radix: u32) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A uniformly random field element from the OS generator (commitment salts).
+pub fn random_fr() -> Fr {
+    use halo2curves::ff::Field;
+    Fr::random(rand::rngs::OsRng)
+}
+
 /// The modulus r of the BN254 scalar field, as 0x-hex.
 pub const MODULUS_HEX: &str = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
 
@@ -131,7 +137,7 @@ mod tests {
         let r_plus_5 = "21888242871839275222246405745257275088548364400416034343698204186575808495622";
         assert!(matches!(fr_parse(r_plus_5), Err(FieldError::NotCanonical(_))));
         let r_minus_1 = "21888242871839275222246405745257275088548364400416034343698204186575808495616";
-        assert_eq!(fr_parse(r_minus_1).unwrap(), -Fr::one());
+        assert_eq!(fr_parse(r_minus_1).unwrap(), -Fr::from(1));
         assert!(matches!(fr_parse("0xzz"), Err(FieldError::Syntax(_))));
         assert_eq!(fr_parse(&fr_to_hex(&-Fr::from(7))).unwrap(), -Fr::from(7));
     }

@@ -1,1 +1,86 @@
-fn main() {}
+//! `zkinfer`: compile an ONNX model to a circuit, set up its keys, prove inference with its usage
+//! statement, verify, and inspect. Every verb prints machine-readable output with `--json`.
+
+mod commands;
+mod input;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "zkinfer", version, about = "Prove AI inference and its usage with zero-knowledge proofs")]
+struct Cli {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import an ONNX model, quantize it and write the IR, settings and accuracy report.
+    Compile {
+        model: PathBuf,
+        /// Calibration inputs (`{"input": [[...], ...]}`); default: calibration.json or input.json beside the model.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Samples per proof (padding rows are not metered).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Generate (or reuse cached) proving and verifying keys.
+    Setup {
+        dir: PathBuf,
+        /// A KZG SRS in halo2's ParamsKZG format.
+        #[arg(long, conflicts_with = "dev_srs")]
+        srs: Option<PathBuf>,
+        /// Generate an INSECURE SRS from a public seed (development only).
+        #[arg(long)]
+        dev_srs: bool,
+    },
+    /// Run the model on inputs and prove each run, in parallel.
+    Prove {
+        dir: PathBuf,
+        #[arg(long, num_args = 1.., required = true)]
+        input: Vec<PathBuf>,
+        /// Settlement request id of the first input; input i answers request id + i.
+        #[arg(long)]
+        request_id: String,
+        /// Commitment salt (0x-hex field element); default: random per proof.
+        #[arg(long)]
+        salt: Option<String>,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Verify a proof file: exit 0 if and only if it is valid.
+    Verify { dir: PathBuf, proof: PathBuf },
+    /// Show the circuit's rows, columns, lookups and estimated prover memory.
+    Inspect { dir: PathBuf },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile { model, calibration, batch, out } => commands::compile::run(&model, calibration.as_deref(), batch, &out, cli.json),
+        Command::Setup { dir, srs, dev_srs } => commands::setup::run(&dir, srs, dev_srs, cli.json),
+        Command::Prove { dir, input, request_id, salt, out } => commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json),
+        Command::Verify { dir, proof } => commands::verify::run(&dir, &proof, cli.json),
+        Command::Inspect { dir } => commands::inspect::run(&dir, cli.json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! ([`keys`]), parallel proving ([`prove`]) and verification ([`verify`]).
 
 pub mod artifacts;
+pub mod inspect;
 pub mod keys;
 pub mod prove;
 pub mod srs;
