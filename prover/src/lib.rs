@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod keys;
 pub mod prove;
 pub mod srs;
+pub mod transcript;
 pub mod verify;
 
 pub use halo2curves::bn256::{Bn256, Fr, G1Affine};

@@ -5,11 +5,12 @@ use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
-use halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
+use halo2_proofs::transcript::Challenge255;
 
 use crate::keys::VerifierKeys;
 use crate::prove::ProofFile;
 use crate::srs::Srs;
+use crate::transcript::StrictRead;
 use crate::{Bn256, Fr, G1Affine, ProverError};
 
 /// Why a proof was not accepted.
@@ -25,9 +26,9 @@ pub enum Rejection {
     Invalid,
 }
 
-/// Checks raw proof bytes for the given instances.
+/// Checks raw proof bytes for the given instances: canonical encodings only, no trailing bytes.
 pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let mut transcript = StrictRead::new(proof);
     let strategy = SingleStrategy::new(srs);
     verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge255<G1Affine>, _, _>(
         srs.verifier_params(),
@@ -37,6 +38,7 @@ pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[
         &mut transcript,
     )
     .is_ok()
+        && transcript.finish()
 }
 
 /// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.

@@ -1,0 +1,184 @@
+//! Real proofs of the example MLP: a proof verifies; every flipped byte, every changed instance
+//! (also by adding the field modulus) is rejected; setup is deterministic and cached.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use zkinfer_circuits::field::{fr_parse, fr_to_hex, MODULUS_HEX};
+use zkinfer_circuits::halo2::{Plan, Witness};
+use zkinfer_circuits::import::compile;
+use zkinfer_circuits::model::quantize_input;
+use zkinfer_circuits::Fr;
+use zkinfer_prover::artifacts::*;
+use zkinfer_prover::keys::{load_prover, load_verifier, setup, SrsSource};
+use zkinfer_prover::prove::prove_one;
+use zkinfer_prover::verify::{check, verify_file, Rejection};
+
+fn example_rows(file: &str) -> Vec<Vec<f64>> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp").join(file);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    serde_json::from_value(v["input"].clone()).unwrap()
+}
+
+/// Compiles the example MLP into `dir` the way `zkinfer compile` does.
+fn compile_example(dir: &Path) -> ModelDir {
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp/mlp.onnx");
+    let imported = compile(&onnx, &example_rows("calibration.json")).unwrap();
+    let plan = Plan::new(imported.model.clone(), 1).unwrap();
+    let md = ModelDir::new(dir);
+    write_json(&md.path(MODEL_FILE), &imported.model).unwrap();
+    let settings = Settings {
+        version: ARTIFACT_VERSION,
+        backend: zkinfer_prover::BACKEND.into(),
+        batch: 1,
+        k: plan.k,
+        main_rows: plan.main_rows,
+        range_rows: plan.range_rows,
+        source_sha256: sha256_hex(&std::fs::read(&onnx).unwrap()),
+    };
+    write_json(&md.path(SETTINGS_FILE), &settings).unwrap();
+    md
+}
+
+fn bytes(md: &ModelDir, f: &str) -> Vec<u8> {
+    std::fs::read(md.path(f)).unwrap()
+}
+
+#[test]
+fn proofs_verify_only_untampered_and_setup_is_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md = compile_example(&tmp.path().join("a"));
+    let first = setup(&md, &SrsSource::Dev).unwrap();
+    assert!(!first.cached && first.manifest.insecure_dev_srs);
+
+    // determinism: another directory, same model and SRS → byte-identical keys and manifest
+    let md2 = compile_example(&tmp.path().join("b"));
+    setup(&md2, &SrsSource::Dev).unwrap();
+    for f in [MODEL_FILE, SETTINGS_FILE, SRS_FILE, VK_FILE, PK_FILE, MANIFEST_FILE] {
+        assert!(bytes(&md, f) == bytes(&md2, f), "{f} differs between identical setups");
+    }
+    // cache: a second setup reuses the keys; a corrupt key is regenerated
+    assert!(setup(&md, &SrsSource::Dev).unwrap().cached);
+
+    let keys = load_prover(&md).unwrap();
+    let row = quantize_input(&example_rows("input.json")[0], &keys.plan.model.input).unwrap();
+    let w = Witness { rows: vec![row], request_id: Fr::from(42), salt: Fr::from(7) };
+    let proved = prove_one(&keys, w).unwrap();
+    let vkeys = load_verifier(&md).unwrap();
+    verify_file(&vkeys, &proved.file).unwrap();
+    assert_eq!(proved.opening.n_in, 1);
+
+    let instances = proved.file.instances.parse().unwrap();
+    let proof = hex::decode(proved.file.proof.trim_start_matches("0x")).unwrap();
+    assert!(check(&vkeys.srs, &vkeys.vk, &instances, &proof));
+
+    // every single flipped byte is rejected
+    let accepted: Vec<usize> = (0..proof.len())
+        .into_par_iter()
+        .filter(|&i| {
+            let mut p = proof.clone();
+            p[i] ^= 0x01 << (i % 8);
+            check(&vkeys.srs, &vkeys.vk, &instances, &p)
+        })
+        .collect();
+    assert!(accepted.is_empty(), "flipped bytes accepted at {accepted:?}");
+    // every bit of the flag byte of every point, too (halo2curves ignores the infinity flag)
+    for i in (31..proof.len()).step_by(32) {
+        for bit in 6..8 {
+            let mut p = proof.clone();
+            p[i] ^= 1 << bit;
+            assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &p), "flag bit {bit} of byte {i} accepted");
+        }
+    }
+    // a truncated or extended proof is rejected
+    assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &proof[..proof.len() - 1]));
+    let mut longer = proof.clone();
+    longer.push(0);
+    assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &longer));
+
+    // every changed instance is rejected
+    for i in 0..instances.len() {
+        let mut inst = instances;
+        inst[i] += Fr::from(1);
+        assert!(!check(&vkeys.srs, &vkeys.vk, &inst, &proof), "instance {i} + 1 accepted");
+    }
+    // x + r in the proof file is refused, never reduced
+    let r = num_add(MODULUS_HEX, &proved.file.instances.0[3]);
+    let mut file = proved.file.clone();
+    file.instances.0[3] = r;
+    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::Malformed(_))));
+    // a proof file for another key is refused
+    let mut file = proved.file.clone();
+    file.vk_sha256 = "00".repeat(32);
+    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::WrongKey(_))));
+    // the same proof under another request id is rejected
+    let mut file = proved.file.clone();
+    file.instances.0[0] = fr_to_hex(&Fr::from(43));
+    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::Invalid)));
+
+    // a corrupt proving key is refused by hash before it is parsed
+    let mut pk = bytes(&md, PK_FILE);
+    pk[1000] ^= 0xff;
+    std::fs::write(md.path(PK_FILE), &pk).unwrap();
+    let err = load_prover(&md).err().expect("corrupt pk refused").to_string();
+    assert!(err.contains("pk.bin") && err.contains("SHA-256"), "{err}");
+    // and setup regenerates it
+    assert!(!setup(&md, &SrsSource::Dev).unwrap().cached);
+    assert!(bytes(&md, PK_FILE) == bytes(&md2, PK_FILE));
+}
+
+/// `a + b` for 0x-hex numbers, as 0x-hex (no reduction).
+fn num_add(a: &str, b: &str) -> String {
+    let parse = |s: &str| -> Vec<u8> {
+        let mut v = hex::decode(format!("{:0>64}", s.trim_start_matches("0x"))).unwrap();
+        v.reverse();
+        v
+    };
+    let (x, y) = (parse(a), parse(b));
+    let mut out = vec![0u8; 33];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let s = x[i] as u16 + y[i] as u16 + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    out[32] = carry as u8;
+    out.reverse();
+    let s = format!("0x{}", hex::encode(out));
+    assert!(fr_parse(&s).is_err());
+    s
+}
+
+#[test]
+fn batch_proofs_meter_real_rows() {
+    let plan = Arc::new(Plan::new(small_model(), 4).unwrap());
+    let srs = zkinfer_prover::srs::dev(plan.k);
+    let pk = zkinfer_prover::keys::keygen(&srs, plan.clone()).unwrap();
+    let rows = vec![vec![3, -4, 5, 100, -128, 127]; 3];
+    let w = Witness { rows, request_id: Fr::from(9), salt: Fr::from(1) };
+    let (circuit, run) = zkinfer_circuits::halo2::ModelCircuit::prepare(plan.clone(), w).unwrap();
+    assert_eq!((run.statement.n_in, run.statement.n_out), (3, 3));
+    let inst = run.statement.instances();
+    let proof = zkinfer_prover::prove::create(&srs, &pk, circuit, &inst).unwrap();
+    assert!(check(&srs, pk.get_vk(), &inst, &proof));
+    // claiming four metered rows with the same proof fails
+    let mut more = inst;
+    more[3] = Fr::from(4);
+    more[4] = Fr::from(4);
+    assert!(!check(&srs, pk.get_vk(), &more, &proof));
+}
+
+fn small_model() -> zkinfer_circuits::model::Model {
+    use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+    Model {
+        version: IR_VERSION,
+        name: "small".into(),
+        input: TensorSpec { len: 6, scale: 1.0, min: -128, max: 127 },
+        ops: vec![
+            Op::Linear { in_dim: 6, out_dim: 3, weights: (0..18).map(|i| (i * 37 % 255) - 127).collect(), bias: vec![10, -20, 30] },
+            Op::Rescale { multiplier: 20000, shift: 20, min: -128, max: 127 },
+        ],
+        output_scale: 1.0,
+    }
+}
