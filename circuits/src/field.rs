@@ -133,10 +133,18 @@ mod tests {
     fn parse_rejects_modulus_and_above() {
         assert_eq!(fr_parse("0x05").unwrap(), Fr::from(5));
         assert_eq!(fr_parse("12345").unwrap(), Fr::from(12345));
-        assert!(matches!(fr_parse(MODULUS_HEX), Err(FieldError::NotCanonical(_))));
-        let r_plus_5 = "21888242871839275222246405745257275088548364400416034343698204186575808495622";
-        assert!(matches!(fr_parse(r_plus_5), Err(FieldError::NotCanonical(_))));
-        let r_minus_1 = "21888242871839275222246405745257275088548364400416034343698204186575808495616";
+        assert!(matches!(
+            fr_parse(MODULUS_HEX),
+            Err(FieldError::NotCanonical(_))
+        ));
+        let r_plus_5 =
+            "21888242871839275222246405745257275088548364400416034343698204186575808495622";
+        assert!(matches!(
+            fr_parse(r_plus_5),
+            Err(FieldError::NotCanonical(_))
+        ));
+        let r_minus_1 =
+            "21888242871839275222246405745257275088548364400416034343698204186575808495616";
         assert_eq!(fr_parse(r_minus_1).unwrap(), -Fr::from(1));
         assert!(matches!(fr_parse("0xzz"), Err(FieldError::Syntax(_))));
         assert_eq!(fr_parse(&fr_to_hex(&-Fr::from(7))).unwrap(), -Fr::from(7));

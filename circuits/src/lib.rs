@@ -6,10 +6,13 @@
 //! statement out as a PLONKish circuit over BN254.
 
 pub mod field;
+pub mod groth16;
 pub mod halo2;
 pub mod import;
+pub mod lowering;
 pub mod model;
 pub mod poseidon;
 pub mod usage;
+pub mod witness;
 
 pub use field::Fr;

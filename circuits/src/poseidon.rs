@@ -80,9 +80,7 @@ pub fn round(spec: &Spec, r: usize, state: &[Fr; WIDTH]) -> [Fr; WIDTH] {
             v
         }
     });
-    std::array::from_fn(|i| {
-        (0..WIDTH).fold(Fr::ZERO, |acc, j| acc + spec.mds[i][j] * sboxed[j])
-    })
+    std::array::from_fn(|i| (0..WIDTH).fold(Fr::ZERO, |acc, j| acc + spec.mds[i][j] * sboxed[j]))
 }
 
 /// circom `Poseidon(4)`: state `[0, inputs...]`, output lane 0.

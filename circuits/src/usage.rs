@@ -41,7 +41,10 @@ pub enum UsageError {
     #[error("value {value} at position {index} is not int8 and cannot be committed")]
     NotInt8 { index: usize, value: i128 },
     #[error("instance {name}: {source}")]
-    Instance { name: &'static str, source: FieldError },
+    Instance {
+        name: &'static str,
+        source: FieldError,
+    },
     #[error("expected {NUM_INSTANCES} instances, found {0}")]
     Count(usize),
 }
@@ -77,7 +80,9 @@ pub fn chain(elements: &[Fr]) -> Fr {
         head.to_vec()
     };
     let first = take(&mut rest, RATE);
-    let mut h = hash(&std::array::from_fn(|i| first.get(i).copied().unwrap_or(Fr::ZERO)));
+    let mut h = hash(&std::array::from_fn(|i| {
+        first.get(i).copied().unwrap_or(Fr::ZERO)
+    }));
     while !rest.is_empty() {
         let group = take(&mut rest, RATE - 1);
         let mut ins = [Fr::ZERO; RATE];
@@ -152,7 +157,8 @@ mod tests {
     #[test]
     fn pack_is_little_endian_offset_bytes() {
         let w = pack(&[-128, 0, 127]).unwrap();
-        assert_eq!(w, vec![Fr::from(0 + 128 * 256 + 255 * 65536)]);
+        // bytes 0, 128, 255, little-endian
+        assert_eq!(w, vec![Fr::from(128 * 256 + 255 * 65536)]);
         assert_eq!(pack(&vec![0; 32]).unwrap().len(), 2);
         assert!(matches!(
             pack(&[0, 128]),
@@ -173,9 +179,21 @@ mod tests {
     #[test]
     fn commitment_binds_every_part() {
         let base = commit(Fr::from(7), Fr::from(9), 1, &[1, 2, 3]).unwrap();
-        assert_ne!(base, commit(Fr::from(8), Fr::from(9), 1, &[1, 2, 3]).unwrap());
-        assert_ne!(base, commit(Fr::from(7), Fr::from(10), 1, &[1, 2, 3]).unwrap());
-        assert_ne!(base, commit(Fr::from(7), Fr::from(9), 2, &[1, 2, 3]).unwrap());
-        assert_ne!(base, commit(Fr::from(7), Fr::from(9), 1, &[1, 2, 4]).unwrap());
+        assert_ne!(
+            base,
+            commit(Fr::from(8), Fr::from(9), 1, &[1, 2, 3]).unwrap()
+        );
+        assert_ne!(
+            base,
+            commit(Fr::from(7), Fr::from(10), 1, &[1, 2, 3]).unwrap()
+        );
+        assert_ne!(
+            base,
+            commit(Fr::from(7), Fr::from(9), 2, &[1, 2, 3]).unwrap()
+        );
+        assert_ne!(
+            base,
+            commit(Fr::from(7), Fr::from(9), 1, &[1, 2, 4]).unwrap()
+        );
     }
 }

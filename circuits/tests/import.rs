@@ -8,11 +8,14 @@ use tract_onnx::pb;
 use zkinfer_circuits::import::{compile, ImportError};
 
 fn example(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mlp")
+        .join(file)
 }
 
 fn rows(file: &str) -> Vec<Vec<f64>> {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(example(file)).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example(file)).unwrap()).unwrap();
     serde_json::from_value(v["input"].clone()).unwrap()
 }
 
@@ -31,11 +34,20 @@ fn example_mlp_imports_with_high_accuracy() {
     assert!(acc.max_abs_error < 0.1 * range, "{acc:?} range {range}");
     // the same inputs give the same model, bit for bit
     let again = compile(&example("mlp.onnx"), &rows("calibration.json")).unwrap();
-    assert_eq!(serde_json::to_string(&again.model).unwrap(), serde_json::to_string(m).unwrap());
+    assert_eq!(
+        serde_json::to_string(&again.model).unwrap(),
+        serde_json::to_string(m).unwrap()
+    );
 }
 
 fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data, ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data,
+        ..Default::default()
+    }
 }
 
 fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
@@ -46,7 +58,13 @@ fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
                 elem_type: 1,
                 shape: Some(pb::TensorShapeProto {
-                    dim: dims.iter().map(|d| Dimension { value: Some(dimension::Value::DimValue(*d)), ..Default::default() }).collect(),
+                    dim: dims
+                        .iter()
+                        .map(|d| Dimension {
+                            value: Some(dimension::Value::DimValue(*d)),
+                            ..Default::default()
+                        })
+                        .collect(),
                 }),
             })),
             ..Default::default()
@@ -67,7 +85,10 @@ fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
 
 /// A 4-2 MatMul+Add model followed by `extra` (an op applied to the output).
 fn write_model(dir: &Path, extra: Option<&str>) -> PathBuf {
-    let mut nodes = vec![node("MatMul", "mm", &["x", "w"], "h"), node("Add", "add", &["h", "b"], "y")];
+    let mut nodes = vec![
+        node("MatMul", "mm", &["x", "w"], "h"),
+        node("Add", "add", &["h", "b"], "y"),
+    ];
     let mut out = "y";
     if let Some(op) = extra {
         nodes.push(node(op, "weird_node", &["y"], "z"));
@@ -76,7 +97,14 @@ fn write_model(dir: &Path, extra: Option<&str>) -> PathBuf {
     let graph = pb::GraphProto {
         name: "tiny".into(),
         node: nodes,
-        initializer: vec![tensor("w", &[4, 2], vec![0.5, -0.25, 1.0, 0.0, -1.0, 0.75, 0.1, 0.2]), tensor("b", &[2], vec![0.1, -0.1])],
+        initializer: vec![
+            tensor(
+                "w",
+                &[4, 2],
+                vec![0.5, -0.25, 1.0, 0.0, -1.0, 0.75, 0.1, 0.2],
+            ),
+            tensor("b", &[2], vec![0.1, -0.1]),
+        ],
         input: vec![value_info("x", &[1, 4])],
         output: vec![value_info(out, &[1, 2])],
         ..Default::default()
@@ -84,7 +112,10 @@ fn write_model(dir: &Path, extra: Option<&str>) -> PathBuf {
     let model = pb::ModelProto {
         ir_version: 8,
         graph: Some(graph),
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
         ..Default::default()
     };
     let path = dir.join(format!("{}.onnx", extra.unwrap_or("plain")));
@@ -96,7 +127,11 @@ fn write_model(dir: &Path, extra: Option<&str>) -> PathBuf {
 fn matmul_add_model_imports() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_model(dir.path(), None);
-    let imported = compile(&path, &[vec![1.0, -0.5, 0.25, 0.0], vec![0.1, 0.2, 0.3, 0.4]]).unwrap();
+    let imported = compile(
+        &path,
+        &[vec![1.0, -0.5, 0.25, 0.0], vec![0.1, 0.2, 0.3, 0.4]],
+    )
+    .unwrap();
     assert_eq!(imported.model.output_len(), 2);
     assert_eq!(imported.accuracy.argmax_agreement, 1.0);
 }
@@ -108,7 +143,10 @@ fn unsupported_op_names_op_and_node() {
     match compile(&path, &[vec![0.0; 4]]) {
         Err(e @ ImportError::UnsupportedOp { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains("Sigmoid") && msg.contains("weird_node"), "{msg}");
+            assert!(
+                msg.contains("Sigmoid") && msg.contains("weird_node"),
+                "{msg}"
+            );
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("Sigmoid accepted"),
@@ -120,9 +158,16 @@ fn malformed_and_missing_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"\x08\x07this is not protobuf \xff\xfe").unwrap();
-    let e = compile(&junk, &[vec![0.0; 4]]).err().expect("junk rejected");
-    assert!(matches!(e, ImportError::Malformed { .. }) && e.to_string().contains("junk.onnx"), "{e}");
-    let e = compile(&dir.path().join("missing.onnx"), &[vec![0.0; 4]]).err().expect("missing rejected");
+    let e = compile(&junk, &[vec![0.0; 4]])
+        .err()
+        .expect("junk rejected");
+    assert!(
+        matches!(e, ImportError::Malformed { .. }) && e.to_string().contains("junk.onnx"),
+        "{e}"
+    );
+    let e = compile(&dir.path().join("missing.onnx"), &[vec![0.0; 4]])
+        .err()
+        .expect("missing rejected");
     assert!(e.to_string().contains("missing.onnx"), "{e}");
 }
 
@@ -130,6 +175,8 @@ fn malformed_and_missing_files_are_clear_errors() {
 fn calibration_of_wrong_width_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_model(dir.path(), None);
-    let e = compile(&path, &[vec![0.0; 5]]).err().expect("wrong width rejected");
+    let e = compile(&path, &[vec![0.0; 5]])
+        .err()
+        .expect("wrong width rejected");
     assert!(e.to_string().contains("5 values"), "{e}");
 }

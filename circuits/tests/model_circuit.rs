@@ -19,35 +19,65 @@ fn random_model(rng: &mut ChaCha8Rng, dims: &[usize]) -> Model {
         ops.push(Op::Linear {
             in_dim: n_in,
             out_dim: n_out,
-            weights: (0..n_in * n_out).map(|_| rng.gen_range(-127..=127)).collect(),
+            weights: (0..n_in * n_out)
+                .map(|_| rng.gen_range(-127..=127))
+                .collect(),
             bias: (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect(),
         });
-        ops.push(Op::Rescale { multiplier: rng.gen_range(16384..32768), shift: 22, min: -128, max: 127 });
+        ops.push(Op::Rescale {
+            multiplier: rng.gen_range(16384..32768),
+            shift: 22,
+            min: -128,
+            max: 127,
+        });
         if i + 2 < dims.len() {
             ops.push(Op::Relu);
         }
     }
-    Model { version: IR_VERSION, name: "random".into(), input: TensorSpec { len: dims[0], scale: 1.0, min: -128, max: 127 }, ops, output_scale: 1.0 }
+    Model {
+        version: IR_VERSION,
+        name: "random".into(),
+        input: TensorSpec {
+            len: dims[0],
+            scale: 1.0,
+            min: -128,
+            max: 127,
+        },
+        ops,
+        output_scale: 1.0,
+    }
 }
 
 fn witness(rng: &mut ChaCha8Rng, len: usize, rows: usize) -> Witness {
     Witness {
-        rows: (0..rows).map(|_| (0..len).map(|_| rng.gen_range(-128..=127)).collect()).collect(),
+        rows: (0..rows)
+            .map(|_| (0..len).map(|_| rng.gen_range(-128..=127)).collect())
+            .collect(),
         request_id: Fr::from(rng.gen::<u64>()),
         salt: Fr::random(&mut *rng),
     }
 }
 
-fn run(plan: &Arc<Plan>, w: Witness, instances: Option<Vec<Fr>>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+fn run(
+    plan: &Arc<Plan>,
+    w: Witness,
+    instances: Option<Vec<Fr>>,
+) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
     let (circuit, run) = ModelCircuit::prepare(plan.clone(), w).unwrap();
     let inst = instances.unwrap_or_else(|| run.statement.instances().to_vec());
-    MockProver::run(plan.k, &circuit, vec![inst]).unwrap().verify()
+    MockProver::run(plan.k, &circuit, vec![inst])
+        .unwrap()
+        .verify()
 }
 
 #[test]
 fn random_models_match_reference() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for (dims, batch, rows) in [(vec![20, 12, 5], 1, 1), (vec![33, 9, 7, 4], 3, 2), (vec![40, 3], 2, 2)] {
+    for (dims, batch, rows) in [
+        (vec![20, 12, 5], 1, 1),
+        (vec![33, 9, 7, 4], 3, 2),
+        (vec![40, 3], 2, 2),
+    ] {
         let model = random_model(&mut rng, &dims);
         let plan = Arc::new(Plan::new(model, batch).unwrap());
         for _ in 0..2 {
@@ -69,7 +99,11 @@ fn extreme_inputs_and_clamping_match_reference() {
     }
     let plan = Arc::new(Plan::new(model, 1).unwrap());
     for v in [-128i64, 127, 0] {
-        let w = Witness { rows: vec![vec![v; 16]], request_id: Fr::from(1), salt: Fr::from(2) };
+        let w = Witness {
+            rows: vec![vec![v; 16]],
+            request_id: Fr::from(1),
+            salt: Fr::from(2),
+        };
         run(&plan, w, None).unwrap();
     }
 }
@@ -85,11 +119,23 @@ fn every_other_instance_is_rejected() {
     for i in 0..good.len() {
         let mut bad = good.clone();
         bad[i] += Fr::ONE;
-        assert!(run(&plan, w.clone(), Some(bad)).is_err(), "instance {i} + 1 accepted");
+        assert!(
+            run(&plan, w.clone(), Some(bad)).is_err(),
+            "instance {i} + 1 accepted"
+        );
     }
     // a commitment to other outputs (one output changed) is rejected
     let outs: Vec<i128> = {
-        let mut o: Vec<i128> = w.rows.iter().flat_map(|r| zkinfer_circuits::model::execute(&model, r).unwrap().output().to_vec()).collect();
+        let mut o: Vec<i128> = w
+            .rows
+            .iter()
+            .flat_map(|r| {
+                zkinfer_circuits::model::execute(&model, r)
+                    .unwrap()
+                    .output()
+                    .to_vec()
+            })
+            .collect();
         o.resize(12, 0);
         o[0] = if o[0] == 5 { 6 } else { 5 };
         o

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "zkinfer", version, about = "Prove AI inference and its usage with zero-knowledge proofs")]
+#[command(
+    name = "zkinfer",
+    version,
+    about = "Prove AI inference and its usage with zero-knowledge proofs"
+)]
 struct Cli {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -66,13 +70,26 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Compile { model, calibration, batch, out } => commands::compile::run(&model, calibration.as_deref(), batch, &out, cli.json),
+        Command::Compile {
+            model,
+            calibration,
+            batch,
+            out,
+        } => commands::compile::run(&model, calibration.as_deref(), batch, &out, cli.json),
         Command::Setup { dir, srs, dev_srs } => commands::setup::run(&dir, srs, dev_srs, cli.json),
-        Command::Prove { dir, input, request_id, salt, out } => commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json),
+        Command::Prove {
+            dir,
+            input,
+            request_id,
+            salt,
+            out,
+        } => commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json),
         Command::Verify { dir, proof } => commands::verify::run(&dir, &proof, cli.json),
         Command::Inspect { dir } => commands::inspect::run(&dir, cli.json),
     };

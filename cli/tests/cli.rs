@@ -5,15 +5,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn zkinfer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(args).output().expect("zkinfer runs")
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .output()
+        .expect("zkinfer runs")
 }
 
 fn example(f: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp").join(f).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mlp")
+        .join(f)
+        .display()
+        .to_string()
 }
 
 fn ok(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("--json prints JSON")
 }
 
@@ -26,7 +37,11 @@ fn fails_with(out: &Output, code: i32, needle: &str) {
 }
 
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
     v.sort();
     v
 }
@@ -44,7 +59,13 @@ fn compile_setup_prove_verify_and_tamper() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mlp");
     let d = dir.to_str().unwrap();
-    let c = ok(&zkinfer(&["compile", &example("mlp.onnx"), "-o", d, "--json"]));
+    let c = ok(&zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "-o",
+        d,
+        "--json",
+    ]));
     assert_eq!(c["k"], 13);
     assert!(c["accuracy"]["argmax_agreement"].as_f64().unwrap() >= 0.9);
     let s = ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
@@ -55,44 +76,89 @@ fn compile_setup_prove_verify_and_tamper() {
 
     // two inputs proven in parallel, one proof each, request ids 7 and 8
     let second = tmp.path().join("ezkl.json");
-    let row: serde_json::Value = serde_json::from_slice(&std::fs::read(example("calibration.json")).unwrap()).unwrap();
-    std::fs::write(&second, serde_json::to_vec(&serde_json::json!({ "input_data": [row["input"][3]] })).unwrap()).unwrap();
+    let row: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example("calibration.json")).unwrap()).unwrap();
+    std::fs::write(
+        &second,
+        serde_json::to_vec(&serde_json::json!({ "input_data": [row["input"][3]] })).unwrap(),
+    )
+    .unwrap();
     let out = tmp.path().join("out");
-    let p = ok(&zkinfer(&["prove", d, "--input", &example("input.json"), second.to_str().unwrap(), "--request-id", "7", "-o", out.to_str().unwrap(), "--json"]));
+    let p = ok(&zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        &example("input.json"),
+        second.to_str().unwrap(),
+        "--request-id",
+        "7",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
     let proofs = p["proofs"].as_array().unwrap();
     assert_eq!(proofs.len(), 2);
     assert_eq!(proofs[1]["instances"][0], format!("0x{:064x}", 8));
-    assert_eq!((proofs[0]["n_in"].as_u64(), proofs[0]["n_out"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (proofs[0]["n_in"].as_u64(), proofs[0]["n_out"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     let proof0 = out.join("proof-0.json");
     let v = ok(&zkinfer(&["verify", d, proof0.to_str().unwrap(), "--json"]));
     assert_eq!(v["valid"], true);
-    assert!(zkinfer(&["verify", d, out.join("proof-1.json").to_str().unwrap()]).status.success());
+    assert!(
+        zkinfer(&["verify", d, out.join("proof-1.json").to_str().unwrap()])
+            .status
+            .success()
+    );
 
     // tampered instance, instance + r, tampered proof byte: exit 1
     let bumped = edit_json(&proof0, |v| v["instances"][4] = serde_json::json!("0x02"));
-    fails_with(&zkinfer(&["verify", d, bumped.to_str().unwrap()]), 1, "does not verify");
+    fails_with(
+        &zkinfer(&["verify", d, bumped.to_str().unwrap()]),
+        1,
+        "does not verify",
+    );
     let plus_r = edit_json(&proof0, |v| {
-        v["instances"][3] = serde_json::json!("21888242871839275222246405745257275088548364400416034343698204186575808495618")
+        v["instances"][3] = serde_json::json!(
+            "21888242871839275222246405745257275088548364400416034343698204186575808495618"
+        )
     });
-    fails_with(&zkinfer(&["verify", d, plus_r.to_str().unwrap()]), 1, "modulus");
+    fails_with(
+        &zkinfer(&["verify", d, plus_r.to_str().unwrap()]),
+        1,
+        "modulus",
+    );
     let flipped = edit_json(&proof0, |v| {
         let s = v["proof"].as_str().unwrap().to_string();
         let mut b = s.into_bytes();
         b[200] = if b[200] == b'0' { b'1' } else { b'0' };
         v["proof"] = serde_json::json!(String::from_utf8(b).unwrap());
     });
-    fails_with(&zkinfer(&["verify", d, flipped.to_str().unwrap()]), 1, "INVALID");
+    fails_with(
+        &zkinfer(&["verify", d, flipped.to_str().unwrap()]),
+        1,
+        "INVALID",
+    );
 
     // corrupt verifying key and corrupt proof file: exit 2, named
     let garbage = tmp.path().join("garbage.json");
     std::fs::write(&garbage, b"{not json").unwrap();
-    fails_with(&zkinfer(&["verify", d, garbage.to_str().unwrap()]), 2, "garbage.json");
+    fails_with(
+        &zkinfer(&["verify", d, garbage.to_str().unwrap()]),
+        2,
+        "garbage.json",
+    );
     let vk = dir.join("vk.bin");
     let mut bytes = std::fs::read(&vk).unwrap();
     bytes[40] ^= 0xff;
     std::fs::write(&vk, &bytes).unwrap();
-    fails_with(&zkinfer(&["verify", d, proof0.to_str().unwrap()]), 2, "vk.bin");
+    fails_with(
+        &zkinfer(&["verify", d, proof0.to_str().unwrap()]),
+        2,
+        "vk.bin",
+    );
 }
 
 #[test]
@@ -100,13 +166,30 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mlp");
     let d = dir.to_str().unwrap();
-    ok(&zkinfer(&["compile", &example("mlp.onnx"), "-o", d, "--json"]));
+    ok(&zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "-o",
+        d,
+        "--json",
+    ]));
     let before = snapshot(&dir);
 
     // malformed ONNX
     let junk = tmp.path().join("junk.onnx");
     std::fs::write(&junk, b"\x0a\xff\xff\xffnot an onnx file").unwrap();
-    fails_with(&zkinfer(&["compile", junk.to_str().unwrap(), "--calibration", &example("input.json"), "-o", d]), 2, "junk.onnx");
+    fails_with(
+        &zkinfer(&[
+            "compile",
+            junk.to_str().unwrap(),
+            "--calibration",
+            &example("input.json"),
+            "-o",
+            d,
+        ]),
+        2,
+        "junk.onnx",
+    );
     // unsupported op: the example with its Relu renamed to Tanh
     let onnx = std::fs::read(example("mlp.onnx")).unwrap();
     let pos = onnx.windows(4).position(|w| w == b"Relu").unwrap();
@@ -114,27 +197,64 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     tanh[pos..pos + 4].copy_from_slice(b"Tanh");
     let tanh_path = tmp.path().join("tanh.onnx");
     std::fs::write(&tanh_path, &tanh).unwrap();
-    let out = zkinfer(&["compile", tanh_path.to_str().unwrap(), "--calibration", &example("input.json"), "-o", d]);
+    let out = zkinfer(&[
+        "compile",
+        tanh_path.to_str().unwrap(),
+        "--calibration",
+        &example("input.json"),
+        "-o",
+        d,
+    ]);
     fails_with(&out, 2, "Tanh");
     fails_with(&out, 2, "relu1");
-    assert_eq!(snapshot(&dir), before, "a failed compile changed earlier artifacts");
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "a failed compile changed earlier artifacts"
+    );
 
     // wrong input shape
     ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     let keys = snapshot(&dir);
     let short = tmp.path().join("short.json");
-    std::fs::write(&short, serde_json::to_vec(&serde_json::json!({ "input": [vec![0.5; 783]] })).unwrap()).unwrap();
+    std::fs::write(
+        &short,
+        serde_json::to_vec(&serde_json::json!({ "input": [vec![0.5; 783]] })).unwrap(),
+    )
+    .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = zkinfer(&["prove", d, "--input", short.to_str().unwrap(), "--request-id", "1", "-o", out_dir.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        short.to_str().unwrap(),
+        "--request-id",
+        "1",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     fails_with(&out, 2, "783 values");
     fails_with(&out, 2, "short.json");
     assert!(!out_dir.exists(), "a failed prove wrote output");
     // a request id at or above the field modulus
-    let out = zkinfer(&["prove", d, "--input", &example("input.json"), "--request-id", "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001", "-o", out_dir.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        &example("input.json"),
+        "--request-id",
+        "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     fails_with(&out, 2, "modulus");
     // setup without an SRS choice
     fails_with(&zkinfer(&["setup", d]), 2, "--dev-srs");
     assert_eq!(snapshot(&dir), keys, "failed commands changed the keys");
     // a missing model directory
-    fails_with(&zkinfer(&["inspect", tmp.path().join("nope").to_str().unwrap()]), 2, "nope");
+    fails_with(
+        &zkinfer(&["inspect", tmp.path().join("nope").to_str().unwrap()]),
+        2,
+        "nope",
+    );
 }

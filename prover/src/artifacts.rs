@@ -71,15 +71,25 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ProverError> {
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ProverError> {
     let bytes = read_bytes(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| ProverError::artifact(path, format!("invalid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ProverError::artifact(path, format!("invalid JSON: {e}")))
 }
 
 /// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| ProverError::io(dir, e))?;
-    let name = path.file_name().ok_or_else(|| ProverError::artifact(path, "not a file path"))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| ProverError::artifact(path, "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -117,7 +127,9 @@ impl ModelDir {
     pub fn model(&self) -> Result<Model, ProverError> {
         let path = self.path(MODEL_FILE);
         let model: Model = read_json(&path)?;
-        model.validate().map_err(|e| ProverError::artifact(&path, e.to_string()))?;
+        model
+            .validate()
+            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
         Ok(model)
     }
 
@@ -125,7 +137,13 @@ impl ModelDir {
         let path = self.path(SETTINGS_FILE);
         let s: Settings = read_json(&path)?;
         if s.version != ARTIFACT_VERSION || s.backend != crate::BACKEND {
-            return Err(ProverError::artifact(&path, format!("unsupported settings (version {}, backend {})", s.version, s.backend)));
+            return Err(ProverError::artifact(
+                &path,
+                format!(
+                    "unsupported settings (version {}, backend {})",
+                    s.version, s.backend
+                ),
+            ));
         }
         Ok(s)
     }
@@ -135,7 +153,13 @@ impl ModelDir {
         let settings = self.settings()?;
         let plan = Plan::new(self.model()?, settings.batch)?;
         if plan.k != settings.k {
-            return Err(ProverError::artifact(&self.path(SETTINGS_FILE), format!("records k = {} but the model needs k = {}", settings.k, plan.k)));
+            return Err(ProverError::artifact(
+                &self.path(SETTINGS_FILE),
+                format!(
+                    "records k = {} but the model needs k = {}",
+                    settings.k, plan.k
+                ),
+            ));
         }
         Ok(Arc::new(plan))
     }
@@ -150,7 +174,12 @@ impl ModelDir {
         let bytes = read_bytes(&path)?;
         let got = sha256_hex(&bytes);
         if got != want {
-            return Err(ProverError::artifact(&path, format!("SHA-256 {got} does not match the manifest ({want}); rerun `zkinfer setup`")));
+            return Err(ProverError::artifact(
+                &path,
+                format!(
+                    "SHA-256 {got} does not match the manifest ({want}); rerun `zkinfer setup`"
+                ),
+            ));
         }
         Ok(bytes)
     }

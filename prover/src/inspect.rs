@@ -36,7 +36,10 @@ pub fn stats(plan: &Plan) -> CircuitStats {
     // polynomials kept in three forms (pk: fixed, selectors, permutation sigmas) and the
     // prover's own (advice, instance, lookup permuted/product columns, permutation products)
     let pk_polys = (cs.num_fixed_columns() + cs.num_selectors() + perm) as u64;
-    let prover_polys = (cs.num_advice_columns() + cs.num_instance_columns() + 3 * cs.lookups().len() + perm_products) as u64;
+    let prover_polys = (cs.num_advice_columns()
+        + cs.num_instance_columns()
+        + 3 * cs.lookups().len()
+        + perm_products) as u64;
     let estimated = 32 * ((pk_polys + prover_polys) * (2 * n + ext) + 2 * ext);
     CircuitStats {
         k: plan.k,

@@ -36,7 +36,8 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 /// Generates the verifying and proving keys for a plan.
 pub fn keygen(srs: &Srs, plan: Arc<Plan>) -> Result<ProvingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::shape(plan);
-    let vk = keygen_vk(srs, &circuit).map_err(|e| ProverError::Halo2(format!("keygen_vk: {e:?}")))?;
+    let vk =
+        keygen_vk(srs, &circuit).map_err(|e| ProverError::Halo2(format!("keygen_vk: {e:?}")))?;
     keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Halo2(format!("keygen_pk: {e:?}")))
 }
 
@@ -62,12 +63,20 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
             && old.insecure_dev_srs == insecure
             && old.k == plan.k
             && (insecure || old.srs_sha256 == sha256_hex(&srs_bytes_of(source, plan.k)?));
-        let intact = [(SRS_FILE, &old.srs_sha256), (VK_FILE, &old.vk_sha256), (PK_FILE, &old.pk_sha256)]
-            .iter()
-            .all(|(f, h)| dir.read_checked(f, h).is_ok());
+        let intact = [
+            (SRS_FILE, &old.srs_sha256),
+            (VK_FILE, &old.vk_sha256),
+            (PK_FILE, &old.pk_sha256),
+        ]
+        .iter()
+        .all(|(f, h)| dir.read_checked(f, h).is_ok());
         if same && intact {
             tracing::info!("keys are up to date; reusing them");
-            return Ok(SetupReport { cached: true, manifest: old, seconds: start.elapsed().as_secs_f64() });
+            return Ok(SetupReport {
+                cached: true,
+                manifest: old,
+                seconds: start.elapsed().as_secs_f64(),
+            });
         }
     }
     let srs = match source {
@@ -97,7 +106,11 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
     write_atomic(&dir.path(VK_FILE), &vk)?;
     write_atomic(&dir.path(PK_FILE), &pk_bytes)?;
     write_json(&dir.path(MANIFEST_FILE), &manifest)?;
-    Ok(SetupReport { cached: false, manifest, seconds: start.elapsed().as_secs_f64() })
+    Ok(SetupReport {
+        cached: false,
+        manifest,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 fn srs_bytes_of(source: &SrsSource, k: u32) -> Result<Vec<u8>, ProverError> {
@@ -119,10 +132,16 @@ pub fn load_verifier(dir: &ModelDir) -> Result<VerifierKeys, ProverError> {
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
     let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
-    let vk = VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(&vk_bytes, SerdeFormat::RawBytes, ())
-        .map_err(|e| ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}")))?;
+    let vk =
+        VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(&vk_bytes, SerdeFormat::RawBytes, ())
+            .map_err(|e| {
+                ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}"))
+            })?;
     if manifest.insecure_dev_srs {
-        tracing::warn!("{}: keys were made with the INSECURE dev SRS", dir.dir.display());
+        tracing::warn!(
+            "{}: keys were made with the INSECURE dev SRS",
+            dir.dir.display()
+        );
     }
     Ok(VerifierKeys { srs, vk, manifest })
 }
@@ -138,16 +157,31 @@ pub struct ProverKeys {
 pub fn load_prover(dir: &ModelDir) -> Result<ProverKeys, ProverError> {
     let manifest = dir.manifest()?;
     let plan = dir.plan()?;
-    for (file, want) in [(MODEL_FILE, &manifest.model_sha256), (SETTINGS_FILE, &manifest.settings_sha256)] {
+    for (file, want) in [
+        (MODEL_FILE, &manifest.model_sha256),
+        (SETTINGS_FILE, &manifest.settings_sha256),
+    ] {
         dir.read_checked(file, want)?;
     }
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
     let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
-    let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(&pk_bytes, SerdeFormat::RawBytesUnchecked, ())
-        .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
+    let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(
+        &pk_bytes,
+        SerdeFormat::RawBytesUnchecked,
+        (),
+    )
+    .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
     if manifest.insecure_dev_srs {
-        tracing::warn!("{}: keys were made with the INSECURE dev SRS", dir.dir.display());
+        tracing::warn!(
+            "{}: keys were made with the INSECURE dev SRS",
+            dir.dir.display()
+        );
     }
-    Ok(ProverKeys { srs, pk, plan, manifest })
+    Ok(ProverKeys {
+        srs,
+        pk,
+        plan,
+        manifest,
+    })
 }

@@ -22,7 +22,10 @@ pub enum ProverError {
     #[error("{path}: {msg}")]
     Artifact { path: String, msg: String },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Witness(#[from] zkinfer_circuits::halo2::circuit::WitnessError),
     #[error(transparent)]
@@ -35,10 +38,16 @@ pub enum ProverError {
 
 impl ProverError {
     pub fn artifact(path: &std::path::Path, msg: impl Into<String>) -> Self {
-        Self::Artifact { path: path.display().to_string(), msg: msg.into() }
+        Self::Artifact {
+            path: path.display().to_string(),
+            msg: msg.into(),
+        }
     }
 
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.display().to_string(), source }
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }

@@ -52,9 +52,21 @@ pub struct Proved {
 }
 
 /// Creates one halo2 proof of `circuit` for `instances`.
-pub fn create(srs: &Srs, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit, instances: &[crate::Fr]) -> Result<Vec<u8>, ProverError> {
+pub fn create(
+    srs: &Srs,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instances: &[crate::Fr],
+) -> Result<Vec<u8>, ProverError> {
     let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, Challenge255<G1Affine>, _, _, _>(
+    create_proof::<
+        KZGCommitmentScheme<Bn256>,
+        ProverSHPLONK<'_, Bn256>,
+        Challenge255<G1Affine>,
+        _,
+        _,
+        _,
+    >(
         srs,
         pk,
         &[circuit],
@@ -69,10 +81,14 @@ pub fn create(srs: &Srs, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit, insta
 /// Proves one witness.
 pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverError> {
     let start = std::time::Instant::now();
-    let (circuit, Run { statement, outputs }) = ModelCircuit::prepare(keys.plan.clone(), witness.clone())?;
+    let (circuit, Run { statement, outputs }) =
+        ModelCircuit::prepare(keys.plan.clone(), witness.clone())?;
     let proof = create(&keys.srs, &keys.pk, circuit, &statement.instances())?;
     let scale = keys.plan.model.output_scale;
-    let output: Vec<Vec<i64>> = outputs.iter().map(|r| r.iter().map(|v| *v as i64).collect()).collect();
+    let output: Vec<Vec<i64>> = outputs
+        .iter()
+        .map(|r| r.iter().map(|v| *v as i64).collect())
+        .collect();
     Ok(Proved {
         file: ProofFile {
             version: ARTIFACT_VERSION,
@@ -90,7 +106,10 @@ pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverEr
             n_in: statement.n_in,
             n_out: statement.n_out,
             input: witness.rows,
-            output_real: output.iter().map(|r| r.iter().map(|v| *v as f64 / scale).collect()).collect(),
+            output_real: output
+                .iter()
+                .map(|r| r.iter().map(|v| *v as f64 / scale).collect())
+                .collect(),
             output,
         },
         seconds: start.elapsed().as_secs_f64(),
@@ -101,7 +120,8 @@ pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverEr
 pub fn prove_many(keys: &ProverKeys, witnesses: Vec<Witness>) -> Vec<Result<Proved, ProverError>> {
     let pb = indicatif::ProgressBar::new(witnesses.len() as u64);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("proving {bar:30} {pos}/{len} [{elapsed}]").expect("valid template"),
+        indicatif::ProgressStyle::with_template("proving {bar:30} {pos}/{len} [{elapsed}]")
+            .expect("valid template"),
     );
     let out = witnesses
         .into_par_iter()

@@ -18,7 +18,9 @@ pub type Srs = ParamsKZG<Bn256>;
 
 /// Generates the insecure dev SRS for `2^k` rows.
 pub fn dev(k: u32) -> Srs {
-    tracing::warn!("generating an INSECURE dev SRS from a public seed: proofs made with it can be forged");
+    tracing::warn!(
+        "generating an INSECURE dev SRS from a public seed: proofs made with it can be forged"
+    );
     let seed: [u8; 32] = Sha256::digest(DEV_SEED_LABEL.as_bytes()).into();
     ParamsKZG::setup(k, rand_chacha::ChaCha20Rng::from_seed(seed))
 }
@@ -29,7 +31,10 @@ pub fn load(path: &Path, k: u32) -> Result<Srs, ProverError> {
     let mut srs = Srs::read(&mut &bytes[..])
         .map_err(|e| ProverError::artifact(path, format!("not a halo2 KZG SRS: {e}")))?;
     if srs.k() < k {
-        return Err(ProverError::artifact(path, format!("SRS has 2^{} points, the circuit needs 2^{k}", srs.k())));
+        return Err(ProverError::artifact(
+            path,
+            format!("SRS has 2^{} points, the circuit needs 2^{k}", srs.k()),
+        ));
     }
     if srs.k() > k {
         srs.downsize(k);
@@ -44,5 +49,6 @@ pub fn to_bytes(srs: &Srs) -> Vec<u8> {
 }
 
 pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Srs, ProverError> {
-    Srs::read(&mut &bytes[..]).map_err(|e| ProverError::artifact(path, format!("not a halo2 KZG SRS: {e}")))
+    Srs::read(&mut &bytes[..])
+        .map_err(|e| ProverError::artifact(path, format!("not a halo2 KZG SRS: {e}")))
 }

@@ -6,7 +6,9 @@
 
 use std::io;
 
-use halo2_proofs::transcript::{Blake2bRead, Challenge255, Transcript, TranscriptRead, TranscriptReadBuffer};
+use halo2_proofs::transcript::{
+    Blake2bRead, Challenge255, Transcript, TranscriptRead, TranscriptReadBuffer,
+};
 use halo2curves::ff::PrimeField;
 use halo2curves::group::GroupEncoding;
 
@@ -20,12 +22,18 @@ pub struct StrictRead<'a> {
 
 impl<'a> StrictRead<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, hasher: Blake2bRead::init(&[][..]) }
+        Self {
+            bytes,
+            hasher: Blake2bRead::init(&[][..]),
+        }
     }
 
     fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
         if self.bytes.len() < N {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "proof is too short"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "proof is too short",
+            ));
         }
         let (head, rest) = self.bytes.split_at(N);
         self.bytes = rest;
@@ -61,7 +69,8 @@ impl TranscriptRead<G1Affine, Challenge255<G1Affine>> for StrictRead<'_> {
         let raw = self.take::<32>()?;
         let mut repr = <G1Affine as GroupEncoding>::Repr::default();
         repr.as_mut().copy_from_slice(&raw);
-        let point: G1Affine = Option::from(G1Affine::from_bytes(&repr)).ok_or_else(|| invalid("invalid point encoding in proof"))?;
+        let point: G1Affine = Option::from(G1Affine::from_bytes(&repr))
+            .ok_or_else(|| invalid("invalid point encoding in proof"))?;
         if point.to_bytes().as_ref() != raw {
             return Err(invalid("non-canonical point encoding in proof"));
         }
@@ -73,7 +82,8 @@ impl TranscriptRead<G1Affine, Challenge255<G1Affine>> for StrictRead<'_> {
         let raw = self.take::<32>()?;
         let mut repr = <Fr as PrimeField>::Repr::default();
         repr.as_mut().copy_from_slice(&raw);
-        let scalar: Fr = Option::from(Fr::from_repr(repr)).ok_or_else(|| invalid("non-canonical scalar in proof"))?;
+        let scalar: Fr = Option::from(Fr::from_repr(repr))
+            .ok_or_else(|| invalid("non-canonical scalar in proof"))?;
         self.common_scalar(scalar)?;
         Ok(scalar)
     }

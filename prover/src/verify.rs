@@ -30,7 +30,13 @@ pub enum Rejection {
 pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
     let mut transcript = StrictRead::new(proof);
     let strategy = SingleStrategy::new(srs);
-    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge255<G1Affine>, _, _>(
+    verify_proof::<
+        KZGCommitmentScheme<Bn256>,
+        VerifierSHPLONK<'_, Bn256>,
+        Challenge255<G1Affine>,
+        _,
+        _,
+    >(
         srs.verifier_params(),
         vk,
         strategy,
@@ -43,14 +49,26 @@ pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[
 
 /// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.
 pub fn verify_file(keys: &VerifierKeys, file: &ProofFile) -> Result<(), Rejection> {
-    if file.version != crate::artifacts::ARTIFACT_VERSION || file.backend != crate::BACKEND || file.transcript != crate::TRANSCRIPT {
-        return Err(Rejection::Format(format!("version {}, backend {}, transcript {}", file.version, file.backend, file.transcript)));
+    if file.version != crate::artifacts::ARTIFACT_VERSION
+        || file.backend != crate::BACKEND
+        || file.transcript != crate::TRANSCRIPT
+    {
+        return Err(Rejection::Format(format!(
+            "version {}, backend {}, transcript {}",
+            file.version, file.backend, file.transcript
+        )));
     }
     if file.vk_sha256 != keys.manifest.vk_sha256 {
         return Err(Rejection::WrongKey(file.vk_sha256.clone()));
     }
-    let instances = file.instances.parse().map_err(|e| Rejection::Malformed(e.to_string()))?;
-    let hex = file.proof.strip_prefix("0x").ok_or_else(|| Rejection::Malformed("proof must be 0x-hex".into()))?;
+    let instances = file
+        .instances
+        .parse()
+        .map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let hex = file
+        .proof
+        .strip_prefix("0x")
+        .ok_or_else(|| Rejection::Malformed("proof must be 0x-hex".into()))?;
     let proof = hex::decode(hex).map_err(|e| Rejection::Malformed(format!("proof: {e}")))?;
     if check(&keys.srs, &keys.vk, &instances, &proof) {
         Ok(())

@@ -16,7 +16,9 @@ use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::verify::{check, verify_file, Rejection};
 
 fn example_rows(file: &str) -> Vec<Vec<f64>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp").join(file);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mlp")
+        .join(file);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
     serde_json::from_value(v["input"].clone()).unwrap()
 }
@@ -55,15 +57,29 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     // determinism: another directory, same model and SRS → byte-identical keys and manifest
     let md2 = compile_example(&tmp.path().join("b"));
     setup(&md2, &SrsSource::Dev).unwrap();
-    for f in [MODEL_FILE, SETTINGS_FILE, SRS_FILE, VK_FILE, PK_FILE, MANIFEST_FILE] {
-        assert!(bytes(&md, f) == bytes(&md2, f), "{f} differs between identical setups");
+    for f in [
+        MODEL_FILE,
+        SETTINGS_FILE,
+        SRS_FILE,
+        VK_FILE,
+        PK_FILE,
+        MANIFEST_FILE,
+    ] {
+        assert!(
+            bytes(&md, f) == bytes(&md2, f),
+            "{f} differs between identical setups"
+        );
     }
     // cache: a second setup reuses the keys; a corrupt key is regenerated
     assert!(setup(&md, &SrsSource::Dev).unwrap().cached);
 
     let keys = load_prover(&md).unwrap();
     let row = quantize_input(&example_rows("input.json")[0], &keys.plan.model.input).unwrap();
-    let w = Witness { rows: vec![row], request_id: Fr::from(42), salt: Fr::from(7) };
+    let w = Witness {
+        rows: vec![row],
+        request_id: Fr::from(42),
+        salt: Fr::from(7),
+    };
     let proved = prove_one(&keys, w).unwrap();
     let vkeys = load_verifier(&md).unwrap();
     verify_file(&vkeys, &proved.file).unwrap();
@@ -82,17 +98,28 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
             check(&vkeys.srs, &vkeys.vk, &instances, &p)
         })
         .collect();
-    assert!(accepted.is_empty(), "flipped bytes accepted at {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "flipped bytes accepted at {accepted:?}"
+    );
     // every bit of the flag byte of every point, too (halo2curves ignores the infinity flag)
     for i in (31..proof.len()).step_by(32) {
         for bit in 6..8 {
             let mut p = proof.clone();
             p[i] ^= 1 << bit;
-            assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &p), "flag bit {bit} of byte {i} accepted");
+            assert!(
+                !check(&vkeys.srs, &vkeys.vk, &instances, &p),
+                "flag bit {bit} of byte {i} accepted"
+            );
         }
     }
     // a truncated or extended proof is rejected
-    assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &proof[..proof.len() - 1]));
+    assert!(!check(
+        &vkeys.srs,
+        &vkeys.vk,
+        &instances,
+        &proof[..proof.len() - 1]
+    ));
     let mut longer = proof.clone();
     longer.push(0);
     assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &longer));
@@ -101,27 +128,42 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     for i in 0..instances.len() {
         let mut inst = instances;
         inst[i] += Fr::from(1);
-        assert!(!check(&vkeys.srs, &vkeys.vk, &inst, &proof), "instance {i} + 1 accepted");
+        assert!(
+            !check(&vkeys.srs, &vkeys.vk, &inst, &proof),
+            "instance {i} + 1 accepted"
+        );
     }
     // x + r in the proof file is refused, never reduced
     let r = num_add(MODULUS_HEX, &proved.file.instances.0[3]);
     let mut file = proved.file.clone();
     file.instances.0[3] = r;
-    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::Malformed(_))));
+    assert!(matches!(
+        verify_file(&vkeys, &file),
+        Err(Rejection::Malformed(_))
+    ));
     // a proof file for another key is refused
     let mut file = proved.file.clone();
     file.vk_sha256 = "00".repeat(32);
-    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::WrongKey(_))));
+    assert!(matches!(
+        verify_file(&vkeys, &file),
+        Err(Rejection::WrongKey(_))
+    ));
     // the same proof under another request id is rejected
     let mut file = proved.file.clone();
     file.instances.0[0] = fr_to_hex(&Fr::from(43));
-    assert!(matches!(verify_file(&vkeys, &file), Err(Rejection::Invalid)));
+    assert!(matches!(
+        verify_file(&vkeys, &file),
+        Err(Rejection::Invalid)
+    ));
 
     // a corrupt proving key is refused by hash before it is parsed
     let mut pk = bytes(&md, PK_FILE);
     pk[1000] ^= 0xff;
     std::fs::write(md.path(PK_FILE), &pk).unwrap();
-    let err = load_prover(&md).err().expect("corrupt pk refused").to_string();
+    let err = load_prover(&md)
+        .err()
+        .expect("corrupt pk refused")
+        .to_string();
     assert!(err.contains("pk.bin") && err.contains("SHA-256"), "{err}");
     // and setup regenerates it
     assert!(!setup(&md, &SrsSource::Dev).unwrap().cached);
@@ -156,7 +198,11 @@ fn batch_proofs_meter_real_rows() {
     let srs = zkinfer_prover::srs::dev(plan.k);
     let pk = zkinfer_prover::keys::keygen(&srs, plan.clone()).unwrap();
     let rows = vec![vec![3, -4, 5, 100, -128, 127]; 3];
-    let w = Witness { rows, request_id: Fr::from(9), salt: Fr::from(1) };
+    let w = Witness {
+        rows,
+        request_id: Fr::from(9),
+        salt: Fr::from(1),
+    };
     let (circuit, run) = zkinfer_circuits::halo2::ModelCircuit::prepare(plan.clone(), w).unwrap();
     assert_eq!((run.statement.n_in, run.statement.n_out), (3, 3));
     let inst = run.statement.instances();
@@ -174,10 +220,25 @@ fn small_model() -> zkinfer_circuits::model::Model {
     Model {
         version: IR_VERSION,
         name: "small".into(),
-        input: TensorSpec { len: 6, scale: 1.0, min: -128, max: 127 },
+        input: TensorSpec {
+            len: 6,
+            scale: 1.0,
+            min: -128,
+            max: 127,
+        },
         ops: vec![
-            Op::Linear { in_dim: 6, out_dim: 3, weights: (0..18).map(|i| (i * 37 % 255) - 127).collect(), bias: vec![10, -20, 30] },
-            Op::Rescale { multiplier: 20000, shift: 20, min: -128, max: 127 },
+            Op::Linear {
+                in_dim: 6,
+                out_dim: 3,
+                weights: (0..18).map(|i| (i * 37 % 255) - 127).collect(),
+                bias: vec![10, -20, 30],
+            },
+            Op::Rescale {
+                multiplier: 20000,
+                shift: 20,
+                min: -128,
+                max: 127,
+            },
         ],
         output_scale: 1.0,
     }

@@ -13,37 +13,9 @@ use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use super::plan::{Plan, Stage};
 use crate::field::fr_from_i64;
-use crate::model::{execute, ModelError};
-use crate::usage::{commit, UsageError, UsageStatement, BYTES_PER_WORD, BYTE_OFFSET};
+use crate::usage::{BYTES_PER_WORD, BYTE_OFFSET};
+pub use crate::witness::{run, Run, Witness, WitnessError};
 use crate::Fr;
-
-/// The private inputs of one proof.
-#[derive(Debug, Clone)]
-pub struct Witness {
-    /// Quantized input rows (at most `plan.batch`); the rest of the batch is zero padding.
-    pub rows: Vec<Vec<i64>>,
-    pub request_id: Fr,
-    pub salt: Fr,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WitnessError {
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    #[error("{rows} input rows exceed the circuit's batch size {batch}")]
-    TooManyRows { rows: usize, batch: usize },
-    #[error("no input rows")]
-    Empty,
-}
-
-/// What one run produced: the statement and the (unpadded) integer outputs.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub statement: UsageStatement,
-    pub outputs: Vec<Vec<i128>>,
-}
 
 #[derive(Clone)]
 pub struct ModelCircuit {
@@ -54,40 +26,22 @@ pub struct ModelCircuit {
 impl ModelCircuit {
     /// The circuit for key generation (no witness).
     pub fn shape(plan: Arc<Plan>) -> Self {
-        Self { plan, witness: None }
+        Self {
+            plan,
+            witness: None,
+        }
     }
 
     /// Checks the witness against the plan and computes the statement with the reference executor.
     pub fn prepare(plan: Arc<Plan>, witness: Witness) -> Result<(Self, Run), WitnessError> {
-        let model = &plan.model;
-        if witness.rows.is_empty() {
-            return Err(WitnessError::Empty);
-        }
-        if witness.rows.len() > plan.batch {
-            return Err(WitnessError::TooManyRows { rows: witness.rows.len(), batch: plan.batch });
-        }
-        let outputs = witness
-            .rows
-            .iter()
-            .map(|r| execute(model, r).map(|t| t.output().to_vec()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let n = witness.rows.len() as u64;
-        let pad = |rows: Vec<Vec<i128>>, len: usize| {
-            let mut flat: Vec<i128> = rows.into_iter().flatten().collect();
-            flat.resize(plan.batch * len, 0);
-            flat
-        };
-        let inputs = pad(witness.rows.iter().map(|r| r.iter().map(|v| *v as i128).collect()).collect(), model.input.len);
-        let outs = pad(outputs.clone(), model.output_len());
-        let statement = UsageStatement {
-            request_id: witness.request_id,
-            input_commitment: commit(witness.request_id, witness.salt, n, &inputs)?,
-            output_commitment: commit(witness.request_id, witness.salt, n, &outs)?,
-            n_in: n,
-            n_out: n,
-        };
-        let circuit = Self { plan, witness: Some(Arc::new(witness)) };
-        Ok((circuit, Run { statement, outputs }))
+        let run = run(&plan.model, plan.batch, &witness)?;
+        Ok((
+            Self {
+                plan,
+                witness: Some(Arc::new(witness)),
+            },
+            run,
+        ))
     }
 
     fn known<T>(&self, f: impl FnOnce(&Witness) -> T) -> Value<T> {
@@ -108,7 +62,9 @@ impl ModelCircuit {
         let mut cells = Vec::with_capacity(values.len());
         let mut elements: Vec<Wire> = head.iter().map(|w| (*w).clone()).collect();
         for chunk in values.chunks(BYTES_PER_WORD) {
-            let coeffs: Vec<Fr> = (0..chunk.len()).map(|i| Fr::from(256u64).pow_vartime([i as u64])).collect();
+            let coeffs: Vec<Fr> = (0..chunk.len())
+                .map(|i| Fr::from(256u64).pow_vartime([i as u64]))
+                .collect();
             let offset = coeffs.iter().fold(Fr::ZERO, |s, c| s + c) * fr_from_i64(BYTE_OFFSET);
             let (xs, word) = cfg.dot.assign(ctx, &coeffs, chunk, offset)?;
             cells.extend(xs);
@@ -116,13 +72,23 @@ impl ModelCircuit {
         }
         let mut rest = &elements[..];
         let first: Vec<&Wire> = rest.iter().take(4).collect();
-        let mut h = cfg.poseidon.hash(ctx, std::array::from_fn(|i| first.get(i).copied()))?;
+        let mut h = cfg
+            .poseidon
+            .hash(ctx, std::array::from_fn(|i| first.get(i).copied()))?;
         rest = &rest[first.len()..];
         while !rest.is_empty() {
             let group: Vec<&Wire> = rest.iter().take(3).collect();
             rest = &rest[group.len()..];
             let prev = h.clone();
-            h = cfg.poseidon.hash(ctx, [Some(&prev), group.first().copied(), group.get(1).copied(), group.get(2).copied()])?;
+            h = cfg.poseidon.hash(
+                ctx,
+                [
+                    Some(&prev),
+                    group.first().copied(),
+                    group.get(1).copied(),
+                    group.get(2).copied(),
+                ],
+            )?;
         }
         Ok((cells, h))
     }
@@ -149,7 +115,9 @@ impl Circuit<Fr> for ModelCircuit {
             || "model",
             |mut region| {
                 let mut ctx = Ctx::new(&mut region);
-                let (bits, count) = cfg.mask.mask(&mut ctx, batch, self.known(|w| w.rows.len() as u64))?;
+                let (bits, count) =
+                    cfg.mask
+                        .mask(&mut ctx, batch, self.known(|w| w.rows.len() as u64))?;
                 let row = ctx.row;
                 let request_id = ctx.assign(cfg.main[0], row, self.known(|w| w.request_id));
                 let salt = ctx.assign(cfg.main[1], row, self.known(|w| w.salt));
@@ -158,11 +126,14 @@ impl Circuit<Fr> for ModelCircuit {
                 let inputs: Vec<Term> = (0..batch * in_len)
                     .map(|i| {
                         Term::Fresh(self.known(|w| {
-                            w.rows.get(i / in_len).map_or(Fr::ZERO, |r| fr_from_i64(r[i % in_len]))
+                            w.rows
+                                .get(i / in_len)
+                                .map_or(Fr::ZERO, |r| fr_from_i64(r[i % in_len]))
                         }))
                     })
                     .collect();
-                let (xs, in_commit) = Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &inputs)?;
+                let (xs, in_commit) =
+                    Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &inputs)?;
                 for x in &xs {
                     cfg.range.check(&mut ctx, x, 8, BYTE_OFFSET)?;
                 }
@@ -172,11 +143,21 @@ impl Circuit<Fr> for ModelCircuit {
                     let mut cur: Vec<Wire> = xs[b * in_len..(b + 1) * in_len].to_vec();
                     for stage in &plan.stages {
                         cur = match stage {
-                            Stage::Linear { in_dim, out_dim, weights, bias } => (0..*out_dim)
+                            Stage::Linear {
+                                in_dim,
+                                out_dim,
+                                weights,
+                                bias,
+                            } => (0..*out_dim)
                                 .map(|j| {
                                     let terms: Vec<Term> = cur.iter().map(Term::Copy).collect();
-                                    let coeffs = &weights[j * in_dim..(j + 1) * in_dim];
-                                    cfg.dot.assign(&mut ctx, coeffs, &terms, bias[j]).map(|(_, acc)| acc)
+                                    let coeffs: Vec<Fr> = weights[j * in_dim..(j + 1) * in_dim]
+                                        .iter()
+                                        .map(|w| fr_from_i64(*w))
+                                        .collect();
+                                    cfg.dot
+                                        .assign(&mut ctx, &coeffs, &terms, fr_from_i64(bias[j]))
+                                        .map(|(_, acc)| acc)
                                 })
                                 .collect::<Result<_, _>>()?,
                             Stage::Rescale(p) => cur
@@ -190,7 +171,8 @@ impl Circuit<Fr> for ModelCircuit {
                     }
                 }
                 let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
-                let (_, out_commit) = Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &out_terms)?;
+                let (_, out_commit) =
+                    Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &out_terms)?;
                 debug_assert_eq!((ctx.row, ctx.range_row), (plan.main_rows, plan.range_rows));
                 Ok([request_id, in_commit, out_commit, count.clone(), count])
             },

@@ -34,20 +34,38 @@ fn max_abs<'a>(v: impl IntoIterator<Item = &'a f64>) -> f64 {
 pub fn calibrate(net: &FloatNet, samples: &[Vec<f64>]) -> Result<Model, ImportError> {
     let len = net.input_len();
     if samples.is_empty() {
-        return Err(ImportError::Calibration("the calibration set is empty".into()));
+        return Err(ImportError::Calibration(
+            "the calibration set is empty".into(),
+        ));
     }
     if let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.len() != len) {
-        return Err(ImportError::Calibration(format!("sample {i} has {} values, the model expects {len}", s.len())));
+        return Err(ImportError::Calibration(format!(
+            "sample {i} has {} values, the model expects {len}",
+            s.len()
+        )));
     }
     let mut s_x = scale_for(max_abs(samples.iter().flatten()));
-    let input = TensorSpec { len, scale: s_x, min: -128, max: 127 };
+    let input = TensorSpec {
+        len,
+        scale: s_x,
+        min: -128,
+        max: 127,
+    };
     let mut acts: Vec<Vec<f64>> = samples.to_vec();
     let mut ops = Vec::new();
     for layer in &net.layers {
         let s_w = scale_for(max_abs(&layer.weights));
         let s_acc = s_x * s_w;
-        let weights = layer.weights.iter().map(|w| (w * s_w).round() as i64).collect();
-        let bias = layer.bias.iter().map(|b| (b * s_acc).round() as i64).collect();
+        let weights = layer
+            .weights
+            .iter()
+            .map(|w| (w * s_w).round() as i64)
+            .collect();
+        let bias = layer
+            .bias
+            .iter()
+            .map(|b| (b * s_acc).round() as i64)
+            .collect();
         acts = acts
             .iter()
             .map(|x| {
@@ -55,21 +73,41 @@ pub fn calibrate(net: &FloatNet, samples: &[Vec<f64>]) -> Result<Model, ImportEr
                     .map(|o| {
                         let row = &layer.weights[o * layer.in_dim..(o + 1) * layer.in_dim];
                         let y = row.iter().zip(x).fold(layer.bias[o], |s, (w, v)| s + w * v);
-                        if layer.relu { y.max(0.0) } else { y }
+                        if layer.relu {
+                            y.max(0.0)
+                        } else {
+                            y
+                        }
                     })
                     .collect()
             })
             .collect();
         let s_y = scale_for(max_abs(acts.iter().flatten()));
         let (m0, shift) = multiplier(s_y / s_acc);
-        ops.push(Op::Linear { in_dim: layer.in_dim, out_dim: layer.out_dim, weights, bias });
-        ops.push(Op::Rescale { multiplier: m0, shift, min: -128, max: 127 });
+        ops.push(Op::Linear {
+            in_dim: layer.in_dim,
+            out_dim: layer.out_dim,
+            weights,
+            bias,
+        });
+        ops.push(Op::Rescale {
+            multiplier: m0,
+            shift,
+            min: -128,
+            max: 127,
+        });
         if layer.relu {
             ops.push(Op::Relu);
         }
         s_x = s_y;
     }
-    let model = Model { version: IR_VERSION, name: net.name.clone(), input, ops, output_scale: s_x };
+    let model = Model {
+        version: IR_VERSION,
+        name: net.name.clone(),
+        input,
+        ops,
+        output_scale: s_x,
+    };
     model.validate()?;
     Ok(model)
 }

@@ -17,9 +17,18 @@ pub enum ImportError {
     #[error("{path}: cannot read ONNX model: {msg}")]
     Malformed { path: String, msg: String },
     #[error("{path}: unsupported op `{op}` at node `{node}` (supported: Gemm, MatMul, Add, Relu, Flatten, Reshape, Identity, Dropout)")]
-    UnsupportedOp { path: String, op: String, node: String },
+    UnsupportedOp {
+        path: String,
+        op: String,
+        node: String,
+    },
     #[error("{path}: node `{node}` ({op}): {msg}")]
-    Node { path: String, node: String, op: String, msg: String },
+    Node {
+        path: String,
+        node: String,
+        op: String,
+        msg: String,
+    },
     #[error("calibration: {0}")]
     Calibration(String),
     #[error(transparent)]
@@ -46,11 +55,20 @@ pub fn compile(path: &Path, calibration: &[Vec<f64>]) -> Result<Imported, Import
     let net = onnx::parse(path)?;
     let model = calibrate::calibrate(&net, calibration)?;
     let float_out = float::run(path, &net.input_dims, calibration)?;
-    let mut report = AccuracyReport { samples: calibration.len(), max_abs_error: 0.0, mean_abs_error: 0.0, argmax_agreement: 0.0 };
+    let mut report = AccuracyReport {
+        samples: calibration.len(),
+        max_abs_error: 0.0,
+        mean_abs_error: 0.0,
+        argmax_agreement: 0.0,
+    };
     let (mut sum, mut count, mut agree) = (0.0, 0usize, 0usize);
     for (x, want) in calibration.iter().zip(&float_out) {
         let q = quantize_input(x, &model.input)?;
-        let got: Vec<f64> = execute(&model, &q)?.output().iter().map(|v| *v as f64 / model.output_scale).collect();
+        let got: Vec<f64> = execute(&model, &q)?
+            .output()
+            .iter()
+            .map(|v| *v as f64 / model.output_scale)
+            .collect();
         for (g, w) in got.iter().zip(want) {
             let e = (g - w).abs();
             report.max_abs_error = report.max_abs_error.max(e);
@@ -61,7 +79,10 @@ pub fn compile(path: &Path, calibration: &[Vec<f64>]) -> Result<Imported, Import
     }
     report.mean_abs_error = sum / count.max(1) as f64;
     report.argmax_agreement = agree as f64 / calibration.len().max(1) as f64;
-    Ok(Imported { model, accuracy: report })
+    Ok(Imported {
+        model,
+        accuracy: report,
+    })
 }
 
 /// Index of the largest value; ties go to the lowest index.

@@ -27,7 +27,9 @@ pub fn quantize_input(x: &[f64], spec: &TensorSpec) -> Result<Vec<i64>, ModelErr
         .enumerate()
         .map(|(i, v)| {
             if !v.is_finite() {
-                return Err(ModelError::Shape(format!("input value {i} is not finite ({v})")));
+                return Err(ModelError::Shape(format!(
+                    "input value {i} is not finite ({v})"
+                )));
             }
             // f64 multiply and round are exactly specified by IEEE 754: no platform math here.
             let q = (v * spec.scale).round();

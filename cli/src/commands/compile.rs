@@ -9,7 +9,13 @@ use zkinfer_circuits::halo2::Plan;
 use zkinfer_circuits::import;
 use zkinfer_prover::artifacts::*;
 
-pub fn run(model: &Path, calibration: Option<&Path>, batch: usize, out: &Path, json_out: bool) -> Result<ExitCode> {
+pub fn run(
+    model: &Path,
+    calibration: Option<&Path>,
+    batch: usize,
+    out: &Path,
+    json_out: bool,
+) -> Result<ExitCode> {
     let calib_path = match calibration {
         Some(p) => p.to_path_buf(),
         None => {
@@ -23,7 +29,8 @@ pub fn run(model: &Path, calibration: Option<&Path>, batch: usize, out: &Path, j
     let samples = crate::input::read_rows(&calib_path)?;
     let imported = import::compile(model, &samples)?;
     let plan = Plan::new(imported.model.clone(), batch)?;
-    let source = std::fs::read(model).with_context(|| format!("{}: cannot read", model.display()))?;
+    let source =
+        std::fs::read(model).with_context(|| format!("{}: cannot read", model.display()))?;
     let settings = Settings {
         version: ARTIFACT_VERSION,
         backend: zkinfer_prover::BACKEND.into(),
@@ -46,7 +53,11 @@ pub fn run(model: &Path, calibration: Option<&Path>, batch: usize, out: &Path, j
         }));
     } else {
         println!("compiled {} -> {}", model.display(), out.display());
-        println!("  circuit: 2^{} rows ({} used), batch {batch}", plan.k, plan.main_rows.max(plan.range_rows));
+        println!(
+            "  circuit: 2^{} rows ({} used), batch {batch}",
+            plan.k,
+            plan.main_rows.max(plan.range_rows)
+        );
         println!(
             "  accuracy on {} calibration samples ({}): max |err| {:.4}, mean |err| {:.4}, argmax agreement {:.1}%",
             acc.samples, calib_path.display(), acc.max_abs_error, acc.mean_abs_error, 100.0 * acc.argmax_agreement

@@ -13,12 +13,23 @@ pub fn run(dir: &Path, json_out: bool) -> Result<ExitCode> {
     if json_out {
         super::print_json(&serde_json::to_value(&s)?);
     } else {
-        println!("{}: k = {} ({} rows; main lane {} used, range lane {} used)", dir.display(), s.k, s.rows, s.main_rows_used, s.range_rows_used);
+        println!(
+            "{}: k = {} ({} rows; main lane {} used, range lane {} used)",
+            dir.display(),
+            s.k,
+            s.rows,
+            s.main_rows_used,
+            s.range_rows_used
+        );
         println!(
             "  columns: {} advice, {} fixed, {} selectors, {} instance; {} lookups; {} gates of degree ≤ {}",
             s.advice_columns, s.fixed_columns, s.selectors, s.instance_columns, s.lookups, s.gates, s.degree
         );
-        println!("  public instances: {}; estimated prover memory: {:.0} MiB", s.public_instances, s.estimated_prover_bytes as f64 / (1 << 20) as f64);
+        println!(
+            "  public instances: {}; estimated prover memory: {:.0} MiB",
+            s.public_instances,
+            s.estimated_prover_bytes as f64 / (1 << 20) as f64
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

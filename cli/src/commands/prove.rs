@@ -12,7 +12,14 @@ use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::load_prover;
 use zkinfer_prover::prove::prove_many;
 
-pub fn run(dir: &Path, inputs: &[std::path::PathBuf], request_id: &str, salt: Option<&str>, out: &Path, json_out: bool) -> Result<ExitCode> {
+pub fn run(
+    dir: &Path,
+    inputs: &[std::path::PathBuf],
+    request_id: &str,
+    salt: Option<&str>,
+    out: &Path,
+    json_out: bool,
+) -> Result<ExitCode> {
     let keys = load_prover(&ModelDir::new(dir))?;
     let first = fr_parse(request_id).context("--request-id")?;
     let salt = salt.map(fr_parse).transpose().context("--salt")?;
@@ -22,12 +29,24 @@ pub fn run(dir: &Path, inputs: &[std::path::PathBuf], request_id: &str, salt: Op
         let rows = crate::input::read_rows(path)?
             .iter()
             .enumerate()
-            .map(|(r, x)| quantize_input(x, &model.input).with_context(|| format!("{}: row {r}", path.display())))
+            .map(|(r, x)| {
+                quantize_input(x, &model.input)
+                    .with_context(|| format!("{}: row {r}", path.display()))
+            })
             .collect::<Result<Vec<_>>>()?;
         if rows.len() > keys.plan.batch {
-            return Err(anyhow!("{}: {} rows exceed the batch size {} set at compile", path.display(), rows.len(), keys.plan.batch));
+            return Err(anyhow!(
+                "{}: {} rows exceed the batch size {} set at compile",
+                path.display(),
+                rows.len(),
+                keys.plan.batch
+            ));
         }
-        witnesses.push(Witness { rows, request_id: first + Fr::from(i as u64), salt: salt.unwrap_or_else(random_fr) });
+        witnesses.push(Witness {
+            rows,
+            request_id: first + Fr::from(i as u64),
+            salt: salt.unwrap_or_else(random_fr),
+        });
     }
     let results = prove_many(&keys, witnesses);
     let mut report = Vec::new();
@@ -37,10 +56,23 @@ pub fn run(dir: &Path, inputs: &[std::path::PathBuf], request_id: &str, salt: Op
         let opening_path = out.join(format!("opening-{i}.json"));
         write_json(&proof_path, &proved.file)?;
         write_json(&opening_path, &proved.opening)?;
-        let argmax: Vec<usize> = proved.opening.output_real.iter().map(|r| zkinfer_circuits::import::argmax(r)).collect();
+        let argmax: Vec<usize> = proved
+            .opening
+            .output_real
+            .iter()
+            .map(|r| zkinfer_circuits::import::argmax(r))
+            .collect();
         if !json_out {
-            println!("{} -> {} ({:.2} s)", path.display(), proof_path.display(), proved.seconds);
-            println!("  usage: n_in = {}, n_out = {}", proved.opening.n_in, proved.opening.n_out);
+            println!(
+                "{} -> {} ({:.2} s)",
+                path.display(),
+                proof_path.display(),
+                proved.seconds
+            );
+            println!(
+                "  usage: n_in = {}, n_out = {}",
+                proved.opening.n_in, proved.opening.n_out
+            );
             for (row, am) in proved.opening.output_real.iter().zip(&argmax) {
                 let shown: Vec<String> = row.iter().map(|v| format!("{v:.3}")).collect();
                 println!("  output [{}] argmax {am}", shown.join(", "));

@@ -17,9 +17,17 @@ pub fn run(dir: &Path, srs: Option<PathBuf>, dev_srs: bool, json_out: bool) -> R
     let report = setup(&ModelDir::new(dir), &source)?;
     let m = &report.manifest;
     if json_out {
-        super::print_json(&json!({ "dir": dir, "cached": report.cached, "seconds": report.seconds, "manifest": m }));
+        super::print_json(
+            &json!({ "dir": dir, "cached": report.cached, "seconds": report.seconds, "manifest": m }),
+        );
     } else {
-        println!("{} keys for {} (k = {}) in {:.2} s", if report.cached { "reused" } else { "generated" }, dir.display(), m.k, report.seconds);
+        println!(
+            "{} keys for {} (k = {}) in {:.2} s",
+            if report.cached { "reused" } else { "generated" },
+            dir.display(),
+            m.k,
+            report.seconds
+        );
         println!("  vk sha256 {}", m.vk_sha256);
         if m.insecure_dev_srs {
             println!("  WARNING: insecure dev SRS; proofs made with these keys can be forged");

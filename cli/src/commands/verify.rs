@@ -12,16 +12,23 @@ use zkinfer_prover::verify::verify_file;
 
 pub fn run(dir: &Path, proof: &Path, json_out: bool) -> Result<ExitCode> {
     let keys = load_verifier(&ModelDir::new(dir))?;
-    let file: ProofFile = read_json(proof).with_context(|| format!("{}: not a zkinfer proof file", proof.display()))?;
+    let file: ProofFile = read_json(proof)
+        .with_context(|| format!("{}: not a zkinfer proof file", proof.display()))?;
     let result = verify_file(&keys, &file);
     if json_out {
         let reason = result.as_ref().err().map(|e| e.to_string());
-        super::print_json(&json!({ "valid": result.is_ok(), "reason": reason, "instances": file.instances }));
+        super::print_json(
+            &json!({ "valid": result.is_ok(), "reason": reason, "instances": file.instances }),
+        );
     } else {
         match &result {
             Ok(()) => println!("valid proof: {}", proof.display()),
             Err(e) => eprintln!("INVALID proof {}: {e}", proof.display()),
         }
     }
-    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

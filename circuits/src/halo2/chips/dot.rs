@@ -134,21 +134,28 @@ mod tests {
     use super::*;
     use crate::halo2::chips::harness::{fails, passes};
 
-    fn layout(ctx: &mut Ctx, cfg: &crate::halo2::CircuitConfig, bad_row: Option<usize>) -> Result<(), Error> {
+    fn layout(
+        ctx: &mut Ctx,
+        cfg: &crate::halo2::CircuitConfig,
+        bad_row: Option<usize>,
+    ) -> Result<(), Error> {
         let xs: Vec<Value<Fr>> = (0..20u64).map(|i| Value::known(Fr::from(i + 1))).collect();
         let coeffs: Vec<Fr> = (0..20u64).map(|i| -Fr::from(i * 3 + 2)).collect();
         let terms: Vec<Term> = xs.iter().map(|v| Term::Fresh(*v)).collect();
         // Row 0's previous row wraps into the unusable rows; chains never start there.
         ctx.row = 1;
-        let (_, out) = cfg.dot.assign_with(ctx, &coeffs, &terms, Fr::from(5), |r, acc| {
-            if Some(r) == bad_row {
-                acc + Value::known(Fr::ONE)
-            } else {
-                acc
-            }
-        })?;
+        let (_, out) = cfg
+            .dot
+            .assign_with(ctx, &coeffs, &terms, Fr::from(5), |r, acc| {
+                if Some(r) == bad_row {
+                    acc + Value::known(Fr::ONE)
+                } else {
+                    acc
+                }
+            })?;
         let want: Fr = (0..20u64).fold(Fr::from(5), |s, i| s - Fr::from((i * 3 + 2) * (i + 1)));
-        out.value.assert_if_known(|v| *v == want || bad_row.is_some());
+        out.value
+            .assert_if_known(|v| *v == want || bad_row.is_some());
         Ok(())
     }
 

@@ -64,5 +64,8 @@ pub fn fails<F>(f: F)
 where
     F: Fn(&CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    assert!(run(f).is_err(), "a witness that breaks the relation was accepted");
+    assert!(
+        run(f).is_err(),
+        "a witness that breaks the relation was accepted"
+    );
 }

@@ -48,14 +48,20 @@ impl MaskConfig {
             ]
         });
         meta.create_gate("mul", |m| {
-            let [a, b, p] = [cfg.bit, cfg.count, cfg.product].map(|c| m.query_advice(c, Rotation::cur()));
+            let [a, b, p] =
+                [cfg.bit, cfg.count, cfg.product].map(|c| m.query_advice(c, Rotation::cur()));
             vec![m.query_selector(cfg.q_mul) * (p - a * b)]
         });
         cfg
     }
 
     /// Mask bits for `rows` rows of which the first `count` are real; returns bits and count.
-    pub fn mask(&self, ctx: &mut Ctx, rows: usize, count: Value<u64>) -> Result<(Vec<Wire>, Wire), Error> {
+    pub fn mask(
+        &self,
+        ctx: &mut Ctx,
+        rows: usize,
+        count: Value<u64>,
+    ) -> Result<(Vec<Wire>, Wire), Error> {
         let bits = (0..rows)
             .map(|i| count.map(|n| if (i as u64) < n { Fr::ONE } else { Fr::ZERO }))
             .collect::<Vec<_>>();
@@ -63,7 +69,11 @@ impl MaskConfig {
     }
 
     /// Lays out the given bits (tests pass bits that are not a prefix).
-    pub(crate) fn mask_bits(&self, ctx: &mut Ctx, bits: &[Value<Fr>]) -> Result<(Vec<Wire>, Wire), Error> {
+    pub(crate) fn mask_bits(
+        &self,
+        ctx: &mut Ctx,
+        bits: &[Value<Fr>],
+    ) -> Result<(Vec<Wire>, Wire), Error> {
         let mut sum = Value::known(Fr::ZERO);
         let mut cells = Vec::with_capacity(bits.len());
         let mut count = None;
@@ -95,7 +105,10 @@ mod tests {
     use super::*;
     use crate::halo2::chips::harness::{fails, passes};
 
-    fn layout(bits: [u64; 4], count: u64) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    fn layout(
+        bits: [u64; 4],
+        count: u64,
+    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let vals: Vec<Value<Fr>> = bits.iter().map(|b| Value::known(Fr::from(*b))).collect();
             let (_, n) = cfg.mask.mask_bits(ctx, &vals)?;

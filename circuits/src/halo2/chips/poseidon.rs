@@ -40,14 +40,21 @@ impl PoseidonConfig {
             q_partial: meta.selector(),
         };
         let mds = spec().mds;
-        for (name, sel, full) in [("poseidon full", cfg.q_full, true), ("poseidon partial", cfg.q_partial, false)] {
+        for (name, sel, full) in [
+            ("poseidon full", cfg.q_full, true),
+            ("poseidon partial", cfg.q_partial, false),
+        ] {
             meta.create_gate(name, |m| {
                 let q = m.query_selector(sel);
                 let pre: Vec<Expression<Fr>> = (0..WIDTH)
-                    .map(|j| m.query_advice(cfg.state[j], Rotation::cur()) + m.query_fixed(cfg.rc[j], Rotation::cur()))
+                    .map(|j| {
+                        m.query_advice(cfg.state[j], Rotation::cur())
+                            + m.query_fixed(cfg.rc[j], Rotation::cur())
+                    })
                     .collect();
-                let sq: Vec<Expression<Fr>> =
-                    (0..WIDTH).map(|j| m.query_advice(cfg.square[j], Rotation::cur())).collect();
+                let sq: Vec<Expression<Fr>> = (0..WIDTH)
+                    .map(|j| m.query_advice(cfg.square[j], Rotation::cur()))
+                    .collect();
                 let boxed: Vec<Expression<Fr>> = (0..WIDTH)
                     .map(|j| {
                         if full || j == 0 {
@@ -115,7 +122,11 @@ impl PoseidonConfig {
                 ctx.fixed(self.rc[j], row, spec.ark[r][j]);
                 let sq = state.map(|s| {
                     let v = s[j] + spec.ark[r][j];
-                    if full || j == 0 { v.square() } else { Fr::ZERO }
+                    if full || j == 0 {
+                        v.square()
+                    } else {
+                        Fr::ZERO
+                    }
                 });
                 ctx.assign(self.square[j], row, sq);
             }
@@ -142,17 +153,23 @@ mod tests {
     use crate::halo2::chips::harness::{fails, passes};
     use crate::poseidon::hash;
 
-    fn layout(bad_round: Option<usize>) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    fn layout(
+        bad_round: Option<usize>,
+    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let ins: Vec<Wire> = (0..3u64)
                 .map(|i| ctx.assign(cfg.main[i as usize], 0, Value::known(Fr::from(i + 10))))
                 .collect();
             ctx.row = 1;
-            let out = cfg.poseidon.hash_with(ctx, [Some(&ins[0]), Some(&ins[1]), Some(&ins[2]), None], |r, s| {
-                if Some(r) == bad_round {
-                    s[1] += Fr::ONE;
-                }
-            })?;
+            let out = cfg.poseidon.hash_with(
+                ctx,
+                [Some(&ins[0]), Some(&ins[1]), Some(&ins[2]), None],
+                |r, s| {
+                    if Some(r) == bad_round {
+                        s[1] += Fr::ONE;
+                    }
+                },
+            )?;
             if bad_round.is_none() {
                 let want = hash(&[Fr::from(10), Fr::from(11), Fr::from(12), Fr::ZERO]);
                 out.value.assert_if_known(|v| *v == want);

@@ -93,7 +93,8 @@ impl RangeConfig {
     pub fn check(&self, ctx: &mut Ctx, w: &Wire, bits: u32, offset: i64) -> Result<(), Error> {
         let (limbs, top, partial) = shape(bits);
         let v = w.value.map(|x| x + fr_from_i64(offset));
-        let limb_at = |i: usize| v.map(|x| Fr::from(fr_bits(&x, RANGE_BITS * i as u32, RANGE_BITS)));
+        let limb_at =
+            |i: usize| v.map(|x| Fr::from(fr_bits(&x, RANGE_BITS * i as u32, RANGE_BITS)));
         let start = ctx.range_row;
         // sum_i = Σ_{j ≥ i} limb_j 2^{12 (j - i)}, with sum_0 holding w (the offset is in the gate).
         for i in 0..limbs {
@@ -113,7 +114,14 @@ impl RangeConfig {
                 ctx.assign(self.sum, row, rest);
                 ctx.fixed(self.offset, row, Fr::from(0));
             }
-            ctx.enable(if i + 1 == limbs { &self.q_last } else { &self.q_sum }, row)?;
+            ctx.enable(
+                if i + 1 == limbs {
+                    &self.q_last
+                } else {
+                    &self.q_sum
+                },
+                row,
+            )?;
             ctx.enable(&self.q_lookup, row)?;
         }
         if partial {
@@ -135,7 +143,11 @@ mod tests {
     use crate::field::fr_from_i128;
     use crate::halo2::chips::harness::{fails, passes};
 
-    fn check(v: i128, bits: u32, offset: i64) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    fn check(
+        v: i128,
+        bits: u32,
+        offset: i64,
+    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let w = ctx.assign(cfg.main[0], 0, Value::known(fr_from_i128(v)));
             ctx.row += 1;

@@ -14,7 +14,8 @@ use crate::field::{fr_from_i128, fr_to_i128};
 use crate::halo2::chips::range::RangeConfig;
 use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
 use crate::halo2::ctx::{Ctx, Wire};
-use crate::model::bounds::bits_of;
+pub use crate::lowering::RescaleParams;
+use crate::lowering::RescaleSteps;
 use crate::Fr;
 
 #[derive(Debug, Clone)]
@@ -28,32 +29,10 @@ pub struct RescaleConfig {
     q: Selector,
 }
 
-/// One rescale's constants and the bound on its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RescaleParams {
-    pub multiplier: i64,
-    pub shift: u32,
-    pub min: i64,
-    pub max: i64,
-    /// `|acc| < 2^acc_bits` for every admissible input.
-    pub acc_bits: u32,
-}
-
-impl RescaleParams {
-    fn a_bits(&self) -> u32 {
-        self.acc_bits + bits_of(self.multiplier as u128)
-    }
-
-    fn d_bits(&self) -> u32 {
-        let cap = self.max.max(-self.min) as u128;
-        (bits_of(cap) + 1).max(self.a_bits().saturating_sub(self.shift) + 1)
-    }
-
-    /// Range-lane rows of one rescale.
-    pub fn range_rows(&self) -> usize {
-        use crate::halo2::chips::range::rows_for;
-        rows_for(self.a_bits()) + rows_for(self.shift) + rows_for(self.d_bits())
-    }
+/// Range-lane rows of one rescale.
+pub fn range_rows(p: &RescaleParams) -> usize {
+    use crate::halo2::chips::range::rows_for;
+    rows_for(p.a_bits()) + rows_for(p.shift) + rows_for(p.d_bits())
 }
 
 /// The witness of one row, exposed so tests can corrupt it.
@@ -71,34 +50,35 @@ pub struct RescaleWitness {
 
 impl RescaleWitness {
     pub fn honest(acc: &Fr, p: &RescaleParams) -> Self {
-        let Some(t) = fr_to_i128(acc).and_then(|v| v.checked_mul(p.multiplier as i128)) else {
-            // Not a value the circuit can accept; any assignment fails the range checks.
+        // A value the circuit cannot accept gets zeros, which fail the range checks.
+        let Some(st) = fr_to_i128(acc).and_then(|v| RescaleSteps::honest(v, p)) else {
             return Self::zero();
         };
-        let (s, a) = (t < 0, t.unsigned_abs() as i128);
-        let half = if p.shift == 0 { 0 } else { 1i128 << (p.shift - 1) };
-        let q = (a + half) >> p.shift;
-        let r = a + half - (q << p.shift);
-        let cap = if s { -(p.min as i128) } else { p.max as i128 };
-        let c = q > cap;
-        let m = q.min(cap);
-        let d = if c { q - cap - 1 } else { cap - q };
         let f = fr_from_i128;
         Self {
-            s: f(s as i128),
-            a: f(a),
-            q: f(q),
-            r: f(r),
-            c: f(c as i128),
-            m: f(m),
-            d: f(d),
-            y: f(if s { -m } else { m }),
+            s: f(st.s),
+            a: f(st.a),
+            q: f(st.q),
+            r: f(st.r),
+            c: f(st.c),
+            m: f(st.m),
+            d: f(st.d),
+            y: f(st.y),
         }
     }
 
     fn zero() -> Self {
         let z = Fr::ZERO;
-        Self { s: z, a: z, q: z, r: z, c: z, m: z, d: z, y: z }
+        Self {
+            s: z,
+            a: z,
+            q: z,
+            r: z,
+            c: z,
+            m: z,
+            d: z,
+            y: z,
+        }
     }
 }
 
@@ -121,8 +101,9 @@ impl RescaleConfig {
             let q = m.query_selector(cfg.q);
             let [acc, s, a, quo, r, c, mag, d, y] =
                 cfg.cols.map(|col| m.query_advice(col, Rotation::cur()));
-            let [mult, div, half, hi, neg_lo] = [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
-                .map(|col| m.query_fixed(col, Rotation::cur()));
+            let [mult, div, half, hi, neg_lo] =
+                [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
+                    .map(|col| m.query_fixed(col, Rotation::cur()));
             let one = Expression::Constant(Fr::ONE);
             let two = Expression::Constant(Fr::from(2));
             let sign = one.clone() - two * s.clone();
@@ -166,11 +147,10 @@ impl RescaleConfig {
         let row = ctx.row;
         ctx.enable(&self.q, row)?;
         let f = crate::field::fr_from_i64;
-        let half = if p.shift == 0 { 0 } else { 1i64 << (p.shift - 1) };
         for (col, v) in [
             (self.multiplier, f(p.multiplier)),
             (self.divisor, f(1i64 << p.shift)),
-            (self.half, f(half)),
+            (self.half, f(p.half())),
             (self.hi, f(p.max)),
             (self.neg_lo, f(-p.min)),
         ] {
@@ -214,9 +194,14 @@ mod tests {
             ctx.row += 1;
             let mut w = RescaleWitness::honest(&fr_from_i128(acc), &p);
             corrupt(&mut w);
-            let y = cfg.rescale.assign_witness(ctx, &cfg.range, &accw, &p, Value::known(w))?;
+            let y = cfg
+                .rescale
+                .assign_witness(ctx, &cfg.range, &accw, &p, Value::known(w))?;
             let want = rescale(acc, p.multiplier, p.shift, p.min, p.max).unwrap();
-            y.value.assert_if_known(|v| *v == crate::field::fr_from_i64(want) || w.y != RescaleWitness::honest(&fr_from_i128(acc), &p).y);
+            y.value.assert_if_known(|v| {
+                *v == crate::field::fr_from_i64(want)
+                    || w.y != RescaleWitness::honest(&fr_from_i128(acc), &p).y
+            });
             Ok(())
         }
     }
@@ -224,8 +209,30 @@ mod tests {
     #[test]
     fn honest_rescale_matches_reference() {
         let relu = RescaleParams { min: 0, ..P };
-        let identity = RescaleParams { multiplier: 1, shift: 0, min: 0, max: 127, acc_bits: 8 };
-        for acc in [0i128, 5, -5, 8, -8, 13, -13, 100, -100, 800, -800, 1000, -1000, (1 << 20) - 1, -(1 << 20) + 1] {
+        let identity = RescaleParams {
+            multiplier: 1,
+            shift: 0,
+            min: 0,
+            max: 127,
+            acc_bits: 8,
+        };
+        for acc in [
+            0i128,
+            5,
+            -5,
+            8,
+            -8,
+            13,
+            -13,
+            100,
+            -100,
+            800,
+            -800,
+            1000,
+            -1000,
+            (1 << 20) - 1,
+            -(1 << 20) + 1,
+        ] {
             passes(layout(acc, P, |_| {}));
             passes(layout(acc, relu, |_| {}));
         }

@@ -1,0 +1,182 @@
+//! The Groth16 model circuit: public inputs in statement order (request id, input commitment,
+//! output commitment, n_in, n_out), the batch mask, int8 range checks on every input, the model's
+//! stages per row, masked outputs, and both commitments computed exactly as `usage::commit`.
+
+use std::sync::Arc;
+
+use ark_ff::{AdditiveGroup, Field};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef};
+
+use super::cs::{Cs, Num, Result};
+use super::gadgets::{mask::mask, poseidon::hash, rescale::rescale};
+use super::{to_ark, F};
+use crate::field::fr_from_i64;
+use crate::lowering::{lower, Stage};
+use crate::model::{Model, ModelError};
+use crate::poseidon::RATE;
+use crate::usage::{BYTES_PER_WORD, BYTE_OFFSET};
+use crate::witness::{run, Run, Witness, WitnessError};
+
+/// A model lowered for a batch size: what a Groth16 key is made for.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub model: Arc<Model>,
+    pub stages: Vec<Stage>,
+    pub batch: usize,
+}
+
+impl Shape {
+    pub fn new(model: Model, batch: usize) -> std::result::Result<Self, ModelError> {
+        model.validate()?;
+        if batch == 0 || batch > 1024 {
+            return Err(ModelError::Shape(format!(
+                "batch size {batch} must be in 1..=1024"
+            )));
+        }
+        let stages = lower(&model)?;
+        Ok(Self {
+            model: Arc::new(model),
+            stages,
+            batch,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Groth16Circuit {
+    pub shape: Arc<Shape>,
+    pub witness: Option<Arc<Witness>>,
+}
+
+fn f64_(v: i64) -> F {
+    to_ark(&fr_from_i64(v))
+}
+
+impl Groth16Circuit {
+    pub fn shape(shape: Arc<Shape>) -> Self {
+        Self {
+            shape,
+            witness: None,
+        }
+    }
+
+    pub fn prepare(
+        shape: Arc<Shape>,
+        witness: Witness,
+    ) -> std::result::Result<(Self, Run), WitnessError> {
+        let run = run(&shape.model, shape.batch, &witness)?;
+        Ok((
+            Self {
+                shape,
+                witness: Some(Arc::new(witness)),
+            },
+            run,
+        ))
+    }
+
+    fn known<T>(&self, f: impl FnOnce(&Witness) -> T) -> Option<T> {
+        self.witness.as_deref().map(f)
+    }
+}
+
+/// Packs int8 values into words and chains Poseidon over `[request_id, salt, count, words...]`.
+fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
+    let mut elements: Vec<Num> = head.iter().map(|n| (*n).clone()).collect();
+    for chunk in values.chunks(BYTES_PER_WORD) {
+        let coeffs: Vec<F> = (0..chunk.len())
+            .map(|i| F::from(256u64).pow([i as u64]))
+            .collect();
+        let offset = coeffs.iter().sum::<F>() * F::from(BYTE_OFFSET as u64);
+        let terms: Vec<(F, &Num)> = coeffs.iter().zip(chunk).map(|(k, v)| (*k, v)).collect();
+        elements.push(Num::sum(&terms, offset));
+    }
+    let zero = Num::constant(F::ZERO);
+    let first: Vec<&Num> = elements.iter().take(RATE).collect();
+    let mut h = hash(
+        cs,
+        std::array::from_fn(|i| first.get(i).copied().unwrap_or(&zero)),
+    )?;
+    let mut rest = &elements[first.len()..];
+    while !rest.is_empty() {
+        let k = rest.len().min(RATE - 1);
+        let (group, tail) = rest.split_at(k);
+        rest = tail;
+        let prev = h.clone();
+        h = hash(
+            cs,
+            std::array::from_fn(|i| {
+                if i == 0 {
+                    &prev
+                } else {
+                    group.get(i - 1).unwrap_or(&zero)
+                }
+            }),
+        )?;
+    }
+    Ok(h)
+}
+
+impl ConstraintSynthesizer<F> for Groth16Circuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<()> {
+        let cs = Cs::new(cs);
+        let shape = &self.shape;
+        let (in_len, batch) = (shape.model.input.len, shape.batch);
+        let request_id = cs.input(self.known(|w| to_ark(&w.request_id)))?;
+        let salt = cs.witness(self.known(|w| to_ark(&w.salt)))?;
+        let bits: Vec<Option<F>> = (0..batch)
+            .map(|i| self.known(|w| F::from((i < w.rows.len()) as u64)))
+            .collect();
+        let (bits, count) = mask(&cs, &bits)?;
+
+        let mut xs = Vec::with_capacity(batch * in_len);
+        for i in 0..batch * in_len {
+            let v = self.known(|w| {
+                w.rows
+                    .get(i / in_len)
+                    .map_or(F::ZERO, |r| f64_(r[i % in_len]))
+            });
+            let x = cs.witness(v)?;
+            cs.range(&x.scale_add(F::ONE, F::from(BYTE_OFFSET as u64)), 8)?;
+            xs.push(x);
+        }
+        let in_commit = commit(&cs, [&request_id, &salt, &count], &xs)?;
+        cs.equal(&in_commit, &cs.input(in_commit.value)?)?;
+
+        let mut outputs = Vec::new();
+        for (b, bit) in bits.iter().enumerate() {
+            let mut cur: Vec<Num> = xs[b * in_len..(b + 1) * in_len].to_vec();
+            for stage in &shape.stages {
+                cur = match stage {
+                    Stage::Linear {
+                        in_dim,
+                        out_dim,
+                        weights,
+                        bias,
+                    } => (0..*out_dim)
+                        .map(|j| {
+                            let terms: Vec<(F, &Num)> = weights[j * in_dim..(j + 1) * in_dim]
+                                .iter()
+                                .map(|w| f64_(*w))
+                                .zip(&cur)
+                                .collect();
+                            Num::sum(&terms, f64_(bias[j]))
+                        })
+                        .collect(),
+                    Stage::Rescale(p) => cur
+                        .iter()
+                        .map(|acc| rescale(&cs, acc, p))
+                        .collect::<Result<_>>()?,
+                };
+            }
+            for y in &cur {
+                outputs.push(cs.mul(y, bit)?);
+            }
+        }
+        let out_commit = commit(&cs, [&request_id, &salt, &count], &outputs)?;
+        cs.equal(&out_commit, &cs.input(out_commit.value)?)?;
+        for _ in 0..2 {
+            cs.equal(&count, &cs.input(count.value)?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! The private inputs of one proof and what the reference executor says they produce: the usage
+//! statement every backend must prove, and the outputs.
+
+use crate::model::{execute, Model, ModelError};
+use crate::usage::{commit, UsageError, UsageStatement};
+use crate::Fr;
+
+#[derive(Debug, Clone)]
+pub struct Witness {
+    /// Quantized input rows (at most the batch size); the rest of the batch is zero padding.
+    pub rows: Vec<Vec<i64>>,
+    pub request_id: Fr,
+    pub salt: Fr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error("{rows} input rows exceed the circuit's batch size {batch}")]
+    TooManyRows { rows: usize, batch: usize },
+    #[error("no input rows")]
+    Empty,
+}
+
+/// What one run produced: the statement and the (unpadded) integer outputs.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub statement: UsageStatement,
+    pub outputs: Vec<Vec<i128>>,
+}
+
+/// Runs the reference executor on every row and computes the usage statement.
+pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, WitnessError> {
+    if witness.rows.is_empty() {
+        return Err(WitnessError::Empty);
+    }
+    if witness.rows.len() > batch {
+        return Err(WitnessError::TooManyRows {
+            rows: witness.rows.len(),
+            batch,
+        });
+    }
+    let outputs = witness
+        .rows
+        .iter()
+        .map(|r| execute(model, r).map(|t| t.output().to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = witness.rows.len() as u64;
+    let pad = |rows: Vec<Vec<i128>>, len: usize| {
+        let mut flat: Vec<i128> = rows.into_iter().flatten().collect();
+        flat.resize(batch * len, 0);
+        flat
+    };
+    let inputs = pad(
+        witness
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|v| *v as i128).collect())
+            .collect(),
+        model.input.len,
+    );
+    let outs = pad(outputs.clone(), model.output_len());
+    let statement = UsageStatement {
+        request_id: witness.request_id,
+        input_commitment: commit(witness.request_id, witness.salt, n, &inputs)?,
+        output_commitment: commit(witness.request_id, witness.salt, n, &outs)?,
+        n_in: n,
+        n_out: n,
+    };
+    Ok(Run { statement, outputs })
+}
