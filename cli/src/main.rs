@@ -19,6 +19,9 @@ struct Cli {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Proof system: chosen at `compile`, checked against the model directory elsewhere.
+    #[arg(long, global = true, value_enum)]
+    backend: Option<commands::Backend>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,7 +40,7 @@ enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
-    /// Generate (or reuse cached) proving and verifying keys.
+    /// Generate (or reuse cached) proving and verifying keys (Groth16: a circuit-specific dev setup).
     Setup {
         dir: PathBuf,
         /// A KZG SRS in halo2's ParamsKZG format.
@@ -63,7 +66,7 @@ enum Command {
     },
     /// Verify a proof file: exit 0 if and only if it is valid.
     Verify { dir: PathBuf, proof: PathBuf },
-    /// Show the circuit's rows, columns, lookups and estimated prover memory.
+    /// Show the circuit's size: rows, columns, lookups, memory (halo2) or constraints (Groth16).
     Inspect { dir: PathBuf },
 }
 
@@ -75,23 +78,36 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    let backend = cli.backend;
     let result = match cli.command {
         Command::Compile {
             model,
             calibration,
             batch,
             out,
-        } => commands::compile::run(&model, calibration.as_deref(), batch, &out, cli.json),
-        Command::Setup { dir, srs, dev_srs } => commands::setup::run(&dir, srs, dev_srs, cli.json),
+        } => commands::compile::run(
+            &model,
+            calibration.as_deref(),
+            batch,
+            backend.unwrap_or_default(),
+            &out,
+            cli.json,
+        ),
+        Command::Setup { dir, srs, dev_srs } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::setup::run(&dir, srs, dev_srs, cli.json)),
         Command::Prove {
             dir,
             input,
             request_id,
             salt,
             out,
-        } => commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json),
-        Command::Verify { dir, proof } => commands::verify::run(&dir, &proof, cli.json),
-        Command::Inspect { dir } => commands::inspect::run(&dir, cli.json),
+        } => commands::check_backend(&dir, backend).and_then(|_| {
+            commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json)
+        }),
+        Command::Verify { dir, proof } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::verify::run(&dir, &proof, cli.json)),
+        Command::Inspect { dir } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::inspect::run(&dir, cli.json)),
     };
     match result {
         Ok(code) => code,

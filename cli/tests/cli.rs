@@ -66,7 +66,7 @@ fn compile_setup_prove_verify_and_tamper() {
         d,
         "--json",
     ]));
-    assert_eq!(c["k"], 13);
+    assert_eq!(c["size"]["k"], 13);
     assert!(c["accuracy"]["argmax_agreement"].as_f64().unwrap() >= 0.9);
     let s = ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     assert_eq!(s["manifest"]["insecure_dev_srs"], true);
@@ -248,7 +248,7 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
         out_dir.to_str().unwrap(),
     ]);
     fails_with(&out, 2, "modulus");
-    // setup without an SRS choice
+    // setup without an SRS choice (halo2)
     fails_with(&zkinfer(&["setup", d]), 2, "--dev-srs");
     assert_eq!(snapshot(&dir), keys, "failed commands changed the keys");
     // a missing model directory
@@ -257,4 +257,89 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
         2,
         "nope",
     );
+}
+
+#[test]
+fn groth16_backend_end_to_end_with_snarkjs_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("g16");
+    let d = dir.to_str().unwrap();
+    let c = ok(&zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "--backend",
+        "groth16",
+        "-o",
+        d,
+        "--json",
+    ]));
+    assert!(c["size"]["constraints"].as_u64().unwrap() > 10_000);
+    ok(&zkinfer(&["setup", d, "--json"]));
+    assert!(dir.join("verification_key.json").exists());
+    let i = ok(&zkinfer(&["inspect", d, "--json"]));
+    assert_eq!(i["backend"], "groth16-bn254");
+    let out = tmp.path().join("out");
+    let p = ok(&zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        &example("input.json"),
+        "--request-id",
+        "5",
+        "--salt",
+        "0x09",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(p["proofs"][0]["n_out"], 1);
+    let proof = out.join("proof-0.json");
+    assert!(zkinfer(&["verify", d, proof.to_str().unwrap()])
+        .status
+        .success());
+    assert!(
+        out.join("snarkjs-proof-0.json").exists() && out.join("snarkjs-public-0.json").exists()
+    );
+    let bumped = edit_json(&proof, |v| v["instances"][3] = serde_json::json!("0x02"));
+    fails_with(
+        &zkinfer(&["verify", d, bumped.to_str().unwrap()]),
+        1,
+        "does not verify",
+    );
+    // the other backend's flag is refused with a clear message
+    fails_with(
+        &zkinfer(&["verify", "--backend", "halo2", d, proof.to_str().unwrap()]),
+        2,
+        "groth16-bn254",
+    );
+
+    // the same request through halo2 gives the same instances
+    let h = tmp.path().join("h2");
+    ok(&zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "-o",
+        h.to_str().unwrap(),
+        "--json",
+    ]));
+    ok(&zkinfer(&[
+        "setup",
+        h.to_str().unwrap(),
+        "--dev-srs",
+        "--json",
+    ]));
+    let hp = ok(&zkinfer(&[
+        "prove",
+        h.to_str().unwrap(),
+        "--input",
+        &example("input.json"),
+        "--request-id",
+        "5",
+        "--salt",
+        "0x09",
+        "-o",
+        tmp.path().join("hout").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(hp["proofs"][0]["instances"], p["proofs"][0]["instances"]);
 }

@@ -11,6 +11,9 @@
 //! | `vk.bin`        | setup      | verifying key (halo2 `RawBytes`)                 |
 //! | `pk.bin`        | setup      | proving key (halo2 `RawBytesUnchecked`)          |
 //! | `manifest.json` | setup      | SHA-256 of all of the above, SRS provenance      |
+//!
+//! Groth16 directories hold no SRS; their keys are ark-serialize compressed, and setup also
+//! writes `verification_key.json` in snarkjs's format.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::Plan;
 use zkinfer_circuits::model::Model;
 
@@ -32,15 +36,23 @@ pub const SRS_FILE: &str = "kzg.srs";
 pub const VK_FILE: &str = "vk.bin";
 pub const PK_FILE: &str = "pk.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
+pub const SNARKJS_VK_FILE: &str = "verification_key.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub version: u32,
     pub backend: String,
     pub batch: usize,
-    pub k: u32,
-    pub main_rows: usize,
-    pub range_rows: usize,
+    /// halo2: circuit size and the rows each lane uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_rows: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_rows: Option<usize>,
+    /// Groth16: number of R1CS constraints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<usize>,
     /// SHA-256 of the ONNX file the model was compiled from.
     pub source_sha256: String,
 }
@@ -50,7 +62,8 @@ pub struct Manifest {
     pub version: u32,
     pub backend: String,
     pub transcript: String,
-    /// True when the SRS was generated locally from a public seed: anyone can forge proofs.
+    /// True when the setup is a development one (a KZG SRS from a public seed, or a single-party
+    /// Groth16 setup): proofs under these keys can be forged.
     pub insecure_dev_srs: bool,
     pub srs_source: String,
     pub k: u32,
@@ -136,7 +149,9 @@ impl ModelDir {
     pub fn settings(&self) -> Result<Settings, ProverError> {
         let path = self.path(SETTINGS_FILE);
         let s: Settings = read_json(&path)?;
-        if s.version != ARTIFACT_VERSION || s.backend != crate::BACKEND {
+        if s.version != ARTIFACT_VERSION
+            || (s.backend != crate::BACKEND && s.backend != crate::groth16::BACKEND)
+        {
             return Err(ProverError::artifact(
                 &path,
                 format!(
@@ -148,20 +163,23 @@ impl ModelDir {
         Ok(s)
     }
 
-    /// The circuit plan, checked against the recorded settings.
+    /// The halo2 circuit plan, checked against the recorded settings.
     pub fn plan(&self) -> Result<Arc<Plan>, ProverError> {
         let settings = self.settings()?;
         let plan = Plan::new(self.model()?, settings.batch)?;
-        if plan.k != settings.k {
-            return Err(ProverError::artifact(
-                &self.path(SETTINGS_FILE),
-                format!(
-                    "records k = {} but the model needs k = {}",
-                    settings.k, plan.k
-                ),
-            ));
+        if settings.k != Some(plan.k) {
+            let msg = format!(
+                "records k = {:?} but the model needs k = {} (halo2)",
+                settings.k, plan.k
+            );
+            return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
         }
         Ok(Arc::new(plan))
+    }
+
+    /// The Groth16 circuit shape.
+    pub fn shape(&self) -> Result<Arc<Shape>, ProverError> {
+        Ok(Arc::new(Shape::new(self.model()?, self.settings()?.batch)?))
     }
 
     pub fn manifest(&self) -> Result<Manifest, ProverError> {

@@ -1,4 +1,4 @@
-//! Key generation and its on-disk cache. `setup` is idempotent: when the manifest already records
+//! Key generation and its on-disk cache, and loading keys behind the backend traits. `setup` is idempotent: when the manifest already records
 //! the same model, settings and SRS, and the key files still hash to what it records, the keys are
 //! reused.
 
@@ -6,13 +6,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ark_serialize::{CanonicalDeserialize, Compress, Validate};
 use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
 use halo2_proofs::SerdeFormat;
+use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
+use zkinfer_circuits::model::Model;
+use zkinfer_circuits::witness::{Run, Witness};
 
 use crate::artifacts::*;
 use crate::srs::{self, Srs};
-use crate::{G1Affine, ProverError};
+use crate::{Fr, G1Affine, ProverError};
 
 #[derive(Debug, Clone)]
 pub enum SrsSource {
@@ -49,6 +53,9 @@ fn spinner(msg: &'static str) -> indicatif::ProgressBar {
 }
 
 pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverError> {
+    if dir.settings()?.backend == crate::groth16::BACKEND {
+        return setup_groth16(dir);
+    }
     let start = Instant::now();
     let plan = dir.plan()?;
     let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
@@ -113,6 +120,64 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
     })
 }
 
+/// Groth16: circuit-specific keys, reused while the manifest still matches the model.
+fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
+    let start = Instant::now();
+    let shape = dir.shape()?;
+    let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
+    let settings_sha = sha256_hex(&read_bytes(&dir.path(SETTINGS_FILE))?);
+    if let Ok(old) = dir.manifest() {
+        let intact = [(VK_FILE, &old.vk_sha256), (PK_FILE, &old.pk_sha256)]
+            .iter()
+            .all(|(f, h)| dir.read_checked(f, h).is_ok());
+        if old.backend == crate::groth16::BACKEND
+            && old.model_sha256 == model_sha
+            && old.settings_sha256 == settings_sha
+            && intact
+        {
+            return Ok(SetupReport {
+                cached: true,
+                manifest: old,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let pb = spinner("generating Groth16 keys");
+    let (pk, _) = crate::groth16::setup(shape)?;
+    pb.finish_and_clear();
+    let (vk, pk_bytes) = (
+        crate::groth16::to_bytes(&pk.vk),
+        crate::groth16::to_bytes(&pk),
+    );
+    let manifest = Manifest {
+        version: ARTIFACT_VERSION,
+        backend: crate::groth16::BACKEND.into(),
+        transcript: "none".into(),
+        insecure_dev_srs: true,
+        srs_source:
+            "single-party circuit-specific dev setup (toxic waste from OS randomness, discarded)"
+                .into(),
+        k: 0,
+        model_sha256: model_sha,
+        settings_sha256: settings_sha,
+        srs_sha256: String::new(),
+        vk_sha256: sha256_hex(&vk),
+        pk_sha256: sha256_hex(&pk_bytes),
+    };
+    write_atomic(&dir.path(VK_FILE), &vk)?;
+    write_atomic(&dir.path(PK_FILE), &pk_bytes)?;
+    write_json(
+        &dir.path(SNARKJS_VK_FILE),
+        &crate::groth16::snarkjs_vk(&pk.vk),
+    )?;
+    write_json(&dir.path(MANIFEST_FILE), &manifest)?;
+    Ok(SetupReport {
+        cached: false,
+        manifest,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
 fn srs_bytes_of(source: &SrsSource, k: u32) -> Result<Vec<u8>, ProverError> {
     match source {
         SrsSource::Dev => Ok(srs::to_bytes(&srs::dev(k))),
@@ -120,33 +185,85 @@ fn srs_bytes_of(source: &SrsSource, k: u32) -> Result<Vec<u8>, ProverError> {
     }
 }
 
-/// What verification needs, each artifact checked against the manifest.
+/// A backend that proves: the model, its batch size and keys.
+pub trait ProvingBackend: Sync {
+    fn manifest(&self) -> &Manifest;
+    fn model(&self) -> &Model;
+    fn batch(&self) -> usize;
+    /// Proves one witness: the proof bytes and what the run produced.
+    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError>;
+}
+
+/// A backend that verifies proof bytes for five instances.
+pub trait VerifyingBackend {
+    fn manifest(&self) -> &Manifest;
+    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool;
+}
+
+/// halo2 verification: SRS and verifying key, each checked against the manifest.
 pub struct VerifierKeys {
     pub srs: Srs,
     pub vk: VerifyingKey<G1Affine>,
     pub manifest: Manifest,
 }
 
-pub fn load_verifier(dir: &ModelDir) -> Result<VerifierKeys, ProverError> {
+impl VerifyingBackend for VerifierKeys {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool {
+        crate::verify::check(&self.srs, &self.vk, instances, proof)
+    }
+}
+
+pub struct Groth16VerifierKeys {
+    pub vk: ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    pub manifest: Manifest,
+}
+
+impl VerifyingBackend for Groth16VerifierKeys {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool {
+        crate::groth16::check(&self.vk, instances, proof)
+    }
+}
+
+fn warn_insecure(dir: &ModelDir, m: &Manifest) {
+    if m.insecure_dev_srs {
+        tracing::warn!(
+            "{}: keys come from an INSECURE dev setup ({})",
+            dir.dir.display(),
+            m.srs_source
+        );
+    }
+}
+
+/// The verifier of a model directory, whichever its backend.
+pub fn load_verifier(dir: &ModelDir) -> Result<Box<dyn VerifyingBackend>, ProverError> {
     let manifest = dir.manifest()?;
+    warn_insecure(dir, &manifest);
+    let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
+    if manifest.backend == crate::groth16::BACKEND {
+        let vk = crate::groth16::from_bytes(&vk_bytes).ok_or_else(|| {
+            ProverError::artifact(&dir.path(VK_FILE), "not a Groth16 verifying key")
+        })?;
+        return Ok(Box::new(Groth16VerifierKeys { vk, manifest }));
+    }
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
-    let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
     let vk =
         VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(&vk_bytes, SerdeFormat::RawBytes, ())
             .map_err(|e| {
                 ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}"))
             })?;
-    if manifest.insecure_dev_srs {
-        tracing::warn!(
-            "{}: keys were made with the INSECURE dev SRS",
-            dir.dir.display()
-        );
-    }
-    Ok(VerifierKeys { srs, vk, manifest })
+    Ok(Box::new(VerifierKeys { srs, vk, manifest }))
 }
 
-/// What proving needs, each artifact checked against the manifest.
+/// halo2 proving: SRS, proving key and plan, each checked against the manifest.
 pub struct ProverKeys {
     pub srs: Srs,
     pub pk: ProvingKey<G1Affine>,
@@ -154,34 +271,93 @@ pub struct ProverKeys {
     pub manifest: Manifest,
 }
 
-pub fn load_prover(dir: &ModelDir) -> Result<ProverKeys, ProverError> {
+impl ProvingBackend for ProverKeys {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn model(&self) -> &Model {
+        &self.plan.model
+    }
+
+    fn batch(&self) -> usize {
+        self.plan.batch
+    }
+
+    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError> {
+        let (circuit, run) = ModelCircuit::prepare(self.plan.clone(), witness)?;
+        let proof = crate::prove::create(&self.srs, &self.pk, circuit, &run.statement.instances())?;
+        Ok((proof, run))
+    }
+}
+
+pub struct Groth16ProverKeys {
+    pub pk: ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    pub shape: Arc<Shape>,
+    pub manifest: Manifest,
+}
+
+impl ProvingBackend for Groth16ProverKeys {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn model(&self) -> &Model {
+        &self.shape.model
+    }
+
+    fn batch(&self) -> usize {
+        self.shape.batch
+    }
+
+    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError> {
+        crate::groth16::prove(&self.pk, self.shape.clone(), witness)
+    }
+}
+
+/// The prover of a model directory, whichever its backend.
+pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverError> {
     let manifest = dir.manifest()?;
-    let plan = dir.plan()?;
     for (file, want) in [
         (MODEL_FILE, &manifest.model_sha256),
         (SETTINGS_FILE, &manifest.settings_sha256),
     ] {
         dir.read_checked(file, want)?;
     }
+    warn_insecure(dir, &manifest);
+    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
+    if manifest.backend == crate::groth16::BACKEND {
+        // the hash already vouches for these bytes: skip the slow subgroup checks
+        let pk = ark_groth16::ProvingKey::deserialize_with_mode(
+            &pk_bytes[..],
+            Compress::Yes,
+            Validate::No,
+        )
+        .map_err(|e| {
+            ProverError::artifact(
+                &dir.path(PK_FILE),
+                format!("not a Groth16 proving key: {e}"),
+            )
+        })?;
+        return Ok(Box::new(Groth16ProverKeys {
+            pk,
+            shape: dir.shape()?,
+            manifest,
+        }));
+    }
+    let plan = dir.plan()?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
-    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
     let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(
         &pk_bytes,
         SerdeFormat::RawBytesUnchecked,
         (),
     )
     .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
-    if manifest.insecure_dev_srs {
-        tracing::warn!(
-            "{}: keys were made with the INSECURE dev SRS",
-            dir.dir.display()
-        );
-    }
-    Ok(ProverKeys {
+    Ok(Box::new(ProverKeys {
         srs,
         pk,
         plan,
         manifest,
-    })
+    }))
 }

@@ -1,8 +1,10 @@
-//! How zkinfer makes proofs with the halo2 backend: the KZG structured reference string
-//! ([`srs`]), on-disk artifacts written atomically ([`artifacts`]), key generation with caching
-//! ([`keys`]), parallel proving ([`prove`]) and verification ([`verify`]).
+//! How zkinfer makes proofs: on-disk artifacts written atomically ([`artifacts`]), key generation
+//! with caching ([`keys`]), parallel proving ([`prove`]) and verification ([`verify`]), for two
+//! backends behind the [`keys::ProvingBackend`] and [`keys::VerifyingBackend`] traits: halo2 with
+//! a KZG structured reference string ([`srs`], [`transcript`]) and Groth16 ([`groth16`]).
 
 pub mod artifacts;
+pub mod groth16;
 pub mod inspect;
 pub mod keys;
 pub mod prove;

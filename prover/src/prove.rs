@@ -1,4 +1,5 @@
-//! Proving: one proof per input, several inputs in parallel (rayon), with a progress bar.
+//! Proving: one proof per input, several inputs in parallel (rayon), with a progress bar; the
+//! proof file and the client's opening, the same for both backends.
 
 use halo2_proofs::plonk::{create_proof, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
@@ -7,11 +8,11 @@ use halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffe
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
-use zkinfer_circuits::halo2::circuit::Run;
-use zkinfer_circuits::halo2::{ModelCircuit, Witness};
+use zkinfer_circuits::halo2::ModelCircuit;
 use zkinfer_circuits::usage::InstanceStrings;
+use zkinfer_circuits::witness::{Run, Witness};
 
-use crate::keys::ProverKeys;
+use crate::keys::ProvingBackend;
 use crate::srs::Srs;
 use crate::{artifacts::ARTIFACT_VERSION, Bn256, G1Affine, ProverError};
 
@@ -78,13 +79,12 @@ pub fn create(
     Ok(transcript.finalize())
 }
 
-/// Proves one witness.
-pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverError> {
+/// Proves one witness with either backend.
+pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, ProverError> {
     let start = std::time::Instant::now();
-    let (circuit, Run { statement, outputs }) =
-        ModelCircuit::prepare(keys.plan.clone(), witness.clone())?;
-    let proof = create(&keys.srs, &keys.pk, circuit, &statement.instances())?;
-    let scale = keys.plan.model.output_scale;
+    let (proof, Run { statement, outputs }) = keys.prove(witness.clone())?;
+    let manifest = keys.manifest();
+    let scale = keys.model().output_scale;
     let output: Vec<Vec<i64>> = outputs
         .iter()
         .map(|r| r.iter().map(|v| *v as i64).collect())
@@ -92,10 +92,10 @@ pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverEr
     Ok(Proved {
         file: ProofFile {
             version: ARTIFACT_VERSION,
-            backend: crate::BACKEND.into(),
-            transcript: crate::TRANSCRIPT.into(),
-            insecure_dev_srs: keys.manifest.insecure_dev_srs,
-            vk_sha256: keys.manifest.vk_sha256.clone(),
+            backend: manifest.backend.clone(),
+            transcript: manifest.transcript.clone(),
+            insecure_dev_srs: manifest.insecure_dev_srs,
+            vk_sha256: manifest.vk_sha256.clone(),
             instances: InstanceStrings(statement.to_hex()),
             proof: format!("0x{}", hex::encode(&proof)),
         },
@@ -117,7 +117,10 @@ pub fn prove_one(keys: &ProverKeys, witness: Witness) -> Result<Proved, ProverEr
 }
 
 /// Proves every witness, in parallel, in input order.
-pub fn prove_many(keys: &ProverKeys, witnesses: Vec<Witness>) -> Vec<Result<Proved, ProverError>> {
+pub fn prove_many(
+    keys: &dyn ProvingBackend,
+    witnesses: Vec<Witness>,
+) -> Vec<Result<Proved, ProverError>> {
     let pb = indicatif::ProgressBar::new(witnesses.len() as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template("proving {bar:30} {pos}/{len} [{elapsed}]")

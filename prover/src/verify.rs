@@ -1,4 +1,5 @@
-//! Verification of a proof file against a model directory's verifying key.
+//! Verification of a proof file against a model directory's verifying key; halo2 proofs are read
+//! through the strict transcript.
 
 use halo2_proofs::plonk::{verify_proof, VerifyingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
@@ -7,7 +8,7 @@ use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
 use halo2_proofs::transcript::Challenge255;
 
-use crate::keys::VerifierKeys;
+use crate::keys::VerifyingBackend;
 use crate::prove::ProofFile;
 use crate::srs::Srs;
 use crate::transcript::StrictRead;
@@ -48,17 +49,18 @@ pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[
 }
 
 /// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.
-pub fn verify_file(keys: &VerifierKeys, file: &ProofFile) -> Result<(), Rejection> {
+pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), Rejection> {
+    let m = keys.manifest();
     if file.version != crate::artifacts::ARTIFACT_VERSION
-        || file.backend != crate::BACKEND
-        || file.transcript != crate::TRANSCRIPT
+        || file.backend != m.backend
+        || file.transcript != m.transcript
     {
         return Err(Rejection::Format(format!(
             "version {}, backend {}, transcript {}",
             file.version, file.backend, file.transcript
         )));
     }
-    if file.vk_sha256 != keys.manifest.vk_sha256 {
+    if file.vk_sha256 != m.vk_sha256 {
         return Err(Rejection::WrongKey(file.vk_sha256.clone()));
     }
     let instances = file
@@ -70,7 +72,7 @@ pub fn verify_file(keys: &VerifierKeys, file: &ProofFile) -> Result<(), Rejectio
         .strip_prefix("0x")
         .ok_or_else(|| Rejection::Malformed("proof must be 0x-hex".into()))?;
     let proof = hex::decode(hex).map_err(|e| Rejection::Malformed(format!("proof: {e}")))?;
-    if check(&keys.srs, &keys.vk, &instances, &proof) {
+    if keys.check(&instances, &proof) {
         Ok(())
     } else {
         Err(Rejection::Invalid)

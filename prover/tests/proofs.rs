@@ -34,9 +34,10 @@ fn compile_example(dir: &Path) -> ModelDir {
         version: ARTIFACT_VERSION,
         backend: zkinfer_prover::BACKEND.into(),
         batch: 1,
-        k: plan.k,
-        main_rows: plan.main_rows,
-        range_rows: plan.range_rows,
+        k: Some(plan.k),
+        main_rows: Some(plan.main_rows),
+        range_rows: Some(plan.range_rows),
+        constraints: None,
         source_sha256: sha256_hex(&std::fs::read(&onnx).unwrap()),
     };
     write_json(&md.path(SETTINGS_FILE), &settings).unwrap();

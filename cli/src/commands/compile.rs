@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
+use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::Plan;
 use zkinfer_circuits::import;
 use zkinfer_prover::artifacts::*;
@@ -13,6 +14,7 @@ pub fn run(
     model: &Path,
     calibration: Option<&Path>,
     batch: usize,
+    backend: super::Backend,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
@@ -28,17 +30,31 @@ pub fn run(
     };
     let samples = crate::input::read_rows(&calib_path)?;
     let imported = import::compile(model, &samples)?;
-    let plan = Plan::new(imported.model.clone(), batch)?;
     let source =
         std::fs::read(model).with_context(|| format!("{}: cannot read", model.display()))?;
-    let settings = Settings {
+    let mut settings = Settings {
         version: ARTIFACT_VERSION,
-        backend: zkinfer_prover::BACKEND.into(),
+        backend: backend.id().into(),
         batch,
-        k: plan.k,
-        main_rows: plan.main_rows,
-        range_rows: plan.range_rows,
+        k: None,
+        main_rows: None,
+        range_rows: None,
+        constraints: None,
         source_sha256: sha256_hex(&source),
+    };
+    let size = match backend {
+        super::Backend::Halo2 => {
+            let plan = Plan::new(imported.model.clone(), batch)?;
+            (settings.k, settings.main_rows, settings.range_rows) =
+                (Some(plan.k), Some(plan.main_rows), Some(plan.range_rows));
+            json!({ "k": plan.k, "main_rows": plan.main_rows, "range_rows": plan.range_rows })
+        }
+        super::Backend::Groth16 => {
+            let shape = std::sync::Arc::new(Shape::new(imported.model.clone(), batch)?);
+            let n = zkinfer_prover::groth16::constraint_count(shape)?;
+            settings.constraints = Some(n);
+            json!({ "constraints": n })
+        }
     };
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &imported.model)?;
@@ -47,17 +63,13 @@ pub fn run(
     let acc = &imported.accuracy;
     if json_out {
         super::print_json(&json!({
-            "dir": out, "k": plan.k, "batch": batch, "main_rows": plan.main_rows, "range_rows": plan.range_rows,
+            "dir": out, "backend": backend.id(), "batch": batch, "size": size,
             "input_scale": imported.model.input.scale, "output_scale": imported.model.output_scale,
             "calibration": calib_path, "accuracy": acc,
         }));
     } else {
         println!("compiled {} -> {}", model.display(), out.display());
-        println!(
-            "  circuit: 2^{} rows ({} used), batch {batch}",
-            plan.k,
-            plan.main_rows.max(plan.range_rows)
-        );
+        println!("  backend {}, batch {batch}, circuit {size}", backend.id());
         println!(
             "  accuracy on {} calibration samples ({}): max |err| {:.4}, mean |err| {:.4}, argmax agreement {:.1}%",
             acc.samples, calib_path.display(), acc.max_abs_error, acc.mean_abs_error, 100.0 * acc.argmax_agreement

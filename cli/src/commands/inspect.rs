@@ -8,7 +8,22 @@ use zkinfer_prover::artifacts::ModelDir;
 use zkinfer_prover::inspect::stats;
 
 pub fn run(dir: &Path, json_out: bool) -> Result<ExitCode> {
-    let plan = ModelDir::new(dir).plan()?;
+    let md = ModelDir::new(dir);
+    if md.settings()?.backend == zkinfer_prover::groth16::BACKEND {
+        let n = zkinfer_prover::groth16::constraint_count(md.shape()?)?;
+        if json_out {
+            super::print_json(
+                &serde_json::json!({ "backend": "groth16-bn254", "constraints": n, "public_instances": 5 }),
+            );
+        } else {
+            println!(
+                "{}: Groth16 R1CS with {n} constraints, 5 public instances",
+                dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = md.plan()?;
     let s = stats(&plan);
     if json_out {
         super::print_json(&serde_json::to_value(&s)?);

@@ -13,3 +13,37 @@ pub fn print_json(value: &serde_json::Value) {
         serde_json::to_string_pretty(value).expect("JSON values serialize")
     );
 }
+
+/// The proof systems the CLI drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    #[default]
+    Halo2,
+    Groth16,
+}
+
+impl Backend {
+    pub fn id(self) -> &'static str {
+        match self {
+            Backend::Halo2 => zkinfer_prover::BACKEND,
+            Backend::Groth16 => zkinfer_prover::groth16::BACKEND,
+        }
+    }
+}
+
+/// Fails when `--backend` names another backend than the model directory was compiled for.
+pub fn check_backend(dir: &std::path::Path, backend: Option<Backend>) -> anyhow::Result<()> {
+    if let Some(b) = backend {
+        let found = zkinfer_prover::artifacts::ModelDir::new(dir)
+            .settings()?
+            .backend;
+        if found != b.id() {
+            anyhow::bail!(
+                "{} was compiled for backend {found}, not {}",
+                dir.display(),
+                b.id()
+            );
+        }
+    }
+    Ok(())
+}

@@ -23,7 +23,7 @@ pub fn run(
     let keys = load_prover(&ModelDir::new(dir))?;
     let first = fr_parse(request_id).context("--request-id")?;
     let salt = salt.map(fr_parse).transpose().context("--salt")?;
-    let model = &keys.plan.model;
+    let model = keys.model();
     let mut witnesses = Vec::new();
     for (i, path) in inputs.iter().enumerate() {
         let rows = crate::input::read_rows(path)?
@@ -34,12 +34,12 @@ pub fn run(
                     .with_context(|| format!("{}: row {r}", path.display()))
             })
             .collect::<Result<Vec<_>>>()?;
-        if rows.len() > keys.plan.batch {
+        if rows.len() > keys.batch() {
             return Err(anyhow!(
                 "{}: {} rows exceed the batch size {} set at compile",
                 path.display(),
                 rows.len(),
-                keys.plan.batch
+                keys.batch()
             ));
         }
         witnesses.push(Witness {
@@ -48,7 +48,7 @@ pub fn run(
             salt: salt.unwrap_or_else(random_fr),
         });
     }
-    let results = prove_many(&keys, witnesses);
+    let results = prove_many(keys.as_ref(), witnesses);
     let mut report = Vec::new();
     for (i, (path, r)) in inputs.iter().zip(results).enumerate() {
         let proved = r.with_context(|| format!("{}: proving failed", path.display()))?;
@@ -56,6 +56,18 @@ pub fn run(
         let opening_path = out.join(format!("opening-{i}.json"));
         write_json(&proof_path, &proved.file)?;
         write_json(&opening_path, &proved.opening)?;
+        if proved.file.backend == zkinfer_prover::groth16::BACKEND {
+            // snarkjs's formats, for `snarkjs groth16 verify verification_key.json public.json proof.json`
+            let bytes = hex::decode(proved.file.proof.trim_start_matches("0x"))?;
+            let instances = proved.file.instances.parse()?;
+            let proof_json = zkinfer_prover::groth16::snarkjs_proof(&bytes)
+                .context("encoding the proof for snarkjs")?;
+            write_json(&out.join(format!("snarkjs-proof-{i}.json")), &proof_json)?;
+            write_json(
+                &out.join(format!("snarkjs-public-{i}.json")),
+                &zkinfer_prover::groth16::snarkjs_public(&instances),
+            )?;
+        }
         let argmax: Vec<usize> = proved
             .opening
             .output_real

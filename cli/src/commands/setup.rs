@@ -9,7 +9,10 @@ use zkinfer_prover::artifacts::ModelDir;
 use zkinfer_prover::keys::{setup, SrsSource};
 
 pub fn run(dir: &Path, srs: Option<PathBuf>, dev_srs: bool, json_out: bool) -> Result<ExitCode> {
+    let groth16 = ModelDir::new(dir).settings()?.backend == zkinfer_prover::groth16::BACKEND;
     let source = match (srs, dev_srs) {
+        (Some(_), _) if groth16 => bail!("Groth16 keys are circuit-specific: it takes no --srs (setup runs a dev setup)"),
+        _ if groth16 => SrsSource::Dev,
         (Some(p), _) => SrsSource::File(p),
         (None, true) => SrsSource::Dev,
         (None, false) => bail!("choose an SRS: --srs FILE (halo2 ParamsKZG format) or --dev-srs (insecure, for development)"),
@@ -30,7 +33,10 @@ pub fn run(dir: &Path, srs: Option<PathBuf>, dev_srs: bool, json_out: bool) -> R
         );
         println!("  vk sha256 {}", m.vk_sha256);
         if m.insecure_dev_srs {
-            println!("  WARNING: insecure dev SRS; proofs made with these keys can be forged");
+            println!(
+                "  WARNING: insecure dev setup ({}); proofs made with these keys can be forged",
+                m.srs_source
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

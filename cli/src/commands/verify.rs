@@ -14,7 +14,7 @@ pub fn run(dir: &Path, proof: &Path, json_out: bool) -> Result<ExitCode> {
     let keys = load_verifier(&ModelDir::new(dir))?;
     let file: ProofFile = read_json(proof)
         .with_context(|| format!("{}: not a zkinfer proof file", proof.display()))?;
-    let result = verify_file(&keys, &file);
+    let result = verify_file(keys.as_ref(), &file);
     if json_out {
         let reason = result.as_ref().err().map(|e| e.to_string());
         super::print_json(

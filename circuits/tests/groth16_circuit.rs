@@ -1,0 +1,97 @@
+//! The Groth16 model circuit against the reference executor: for random models its R1CS is
+//! satisfied and its public inputs are exactly the halo2 backend's instances for the same request.
+//! (Changed public inputs are tested against real proofs in the prover: ark-relations caches
+//! linear-combination values, so editing an assignment after synthesis would test nothing.)
+
+use std::sync::Arc;
+
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use halo2curves::ff::Field;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::groth16::{from_ark, to_ark, Groth16Circuit, F};
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+use zkinfer_circuits::Fr;
+
+fn random_model(rng: &mut ChaCha8Rng, dims: &[usize]) -> Model {
+    let mut ops = Vec::new();
+    for (i, w) in dims.windows(2).enumerate() {
+        let (n_in, n_out) = (w[0], w[1]);
+        ops.push(Op::Linear {
+            in_dim: n_in,
+            out_dim: n_out,
+            weights: (0..n_in * n_out)
+                .map(|_| rng.gen_range(-127..=127))
+                .collect(),
+            bias: (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect(),
+        });
+        ops.push(Op::Rescale {
+            multiplier: rng.gen_range(16384..32768),
+            shift: 22,
+            min: -128,
+            max: 127,
+        });
+        if i + 2 < dims.len() {
+            ops.push(Op::Relu);
+        }
+    }
+    Model {
+        version: IR_VERSION,
+        name: "random".into(),
+        input: TensorSpec {
+            len: dims[0],
+            scale: 1.0,
+            min: -128,
+            max: 127,
+        },
+        ops,
+        output_scale: 1.0,
+    }
+}
+
+/// Synthesizes with a witness; returns (satisfied, public inputs without the leading 1).
+fn synthesize(c: Groth16Circuit) -> (bool, Vec<Fr>) {
+    let cs = ConstraintSystem::<F>::new_ref();
+    c.generate_constraints(cs.clone()).unwrap();
+    let inputs = cs.instance_assignment().unwrap()[1..]
+        .iter()
+        .map(from_ark)
+        .collect();
+    (cs.is_satisfied().unwrap(), inputs)
+}
+
+#[test]
+fn random_models_match_reference_and_halo2_instances() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (dims, batch, rows) in [(vec![20, 12, 5], 1, 1), (vec![33, 9, 7, 4], 3, 2)] {
+        let model = random_model(&mut rng, &dims);
+        let shape = Arc::new(Shape::new(model.clone(), batch).unwrap());
+        let plan = Arc::new(Plan::new(model, batch).unwrap());
+        let w = Witness {
+            rows: (0..rows)
+                .map(|_| (0..dims[0]).map(|_| rng.gen_range(-128..=127)).collect())
+                .collect(),
+            request_id: Fr::from(rng.gen::<u64>()),
+            salt: Fr::random(&mut rng),
+        };
+        let (circuit, run) = Groth16Circuit::prepare(shape.clone(), w.clone()).unwrap();
+        let (_, halo2_run) = ModelCircuit::prepare(plan, w).unwrap();
+        let (ok, inputs) = synthesize(circuit);
+        assert!(ok, "dims {dims:?}");
+        assert_eq!(inputs, run.statement.instances().to_vec());
+        assert_eq!(
+            inputs,
+            halo2_run.statement.instances().to_vec(),
+            "backends disagree"
+        );
+    }
+}
+
+#[test]
+fn field_conversion_round_trips() {
+    for v in [Fr::from(0), Fr::from(5), -Fr::from(3)] {
+        assert_eq!(from_ark(&to_ark(&v)), v);
+    }
+}
