@@ -195,7 +195,7 @@ pub trait ProvingBackend: Sync {
 }
 
 /// A backend that verifies proof bytes for five instances.
-pub trait VerifyingBackend {
+pub trait VerifyingBackend: Sync {
     fn manifest(&self) -> &Manifest;
     fn check(&self, instances: &[Fr], proof: &[u8]) -> bool;
 }

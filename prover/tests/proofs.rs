@@ -75,20 +75,20 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     assert!(setup(&md, &SrsSource::Dev).unwrap().cached);
 
     let keys = load_prover(&md).unwrap();
-    let row = quantize_input(&example_rows("input.json")[0], &keys.plan.model.input).unwrap();
+    let row = quantize_input(&example_rows("input.json")[0], &keys.model().input).unwrap();
     let w = Witness {
         rows: vec![row],
         request_id: Fr::from(42),
         salt: Fr::from(7),
     };
-    let proved = prove_one(&keys, w).unwrap();
+    let proved = prove_one(keys.as_ref(), w).unwrap();
     let vkeys = load_verifier(&md).unwrap();
-    verify_file(&vkeys, &proved.file).unwrap();
+    verify_file(vkeys.as_ref(), &proved.file).unwrap();
     assert_eq!(proved.opening.n_in, 1);
 
     let instances = proved.file.instances.parse().unwrap();
     let proof = hex::decode(proved.file.proof.trim_start_matches("0x")).unwrap();
-    assert!(check(&vkeys.srs, &vkeys.vk, &instances, &proof));
+    assert!(vkeys.check(&instances, &proof));
 
     // every single flipped byte is rejected
     let accepted: Vec<usize> = (0..proof.len())
@@ -96,7 +96,7 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
         .filter(|&i| {
             let mut p = proof.clone();
             p[i] ^= 0x01 << (i % 8);
-            check(&vkeys.srs, &vkeys.vk, &instances, &p)
+            vkeys.check(&instances, &p)
         })
         .collect();
     assert!(
@@ -109,51 +109,43 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
             let mut p = proof.clone();
             p[i] ^= 1 << bit;
             assert!(
-                !check(&vkeys.srs, &vkeys.vk, &instances, &p),
+                !vkeys.check(&instances, &p),
                 "flag bit {bit} of byte {i} accepted"
             );
         }
     }
     // a truncated or extended proof is rejected
-    assert!(!check(
-        &vkeys.srs,
-        &vkeys.vk,
-        &instances,
-        &proof[..proof.len() - 1]
-    ));
+    assert!(!vkeys.check(&instances, &proof[..proof.len() - 1]));
     let mut longer = proof.clone();
     longer.push(0);
-    assert!(!check(&vkeys.srs, &vkeys.vk, &instances, &longer));
+    assert!(!vkeys.check(&instances, &longer));
 
     // every changed instance is rejected
     for i in 0..instances.len() {
         let mut inst = instances;
         inst[i] += Fr::from(1);
-        assert!(
-            !check(&vkeys.srs, &vkeys.vk, &inst, &proof),
-            "instance {i} + 1 accepted"
-        );
+        assert!(!vkeys.check(&inst, &proof), "instance {i} + 1 accepted");
     }
     // x + r in the proof file is refused, never reduced
     let r = num_add(MODULUS_HEX, &proved.file.instances.0[3]);
     let mut file = proved.file.clone();
     file.instances.0[3] = r;
     assert!(matches!(
-        verify_file(&vkeys, &file),
+        verify_file(vkeys.as_ref(), &file),
         Err(Rejection::Malformed(_))
     ));
     // a proof file for another key is refused
     let mut file = proved.file.clone();
     file.vk_sha256 = "00".repeat(32);
     assert!(matches!(
-        verify_file(&vkeys, &file),
+        verify_file(vkeys.as_ref(), &file),
         Err(Rejection::WrongKey(_))
     ));
     // the same proof under another request id is rejected
     let mut file = proved.file.clone();
     file.instances.0[0] = fr_to_hex(&Fr::from(43));
     assert!(matches!(
-        verify_file(&vkeys, &file),
+        verify_file(vkeys.as_ref(), &file),
         Err(Rejection::Invalid)
     ));
 
