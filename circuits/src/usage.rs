@@ -70,29 +70,38 @@ pub fn pack(values: &[i128]) -> Result<Vec<Fr>, UsageError> {
     Ok(words)
 }
 
+/// The commitment chain's schedule, for any representation of field elements (native values,
+/// halo2 cells, R1CS linear combinations): `h = hash(e0, e1, e2, e3)`, then
+/// `h = hash(h, next three)` while elements remain, short groups padded with `zero`.
+pub fn chain_with<T: Clone, E>(
+    elements: &[T],
+    zero: &T,
+    mut hash: impl FnMut([&T; RATE]) -> Result<T, E>,
+) -> Result<T, E> {
+    let pick = |group: &[T], i: usize| group.get(i).unwrap_or(zero).clone();
+    let (first, mut rest) = elements.split_at(elements.len().min(RATE));
+    let mut h = hash(std::array::from_fn(|i| first.get(i).unwrap_or(zero)))?;
+    while !rest.is_empty() {
+        let (group, tail) = rest.split_at(rest.len().min(RATE - 1));
+        rest = tail;
+        let ins: [T; RATE] = std::array::from_fn(|i| {
+            if i == 0 {
+                h.clone()
+            } else {
+                pick(group, i - 1)
+            }
+        });
+        h = hash(std::array::from_fn(|i| &ins[i]))?;
+    }
+    Ok(h)
+}
+
 /// The Poseidon chain over already-packed elements.
 pub fn chain(elements: &[Fr]) -> Fr {
-    let mut rest = elements;
-    let take = |rest: &mut &[Fr], n: usize| -> Vec<Fr> {
-        let k = n.min(rest.len());
-        let (head, tail) = rest.split_at(k);
-        *rest = tail;
-        head.to_vec()
-    };
-    let first = take(&mut rest, RATE);
-    let mut h = hash(&std::array::from_fn(|i| {
-        first.get(i).copied().unwrap_or(Fr::ZERO)
-    }));
-    while !rest.is_empty() {
-        let group = take(&mut rest, RATE - 1);
-        let mut ins = [Fr::ZERO; RATE];
-        ins[0] = h;
-        for (i, v) in group.iter().enumerate() {
-            ins[i + 1] = *v;
-        }
-        h = hash(&ins);
-    }
-    h
+    chain_with(elements, &Fr::ZERO, |ins| {
+        Ok::<_, std::convert::Infallible>(hash(&ins.map(|x| *x)))
+    })
+    .unwrap_or_else(|e| match e {})
 }
 
 /// The commitment to `count` metered units whose rows (padding included) hold `values`.

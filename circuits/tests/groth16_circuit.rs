@@ -12,44 +12,10 @@ use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::groth16::{from_ark, to_ark, Groth16Circuit, F};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
-use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
-use zkinfer_circuits::Fr;
 
-fn random_model(rng: &mut ChaCha8Rng, dims: &[usize]) -> Model {
-    let mut ops = Vec::new();
-    for (i, w) in dims.windows(2).enumerate() {
-        let (n_in, n_out) = (w[0], w[1]);
-        ops.push(Op::Linear {
-            in_dim: n_in,
-            out_dim: n_out,
-            weights: (0..n_in * n_out)
-                .map(|_| rng.gen_range(-127..=127))
-                .collect(),
-            bias: (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect(),
-        });
-        ops.push(Op::Rescale {
-            multiplier: rng.gen_range(16384..32768),
-            shift: 22,
-            min: -128,
-            max: 127,
-        });
-        if i + 2 < dims.len() {
-            ops.push(Op::Relu);
-        }
-    }
-    Model {
-        version: IR_VERSION,
-        name: "random".into(),
-        input: TensorSpec {
-            len: dims[0],
-            scale: 1.0,
-            min: -128,
-            max: 127,
-        },
-        ops,
-        output_scale: 1.0,
-    }
-}
+mod common;
+use common::random_model;
+use zkinfer_circuits::Fr;
 
 /// Synthesizes with a witness; returns (satisfied, public inputs without the leading 1).
 fn synthesize(c: Groth16Circuit) -> (bool, Vec<Fr>) {

@@ -18,12 +18,20 @@ use crate::{Fr, ProverError};
 pub const BACKEND: &str = "groth16-bn254";
 
 fn err(stage: &str, e: impl std::fmt::Debug) -> ProverError {
-    ProverError::Halo2(format!("groth16 {stage}: {e:?}"))
+    ProverError::Backend(format!("groth16 {stage}: {e:?}"))
 }
 
 pub fn to_bytes(x: &impl CanonicalSerialize) -> Vec<u8> {
     let mut out = Vec::new();
     x.serialize_compressed(&mut out)
+        .expect("serializing to memory");
+    out
+}
+
+/// The proving key's encoding on disk: uncompressed, so loading it needs no square roots.
+pub fn to_bytes_uncompressed(x: &impl CanonicalSerialize) -> Vec<u8> {
+    let mut out = Vec::new();
+    x.serialize_uncompressed(&mut out)
         .expect("serializing to memory");
     out
 }

@@ -41,8 +41,8 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 pub fn keygen(srs: &Srs, plan: Arc<Plan>) -> Result<ProvingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::shape(plan);
     let vk =
-        keygen_vk(srs, &circuit).map_err(|e| ProverError::Halo2(format!("keygen_vk: {e:?}")))?;
-    keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Halo2(format!("keygen_pk: {e:?}")))
+        keygen_vk(srs, &circuit).map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
+    keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
 }
 
 fn spinner(msg: &'static str) -> indicatif::ProgressBar {
@@ -147,7 +147,7 @@ fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
     pb.finish_and_clear();
     let (vk, pk_bytes) = (
         crate::groth16::to_bytes(&pk.vk),
-        crate::groth16::to_bytes(&pk),
+        crate::groth16::to_bytes_uncompressed(&pk),
     );
     let manifest = Manifest {
         version: ARTIFACT_VERSION,
@@ -327,10 +327,11 @@ pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverErro
     warn_insecure(dir, &manifest);
     let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
     if manifest.backend == crate::groth16::BACKEND {
-        // the hash already vouches for these bytes: skip the slow subgroup checks
+        // uncompressed and unchecked: the manifest's hash already vouches for these bytes, and
+        // decompressing tens of thousands of points would cost more than the proof
         let pk = ark_groth16::ProvingKey::deserialize_with_mode(
             &pk_bytes[..],
-            Compress::Yes,
+            Compress::No,
             Validate::No,
         )
         .map_err(|e| {

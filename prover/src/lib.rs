@@ -34,8 +34,8 @@ pub enum ProverError {
     Model(#[from] zkinfer_circuits::model::ModelError),
     #[error(transparent)]
     Usage(#[from] zkinfer_circuits::usage::UsageError),
-    #[error("halo2: {0}")]
-    Halo2(String),
+    #[error("proof system: {0}")]
+    Backend(String),
 }
 
 impl ProverError {

@@ -75,7 +75,7 @@ pub fn create(
         rand::rngs::OsRng,
         &mut transcript,
     )
-    .map_err(|e| ProverError::Halo2(format!("create_proof: {e:?}")))?;
+    .map_err(|e| ProverError::Backend(format!("create_proof: {e:?}")))?;
     Ok(transcript.finalize())
 }
 

@@ -12,13 +12,8 @@ use zkinfer_circuits::model::quantize_input;
 use zkinfer_circuits::Fr;
 use zkinfer_prover::groth16::{check, prove, setup, snarkjs_proof, snarkjs_public, snarkjs_vk};
 
-fn example_rows(file: &str) -> Vec<Vec<f64>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/mlp")
-        .join(file);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-    serde_json::from_value(v["input"].clone()).unwrap()
-}
+mod common;
+use common::{example, example_rows};
 
 fn snarkjs() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +50,7 @@ fn snarkjs_verify(
 
 #[test]
 fn groth16_proofs_verify_here_and_in_snarkjs_and_only_untampered() {
-    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp/mlp.onnx");
+    let onnx = example("mlp.onnx");
     let model = compile(&onnx, &example_rows("calibration.json"))
         .unwrap()
         .model;

@@ -15,17 +15,12 @@ use zkinfer_prover::keys::{load_prover, load_verifier, setup, SrsSource};
 use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::verify::{check, verify_file, Rejection};
 
-fn example_rows(file: &str) -> Vec<Vec<f64>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/mlp")
-        .join(file);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-    serde_json::from_value(v["input"].clone()).unwrap()
-}
+mod common;
+use common::{example, example_rows};
 
 /// Compiles the example MLP into `dir` the way `zkinfer compile` does.
 fn compile_example(dir: &Path) -> ModelDir {
-    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mlp/mlp.onnx");
+    let onnx = example("mlp.onnx");
     let imported = compile(&onnx, &example_rows("calibration.json")).unwrap();
     let plan = Plan::new(imported.model.clone(), 1).unwrap();
     let md = ModelDir::new(dir);

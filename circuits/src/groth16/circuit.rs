@@ -13,8 +13,7 @@ use super::{to_ark, F};
 use crate::field::fr_from_i64;
 use crate::lowering::{lower, Stage};
 use crate::model::{Model, ModelError};
-use crate::poseidon::RATE;
-use crate::usage::{BYTES_PER_WORD, BYTE_OFFSET};
+use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
 use crate::witness::{run, Run, Witness, WitnessError};
 
 /// A model lowered for a batch size: what a Groth16 key is made for.
@@ -90,30 +89,7 @@ fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
         let terms: Vec<(F, &Num)> = coeffs.iter().zip(chunk).map(|(k, v)| (*k, v)).collect();
         elements.push(Num::sum(&terms, offset));
     }
-    let zero = Num::constant(F::ZERO);
-    let first: Vec<&Num> = elements.iter().take(RATE).collect();
-    let mut h = hash(
-        cs,
-        std::array::from_fn(|i| first.get(i).copied().unwrap_or(&zero)),
-    )?;
-    let mut rest = &elements[first.len()..];
-    while !rest.is_empty() {
-        let k = rest.len().min(RATE - 1);
-        let (group, tail) = rest.split_at(k);
-        rest = tail;
-        let prev = h.clone();
-        h = hash(
-            cs,
-            std::array::from_fn(|i| {
-                if i == 0 {
-                    &prev
-                } else {
-                    group.get(i - 1).unwrap_or(&zero)
-                }
-            }),
-        )?;
-    }
-    Ok(h)
+    chain_with(&elements, &Num::constant(F::ZERO), |ins| hash(cs, ins))
 }
 
 impl ConstraintSynthesizer<F> for Groth16Circuit {

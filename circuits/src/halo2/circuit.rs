@@ -13,7 +13,7 @@ use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use super::plan::{Plan, Stage};
 use crate::field::fr_from_i64;
-use crate::usage::{BYTES_PER_WORD, BYTE_OFFSET};
+use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
 pub use crate::witness::{run, Run, Witness, WitnessError};
 use crate::Fr;
 
@@ -70,26 +70,11 @@ impl ModelCircuit {
             cells.extend(xs);
             elements.push(word);
         }
-        let mut rest = &elements[..];
-        let first: Vec<&Wire> = rest.iter().take(4).collect();
-        let mut h = cfg
-            .poseidon
-            .hash(ctx, std::array::from_fn(|i| first.get(i).copied()))?;
-        rest = &rest[first.len()..];
-        while !rest.is_empty() {
-            let group: Vec<&Wire> = rest.iter().take(3).collect();
-            rest = &rest[group.len()..];
-            let prev = h.clone();
-            h = cfg.poseidon.hash(
-                ctx,
-                [
-                    Some(&prev),
-                    group.first().copied(),
-                    group.get(1).copied(),
-                    group.get(2).copied(),
-                ],
-            )?;
-        }
+        let zero = ctx.constant(cfg.main[0], ctx.row, Fr::ZERO)?;
+        ctx.row += 1;
+        let h = chain_with(&elements, &zero, |ins| {
+            cfg.poseidon.hash(ctx, ins.map(Some))
+        })?;
         Ok((cells, h))
     }
 }

@@ -60,8 +60,9 @@ impl Plan {
 
     fn count_rows(&mut self) {
         let (in_len, out_len) = (self.model.input.len, self.model.output_len());
+        // a constant-zero row, the packed words, the Poseidon chain
         let commit = |values: usize| {
-            pack_rows(values)
+            1 + pack_rows(values)
                 + hashes_for(3 + values.div_ceil(BYTES_PER_WORD)) * poseidon::rows_per_hash()
         };
         let mut main = self.batch + 1 + commit(self.batch * in_len) + commit(self.batch * out_len);
