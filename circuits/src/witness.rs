@@ -13,6 +13,16 @@ pub struct Witness {
     pub salt: Fr,
 }
 
+impl Witness {
+    /// Every input value of the batch, row by row, padding rows zero: what the circuits lay out
+    /// and the input commitment covers.
+    pub fn padded_inputs(&self, batch: usize, len: usize) -> Vec<i64> {
+        let mut flat: Vec<i64> = self.rows.iter().flatten().copied().collect();
+        flat.resize(batch * len, 0);
+        flat
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
     #[error(transparent)]
@@ -49,20 +59,13 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
         .map(|r| execute(model, r).map(|t| t.output().to_vec()))
         .collect::<Result<Vec<_>, _>>()?;
     let n = witness.rows.len() as u64;
-    let pad = |rows: Vec<Vec<i128>>, len: usize| {
-        let mut flat: Vec<i128> = rows.into_iter().flatten().collect();
-        flat.resize(batch * len, 0);
-        flat
-    };
-    let inputs = pad(
-        witness
-            .rows
-            .iter()
-            .map(|r| r.iter().map(|v| *v as i128).collect())
-            .collect(),
-        model.input.len,
-    );
-    let outs = pad(outputs.clone(), model.output_len());
+    let inputs: Vec<i128> = witness
+        .padded_inputs(batch, model.input.len)
+        .into_iter()
+        .map(i128::from)
+        .collect();
+    let mut outs: Vec<i128> = outputs.iter().flatten().copied().collect();
+    outs.resize(batch * model.output_len(), 0);
     let statement = UsageStatement {
         request_id: witness.request_id,
         input_commitment: commit(witness.request_id, witness.salt, n, &inputs)?,

@@ -104,14 +104,10 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
             .collect();
         let (bits, count) = mask(&cs, &bits)?;
 
+        let values = self.known(|w| w.padded_inputs(batch, in_len));
         let mut xs = Vec::with_capacity(batch * in_len);
         for i in 0..batch * in_len {
-            let v = self.known(|w| {
-                w.rows
-                    .get(i / in_len)
-                    .map_or(F::ZERO, |r| f64_(r[i % in_len]))
-            });
-            let x = cs.witness(v)?;
+            let x = cs.witness(values.as_ref().map(|v| f64_(v[i])))?;
             cs.range(&x.scale_add(F::ONE, F::from(BYTE_OFFSET as u64)), 8)?;
             xs.push(x);
         }

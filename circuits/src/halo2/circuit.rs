@@ -108,14 +108,9 @@ impl Circuit<Fr> for ModelCircuit {
                 let salt = ctx.assign(cfg.main[1], row, self.known(|w| w.salt));
                 ctx.row += 1;
 
+                let values = self.known(|w| w.padded_inputs(batch, in_len));
                 let inputs: Vec<Term> = (0..batch * in_len)
-                    .map(|i| {
-                        Term::Fresh(self.known(|w| {
-                            w.rows
-                                .get(i / in_len)
-                                .map_or(Fr::ZERO, |r| fr_from_i64(r[i % in_len]))
-                        }))
-                    })
+                    .map(|i| Term::Fresh(values.as_ref().map(|v| fr_from_i64(v[i]))))
                     .collect();
                 let (xs, in_commit) =
                     Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &inputs)?;
