@@ -8,6 +8,7 @@ pub mod groth16;
 pub mod inspect;
 pub mod keys;
 pub mod prove;
+pub mod ptau;
 pub mod srs;
 pub mod transcript;
 pub mod verify;
@@ -23,10 +24,10 @@ pub const TRANSCRIPT: &str = "blake2b";
 pub enum ProverError {
     #[error("{path}: {msg}")]
     Artifact { path: String, msg: String },
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: String,
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error(transparent)]
     Witness(#[from] zkinfer_circuits::halo2::circuit::WitnessError),
@@ -49,7 +50,7 @@ impl ProverError {
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.display().to_string(),
-            source,
+            err: source,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The KZG structured reference string. A dev SRS is generated from a public seed: it is
 //! reproducible (auditors get the same keys) and therefore insecure, since anyone can recompute
 //! its toxic waste; every artifact made with it says so. A real SRS is loaded from a file in
-//! halo2's `ParamsKZG` format and truncated to the circuit's size.
+//! halo2's `ParamsKZG` format or a snarkjs powers-of-tau file ([`crate::ptau`]) and truncated to
+//! the circuit's size.
 
 use std::path::Path;
 
@@ -25,9 +26,12 @@ pub fn dev(k: u32) -> Srs {
     ParamsKZG::setup(k, rand_chacha::ChaCha20Rng::from_seed(seed))
 }
 
-/// Loads an SRS in halo2's format and truncates it to `2^k` rows.
+/// Loads an SRS, in halo2's format or as a snarkjs `.ptau` file, truncated to `2^k` rows.
 pub fn load(path: &Path, k: u32) -> Result<Srs, ProverError> {
     let bytes = crate::artifacts::read_bytes(path)?;
+    if crate::ptau::is_ptau(&bytes) {
+        return crate::ptau::load(path, &bytes, k);
+    }
     let mut srs = Srs::read(&mut &bytes[..])
         .map_err(|e| ProverError::artifact(path, format!("not a halo2 KZG SRS: {e}")))?;
     if srs.k() < k {

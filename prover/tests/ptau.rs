@@ -1,0 +1,128 @@
+//! A snarkjs powers-of-tau ceremony file as the KZG SRS: made by the real snarkjs, loaded,
+//! used to prove and verify; an inconsistent or corrupt file, or one too small, is refused.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+use zkinfer_circuits::Fr;
+use zkinfer_prover::{keys::keygen, prove::create, srs, verify::check};
+
+fn snarkjs(dir: &Path, args: &[&str]) {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../verifier-contracts/node_modules/.bin/snarkjs");
+    assert!(
+        bin.exists(),
+        "snarkjs is not installed: run `npm ci --prefix verifier-contracts` (scripts/test.sh does)"
+    );
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "snarkjs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn small_model() -> Model {
+    Model {
+        version: IR_VERSION,
+        name: "small".into(),
+        input: TensorSpec {
+            len: 4,
+            scale: 1.0,
+            min: -128,
+            max: 127,
+        },
+        ops: vec![
+            Op::Linear {
+                in_dim: 4,
+                out_dim: 2,
+                weights: vec![3, -7, 100, 1, -127, 5, 0, 9],
+                bias: vec![4, -4],
+            },
+            Op::Rescale {
+                multiplier: 20000,
+                shift: 20,
+                min: -128,
+                max: 127,
+            },
+        ],
+        output_scale: 1.0,
+    }
+}
+
+#[test]
+fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
+    let tmp = tempfile::tempdir().unwrap();
+    snarkjs(
+        tmp.path(),
+        &["powersoftau", "new", "bn128", "13", "p0.ptau"],
+    );
+    snarkjs(
+        tmp.path(),
+        &[
+            "powersoftau",
+            "contribute",
+            "p0.ptau",
+            "p1.ptau",
+            "--name=test",
+            "-e=zkinfer test entropy",
+        ],
+    );
+    let path = tmp.path().join("p1.ptau");
+
+    let params = srs::load(&path, 13).unwrap();
+    let plan = Arc::new(Plan::new(small_model(), 1).unwrap());
+    assert_eq!(plan.k, 13);
+    let pk = keygen(&params, plan.clone()).unwrap();
+    let w = Witness {
+        rows: vec![vec![1, -2, 3, 127]],
+        request_id: Fr::from(5),
+        salt: Fr::from(6),
+    };
+    let (circuit, run) = ModelCircuit::prepare(plan, w).unwrap();
+    let inst = run.statement.instances();
+    let proof = create(&params, &pk, circuit, &inst).unwrap();
+    assert!(check(&params, pk.get_vk(), &inst, &proof));
+
+    // a larger circuit than the ceremony allows
+    let e = srs::load(&path, 14)
+        .err()
+        .expect("2^14 refused")
+        .to_string();
+    assert!(e.contains("2^13") && e.contains("p1.ptau"), "{e}");
+
+    // tauG1 starts after: magic, version, section count, then section 1 (type, size, body), then
+    // section 2's type and size
+    let bytes = std::fs::read(&path).unwrap();
+    let header_size = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let tau_g1 = 24 + header_size + 12;
+    let write = |name: &str, b: &[u8]| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    // two powers swapped: every point is valid, the powers are not consistent
+    let mut swapped = bytes.clone();
+    let (a, b) = (tau_g1 + 2 * 64, tau_g1 + 3 * 64);
+    let pa = bytes[a..a + 64].to_vec();
+    swapped.copy_within(b..b + 64, a);
+    swapped[b..b + 64].copy_from_slice(&pa);
+    let e = srs::load(&write("swapped.ptau", &swapped), 13)
+        .err()
+        .expect("inconsistent file refused")
+        .to_string();
+    assert!(e.contains("inconsistent"), "{e}");
+    // a corrupted coordinate
+    let mut flipped = bytes.clone();
+    flipped[tau_g1 + 5 * 64 + 3] ^= 0x40;
+    assert!(srs::load(&write("flipped.ptau", &flipped), 13).is_err());
+    // a truncated file
+    assert!(srs::load(&write("short.ptau", &bytes[..bytes.len() / 2]), 13).is_err());
+}
