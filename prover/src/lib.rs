@@ -25,10 +25,7 @@ pub enum ProverError {
     #[error("{path}: {msg}")]
     Artifact { path: String, msg: String },
     #[error("{path}: {err}")]
-    Io {
-        path: String,
-        err: std::io::Error,
-    },
+    Io { path: String, err: std::io::Error },
     #[error(transparent)]
     Witness(#[from] zkinfer_circuits::halo2::circuit::WitnessError),
     #[error(transparent)]
