@@ -343,3 +343,75 @@ fn groth16_backend_end_to_end_with_snarkjs_files() {
     ]));
     assert_eq!(hp["proofs"][0]["instances"], p["proofs"][0]["instances"]);
 }
+
+#[test]
+fn batch_meters_real_rows_and_refuses_too_many() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b3");
+    let d = dir.to_str().unwrap();
+    let c = ok(&zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "--batch",
+        "3",
+        "-o",
+        d,
+        "--json",
+    ]));
+    assert_eq!(c["batch"], 3);
+    ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
+    let calib: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example("calibration.json")).unwrap()).unwrap();
+    let rows = |n: usize| {
+        let p = tmp.path().join(format!("rows{n}.json"));
+        let v = serde_json::json!({ "input": calib["input"].as_array().unwrap()[..n] });
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        p
+    };
+    let out = tmp.path().join("out");
+    let p = ok(&zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        rows(2).to_str().unwrap(),
+        "--request-id",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(
+        (
+            p["proofs"][0]["n_in"].as_u64(),
+            p["proofs"][0]["n_out"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(p["proofs"][0]["output"].as_array().unwrap().len(), 2);
+    assert!(
+        zkinfer(&["verify", d, out.join("proof-0.json").to_str().unwrap()])
+            .status
+            .success()
+    );
+    // claiming the padding row as a third billed sample fails
+    let three = edit_json(&out.join("proof-0.json"), |v| {
+        v["instances"][3] = serde_json::json!("0x03");
+        v["instances"][4] = serde_json::json!("0x03");
+    });
+    fails_with(
+        &zkinfer(&["verify", d, three.to_str().unwrap()]),
+        1,
+        "does not verify",
+    );
+    let too_many = zkinfer(&[
+        "prove",
+        d,
+        "--input",
+        rows(4).to_str().unwrap(),
+        "--request-id",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    fails_with(&too_many, 2, "batch size 3");
+}
