@@ -92,10 +92,7 @@ fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
     assert!(check(&params, pk.get_vk(), &inst, &proof));
 
     // a larger circuit than the ceremony allows
-    let e = srs::load(&path, 14)
-        .err()
-        .expect("2^14 refused")
-        .to_string();
+    let e = srs::load(&path, 14).expect_err("2^14 refused").to_string();
     assert!(e.contains("2^13") && e.contains("p1.ptau"), "{e}");
 
     // tauG1 starts after: magic, version, section count, then section 1 (type, size, body), then
@@ -115,8 +112,7 @@ fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
     swapped.copy_within(b..b + 64, a);
     swapped[b..b + 64].copy_from_slice(&pa);
     let e = srs::load(&write("swapped.ptau", &swapped), 13)
-        .err()
-        .expect("inconsistent file refused")
+        .expect_err("inconsistent file refused")
         .to_string();
     assert!(e.contains("inconsistent"), "{e}");
     // a corrupted coordinate
