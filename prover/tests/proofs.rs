@@ -16,7 +16,7 @@ use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::verify::{check, verify_file, Rejection};
 
 mod common;
-use common::{example, example_rows};
+use common::{example, example_rows, small_model};
 
 /// Compiles the example MLP into `dir` the way `zkinfer compile` does.
 fn compile_example(dir: &Path) -> ModelDir {
@@ -182,7 +182,7 @@ fn num_add(a: &str, b: &str) -> String {
 
 #[test]
 fn batch_proofs_meter_real_rows() {
-    let plan = Arc::new(Plan::new(small_model(), 4).unwrap());
+    let plan = Arc::new(Plan::new(small_model(6, 3), 4).unwrap());
     let srs = zkinfer_prover::srs::dev(plan.k);
     let pk = zkinfer_prover::keys::keygen(&srs, plan.clone()).unwrap();
     let rows = vec![vec![3, -4, 5, 100, -128, 127]; 3];
@@ -201,33 +201,4 @@ fn batch_proofs_meter_real_rows() {
     more[3] = Fr::from(4);
     more[4] = Fr::from(4);
     assert!(!check(&srs, pk.get_vk(), &more, &proof));
-}
-
-fn small_model() -> zkinfer_circuits::model::Model {
-    use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
-    Model {
-        version: IR_VERSION,
-        name: "small".into(),
-        input: TensorSpec {
-            len: 6,
-            scale: 1.0,
-            min: -128,
-            max: 127,
-        },
-        ops: vec![
-            Op::Linear {
-                in_dim: 6,
-                out_dim: 3,
-                weights: (0..18).map(|i| (i * 37 % 255) - 127).collect(),
-                bias: vec![10, -20, 30],
-            },
-            Op::Rescale {
-                multiplier: 20000,
-                shift: 20,
-                min: -128,
-                max: 127,
-            },
-        ],
-        output_scale: 1.0,
-    }
 }

@@ -6,9 +6,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
-use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::{keys::keygen, prove::create, srs, verify::check};
+
+mod common;
+use common::small_model;
 
 fn snarkjs(dir: &Path, args: &[&str]) {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,34 +29,6 @@ fn snarkjs(dir: &Path, args: &[&str]) {
         "snarkjs {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn small_model() -> Model {
-    Model {
-        version: IR_VERSION,
-        name: "small".into(),
-        input: TensorSpec {
-            len: 4,
-            scale: 1.0,
-            min: -128,
-            max: 127,
-        },
-        ops: vec![
-            Op::Linear {
-                in_dim: 4,
-                out_dim: 2,
-                weights: vec![3, -7, 100, 1, -127, 5, 0, 9],
-                bias: vec![4, -4],
-            },
-            Op::Rescale {
-                multiplier: 20000,
-                shift: 20,
-                min: -128,
-                max: 127,
-            },
-        ],
-        output_scale: 1.0,
-    }
 }
 
 #[test]
@@ -78,7 +52,7 @@ fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
     let path = tmp.path().join("p1.ptau");
 
     let params = srs::load(&path, 13).unwrap();
-    let plan = Arc::new(Plan::new(small_model(), 1).unwrap());
+    let plan = Arc::new(Plan::new(small_model(4, 2), 1).unwrap());
     assert_eq!(plan.k, 13);
     let pk = keygen(&params, plan.clone()).unwrap();
     let w = Witness {

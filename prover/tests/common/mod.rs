@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+
+#[allow(dead_code)]
 pub fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples/mlp")
@@ -9,8 +12,43 @@ pub fn example(file: &str) -> PathBuf {
 }
 
 /// The rows of an example input file.
+#[allow(dead_code)]
 pub fn example_rows(file: &str) -> Vec<Vec<f64>> {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(example(file)).unwrap()).unwrap();
     serde_json::from_value(v["input"].clone()).unwrap()
+}
+
+/// A one-layer int8 model, `inputs` to `outputs`, quick to prove.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn small_model(inputs: usize, outputs: usize) -> Model {
+    Model {
+        version: IR_VERSION,
+        name: "small".into(),
+        input: TensorSpec {
+            len: inputs,
+            scale: 1.0,
+            min: -128,
+            max: 127,
+        },
+        ops: vec![
+            Op::Linear {
+                in_dim: inputs,
+                out_dim: outputs,
+                weights: (0..(inputs * outputs) as i64)
+                    .map(|i| (i * 37 % 255) - 127)
+                    .collect(),
+                bias: (0..outputs as i64)
+                    .map(|j| 10 * (j + 1) * if j % 2 == 0 { 1 } else { -1 })
+                    .collect(),
+            },
+            Op::Rescale {
+                multiplier: 20000,
+                shift: 20,
+                min: -128,
+                max: 127,
+            },
+        ],
+        output_scale: 1.0,
+    }
 }
