@@ -64,12 +64,20 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
         SrsSource::Dev => (true, format!("dev seed \"{}\"", srs::DEV_SEED_LABEL)),
         SrsSource::File(p) => (false, p.display().to_string()),
     };
+    // A file SRS is read (and pairing-checked) once, for the cache check and for keygen; the dev
+    // SRS is only generated when keys must be made.
+    let loaded = match source {
+        SrsSource::Dev => None,
+        SrsSource::File(p) => Some(srs::load(p, plan.k)?),
+    };
     if let Ok(old) = dir.manifest() {
         let same = old.model_sha256 == model_sha
             && old.settings_sha256 == settings_sha
             && old.insecure_dev_srs == insecure
             && old.k == plan.k
-            && (insecure || old.srs_sha256 == sha256_hex(&srs_bytes_of(source, plan.k)?));
+            && loaded
+                .as_ref()
+                .is_none_or(|s| old.srs_sha256 == sha256_hex(&srs::to_bytes(s)));
         let intact = [
             (SRS_FILE, &old.srs_sha256),
             (VK_FILE, &old.vk_sha256),
@@ -86,10 +94,7 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
             });
         }
     }
-    let srs = match source {
-        SrsSource::Dev => srs::dev(plan.k),
-        SrsSource::File(p) => srs::load(p, plan.k)?,
-    };
+    let srs = loaded.unwrap_or_else(|| srs::dev(plan.k));
     let pb = spinner("generating keys");
     let pk = keygen(&srs, plan.clone())?;
     pb.finish_and_clear();
@@ -176,13 +181,6 @@ fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
         manifest,
         seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-fn srs_bytes_of(source: &SrsSource, k: u32) -> Result<Vec<u8>, ProverError> {
-    match source {
-        SrsSource::Dev => Ok(srs::to_bytes(&srs::dev(k))),
-        SrsSource::File(p) => Ok(srs::to_bytes(&srs::load(p, k)?)),
-    }
 }
 
 /// A backend that proves: the model, its batch size and keys.
