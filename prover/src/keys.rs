@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ark_serialize::{CanonicalDeserialize, Compress, Validate};
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::SerdeFormat;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
@@ -41,7 +41,7 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 pub fn keygen(srs: &Srs, plan: Arc<Plan>) -> Result<ProvingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::shape(plan);
     let vk =
-        keygen_vk(srs, &circuit).map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
+        keygen_vk_custom(srs, &circuit, true).map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
     keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
 }
 
@@ -240,8 +240,14 @@ fn warn_insecure(dir: &ModelDir, m: &Manifest) {
     }
 }
 
-/// The verifier of a model directory, whichever its backend.
-pub fn load_verifier(dir: &ModelDir) -> Result<Box<dyn VerifyingBackend>, ProverError> {
+/// A model directory's verifying keys, by backend.
+pub enum LoadedVerifier {
+    Halo2(VerifierKeys),
+    Groth16(Groth16VerifierKeys),
+}
+
+/// Loads a model directory's verifying keys, each file checked against the manifest.
+pub fn load_verifier_keys(dir: &ModelDir) -> Result<LoadedVerifier, ProverError> {
     let manifest = dir.manifest()?;
     warn_insecure(dir, &manifest);
     let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
@@ -249,7 +255,7 @@ pub fn load_verifier(dir: &ModelDir) -> Result<Box<dyn VerifyingBackend>, Prover
         let vk = crate::groth16::from_bytes(&vk_bytes).ok_or_else(|| {
             ProverError::artifact(&dir.path(VK_FILE), "not a Groth16 verifying key")
         })?;
-        return Ok(Box::new(Groth16VerifierKeys { vk, manifest }));
+        return Ok(LoadedVerifier::Groth16(Groth16VerifierKeys { vk, manifest }));
     }
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
@@ -258,7 +264,15 @@ pub fn load_verifier(dir: &ModelDir) -> Result<Box<dyn VerifyingBackend>, Prover
             .map_err(|e| {
                 ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}"))
             })?;
-    Ok(Box::new(VerifierKeys { srs, vk, manifest }))
+    Ok(LoadedVerifier::Halo2(VerifierKeys { srs, vk, manifest }))
+}
+
+/// The verifier of a model directory, whichever its backend.
+pub fn load_verifier(dir: &ModelDir) -> Result<Box<dyn VerifyingBackend>, ProverError> {
+    Ok(match load_verifier_keys(dir)? {
+        LoadedVerifier::Halo2(k) => Box::new(k),
+        LoadedVerifier::Groth16(k) => Box::new(k),
+    })
 }
 
 /// halo2 proving: SRS, proving key and plan, each checked against the manifest.

@@ -4,6 +4,7 @@
 //! a KZG structured reference string ([`srs`], [`transcript`]) and Groth16 ([`groth16`]).
 
 pub mod artifacts;
+pub mod compile;
 pub mod groth16;
 pub mod inspect;
 pub mod keys;
@@ -17,8 +18,7 @@ pub use halo2curves::bn256::{Bn256, Fr, G1Affine};
 
 /// Proof system identifier written into every artifact.
 pub const BACKEND: &str = "halo2-kzg-bn254-shplonk";
-/// Fiat–Shamir transcript of the proofs.
-pub const TRANSCRIPT: &str = "blake2b";
+pub use transcript::TRANSCRIPT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProverError {

@@ -4,7 +4,9 @@
 use halo2_proofs::plonk::{create_proof, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-use halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
+use halo2_proofs::transcript::TranscriptWriterBuffer;
+
+use crate::transcript::{Challenge, EvmWrite};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
@@ -59,11 +61,11 @@ pub fn create(
     circuit: ModelCircuit,
     instances: &[crate::Fr],
 ) -> Result<Vec<u8>, ProverError> {
-    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    let mut transcript = <EvmWrite as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(vec![]);
     create_proof::<
         KZGCommitmentScheme<Bn256>,
         ProverSHPLONK<'_, Bn256>,
-        Challenge255<G1Affine>,
+        Challenge,
         _,
         _,
         _,

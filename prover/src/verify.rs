@@ -6,12 +6,11 @@ use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
-use halo2_proofs::transcript::Challenge255;
 
 use crate::keys::VerifyingBackend;
 use crate::prove::ProofFile;
 use crate::srs::Srs;
-use crate::transcript::StrictRead;
+use crate::transcript::{Challenge, Layout, StrictRead};
 use crate::{Bn256, Fr, G1Affine, ProverError};
 
 /// Why a proof was not accepted.
@@ -29,23 +28,27 @@ pub enum Rejection {
 
 /// Checks raw proof bytes for the given instances: canonical encodings only, no trailing bytes.
 pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+    check_with_layout(srs, vk, instances, proof).is_some()
+}
+
+/// Like [`check`], and returns where the proof's scalars sit (the on-chain adapter checks them).
+pub fn check_with_layout(
+    srs: &Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> Option<Layout> {
     let mut transcript = StrictRead::new(proof);
     let strategy = SingleStrategy::new(srs);
-    verify_proof::<
-        KZGCommitmentScheme<Bn256>,
-        VerifierSHPLONK<'_, Bn256>,
-        Challenge255<G1Affine>,
-        _,
-        _,
-    >(
+    let ok = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge, _, _>(
         srs.verifier_params(),
         vk,
         strategy,
         &[&[instances]],
         &mut transcript,
     )
-    .is_ok()
-        && transcript.finish()
+    .is_ok();
+    (ok && transcript.finish()).then(|| transcript.layout().clone())
 }
 
 /// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.

@@ -3,12 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::json;
-use zkinfer_circuits::groth16::circuit::Shape;
-use zkinfer_circuits::halo2::Plan;
-use zkinfer_circuits::import;
-use zkinfer_prover::artifacts::*;
 
 pub fn run(
     model: &Path,
@@ -29,37 +25,14 @@ pub fn run(
         }
     };
     let samples = crate::input::read_rows(&calib_path)?;
-    let imported = import::compile(model, &samples)?;
-    let source =
-        std::fs::read(model).with_context(|| format!("{}: cannot read", model.display()))?;
-    let mut settings = Settings {
-        version: ARTIFACT_VERSION,
-        backend: backend.id().into(),
-        batch,
-        k: None,
-        main_rows: None,
-        range_rows: None,
-        constraints: None,
-        source_sha256: sha256_hex(&source),
-    };
+    let (imported, settings) =
+        zkinfer_prover::compile::compile_dir(model, &samples, backend.id(), batch, out)?;
     let size = match backend {
         super::Backend::Halo2 => {
-            let plan = Plan::new(imported.model.clone(), batch)?;
-            (settings.k, settings.main_rows, settings.range_rows) =
-                (Some(plan.k), Some(plan.main_rows), Some(plan.range_rows));
-            json!({ "k": plan.k, "main_rows": plan.main_rows, "range_rows": plan.range_rows })
+            json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows })
         }
-        super::Backend::Groth16 => {
-            let shape = std::sync::Arc::new(Shape::new(imported.model.clone(), batch)?);
-            let n = zkinfer_prover::groth16::constraint_count(shape)?;
-            settings.constraints = Some(n);
-            json!({ "constraints": n })
-        }
+        super::Backend::Groth16 => json!({ "constraints": settings.constraints }),
     };
-    let dir = ModelDir::new(out);
-    write_json(&dir.path(MODEL_FILE), &imported.model)?;
-    write_json(&dir.path(SETTINGS_FILE), &settings)?;
-    write_json(&dir.path(ACCURACY_FILE), &imported.accuracy)?;
     let acc = &imported.accuracy;
     if json_out {
         super::print_json(&json!({

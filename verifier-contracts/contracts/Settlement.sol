@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.20;
+
+import {IUsageVerifier} from "./IUsageVerifier.sol";
+
+interface IERC20Minimal {
+    function balanceOf(address account) external view returns (uint256);
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @title Settlement
+/// @notice Escrows a client's payment for a model run and releases it only for a valid proof whose
+/// usage statement matches the request: the provider is paid per metered input and output token, the
+/// model's owner takes a royalty, and the client gets back what was not used. Payments are pulled
+/// (`withdraw`), never pushed.
+contract Settlement {
+    /// BN254 scalar-field modulus: every public instance must be below it.
+    uint256 internal constant R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
+    /// `token` value that means native ETH.
+    address public constant ETH = address(0);
+
+    struct Model {
+        IUsageVerifier verifier;
+        address owner;
+        address provider;
+        uint16 royaltyBps;
+        address token;
+        uint256 priceIn;
+        uint256 priceOut;
+    }
+
+    enum Status {
+        None,
+        Open,
+        Settled,
+        Refunded
+    }
+
+    struct Request {
+        uint256 modelId;
+        address client;
+        Status status;
+        uint64 deadline;
+        uint64 maxIn;
+        uint64 maxOut;
+        uint256 inputCommitment;
+        uint256 escrow;
+    }
+
+    uint256 public modelCount;
+    uint256 public requestCount;
+    mapping(uint256 => Model) public models;
+    mapping(uint256 => Request) public requests;
+    /// token => account => amount that account may withdraw.
+    mapping(address => mapping(address => uint256)) public credits;
+
+    uint256 private locked = 1;
+
+    event ModelRegistered(
+        uint256 indexed modelId,
+        address verifier,
+        address indexed owner,
+        address indexed provider,
+        uint16 royaltyBps,
+        uint256 priceIn,
+        uint256 priceOut,
+        address token
+    );
+    event RequestOpened(
+        uint256 indexed requestId,
+        uint256 indexed modelId,
+        address indexed client,
+        uint256 inputCommitment,
+        uint64 maxIn,
+        uint64 maxOut,
+        uint64 deadline,
+        uint256 escrow
+    );
+    event RequestSettled(
+        uint256 indexed requestId,
+        uint256 outputCommitment,
+        uint64 nIn,
+        uint64 nOut,
+        uint256 providerAmount,
+        uint256 royalty,
+        uint256 refund
+    );
+    event RequestRefunded(uint256 indexed requestId, uint256 amount);
+    event Withdrawn(address indexed token, address indexed account, uint256 amount);
+
+    error InvalidModel();
+    error VerifierHasNoCode();
+    error RoyaltyTooHigh();
+    error UnknownModel();
+    error NotInField();
+    error DeadlineInPast();
+    error WrongPayment();
+    error TransferFailed();
+    error NotOpen();
+    error DeadlinePassed();
+    error DeadlineNotReached();
+    error UsageExceedsRequest();
+    error InvalidProof();
+    error NothingToWithdraw();
+    error Reentrancy();
+
+    modifier nonReentrant() {
+        if (locked != 1) revert Reentrancy();
+        locked = 2;
+        _;
+        locked = 1;
+    }
+
+    function registerModel(
+        address verifier,
+        address owner,
+        address provider,
+        uint16 royaltyBps,
+        uint256 priceIn,
+        uint256 priceOut,
+        address token
+    ) external nonReentrant returns (uint256 modelId) {
+        if (owner == address(0) || provider == address(0)) revert InvalidModel();
+        if (verifier.code.length == 0) revert VerifierHasNoCode();
+        if (token != ETH && token.code.length == 0) revert InvalidModel();
+        if (royaltyBps > 10_000) revert RoyaltyTooHigh();
+        modelId = ++modelCount;
+        models[modelId] = Model(IUsageVerifier(verifier), owner, provider, royaltyBps, token, priceIn, priceOut);
+        emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token);
+    }
+
+    /// @notice The escrow a request with these limits needs.
+    function maxCost(uint256 modelId, uint64 maxIn, uint64 maxOut) public view returns (uint256) {
+        Model storage m = models[modelId];
+        return uint256(maxIn) * m.priceIn + uint256(maxOut) * m.priceOut;
+    }
+
+    /// @notice Opens a request and escrows its maximum cost (ETH as `msg.value`, or an ERC-20 the
+    /// client approved). The request id is the `request_id` instance the provider must prove.
+    function openRequest(uint256 modelId, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline)
+        external
+        payable
+        nonReentrant
+        returns (uint256 requestId)
+    {
+        Model storage m = models[modelId];
+        if (address(m.verifier) == address(0)) revert UnknownModel();
+        if (inputCommitment >= R) revert NotInField();
+        if (deadline <= block.timestamp) revert DeadlineInPast();
+        uint256 cost = maxCost(modelId, maxIn, maxOut);
+        uint256 escrow;
+        if (m.token == ETH) {
+            if (msg.value != cost) revert WrongPayment();
+            escrow = cost;
+        } else {
+            if (msg.value != 0) revert WrongPayment();
+            // Count what arrived, not what was asked for: a fee-on-transfer token delivers less.
+            uint256 before = IERC20Minimal(m.token).balanceOf(address(this));
+            _safeTransferFrom(m.token, msg.sender, cost);
+            escrow = IERC20Minimal(m.token).balanceOf(address(this)) - before;
+            if (escrow < cost) revert WrongPayment();
+        }
+        requestId = ++requestCount;
+        requests[requestId] = Request(modelId, msg.sender, Status.Open, deadline, maxIn, maxOut, inputCommitment, escrow);
+        emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);
+    }
+
+    /// @notice Settles a request with a proof. The instances are built here from the request and the
+    /// claimed usage, so a proof for anything else fails verification. Anyone may submit; the
+    /// registered provider is paid.
+    function settle(uint256 requestId, bytes calldata proof, uint256 outputCommitment, uint64 nIn, uint64 nOut)
+        external
+        nonReentrant
+    {
+        Request storage r = requests[requestId];
+        if (r.status != Status.Open) revert NotOpen();
+        if (block.timestamp > r.deadline) revert DeadlinePassed();
+        if (nIn > r.maxIn || nOut > r.maxOut) revert UsageExceedsRequest();
+        if (outputCommitment >= R) revert NotInField();
+        Model storage m = models[r.modelId];
+
+        uint256[5] memory instances = [requestId, r.inputCommitment, outputCommitment, uint256(nIn), uint256(nOut)];
+        if (!m.verifier.verify(proof, instances)) revert InvalidProof();
+
+        r.status = Status.Settled;
+        uint256 cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;
+        uint256 royalty = cost * m.royaltyBps / 10_000;
+        uint256 refund = r.escrow - cost;
+        credits[m.token][m.owner] += royalty;
+        credits[m.token][m.provider] += cost - royalty;
+        credits[m.token][r.client] += refund;
+        emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, refund);
+    }
+
+    /// @notice After the deadline, returns an unsettled request's escrow to its client. Anyone may call.
+    function refund(uint256 requestId) external nonReentrant {
+        Request storage r = requests[requestId];
+        if (r.status != Status.Open) revert NotOpen();
+        if (block.timestamp <= r.deadline) revert DeadlineNotReached();
+        r.status = Status.Refunded;
+        credits[models[r.modelId].token][r.client] += r.escrow;
+        emit RequestRefunded(requestId, r.escrow);
+    }
+
+    /// @notice Pays out everything credited to the caller in `token` (address(0) for ETH).
+    function withdraw(address token) external nonReentrant returns (uint256 amount) {
+        amount = credits[token][msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        credits[token][msg.sender] = 0;
+        if (token == ETH) {
+            (bool ok,) = msg.sender.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            _safeTransfer(token, msg.sender, amount);
+        }
+        emit Withdrawn(token, msg.sender, amount);
+    }
+
+    /// Accepts tokens that return nothing as well as those that return a bool.
+    function _safeTransfer(address token, address to, uint256 amount) private {
+        (bool ok, bytes memory ret) = token.call(abi.encodeCall(IERC20Minimal.transfer, (to, amount)));
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert TransferFailed();
+    }
+
+    function _safeTransferFrom(address token, address from, uint256 amount) private {
+        (bool ok, bytes memory ret) =
+            token.call(abi.encodeCall(IERC20Minimal.transferFrom, (from, address(this), amount)));
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert TransferFailed();
+    }
+}

@@ -1,0 +1,259 @@
+//! The embedded chain: revm in-process, one block per transaction, no fees (gas price 0, so
+//! balances move only by value transfers and accounting can be checked to the wei). Its state can
+//! be saved to and loaded from a JSON file, written atomically, with accounts and storage in sorted
+//! order so the same history gives the same file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use alloy::primitives::{Address, Bytes, U256};
+use revm::bytecode::Bytecode;
+use revm::context::result::ExecutionResult;
+use revm::context::{Context, TxEnv};
+use revm::database::{CacheDB, EmptyDB};
+use revm::primitives::TxKind;
+use revm::state::AccountInfo;
+use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+use serde::{Deserialize, Serialize};
+
+use super::{Chain, Outcome, DEV_KEYS};
+use crate::ContractsError;
+
+/// Block gas limit.
+pub const GAS_LIMIT: u64 = 30_000_000;
+/// Gas limit of every transaction (Osaka caps transactions at 2^24).
+pub const TX_GAS_LIMIT: u64 = 16_000_000;
+/// Chain id (anvil's default).
+pub const CHAIN_ID: u64 = 31337;
+/// Seconds between blocks.
+pub const BLOCK_TIME: u64 = 12;
+/// Genesis timestamp: fixed, so a replayed history gives the same state.
+pub const GENESIS_TIME: u64 = 1_700_000_000;
+/// What each dev account holds at genesis (10,000 ETH, like anvil).
+pub fn dev_balance() -> U256 {
+    U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+pub struct Embedded {
+    db: CacheDB<EmptyDB>,
+    number: u64,
+    timestamp: u64,
+}
+
+/// One account as saved in the state file.
+#[derive(Serialize, Deserialize)]
+struct SavedAccount {
+    balance: U256,
+    nonce: u64,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    code: Bytes,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    storage: BTreeMap<U256, U256>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    chain_id: u64,
+    number: u64,
+    timestamp: u64,
+    accounts: BTreeMap<Address, SavedAccount>,
+}
+
+fn is_empty(b: &Bytes) -> bool {
+    b.0.is_empty()
+}
+
+impl Default for Embedded {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Embedded {
+    /// A fresh chain with the dev accounts funded.
+    pub fn new() -> Self {
+        let mut db = CacheDB::new(EmptyDB::default());
+        for key in DEV_KEYS {
+            let addr = crate::keys::address_of(key).expect("dev keys are valid");
+            db.insert_account_info(
+                addr,
+                AccountInfo {
+                    balance: dev_balance(),
+                    ..Default::default()
+                },
+            );
+        }
+        Self {
+            db,
+            number: 0,
+            timestamp: GENESIS_TIME,
+        }
+    }
+
+    /// Loads a saved chain, or starts a fresh one when the file does not exist.
+    pub fn open(path: &Path) -> Result<Self, ContractsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new()),
+            Err(e) => return Err(ContractsError::io(path, e)),
+        };
+        let saved: SavedState = serde_json::from_str(&text).map_err(|e| {
+            ContractsError::State(format!("{}: not a zkinfer chain state: {e}", path.display()))
+        })?;
+        let mut db = CacheDB::new(EmptyDB::default());
+        for (addr, a) in saved.accounts {
+            let code = (!a.code.is_empty()).then(|| Bytecode::new_raw(a.code.clone()));
+            let mut info = AccountInfo {
+                balance: a.balance,
+                nonce: a.nonce,
+                ..Default::default()
+            };
+            if let Some(code) = code {
+                info.code_hash = code.hash_slow();
+                info.code = Some(code);
+            }
+            db.insert_account_info(addr, info);
+            for (slot, value) in a.storage {
+                db.insert_account_storage(addr, slot, value)
+                    .expect("in-memory storage insert");
+            }
+        }
+        Ok(Self {
+            db,
+            number: saved.number,
+            timestamp: saved.timestamp,
+        })
+    }
+
+    /// Saves the chain atomically.
+    pub fn save(&self, path: &Path) -> Result<(), ContractsError> {
+        let mut accounts = BTreeMap::new();
+        for (addr, acc) in &self.db.cache.accounts {
+            let code = acc
+                .info
+                .code
+                .clone()
+                .or_else(|| self.db.cache.contracts.get(&acc.info.code_hash).cloned())
+                .map(|c| c.original_bytes())
+                .unwrap_or_default();
+            accounts.insert(
+                *addr,
+                SavedAccount {
+                    balance: acc.info.balance,
+                    nonce: acc.info.nonce,
+                    code,
+                    storage: acc
+                        .storage
+                        .iter()
+                        .filter(|(_, v)| !v.is_zero())
+                        .map(|(k, v)| (*k, *v))
+                        .collect(),
+                },
+            );
+        }
+        let saved = SavedState {
+            chain_id: CHAIN_ID,
+            number: self.number,
+            timestamp: self.timestamp,
+            accounts,
+        };
+        let json = serde_json::to_vec_pretty(&saved).expect("state serializes");
+        crate::write_atomic(path, &json)
+    }
+
+    fn tx(&self, from: Address, to: Option<Address>, data: Bytes, value: U256) -> TxEnv {
+        let nonce = self
+            .db
+            .cache
+            .accounts
+            .get(&from)
+            .map(|a| a.info.nonce)
+            .unwrap_or(0);
+        TxEnv::builder()
+            .caller(from)
+            .kind(to.map(TxKind::Call).unwrap_or(TxKind::Create))
+            .data(data)
+            .value(value)
+            .gas_limit(TX_GAS_LIMIT)
+            .gas_price(0)
+            .nonce(nonce)
+            .chain_id(Some(CHAIN_ID))
+            .build_fill()
+    }
+
+    fn outcome(result: ExecutionResult) -> Outcome {
+        Outcome {
+            success: result.is_success(),
+            gas_used: result.tx_gas_used(),
+            created: result.created_address(),
+            logs: result.logs().to_vec(),
+            output: result.output().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+macro_rules! evm {
+    ($self:expr) => {
+        Context::mainnet()
+            .with_db(&mut $self.db)
+            .modify_cfg_chained(|c| c.chain_id = CHAIN_ID)
+            .modify_block_chained(|b| {
+                b.number = U256::from($self.number + 1);
+                b.timestamp = U256::from($self.timestamp + BLOCK_TIME);
+                b.gas_limit = GAS_LIMIT;
+                b.basefee = 0;
+            })
+            .build_mainnet()
+    };
+}
+
+impl Chain for Embedded {
+    fn send(
+        &mut self,
+        from: Address,
+        to: Option<Address>,
+        data: Bytes,
+        value: U256,
+    ) -> Result<Outcome, ContractsError> {
+        let tx = self.tx(from, to, data, value);
+        let mut evm = evm!(self);
+        let result = evm
+            .transact_commit(tx)
+            .map_err(|e| ContractsError::Chain(format!("transaction refused: {e:?}")))?;
+        self.number += 1;
+        self.timestamp += BLOCK_TIME;
+        Ok(Self::outcome(result))
+    }
+
+    fn call(&mut self, from: Address, to: Address, data: Bytes) -> Result<Outcome, ContractsError> {
+        let tx = self.tx(from, Some(to), data, U256::ZERO);
+        let mut evm = evm!(self);
+        let result = evm
+            .transact(tx)
+            .map_err(|e| ContractsError::Chain(format!("call refused: {e:?}")))?;
+        Ok(Self::outcome(result.result))
+    }
+
+    fn balance(&mut self, who: Address) -> Result<U256, ContractsError> {
+        Ok(self
+            .db
+            .cache
+            .accounts
+            .get(&who)
+            .map(|a| a.info.balance)
+            .unwrap_or_default())
+    }
+
+    fn timestamp(&mut self) -> Result<u64, ContractsError> {
+        Ok(self.timestamp + BLOCK_TIME)
+    }
+
+    fn advance_time(&mut self, seconds: u64) -> Result<(), ContractsError> {
+        self.timestamp += seconds;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "embedded (revm)".into()
+    }
+}

@@ -1,0 +1,174 @@
+//! A real node over JSON-RPC (alloy): anvil in the tests, any Ethereum RPC URL for users. The
+//! client signs with the keys it was given; a sender without a key is refused.
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::{RpcError, TransportErrorKind};
+
+use super::{Chain, Outcome};
+use crate::ContractsError;
+
+pub struct Rpc {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    provider: DynProvider,
+    senders: Vec<Address>,
+}
+
+impl Rpc {
+    /// Connects to `url`, signing with `keys`.
+    pub fn connect(url: &str, keys: &[PrivateKeySigner]) -> Result<Self, ContractsError> {
+        let parsed = url
+            .parse()
+            .map_err(|e| ContractsError::Chain(format!("bad RPC URL {url:?}: {e}")))?;
+        let mut keys_iter = keys.iter();
+        let first = keys_iter
+            .next()
+            .ok_or_else(|| ContractsError::Key("a node needs at least one signing key".into()))?;
+        let mut wallet = EthereumWallet::from(first.clone());
+        for k in keys_iter {
+            wallet.register_signer(k.clone());
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ContractsError::Chain(format!("starting the async runtime: {e}")))?;
+        let provider = ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(parsed)
+            .erased();
+        let rpc = Self {
+            url: url.to_string(),
+            runtime,
+            provider,
+            senders: keys.iter().map(|k| k.address()).collect(),
+        };
+        // Fail here, with the URL in the message, rather than on the first transaction.
+        rpc.runtime
+            .block_on(rpc.provider.get_chain_id())
+            .map_err(|e| ContractsError::Chain(format!("cannot reach {url}: {e}")))?;
+        Ok(rpc)
+    }
+
+    fn request(&self, from: Address, to: Option<Address>, data: Bytes, value: U256) -> TransactionRequest {
+        let tx = TransactionRequest::default()
+            .with_from(from)
+            .with_input(data)
+            .with_value(value);
+        match to {
+            Some(to) => tx.with_to(to),
+            None => tx.into_create(),
+        }
+    }
+}
+
+/// A revert reported by the node while estimating or calling, as an outcome; other errors stay errors.
+fn reverted(e: RpcError<TransportErrorKind>) -> Result<Outcome, ContractsError> {
+    match e.as_error_resp() {
+        Some(resp) if resp.message.contains("revert") || resp.as_revert_data().is_some() => {
+            Ok(Outcome {
+                success: false,
+                gas_used: 0,
+                output: resp.as_revert_data().unwrap_or_default(),
+                logs: vec![],
+                created: None,
+            })
+        }
+        _ => Err(ContractsError::Chain(e.to_string())),
+    }
+}
+
+impl Chain for Rpc {
+    fn send(
+        &mut self,
+        from: Address,
+        to: Option<Address>,
+        data: Bytes,
+        value: U256,
+    ) -> Result<Outcome, ContractsError> {
+        if !self.senders.contains(&from) {
+            return Err(ContractsError::Key(format!("no signing key for {from}")));
+        }
+        let tx = self.request(from, to, data, value);
+        let provider = self.provider.clone();
+        self.runtime.block_on(async move {
+            let pending = match provider.send_transaction(tx).await {
+                Ok(p) => p,
+                Err(e) => return reverted(e),
+            };
+            let receipt = pending
+                .get_receipt()
+                .await
+                .map_err(|e| ContractsError::Chain(format!("waiting for the receipt: {e}")))?;
+            Ok(Outcome {
+                success: receipt.status(),
+                gas_used: receipt.gas_used,
+                output: Bytes::new(),
+                logs: receipt.logs().iter().map(|l| l.inner.clone()).collect(),
+                created: receipt.contract_address,
+            })
+        })
+    }
+
+    fn call(&mut self, from: Address, to: Address, data: Bytes) -> Result<Outcome, ContractsError> {
+        let tx = self.request(from, Some(to), data, U256::ZERO);
+        let provider = self.provider.clone();
+        self.runtime.block_on(async move {
+            let output = match provider.call(tx.clone()).await {
+                Ok(o) => o,
+                Err(e) => return reverted(e),
+            };
+            let gas_used = provider.estimate_gas(tx).await.unwrap_or(0);
+            Ok(Outcome {
+                success: true,
+                gas_used,
+                output,
+                logs: vec![],
+                created: None,
+            })
+        })
+    }
+
+    fn balance(&mut self, who: Address) -> Result<U256, ContractsError> {
+        self.runtime
+            .block_on(async { self.provider.get_balance(who).await })
+            .map_err(|e| ContractsError::Chain(e.to_string()))
+    }
+
+    fn timestamp(&mut self) -> Result<u64, ContractsError> {
+        let block = self
+            .runtime
+            .block_on(async { self.provider.get_block_by_number(BlockNumberOrTag::Latest).await })
+            .map_err(|e| ContractsError::Chain(e.to_string()))?
+            .ok_or_else(|| ContractsError::Chain("the node has no latest block".into()))?;
+        Ok(block.header.timestamp + 1)
+    }
+
+    fn advance_time(&mut self, seconds: u64) -> Result<(), ContractsError> {
+        let provider = self.provider.clone();
+        self.runtime
+            .block_on(async move {
+                provider
+                    .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (seconds,))
+                    .await?;
+                provider
+                    .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+                    .await
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                ContractsError::Chain(format!(
+                    "{} cannot move its clock (only dev nodes such as anvil can): {e}",
+                    self.url
+                ))
+            })
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+}

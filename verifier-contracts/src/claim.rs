@@ -1,0 +1,61 @@
+//! A proof file turned into what `Settlement.settle` takes: the request id, the claimed output
+//! commitment and counts, and the proof in the encoding the on-chain verifier reads.
+
+use alloy::primitives::{Bytes, U256};
+use zkinfer_circuits::field::fr_to_hex;
+use zkinfer_prover::prove::ProofFile;
+
+use crate::ContractsError;
+
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub request_id: U256,
+    pub input_commitment: U256,
+    pub output_commitment: U256,
+    pub n_in: u64,
+    pub n_out: u64,
+    pub proof: Bytes,
+}
+
+impl Claim {
+    /// The five instances a verifier checks, in order.
+    pub fn instances(&self) -> [U256; 5] {
+        [
+            self.request_id,
+            self.input_commitment,
+            self.output_commitment,
+            U256::from(self.n_in),
+            U256::from(self.n_out),
+        ]
+    }
+}
+
+/// Parses a field element instance (already checked below r) as a U256.
+pub fn to_u256(f: &zkinfer_circuits::Fr) -> U256 {
+    fr_to_hex(f).parse().expect("fr_to_hex gives 0x-hex below r")
+}
+
+/// Reads a proof file as a settlement claim.
+pub fn from_proof_file(file: &ProofFile) -> Result<Claim, ContractsError> {
+    let inst = file
+        .instances
+        .parse()
+        .map_err(|e| ContractsError::Proof(e.to_string()))?;
+    let count = |i: usize, name: &str| -> Result<u64, ContractsError> {
+        u64::try_from(to_u256(&inst[i]))
+            .map_err(|_| ContractsError::Proof(format!("{name} does not fit in 64 bits")))
+    };
+    let raw = file
+        .proof
+        .strip_prefix("0x")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| ContractsError::Proof("proof must be 0x-hex".into()))?;
+    Ok(Claim {
+        request_id: to_u256(&inst[0]),
+        input_commitment: to_u256(&inst[1]),
+        output_commitment: to_u256(&inst[2]),
+        n_in: count(3, "n_in")?,
+        n_out: count(4, "n_out")?,
+        proof: crate::generate::evm_proof(&file.backend, &raw)?.into(),
+    })
+}

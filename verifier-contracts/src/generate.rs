@@ -1,0 +1,311 @@
+//! Solidity verifiers generated from a model's verifying key, each paired with the adapter that
+//! gives it the one `IUsageVerifier` interface. halo2 verifiers come from snark-verifier's EVM code
+//! generation (SHPLONK over KZG, Keccak transcript); Groth16 verifiers from taceo-groth16-sol.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use halo2_proofs::plonk::VerifyingKey;
+use halo2_proofs::poly::commitment::ParamsProver;
+use halo2curves::bn256::{Bn256, Fq, Fr, G1Affine};
+use snark_verifier::loader::evm::EvmLoader;
+use snark_verifier::loader::native::NativeLoader;
+use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey};
+use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+use snark_verifier::system::halo2::{compile, Config};
+use snark_verifier::util::transcript::{Transcript, TranscriptRead};
+use snark_verifier::verifier::{plonk::PlonkVerifier, SnarkVerifier};
+use zkinfer_circuits::usage::NUM_INSTANCES;
+use zkinfer_prover::keys::{Groth16VerifierKeys, LoadedVerifier, VerifierKeys};
+use zkinfer_prover::transcript::Layout;
+
+use crate::ContractsError;
+
+type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>>;
+
+pub const I_USAGE_VERIFIER_SOL: &str = include_str!("../contracts/IUsageVerifier.sol");
+const HALO2_ADAPTER_TEMPLATE: &str = include_str!("../contracts/Halo2UsageVerifier.sol.tmpl");
+const GROTH16_ADAPTER_SOL: &str = include_str!("../contracts/Groth16UsageVerifier.sol");
+
+/// The Solidity sources of one model's verifier: the generated verifier, its adapter and the
+/// interface, by file name.
+#[derive(Clone, Debug)]
+pub struct VerifierSources {
+    pub backend: String,
+    pub vk_sha256: String,
+    pub sources: BTreeMap<String, String>,
+    /// Contract names of the generated verifier's parts, deployed first, in call order.
+    pub parts: Vec<String>,
+    /// Contract name of the adapter (deployed with the verifier's address; this is what a model
+    /// registers in Settlement).
+    pub adapter: &'static str,
+}
+
+/// Generates the sources for a model directory's keys; a halo2 verifier is split into `parts`
+/// contracts (Groth16 verifiers are always one).
+pub fn sources(keys: &LoadedVerifier, parts: usize) -> Result<VerifierSources, ContractsError> {
+    match keys {
+        LoadedVerifier::Halo2(k) => halo2_sources(k, parts),
+        LoadedVerifier::Groth16(k) => Ok(groth16_sources(k)),
+    }
+}
+
+fn with_interface(mut sources: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    sources.insert("IUsageVerifier.sol".into(), I_USAGE_VERIFIER_SOL.into());
+    sources
+}
+
+fn halo2_sources(k: &VerifierKeys, parts: usize) -> Result<VerifierSources, ContractsError> {
+    let layout = proof_layout(&k.srs, &k.vk);
+    let code = plonk_verifier_sol(&k.srs, &k.vk);
+    let split = split_verifier(&code, parts, 32 * NUM_INSTANCES + layout.len)?;
+    let names: Vec<String> = (0..split.len()).map(|i| format!("Halo2VerifierPart{i}")).collect();
+    let mut sources: BTreeMap<String, String> = names
+        .iter()
+        .zip(split)
+        .map(|(name, text)| (format!("{name}.sol"), text))
+        .collect();
+    sources.insert(
+        "Halo2UsageVerifier.sol".into(),
+        halo2_adapter(&k.manifest.vk_sha256, &layout, names.len()),
+    );
+    Ok(VerifierSources {
+        backend: k.manifest.backend.clone(),
+        vk_sha256: k.manifest.vk_sha256.clone(),
+        sources: with_interface(sources),
+        parts: names,
+        adapter: "Halo2UsageVerifier",
+    })
+}
+
+fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize) -> String {
+    let decls: String = (0..parts)
+        .map(|i| format!("    address internal immutable part{i};\n"))
+        .collect();
+    let assigns: String = (0..parts)
+        .map(|i| format!("        part{i} = parts[{i}];\n"))
+        .collect();
+    let locals: String = (0..parts)
+        .map(|i| format!("        address p{i} = part{i};\n"))
+        .collect();
+    let calls: String = (1..parts)
+        .map(|i| {
+            format!(
+                "            if ok {{\n                let m := returndatasize()\n                returndatacopy(add(ptr, n), 0, m)\n                ok := staticcall(gas(), p{i}, ptr, add(n, m), 0, 0)\n            }}\n"
+            )
+        })
+        .collect();
+    HALO2_ADAPTER_TEMPLATE
+        .replace("{{VK_SHA256}}", vk_sha256)
+        .replace("{{PROOF_LENGTH}}", &layout.len.to_string())
+        .replace("{{NUM_PARTS}}", &parts.to_string())
+        .replace("{{PART_DECLS}}", &decls)
+        .replace("{{PART_ASSIGNS}}", &assigns)
+        .replace("{{PART_LOCALS}}", &locals)
+        .replace("{{PART_CALLS}}", &calls)
+        .replace("{{SCALAR_CHECKS}}", &scalar_checks(layout))
+}
+
+/// Splits snark-verifier's contract into `parts` contracts at top-level statements of its assembly
+/// body, balanced by length. Everything the body keeps between statements lives in memory (the
+/// only top-level variables are `success`, which each part checks before returning, and the
+/// constants `f_p`, `f_q`, which every part declares), so each later part resumes exactly where
+/// the previous stopped once it has copied that memory back from its calldata at `state_offset`.
+pub fn split_verifier(code: &str, parts: usize, state_offset: usize) -> Result<Vec<String>, ContractsError> {
+    const END: &str = "// Revert if anything fails";
+    let unexpected = |what: &str| ContractsError::Compile(format!("unexpected snark-verifier output: {what}"));
+    let func = code.find("function validate_ec_point").ok_or_else(|| unexpected("no validate_ec_point"))?;
+    // The body starts after the helper function's closing brace.
+    let mut depth = 0i32;
+    let mut body_start = None;
+    for (i, ch) in code[func..].char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    body_start = Some(func + i + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body_start = body_start.ok_or_else(|| unexpected("unbalanced helper"))?;
+    let body_end = code.find(END).ok_or_else(|| unexpected("no final check"))?;
+    let (head, body, tail) = (&code[..body_start], &code[body_start..body_end], &code[body_end..]);
+    if parts <= 1 {
+        return Ok(vec![code.replace("contract Halo2Verifier ", "contract Halo2VerifierPart0 ")]);
+    }
+    // Top-level statement boundaries (byte offsets into `body`).
+    let mut bounds = vec![0usize];
+    let mut depth = 0i32;
+    let mut offset = 0usize;
+    for line in body.split_inclusive('\n') {
+        let t = line.trim_start();
+        if depth == 0 && (t.starts_with("let ") || t.starts_with("function ")) {
+            return Err(unexpected("a top-level variable in the body"));
+        }
+        depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+        offset += line.len();
+        if depth == 0 {
+            bounds.push(offset);
+        }
+    }
+    let mut cuts = vec![0usize];
+    for p in 1..parts {
+        let target = body.len() * p / parts;
+        let cut = *bounds.iter().find(|&&b| b >= target).unwrap_or(&body.len());
+        cuts.push(cut.max(*cuts.last().expect("non-empty")));
+    }
+    cuts.push(body.len());
+    let restore = format!(
+        "\n            calldatacopy(0, {state_offset:#x}, sub(calldatasize(), {state_offset:#x}))\n"
+    );
+    let hand_over = "\n            if iszero(success) { revert(0, 0) }\n            return(0, msize())\n        }\n    }\n}\n";
+    Ok((0..parts)
+        .map(|i| {
+            let head = head.replace("contract Halo2Verifier ", &format!("contract Halo2VerifierPart{i} "));
+            let chunk = &body[cuts[i]..cuts[i + 1]];
+            let start = if i == 0 { String::new() } else { restore.clone() };
+            let end = if i + 1 == parts { tail.to_string() } else { hand_over.to_string() };
+            format!("{head}{start}{chunk}{end}")
+        })
+        .collect())
+}
+
+fn groth16_sources(k: &Groth16VerifierKeys) -> VerifierSources {
+    use taceo_groth16_sol::askama::Template;
+    let ctx = taceo_groth16_sol::SolidityVerifierContext {
+        vk: k.vk.clone(),
+        config: taceo_groth16_sol::SolidityVerifierConfig {
+            pragma_version: "^0.8.20".into(),
+        },
+    };
+    let verifier = ctx.render().expect("the verifier template renders");
+    VerifierSources {
+        backend: k.manifest.backend.clone(),
+        vk_sha256: k.manifest.vk_sha256.clone(),
+        sources: with_interface(BTreeMap::from([
+            ("Groth16Verifier.sol".to_string(), verifier),
+            ("Groth16UsageVerifier.sol".to_string(), GROTH16_ADAPTER_SOL.to_string()),
+        ])),
+        parts: vec!["Verifier".into()],
+        adapter: "Groth16UsageVerifier",
+    }
+}
+
+fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
+    (srs.get_g()[0], srs.g2(), srs.s_g2()).into()
+}
+
+/// snark-verifier's Solidity (Yul inside a fallback) for this key. Its calldata is the five
+/// instances followed by the proof, as 32-byte big-endian words.
+pub fn plonk_verifier_sol(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> String {
+    let protocol = compile(
+        srs,
+        vk,
+        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
+    );
+    let dk = deciding_key(srs);
+    let loader = EvmLoader::new::<Fq, Fr>();
+    let protocol = protocol.loaded(&loader);
+    let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
+    let instances = transcript.load_instances(vec![NUM_INSTANCES]);
+    let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
+        .expect("reading a proof symbolically cannot fail");
+    Plonk::verify(&dk, &protocol, &instances, &proof).expect("symbolic verification");
+    // The generator pins 0.8.19 exactly; the code is plain Yul that later 0.8 compilers accept.
+    loader
+        .solidity_code()
+        .replace("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;")
+}
+
+/// Where the scalars of every proof for this key sit, found by letting snark-verifier read a proof
+/// from a transcript that only records what is read.
+pub fn proof_layout(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> Layout {
+    let protocol = compile(
+        srs,
+        vk,
+        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
+    );
+    let mut recorder = LayoutRecorder::default();
+    let instances = vec![vec![Fr::zero(); NUM_INSTANCES]];
+    Plonk::read_proof(&deciding_key(srs), &protocol, &instances, &mut recorder)
+        .expect("the recorder never fails");
+    recorder.layout
+}
+
+#[derive(Default)]
+struct LayoutRecorder {
+    layout: Layout,
+}
+
+impl Transcript<G1Affine, NativeLoader> for LayoutRecorder {
+    fn loader(&self) -> &NativeLoader {
+        &snark_verifier::loader::native::LOADER
+    }
+    fn squeeze_challenge(&mut self) -> Fr {
+        Fr::one()
+    }
+    fn common_ec_point(&mut self, _: &G1Affine) -> Result<(), snark_verifier::Error> {
+        Ok(())
+    }
+    fn common_scalar(&mut self, _: &Fr) -> Result<(), snark_verifier::Error> {
+        Ok(())
+    }
+}
+
+impl TranscriptRead<G1Affine, NativeLoader> for LayoutRecorder {
+    fn read_scalar(&mut self) -> Result<Fr, snark_verifier::Error> {
+        self.layout.scalar_offsets.push(self.layout.len);
+        self.layout.len += 32;
+        Ok(Fr::one())
+    }
+    fn read_ec_point(&mut self) -> Result<G1Affine, snark_verifier::Error> {
+        self.layout.len += 64;
+        Ok(G1Affine::generator())
+    }
+}
+
+/// Solidity lines checking each contiguous run of scalars with one loop.
+fn scalar_checks(layout: &Layout) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &off in &layout.scalar_offsets {
+        match runs.last_mut() {
+            Some((_, end)) if *end == off => *end += 32,
+            _ => runs.push((off, off + 32)),
+        }
+    }
+    runs.iter()
+        .map(|(s, e)| format!("        if (!scalarsBelowR(proof, {s:#x}, {e:#x})) return false;\n"))
+        .collect()
+}
+
+/// The bytes a contract verifies for a proof file's proof: halo2 proofs are already in the EVM
+/// transcript's encoding; Groth16 proofs are re-encoded as EIP-197 words (A, B, C).
+pub fn evm_proof(backend: &str, proof: &[u8]) -> Result<Vec<u8>, ContractsError> {
+    if backend != zkinfer_prover::groth16::BACKEND {
+        return Ok(proof.to_vec());
+    }
+    use ark_ec::AffineRepr;
+    use ark_ff::{BigInteger, PrimeField};
+    let p: ark_groth16::Proof<ark_bn254::Bn254> = zkinfer_prover::groth16::from_bytes(proof)
+        .ok_or_else(|| ContractsError::Proof("not a canonical Groth16 proof".into()))?;
+    let word = |f: &ark_bn254::Fq| {
+        let mut w = [0u8; 32];
+        let be = f.into_bigint().to_bytes_be();
+        w[32 - be.len()..].copy_from_slice(&be);
+        w
+    };
+    let zero = ark_bn254::Fq::from(0u8);
+    let (ax, ay) = p.a.xy().unwrap_or((zero, zero));
+    let (cx, cy) = p.c.xy().unwrap_or((zero, zero));
+    let z2 = ark_bn254::Fq2::new(zero, zero);
+    let (bx, by) = p.b.xy().unwrap_or((z2, z2));
+    // EIP-197 puts the imaginary part of each G2 coordinate first.
+    Ok([ax, ay, bx.c1, bx.c0, by.c1, by.c0, cx, cy]
+        .iter()
+        .flat_map(word)
+        .collect())
+}

@@ -1,0 +1,302 @@
+//! The Settlement contract: its source, typed bindings (alloy `sol!`), and a client that runs its
+//! operations on any [`Chain`] and decodes what happened.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::sol;
+use alloy::sol_types::{SolCall, SolError, SolEvent, SolInterface};
+
+use crate::chain::{Chain, Outcome};
+use crate::solc::{CompiledContract, Solc};
+use crate::ContractsError;
+
+pub const SETTLEMENT_SOL: &str = include_str!("../contracts/Settlement.sol");
+pub const TEST_TOKEN_SOL: &str = include_str!("../contracts/test/TestToken.sol");
+pub const REENTRANT_TOKEN_SOL: &str = include_str!("../contracts/test/ReentrantToken.sol");
+
+sol! {
+    #[derive(Debug)]
+    interface ISettlement {
+        function registerModel(address verifier, address owner, address provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token) external returns (uint256 modelId);
+        function maxCost(uint256 modelId, uint64 maxIn, uint64 maxOut) external view returns (uint256);
+        function openRequest(uint256 modelId, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline) external payable returns (uint256 requestId);
+        function settle(uint256 requestId, bytes proof, uint256 outputCommitment, uint64 nIn, uint64 nOut) external;
+        function refund(uint256 requestId) external;
+        function withdraw(address token) external returns (uint256 amount);
+        function credits(address token, address account) external view returns (uint256);
+
+        event ModelRegistered(uint256 indexed modelId, address verifier, address indexed owner, address indexed provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token);
+        event RequestOpened(uint256 indexed requestId, uint256 indexed modelId, address indexed client, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline, uint256 escrow);
+        event RequestSettled(uint256 indexed requestId, uint256 outputCommitment, uint64 nIn, uint64 nOut, uint256 providerAmount, uint256 royalty, uint256 refund);
+        event RequestRefunded(uint256 indexed requestId, uint256 amount);
+        event Withdrawn(address indexed token, address indexed account, uint256 amount);
+
+        error InvalidModel();
+        error VerifierHasNoCode();
+        error RoyaltyTooHigh();
+        error UnknownModel();
+        error NotInField();
+        error DeadlineInPast();
+        error WrongPayment();
+        error TransferFailed();
+        error NotOpen();
+        error DeadlinePassed();
+        error DeadlineNotReached();
+        error UsageExceedsRequest();
+        error InvalidProof();
+        error NothingToWithdraw();
+        error Reentrancy();
+    }
+
+    #[derive(Debug)]
+    interface IUsageVerifier {
+        function verify(bytes proof, uint256[5] instances) external view returns (bool);
+    }
+
+    #[derive(Debug)]
+    interface ITestToken {
+        function mint(address to, uint256 amount) external;
+        function approve(address spender, uint256 amount) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+        function arm(address target, bytes payload) external;
+    }
+}
+
+/// Sources of Settlement alone.
+pub fn settlement_sources() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Settlement.sol".into(), SETTLEMENT_SOL.into()),
+        (
+            "IUsageVerifier.sol".into(),
+            crate::generate::I_USAGE_VERIFIER_SOL.into(),
+        ),
+    ])
+}
+
+/// Compiles Settlement.
+pub fn compile_settlement(solc: &Solc) -> Result<CompiledContract, ContractsError> {
+    take(solc.compile(&settlement_sources())?, "Settlement")
+}
+
+/// Compiles the test tokens: (TestToken, ReentrantToken).
+pub fn compile_test_tokens(
+    solc: &Solc,
+) -> Result<(CompiledContract, CompiledContract), ContractsError> {
+    let mut out = solc.compile(&BTreeMap::from([
+        ("TestToken.sol".into(), TEST_TOKEN_SOL.into()),
+        ("ReentrantToken.sol".into(), REENTRANT_TOKEN_SOL.into()),
+    ]))?;
+    let plain = out.remove("TestToken");
+    let reentrant = out.remove("ReentrantToken");
+    plain
+        .zip(reentrant)
+        .ok_or_else(|| ContractsError::Compile("test tokens missing from output".into()))
+}
+
+pub(crate) fn take(
+    mut contracts: BTreeMap<String, CompiledContract>,
+    name: &str,
+) -> Result<CompiledContract, ContractsError> {
+    contracts
+        .remove(name)
+        .ok_or_else(|| ContractsError::Compile(format!("{name} missing from compiler output")))
+}
+
+/// A readable reason for revert data: a Settlement error name, an `Error(string)`, or hex.
+pub fn describe_revert(data: &[u8]) -> String {
+    if data.is_empty() {
+        return "reverted without a reason".into();
+    }
+    if let Ok(e) = ISettlement::ISettlementErrors::abi_decode(data) {
+        return format!("{e:?}").split(['(', ' ']).next().unwrap_or_default().to_string();
+    }
+    if let Ok(msg) = alloy::sol_types::Revert::abi_decode(data) {
+        return msg.reason;
+    }
+    format!("revert data 0x{}", hex::encode(data))
+}
+
+/// A model's registration terms.
+#[derive(Clone, Debug)]
+pub struct ModelTerms {
+    pub verifier: Address,
+    pub owner: Address,
+    pub provider: Address,
+    pub royalty_bps: u16,
+    pub price_in: U256,
+    pub price_out: U256,
+    /// `Address::ZERO` for ETH.
+    pub token: Address,
+}
+
+/// What a successful transaction returned and cost.
+#[derive(Clone, Debug)]
+pub struct Receipt<T> {
+    pub value: T,
+    pub gas_used: u64,
+    pub outcome: Outcome,
+}
+
+/// Settlement at an address on a chain.
+pub struct Settlement<'c> {
+    pub chain: &'c mut dyn Chain,
+    pub address: Address,
+}
+
+impl<'c> Settlement<'c> {
+    pub fn deploy(
+        chain: &'c mut dyn Chain,
+        from: Address,
+        compiled: &CompiledContract,
+    ) -> Result<Self, ContractsError> {
+        let (address, _) = crate::chain::deploy(chain, from, &compiled.bytecode)?;
+        Ok(Self { chain, address })
+    }
+
+    /// Sends a call; a revert becomes an error naming the contract's reason.
+    fn send<C: SolCall>(
+        &mut self,
+        from: Address,
+        call: C,
+        value: U256,
+    ) -> Result<Outcome, ContractsError> {
+        let out = self
+            .chain
+            .send(from, Some(self.address), call.abi_encode().into(), value)?;
+        if !out.success {
+            return Err(ContractsError::Reverted(describe_revert(&out.output)));
+        }
+        Ok(out)
+    }
+
+    /// A receipt whose value is read from the event `E` (node receipts carry no return data).
+    fn with_event<E: SolEvent, T>(out: Outcome, f: impl FnOnce(E) -> T) -> Result<Receipt<T>, ContractsError> {
+        let value = f(event::<E>(&out)?);
+        Ok(Receipt { value, gas_used: out.gas_used, outcome: out })
+    }
+
+    fn view<C: SolCall>(&mut self, call: C) -> Result<C::Return, ContractsError> {
+        let out = self
+            .chain
+            .call(Address::ZERO, self.address, call.abi_encode().into())?;
+        if !out.success {
+            return Err(ContractsError::Reverted(describe_revert(&out.output)));
+        }
+        C::abi_decode_returns(&out.output)
+            .map_err(|e| ContractsError::Chain(format!("bad return data: {e}")))
+    }
+
+    pub fn register_model(&mut self, from: Address, t: &ModelTerms) -> Result<Receipt<U256>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::registerModelCall {
+                verifier: t.verifier,
+                owner: t.owner,
+                provider: t.provider,
+                royaltyBps: t.royalty_bps,
+                priceIn: t.price_in,
+                priceOut: t.price_out,
+                token: t.token,
+            },
+            U256::ZERO,
+        )?;
+        Self::with_event(out, |e: ISettlement::ModelRegistered| e.modelId)
+    }
+
+    pub fn max_cost(&mut self, model_id: U256, max_in: u64, max_out: u64) -> Result<U256, ContractsError> {
+        self.view(ISettlement::maxCostCall {
+            modelId: model_id,
+            maxIn: max_in,
+            maxOut: max_out,
+        })
+    }
+
+    /// Opens a request; `value` is the ETH escrow (zero for a token-priced model).
+    pub fn open_request(
+        &mut self,
+        from: Address,
+        model_id: U256,
+        input_commitment: U256,
+        max_in: u64,
+        max_out: u64,
+        deadline: u64,
+        value: U256,
+    ) -> Result<Receipt<ISettlement::RequestOpened>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::openRequestCall {
+                modelId: model_id,
+                inputCommitment: input_commitment,
+                maxIn: max_in,
+                maxOut: max_out,
+                deadline,
+            },
+            value,
+        )?;
+        Self::with_event(out, |e: ISettlement::RequestOpened| e)
+    }
+
+    pub fn settle(
+        &mut self,
+        from: Address,
+        request_id: U256,
+        proof: Bytes,
+        output_commitment: U256,
+        n_in: u64,
+        n_out: u64,
+    ) -> Result<Receipt<ISettlement::RequestSettled>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::settleCall {
+                requestId: request_id,
+                proof,
+                outputCommitment: output_commitment,
+                nIn: n_in,
+                nOut: n_out,
+            },
+            U256::ZERO,
+        )?;
+        Self::with_event(out, |e: ISettlement::RequestSettled| e)
+    }
+
+    pub fn refund(&mut self, from: Address, request_id: U256) -> Result<Receipt<U256>, ContractsError> {
+        let out = self.send(from, ISettlement::refundCall { requestId: request_id }, U256::ZERO)?;
+        Self::with_event(out, |e: ISettlement::RequestRefunded| e.amount)
+    }
+
+    pub fn withdraw(&mut self, from: Address, token: Address) -> Result<Receipt<U256>, ContractsError> {
+        let out = self.send(from, ISettlement::withdrawCall { token }, U256::ZERO)?;
+        Self::with_event(out, |e: ISettlement::Withdrawn| e.amount)
+    }
+
+    pub fn credits(&mut self, token: Address, account: Address) -> Result<U256, ContractsError> {
+        self.view(ISettlement::creditsCall { token, account })
+    }
+}
+
+/// The first event of type `E` in an outcome.
+pub fn event<E: SolEvent>(out: &Outcome) -> Result<E, ContractsError> {
+    out.logs
+        .iter()
+        .find_map(|l| E::decode_log(l).ok().map(|d| d.data))
+        .ok_or_else(|| ContractsError::Chain(format!("no {} event in the receipt", E::SIGNATURE)))
+}
+
+/// Calls `IUsageVerifier.verify` as a transaction would, returning (accepted, gas of that
+/// transaction including its intrinsic cost).
+pub fn verify_call(
+    chain: &mut dyn Chain,
+    verifier: Address,
+    proof: Bytes,
+    instances: [U256; 5],
+) -> Result<(bool, u64), ContractsError> {
+    let out = chain.call(
+        Address::ZERO,
+        verifier,
+        IUsageVerifier::verifyCall { proof, instances }.abi_encode().into(),
+    )?;
+    let ok = out.success
+        && IUsageVerifier::verifyCall::abi_decode_returns(&out.output).unwrap_or(false);
+    Ok((ok, out.gas_used))
+}
