@@ -1,5 +1,6 @@
 //! `zkinfer`: compile an ONNX model to a circuit, set up its keys, prove inference with its usage
-//! statement, verify, and inspect. Every verb prints machine-readable output with `--json`.
+//! statement, verify, inspect, generate the Solidity verifier, and settle payments on a chain.
+//! Every verb prints machine-readable output with `--json`.
 
 mod commands;
 mod input;
@@ -68,6 +69,26 @@ enum Command {
     Verify { dir: PathBuf, proof: PathBuf },
     /// Show the circuit's size: rows, columns, lookups, memory (halo2) or constraints (Groth16).
     Inspect { dir: PathBuf },
+    /// Generate the model's Solidity verifier and its IUsageVerifier adapter, compiled.
+    Verifier {
+        dir: PathBuf,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Deploy, register, request, settle, refund and withdraw, on the embedded chain or a node.
+    Chain {
+        #[command(flatten)]
+        opts: commands::chain::ChainOpts,
+        #[command(subcommand)]
+        cmd: commands::chain::ChainCmd,
+    },
+    /// Everything end to end on the example MLP and the embedded chain: compile, set up, deploy,
+    /// open a request, prove, settle, withdraw; prints balances and gas.
+    Demo {
+        /// Keep the artifacts in this directory (default: a temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +129,12 @@ fn main() -> ExitCode {
             .and_then(|_| commands::verify::run(&dir, &proof, cli.json)),
         Command::Inspect { dir } => commands::check_backend(&dir, backend)
             .and_then(|_| commands::inspect::run(&dir, cli.json)),
+        Command::Verifier { dir, out } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::verifier::run(&dir, &out, cli.json)),
+        Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
+        Command::Demo { dir } => {
+            commands::demo::run(backend.unwrap_or_default(), dir.as_deref(), cli.json)
+        }
     };
     match result {
         Ok(code) => code,

@@ -40,8 +40,8 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 /// Generates the verifying and proving keys for a plan.
 pub fn keygen(srs: &Srs, plan: Arc<Plan>) -> Result<ProvingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::shape(plan);
-    let vk =
-        keygen_vk_custom(srs, &circuit, true).map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
+    let vk = keygen_vk_custom(srs, &circuit, true)
+        .map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
     keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
 }
 
@@ -255,7 +255,10 @@ pub fn load_verifier_keys(dir: &ModelDir) -> Result<LoadedVerifier, ProverError>
         let vk = crate::groth16::from_bytes(&vk_bytes).ok_or_else(|| {
             ProverError::artifact(&dir.path(VK_FILE), "not a Groth16 verifying key")
         })?;
-        return Ok(LoadedVerifier::Groth16(Groth16VerifierKeys { vk, manifest }));
+        return Ok(LoadedVerifier::Groth16(Groth16VerifierKeys {
+            vk,
+            manifest,
+        }));
     }
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;

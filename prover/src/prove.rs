@@ -62,14 +62,7 @@ pub fn create(
     instances: &[crate::Fr],
 ) -> Result<Vec<u8>, ProverError> {
     let mut transcript = <EvmWrite as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(vec![]);
-    create_proof::<
-        KZGCommitmentScheme<Bn256>,
-        ProverSHPLONK<'_, Bn256>,
-        Challenge,
-        _,
-        _,
-        _,
-    >(
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, Challenge, _, _, _>(
         srs,
         pk,
         &[circuit],

@@ -10,8 +10,8 @@
 use std::io;
 
 use halo2_proofs::arithmetic::CurveAffine;
-use halo2curves::group::prime::PrimeCurveAffine;
 use halo2_proofs::transcript::{Transcript, TranscriptRead};
+use halo2curves::group::prime::PrimeCurveAffine;
 use snark_verifier::loader::native::NativeLoader;
 use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 

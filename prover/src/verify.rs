@@ -40,14 +40,15 @@ pub fn check_with_layout(
 ) -> Option<Layout> {
     let mut transcript = StrictRead::new(proof);
     let strategy = SingleStrategy::new(srs);
-    let ok = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge, _, _>(
-        srs.verifier_params(),
-        vk,
-        strategy,
-        &[&[instances]],
-        &mut transcript,
-    )
-    .is_ok();
+    let ok =
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge, _, _>(
+            srs.verifier_params(),
+            vk,
+            strategy,
+            &[&[instances]],
+            &mut transcript,
+        )
+        .is_ok();
     (ok && transcript.finish()).then(|| transcript.layout().clone())
 }
 

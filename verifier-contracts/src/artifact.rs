@@ -125,9 +125,15 @@ impl VerifierArtifact {
             write_atomic(&out.join(name), text.as_bytes())?;
         }
         for (i, part) in self.parts.iter().enumerate() {
-            write_atomic(&out.join(part_bin(i)), hex::encode(&part.bytecode).as_bytes())?;
+            write_atomic(
+                &out.join(part_bin(i)),
+                hex::encode(&part.bytecode).as_bytes(),
+            )?;
         }
-        write_atomic(&out.join(ADAPTER_BIN), hex::encode(&self.adapter.bytecode).as_bytes())?;
+        write_atomic(
+            &out.join(ADAPTER_BIN),
+            hex::encode(&self.adapter.bytecode).as_bytes(),
+        )?;
         let abi = serde_json::to_vec_pretty(&self.adapter.abi).expect("ABI serializes");
         write_atomic(&out.join(ADAPTER_ABI), &abi)?;
         let manifest = self.manifest();
@@ -142,8 +148,9 @@ impl VerifierArtifact {
 pub fn read(out: &Path) -> Result<(VerifierManifest, Vec<Vec<u8>>, Vec<u8>), ContractsError> {
     let path = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| ContractsError::io(&path, e))?;
-    let manifest: VerifierManifest = serde_json::from_str(&text)
-        .map_err(|e| ContractsError::State(format!("{}: not a verifier manifest: {e}", path.display())))?;
+    let manifest: VerifierManifest = serde_json::from_str(&text).map_err(|e| {
+        ContractsError::State(format!("{}: not a verifier manifest: {e}", path.display()))
+    })?;
     let load = |file: &str, want: &str| -> Result<Vec<u8>, ContractsError> {
         let p = out.join(file);
         let text = std::fs::read_to_string(&p).map_err(|e| ContractsError::io(&p, e))?;

@@ -32,7 +32,9 @@ impl Claim {
 
 /// Parses a field element instance (already checked below r) as a U256.
 pub fn to_u256(f: &zkinfer_circuits::Fr) -> U256 {
-    fr_to_hex(f).parse().expect("fr_to_hex gives 0x-hex below r")
+    fr_to_hex(f)
+        .parse()
+        .expect("fr_to_hex gives 0x-hex below r")
 }
 
 /// Reads a proof file as a settlement claim.

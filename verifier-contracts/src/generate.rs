@@ -59,7 +59,9 @@ fn halo2_sources(k: &VerifierKeys, parts: usize) -> Result<VerifierSources, Cont
     let layout = proof_layout(&k.srs, &k.vk);
     let code = plonk_verifier_sol(&k.srs, &k.vk);
     let split = split_verifier(&code, parts, 32 * NUM_INSTANCES + layout.len)?;
-    let names: Vec<String> = (0..split.len()).map(|i| format!("Halo2VerifierPart{i}")).collect();
+    let names: Vec<String> = (0..split.len())
+        .map(|i| format!("Halo2VerifierPart{i}"))
+        .collect();
     let mut sources: BTreeMap<String, String> = names
         .iter()
         .zip(split)
@@ -111,10 +113,17 @@ fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize) -> String {
 /// only top-level variables are `success`, which each part checks before returning, and the
 /// constants `f_p`, `f_q`, which every part declares), so each later part resumes exactly where
 /// the previous stopped once it has copied that memory back from its calldata at `state_offset`.
-pub fn split_verifier(code: &str, parts: usize, state_offset: usize) -> Result<Vec<String>, ContractsError> {
+pub fn split_verifier(
+    code: &str,
+    parts: usize,
+    state_offset: usize,
+) -> Result<Vec<String>, ContractsError> {
     const END: &str = "// Revert if anything fails";
-    let unexpected = |what: &str| ContractsError::Compile(format!("unexpected snark-verifier output: {what}"));
-    let func = code.find("function validate_ec_point").ok_or_else(|| unexpected("no validate_ec_point"))?;
+    let unexpected =
+        |what: &str| ContractsError::Compile(format!("unexpected snark-verifier output: {what}"));
+    let func = code
+        .find("function validate_ec_point")
+        .ok_or_else(|| unexpected("no validate_ec_point"))?;
     // The body starts after the helper function's closing brace.
     let mut depth = 0i32;
     let mut body_start = None;
@@ -133,9 +142,16 @@ pub fn split_verifier(code: &str, parts: usize, state_offset: usize) -> Result<V
     }
     let body_start = body_start.ok_or_else(|| unexpected("unbalanced helper"))?;
     let body_end = code.find(END).ok_or_else(|| unexpected("no final check"))?;
-    let (head, body, tail) = (&code[..body_start], &code[body_start..body_end], &code[body_end..]);
+    let (head, body, tail) = (
+        &code[..body_start],
+        &code[body_start..body_end],
+        &code[body_end..],
+    );
     if parts <= 1 {
-        return Ok(vec![code.replace("contract Halo2Verifier ", "contract Halo2VerifierPart0 ")]);
+        return Ok(vec![code.replace(
+            "contract Halo2Verifier ",
+            "contract Halo2VerifierPart0 ",
+        )]);
     }
     // Top-level statement boundaries (byte offsets into `body`).
     let mut bounds = vec![0usize];
@@ -165,10 +181,21 @@ pub fn split_verifier(code: &str, parts: usize, state_offset: usize) -> Result<V
     let hand_over = "\n            if iszero(success) { revert(0, 0) }\n            return(0, msize())\n        }\n    }\n}\n";
     Ok((0..parts)
         .map(|i| {
-            let head = head.replace("contract Halo2Verifier ", &format!("contract Halo2VerifierPart{i} "));
+            let head = head.replace(
+                "contract Halo2Verifier ",
+                &format!("contract Halo2VerifierPart{i} "),
+            );
             let chunk = &body[cuts[i]..cuts[i + 1]];
-            let start = if i == 0 { String::new() } else { restore.clone() };
-            let end = if i + 1 == parts { tail.to_string() } else { hand_over.to_string() };
+            let start = if i == 0 {
+                String::new()
+            } else {
+                restore.clone()
+            };
+            let end = if i + 1 == parts {
+                tail.to_string()
+            } else {
+                hand_over.to_string()
+            };
             format!("{head}{start}{chunk}{end}")
         })
         .collect())
@@ -188,7 +215,10 @@ fn groth16_sources(k: &Groth16VerifierKeys) -> VerifierSources {
         vk_sha256: k.manifest.vk_sha256.clone(),
         sources: with_interface(BTreeMap::from([
             ("Groth16Verifier.sol".to_string(), verifier),
-            ("Groth16UsageVerifier.sol".to_string(), GROTH16_ADAPTER_SOL.to_string()),
+            (
+                "Groth16UsageVerifier.sol".to_string(),
+                GROTH16_ADAPTER_SOL.to_string(),
+            ),
         ])),
         parts: vec!["Verifier".into()],
         adapter: "Groth16UsageVerifier",

@@ -25,6 +25,8 @@ sol! {
         function refund(uint256 requestId) external;
         function withdraw(address token) external returns (uint256 amount);
         function credits(address token, address account) external view returns (uint256);
+        function requestCount() external view returns (uint256);
+        function models(uint256 modelId) external view returns (address verifier, address owner, address provider, uint16 royaltyBps, address token, uint256 priceIn, uint256 priceOut);
 
         event ModelRegistered(uint256 indexed modelId, address verifier, address indexed owner, address indexed provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token);
         event RequestOpened(uint256 indexed requestId, uint256 indexed modelId, address indexed client, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline, uint256 escrow);
@@ -109,7 +111,11 @@ pub fn describe_revert(data: &[u8]) -> String {
         return "reverted without a reason".into();
     }
     if let Ok(e) = ISettlement::ISettlementErrors::abi_decode(data) {
-        return format!("{e:?}").split(['(', ' ']).next().unwrap_or_default().to_string();
+        return format!("{e:?}")
+            .split(['(', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_string();
     }
     if let Ok(msg) = alloy::sol_types::Revert::abi_decode(data) {
         return msg.reason;
@@ -171,9 +177,16 @@ impl<'c> Settlement<'c> {
     }
 
     /// A receipt whose value is read from the event `E` (node receipts carry no return data).
-    fn with_event<E: SolEvent, T>(out: Outcome, f: impl FnOnce(E) -> T) -> Result<Receipt<T>, ContractsError> {
+    fn with_event<E: SolEvent, T>(
+        out: Outcome,
+        f: impl FnOnce(E) -> T,
+    ) -> Result<Receipt<T>, ContractsError> {
         let value = f(event::<E>(&out)?);
-        Ok(Receipt { value, gas_used: out.gas_used, outcome: out })
+        Ok(Receipt {
+            value,
+            gas_used: out.gas_used,
+            outcome: out,
+        })
     }
 
     fn view<C: SolCall>(&mut self, call: C) -> Result<C::Return, ContractsError> {
@@ -187,7 +200,11 @@ impl<'c> Settlement<'c> {
             .map_err(|e| ContractsError::Chain(format!("bad return data: {e}")))
     }
 
-    pub fn register_model(&mut self, from: Address, t: &ModelTerms) -> Result<Receipt<U256>, ContractsError> {
+    pub fn register_model(
+        &mut self,
+        from: Address,
+        t: &ModelTerms,
+    ) -> Result<Receipt<U256>, ContractsError> {
         let out = self.send(
             from,
             ISettlement::registerModelCall {
@@ -204,7 +221,12 @@ impl<'c> Settlement<'c> {
         Self::with_event(out, |e: ISettlement::ModelRegistered| e.modelId)
     }
 
-    pub fn max_cost(&mut self, model_id: U256, max_in: u64, max_out: u64) -> Result<U256, ContractsError> {
+    pub fn max_cost(
+        &mut self,
+        model_id: U256,
+        max_in: u64,
+        max_out: u64,
+    ) -> Result<U256, ContractsError> {
         self.view(ISettlement::maxCostCall {
             modelId: model_id,
             maxIn: max_in,
@@ -260,18 +282,46 @@ impl<'c> Settlement<'c> {
         Self::with_event(out, |e: ISettlement::RequestSettled| e)
     }
 
-    pub fn refund(&mut self, from: Address, request_id: U256) -> Result<Receipt<U256>, ContractsError> {
-        let out = self.send(from, ISettlement::refundCall { requestId: request_id }, U256::ZERO)?;
+    pub fn refund(
+        &mut self,
+        from: Address,
+        request_id: U256,
+    ) -> Result<Receipt<U256>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::refundCall {
+                requestId: request_id,
+            },
+            U256::ZERO,
+        )?;
         Self::with_event(out, |e: ISettlement::RequestRefunded| e.amount)
     }
 
-    pub fn withdraw(&mut self, from: Address, token: Address) -> Result<Receipt<U256>, ContractsError> {
+    pub fn withdraw(
+        &mut self,
+        from: Address,
+        token: Address,
+    ) -> Result<Receipt<U256>, ContractsError> {
         let out = self.send(from, ISettlement::withdrawCall { token }, U256::ZERO)?;
         Self::with_event(out, |e: ISettlement::Withdrawn| e.amount)
     }
 
     pub fn credits(&mut self, token: Address, account: Address) -> Result<U256, ContractsError> {
         self.view(ISettlement::creditsCall { token, account })
+    }
+
+    /// The id the next opened request will get (when no one else opens one first).
+    pub fn next_request_id(&mut self) -> Result<U256, ContractsError> {
+        Ok(self.view(ISettlement::requestCountCall {})? + U256::from(1))
+    }
+
+    /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
+    pub fn model_token(&mut self, model_id: U256) -> Result<Address, ContractsError> {
+        let m = self.view(ISettlement::modelsCall { modelId: model_id })?;
+        if m.verifier == Address::ZERO {
+            return Err(ContractsError::Reverted("UnknownModel".into()));
+        }
+        Ok(m.token)
     }
 }
 
@@ -294,9 +344,11 @@ pub fn verify_call(
     let out = chain.call(
         Address::ZERO,
         verifier,
-        IUsageVerifier::verifyCall { proof, instances }.abi_encode().into(),
+        IUsageVerifier::verifyCall { proof, instances }
+            .abi_encode()
+            .into(),
     )?;
-    let ok = out.success
-        && IUsageVerifier::verifyCall::abi_decode_returns(&out.output).unwrap_or(false);
+    let ok =
+        out.success && IUsageVerifier::verifyCall::abi_decode_returns(&out.output).unwrap_or(false);
     Ok((ok, out.gas_used))
 }

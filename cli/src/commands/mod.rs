@@ -1,9 +1,12 @@
 //! One module per verb.
 
+pub mod chain;
 pub mod compile;
+pub mod demo;
 pub mod inspect;
 pub mod prove;
 pub mod setup;
+pub mod verifier;
 pub mod verify;
 
 /// Prints `value` as JSON on stdout.

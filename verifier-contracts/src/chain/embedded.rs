@@ -98,7 +98,10 @@ impl Embedded {
             Err(e) => return Err(ContractsError::io(path, e)),
         };
         let saved: SavedState = serde_json::from_str(&text).map_err(|e| {
-            ContractsError::State(format!("{}: not a zkinfer chain state: {e}", path.display()))
+            ContractsError::State(format!(
+                "{}: not a zkinfer chain state: {e}",
+                path.display()
+            ))
         })?;
         let mut db = CacheDB::new(EmptyDB::default());
         for (addr, a) in saved.accounts {
@@ -185,6 +188,7 @@ impl Embedded {
         Outcome {
             success: result.is_success(),
             gas_used: result.tx_gas_used(),
+            fee: U256::ZERO,
             created: result.created_address(),
             logs: result.logs().to_vec(),
             output: result.output().cloned().unwrap_or_default(),

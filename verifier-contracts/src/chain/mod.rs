@@ -15,6 +15,8 @@ pub struct Outcome {
     /// Gas the transaction used (intrinsic cost included); for a transaction a node refused to
     /// send because it would revert, 0.
     pub gas_used: u64,
+    /// What the sender paid for gas (zero on the embedded chain, which charges none).
+    pub fee: U256,
     /// Return data, or revert data when it failed.
     pub output: Bytes,
     pub logs: Vec<Log>,

@@ -54,7 +54,13 @@ impl Rpc {
         Ok(rpc)
     }
 
-    fn request(&self, from: Address, to: Option<Address>, data: Bytes, value: U256) -> TransactionRequest {
+    fn request(
+        &self,
+        from: Address,
+        to: Option<Address>,
+        data: Bytes,
+        value: U256,
+    ) -> TransactionRequest {
         let tx = TransactionRequest::default()
             .with_from(from)
             .with_input(data)
@@ -73,6 +79,7 @@ fn reverted(e: RpcError<TransportErrorKind>) -> Result<Outcome, ContractsError> 
             Ok(Outcome {
                 success: false,
                 gas_used: 0,
+                fee: U256::ZERO,
                 output: resp.as_revert_data().unwrap_or_default(),
                 logs: vec![],
                 created: None,
@@ -96,6 +103,14 @@ impl Chain for Rpc {
         let tx = self.request(from, to, data, value);
         let provider = self.provider.clone();
         self.runtime.block_on(async move {
+            // The nonce is read from the node each time: a cached one would skip ahead when a
+            // transaction is refused at estimation, and every later transaction would then wait.
+            let nonce = provider
+                .get_transaction_count(from)
+                .pending()
+                .await
+                .map_err(|e| ContractsError::Chain(format!("reading the nonce: {e}")))?;
+            let tx = tx.with_nonce(nonce);
             let pending = match provider.send_transaction(tx).await {
                 Ok(p) => p,
                 Err(e) => return reverted(e),
@@ -107,6 +122,7 @@ impl Chain for Rpc {
             Ok(Outcome {
                 success: receipt.status(),
                 gas_used: receipt.gas_used,
+                fee: U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price),
                 output: Bytes::new(),
                 logs: receipt.logs().iter().map(|l| l.inner.clone()).collect(),
                 created: receipt.contract_address,
@@ -126,6 +142,7 @@ impl Chain for Rpc {
             Ok(Outcome {
                 success: true,
                 gas_used,
+                fee: U256::ZERO,
                 output,
                 logs: vec![],
                 created: None,
@@ -142,7 +159,11 @@ impl Chain for Rpc {
     fn timestamp(&mut self) -> Result<u64, ContractsError> {
         let block = self
             .runtime
-            .block_on(async { self.provider.get_block_by_number(BlockNumberOrTag::Latest).await })
+            .block_on(async {
+                self.provider
+                    .get_block_by_number(BlockNumberOrTag::Latest)
+                    .await
+            })
             .map_err(|e| ContractsError::Chain(e.to_string()))?
             .ok_or_else(|| ContractsError::Chain("the node has no latest block".into()))?;
         Ok(block.header.timestamp + 1)

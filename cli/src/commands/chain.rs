@@ -1,0 +1,338 @@
+//! `zkinfer chain`: deploy, register, request, settle, refund and withdraw on the embedded chain
+//! (revm; its state persists in a file) or on a node (`--rpc-url`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use alloy::primitives::{Address, U256};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zkinfer_circuits::field::fr_parse;
+use zkinfer_circuits::halo2::Witness;
+use zkinfer_circuits::model::quantize_input;
+use zkinfer_contracts::chain::embedded::Embedded;
+use zkinfer_contracts::chain::rpc::Rpc;
+use zkinfer_contracts::chain::Chain;
+use zkinfer_contracts::claim::{from_proof_file, to_u256};
+use zkinfer_contracts::settlement::{compile_settlement, ITestToken, ModelTerms, Settlement};
+use zkinfer_contracts::solc::Solc;
+use zkinfer_prover::artifacts::{read_json, ModelDir};
+use zkinfer_prover::prove::ProofFile;
+
+#[derive(Args)]
+pub struct ChainOpts {
+    /// JSON-RPC URL of a node; without it, the embedded chain.
+    #[arg(long, global = true)]
+    rpc_url: Option<String>,
+    /// State file of the embedded chain (created on first use).
+    #[arg(long, global = true, default_value = "zkinfer-chain.json")]
+    state: PathBuf,
+    /// File holding the sender's hex private key; default: $ZKINFER_PRIVATE_KEY.
+    #[arg(long, global = true)]
+    key_file: Option<PathBuf>,
+    /// Act as anvil's well-known dev account N (0-3): for the embedded chain and local dev nodes.
+    #[arg(long, global = true, conflicts_with = "key_file")]
+    dev_account: Option<usize>,
+}
+
+#[derive(Subcommand)]
+pub enum ChainCmd {
+    /// Deploy Settlement, or a verifier written by `zkinfer verifier`.
+    Deploy {
+        #[command(subcommand)]
+        what: DeployWhat,
+    },
+    /// Register a model: its verifier (adapter address), owner, provider, royalty and prices.
+    Register {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        verifier: Address,
+        #[arg(long)]
+        owner: Address,
+        #[arg(long)]
+        provider: Address,
+        /// Owner's share of each payment in basis points (at most 10000).
+        #[arg(long)]
+        royalty_bps: u16,
+        /// Price per metered input unit, in wei (or token units).
+        #[arg(long)]
+        price_in: U256,
+        /// Price per metered output unit.
+        #[arg(long)]
+        price_out: U256,
+        /// ERC-20 token to pay in; default ETH.
+        #[arg(long, default_value_t = Address::ZERO)]
+        token: Address,
+    },
+    /// Open a request and escrow its maximum cost. The input commitment is given, or computed
+    /// from the model directory, input and salt for the id the request will get.
+    Request {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        model_id: U256,
+        #[arg(long, conflicts_with_all = ["model", "input", "salt"])]
+        input_commitment: Option<U256>,
+        /// Model directory (with --input and --salt) to compute the input commitment.
+        #[arg(long, requires_all = ["input", "salt"])]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long)]
+        salt: Option<String>,
+        #[arg(long)]
+        max_in: u64,
+        #[arg(long)]
+        max_out: u64,
+        /// Seconds from now until the request can be refunded.
+        #[arg(long, default_value_t = 3600)]
+        deadline_in: u64,
+    },
+    /// Settle a request with a proof file from `zkinfer prove`.
+    Settle {
+        #[arg(long)]
+        settlement: Address,
+        proof: PathBuf,
+    },
+    /// Refund an unsettled request after its deadline (anyone may call).
+    Refund {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        request_id: U256,
+    },
+    /// Withdraw everything credited to the sender.
+    Withdraw {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long, default_value_t = Address::ZERO)]
+        token: Address,
+    },
+    /// Move a dev chain's clock forward.
+    Warp { seconds: u64 },
+}
+
+#[derive(Subcommand)]
+pub enum DeployWhat {
+    Settlement,
+    /// The verifier parts and adapter in a directory written by `zkinfer verifier`.
+    Verifier {
+        dir: PathBuf,
+    },
+}
+
+/// An opened chain; the embedded one is saved back to its state file when done.
+enum Opened {
+    Embedded(Embedded, PathBuf),
+    Node(Rpc),
+}
+
+impl Opened {
+    fn chain(&mut self) -> &mut dyn Chain {
+        match self {
+            Opened::Embedded(c, _) => c,
+            Opened::Node(c) => c,
+        }
+    }
+}
+
+fn open(opts: &ChainOpts) -> Result<(Opened, Address)> {
+    let key: Option<PrivateKeySigner> = match opts.dev_account {
+        Some(i) if i < 4 => Some(zkinfer_contracts::keys::dev(i)),
+        Some(i) => bail!("--dev-account {i}: there are 4 dev accounts (0-3)"),
+        None => zkinfer_contracts::keys::load(opts.key_file.as_deref())?,
+    };
+    match &opts.rpc_url {
+        Some(url) => {
+            let key = key.with_context(|| {
+                format!(
+                    "a node needs a signing key: pass --key-file FILE or set {}",
+                    zkinfer_contracts::keys::KEY_ENV
+                )
+            })?;
+            let from = key.address();
+            Ok((Opened::Node(Rpc::connect(url, &[key])?), from))
+        }
+        None => {
+            let from = key
+                .unwrap_or_else(|| zkinfer_contracts::keys::dev(0))
+                .address();
+            let chain = Embedded::open(&opts.state)?;
+            Ok((Opened::Embedded(chain, opts.state.clone()), from))
+        }
+    }
+}
+
+pub fn run(opts: &ChainOpts, cmd: ChainCmd, json_out: bool) -> Result<ExitCode> {
+    let (mut opened, from) = open(opts)?;
+    let result = execute(opened.chain(), from, cmd);
+    // The embedded chain keeps what happened, reverted transactions included (they use a nonce).
+    if let Opened::Embedded(chain, path) = &opened {
+        chain.save(path)?;
+    }
+    let report = result?;
+    if json_out {
+        super::print_json(&report);
+    } else {
+        for (k, v) in report.as_object().into_iter().flatten() {
+            println!(
+                "{k}: {}",
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn settlement_at(chain: &mut dyn Chain, address: Address) -> Settlement<'_> {
+    Settlement { chain, address }
+}
+
+fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_json::Value> {
+    let on = chain.describe();
+    Ok(match cmd {
+        ChainCmd::Deploy {
+            what: DeployWhat::Settlement,
+        } => {
+            let code = compile_settlement(&Solc::find()?)?;
+            let (address, gas) = zkinfer_contracts::chain::deploy(chain, from, &code.bytecode)?;
+            json!({ "chain": on, "settlement": address.to_string(), "gas": gas })
+        }
+        ChainCmd::Deploy {
+            what: DeployWhat::Verifier { dir },
+        } => {
+            let (manifest, parts, adapter) = zkinfer_contracts::artifact::read(&dir)?;
+            let (address, gas) =
+                zkinfer_contracts::artifact::deploy(chain, from, &parts, &adapter)?;
+            json!({ "chain": on, "verifier": address.to_string(), "backend": manifest.backend,
+                    "vk_sha256": manifest.vk_sha256, "parts": parts.len(), "gas": gas })
+        }
+        ChainCmd::Register {
+            settlement,
+            verifier,
+            owner,
+            provider,
+            royalty_bps,
+            price_in,
+            price_out,
+            token,
+        } => {
+            let terms = ModelTerms {
+                verifier,
+                owner,
+                provider,
+                royalty_bps,
+                price_in,
+                price_out,
+                token,
+            };
+            let r = settlement_at(chain, settlement).register_model(from, &terms)?;
+            json!({ "chain": on, "model_id": r.value.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Request {
+            settlement,
+            model_id,
+            input_commitment,
+            model,
+            input,
+            salt,
+            max_in,
+            max_out,
+            deadline_in,
+        } => {
+            let mut s = settlement_at(chain, settlement);
+            let token = s.model_token(model_id)?;
+            let expected_id = s.next_request_id()?;
+            let commitment = match (input_commitment, model) {
+                (Some(c), _) => c,
+                (None, Some(dir)) => input_commitment_for(
+                    &dir,
+                    input.as_deref().expect("clap requires --input"),
+                    salt.as_deref().expect("clap requires --salt"),
+                    expected_id,
+                )?,
+                (None, None) => bail!("give --input-commitment, or --model, --input and --salt"),
+            };
+            let cost = s.max_cost(model_id, max_in, max_out)?;
+            let value = if token == Address::ZERO {
+                cost
+            } else {
+                let approve = alloy::sol_types::SolCall::abi_encode(&ITestToken::approveCall {
+                    spender: settlement,
+                    amount: cost,
+                });
+                let out = s
+                    .chain
+                    .send(from, Some(token), approve.into(), U256::ZERO)?;
+                if !out.success {
+                    bail!("approving {cost} of token {token} for Settlement failed");
+                }
+                U256::ZERO
+            };
+            let deadline = s.chain.timestamp()? + deadline_in;
+            let r = s.open_request(from, model_id, commitment, max_in, max_out, deadline, value)?;
+            if r.value.requestId != expected_id {
+                tracing::warn!(
+                    "request opened as {} but the commitment was made for {expected_id}: another request came first; refund it after the deadline",
+                    r.value.requestId
+                );
+            }
+            json!({ "chain": on, "request_id": r.value.requestId.to_string(), "escrow": r.value.escrow.to_string(),
+                    "input_commitment": format!("{commitment:#x}"), "deadline": deadline, "gas": r.gas_used })
+        }
+        ChainCmd::Settle { settlement, proof } => {
+            let file: ProofFile = read_json(&proof)?;
+            let claim = from_proof_file(&file).with_context(|| format!("{}", proof.display()))?;
+            let r = settlement_at(chain, settlement).settle(
+                from,
+                claim.request_id,
+                claim.proof,
+                claim.output_commitment,
+                claim.n_in,
+                claim.n_out,
+            )?;
+            json!({ "chain": on, "request_id": claim.request_id.to_string(), "n_in": claim.n_in, "n_out": claim.n_out,
+                    "provider_paid": r.value.providerAmount.to_string(), "owner_paid": r.value.royalty.to_string(),
+                    "refunded": r.value.refund.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Refund {
+            settlement,
+            request_id,
+        } => {
+            let r = settlement_at(chain, settlement).refund(from, request_id)?;
+            json!({ "chain": on, "request_id": request_id.to_string(), "refunded": r.value.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Withdraw { settlement, token } => {
+            let r = settlement_at(chain, settlement).withdraw(from, token)?;
+            json!({ "chain": on, "account": from.to_string(), "amount": r.value.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Warp { seconds } => {
+            chain.advance_time(seconds)?;
+            json!({ "chain": on, "timestamp": chain.timestamp()? })
+        }
+    })
+}
+
+/// The input commitment of `input` for request `id` with `salt`, as the prover will compute it.
+pub fn input_commitment_for(dir: &Path, input: &Path, salt: &str, id: U256) -> Result<U256> {
+    let md = ModelDir::new(dir);
+    let model = md.model()?;
+    let batch = md.settings()?.batch;
+    let rows = crate::input::read_rows(input)?
+        .iter()
+        .map(|x| quantize_input(x, &model.input))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}", input.display()))?;
+    let w = Witness {
+        rows,
+        request_id: fr_parse(&format!("{id:#x}"))?,
+        salt: fr_parse(salt).context("--salt")?,
+    };
+    let run = zkinfer_circuits::witness::run(&model, batch, &w)?;
+    Ok(to_u256(&run.statement.input_commitment))
+}
