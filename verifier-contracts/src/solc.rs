@@ -190,17 +190,20 @@ fn native_version() -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-/// The directory holding `package.json`, `js/` and `node_modules/` with solc-js installed.
+/// The directory holding `package.json`, `js/` and `node_modules/` with solc-js installed:
+/// `$ZKINFER_JS_TOOLS` when set (and then only there), else `./verifier-contracts`, else this
+/// crate's source directory.
 pub fn js_tools_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ZKINFER_JS_TOOLS").map(PathBuf::from),
-        Some(PathBuf::from("verifier-contracts")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("node_modules/solc/package.json").is_file())
+    let installed = |d: &PathBuf| d.join("node_modules/solc/package.json").is_file();
+    if let Some(dir) = std::env::var_os("ZKINFER_JS_TOOLS") {
+        return Some(PathBuf::from(dir)).filter(installed);
+    }
+    [
+        PathBuf::from("verifier-contracts"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    ]
+    .into_iter()
+    .find(installed)
 }
 
 fn cache_dir() -> Option<PathBuf> {

@@ -38,6 +38,7 @@ pub const PROVED: [u64; 3] = [1, 3, 4];
 
 pub struct Fixture {
     pub _tmp: tempfile::TempDir,
+    pub dir: ModelDir,
     pub backend: &'static str,
     pub verifier: VerifierArtifact,
     /// Input commitment of the example input for each request id.
@@ -87,6 +88,7 @@ fn make_fixture(backend: &'static str) -> Fixture {
         .collect();
     Fixture {
         _tmp: tmp,
+        dir,
         backend,
         verifier,
         input_commitments,

@@ -1,0 +1,270 @@
+//! The on-chain verbs as a user runs them: `zkinfer demo` on both backends, and the manual flow
+//! `verifier` → `chain deploy/register/request` → `prove` → `chain settle/withdraw` on a
+//! persistent embedded chain, with a tampered proof refused and a missing compiler explained.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zkinfer(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("zkinfer runs")
+}
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+}
+
+fn example(f: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/mlp")
+        .join(f)
+        .display()
+        .to_string()
+}
+
+fn wei(v: &serde_json::Value) -> u128 {
+    v.as_str()
+        .expect("amounts are decimal strings")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn demo_pays_exact_amounts_on_both_backends() {
+    for backend in ["halo2", "groth16"] {
+        let v = ok(&zkinfer(&["demo", "--backend", backend, "--json"], &[]));
+        assert_eq!(v["n_in"], 1);
+        assert_eq!(v["n_out"], 1);
+        let (escrow, provider, owner, refunded) = (
+            wei(&v["escrow"]),
+            wei(&v["provider_paid"]),
+            wei(&v["owner_paid"]),
+            wei(&v["refunded"]),
+        );
+        assert_eq!(provider + owner + refunded, escrow, "{backend}");
+        assert_eq!(owner * 9, provider, "10% royalty");
+        assert!(v["verify_gas"].as_u64().unwrap() > 100_000);
+        assert!(v["settle_gas"].as_u64().unwrap() > v["verify_gas"].as_u64().unwrap() - 21_000);
+        assert!(v["backend"]
+            .as_str()
+            .unwrap()
+            .starts_with(if backend == "halo2" {
+                "halo2"
+            } else {
+                "groth16"
+            }));
+    }
+}
+
+#[test]
+fn manual_flow_on_a_persistent_embedded_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let state = t("chain.json");
+    let chain = |args: &[&str], dev: &str| {
+        let mut a = vec!["chain", "--state", &state, "--dev-account", dev, "--json"];
+        a.extend_from_slice(args);
+        zkinfer(&a, &[])
+    };
+    ok(&zkinfer(
+        &["compile", &example("mlp.onnx"), "-o", &t("model"), "--json"],
+        &[],
+    ));
+    ok(&zkinfer(
+        &["setup", &t("model"), "--dev-srs", "--json"],
+        &[],
+    ));
+    let manifest = ok(&zkinfer(
+        &["verifier", &t("model"), "-o", &t("verifier"), "--json"],
+        &[],
+    ));
+    assert!(manifest["manifest"]["parts"].as_array().unwrap().len() >= 2);
+    for f in [
+        "Halo2UsageVerifier.sol",
+        "IUsageVerifier.sol",
+        "adapter.bin",
+        "adapter.abi.json",
+        "part0.bin",
+        "verifier.json",
+    ] {
+        assert!(tmp.path().join("verifier").join(f).is_file(), "{f}");
+    }
+
+    let verifier = ok(&chain(&["deploy", "verifier", &t("verifier")], "0"))["verifier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let settlement = ok(&chain(&["deploy", "settlement"], "0"))["settlement"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    let provider = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+    let model_id = ok(&chain(
+        &[
+            "register",
+            "--settlement",
+            &settlement,
+            "--verifier",
+            &verifier,
+            "--owner",
+            owner,
+            "--provider",
+            provider,
+            "--royalty-bps",
+            "2500",
+            "--price-in",
+            "1000",
+            "--price-out",
+            "3000",
+        ],
+        "1",
+    ))["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let salt = "0x1234";
+    let req = ok(&chain(
+        &[
+            "request",
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_id,
+            "--model",
+            &t("model"),
+            "--input",
+            &example("input.json"),
+            "--salt",
+            salt,
+            "--max-in",
+            "5",
+            "--max-out",
+            "5",
+        ],
+        "3",
+    ));
+    assert_eq!(req["escrow"], "20000");
+    let id = req["request_id"].as_str().unwrap().to_string();
+
+    ok(&zkinfer(
+        &[
+            "prove",
+            &t("model"),
+            "--input",
+            &example("input.json"),
+            "--request-id",
+            &id,
+            "--salt",
+            salt,
+            "-o",
+            &t("proofs"),
+            "--json",
+        ],
+        &[],
+    ));
+    let proof = t("proofs/proof-0.json");
+
+    // A tampered proof file is refused on-chain with the contract's reason; nothing is paid.
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let hex = file["proof"].as_str().unwrap().to_string();
+    let flipped = if &hex[10..11] == "0" { "1" } else { "0" };
+    file["proof"] = format!("{}{}{}", &hex[..10], flipped, &hex[11..]).into();
+    std::fs::write(t("tampered.json"), serde_json::to_vec(&file).unwrap()).unwrap();
+    let out = chain(
+        &["settle", "--settlement", &settlement, &t("tampered.json")],
+        "2",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("InvalidProof"), "{err}");
+
+    let settled = ok(&chain(
+        &["settle", "--settlement", &settlement, &proof],
+        "2",
+    ));
+    assert_eq!(settled["provider_paid"], "3000"); // 1·1000 + 1·3000 = 4000, 25% royalty
+    assert_eq!(settled["owner_paid"], "1000");
+    assert_eq!(settled["refunded"], "16000");
+    let again = chain(&["settle", "--settlement", &settlement, &proof], "2");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("NotOpen"));
+    assert_eq!(
+        ok(&chain(&["withdraw", "--settlement", &settlement], "2"))["amount"],
+        "3000"
+    );
+    assert_eq!(
+        ok(&chain(&["withdraw", "--settlement", &settlement], "3"))["amount"],
+        "16000"
+    );
+    // Refund before the deadline is refused; after `warp`, a fresh request is refunded.
+    let req2 = ok(&chain(
+        &[
+            "request",
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_id,
+            "--input-commitment",
+            "0x1",
+            "--max-in",
+            "1",
+            "--max-out",
+            "1",
+        ],
+        "3",
+    ));
+    let id2 = req2["request_id"].as_str().unwrap().to_string();
+    let early = chain(
+        &["refund", "--settlement", &settlement, "--request-id", &id2],
+        "0",
+    );
+    assert!(String::from_utf8_lossy(&early.stderr).contains("DeadlineNotReached"));
+    ok(&chain(&["warp", "7200"], "0"));
+    assert_eq!(
+        ok(&chain(
+            &["refund", "--settlement", &settlement, "--request-id", &id2],
+            "0"
+        ))["refunded"],
+        "4000"
+    );
+}
+
+#[test]
+fn a_missing_compiler_names_the_command_that_installs_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model").display().to_string();
+    ok(&zkinfer(
+        &[
+            "compile",
+            &example("mlp.onnx"),
+            "--backend",
+            "groth16",
+            "-o",
+            &model,
+            "--json",
+        ],
+        &[],
+    ));
+    ok(&zkinfer(&["setup", &model, "--json"], &[]));
+    let out_dir = tmp.path().join("verifier");
+    let out = zkinfer(
+        &["verifier", &model, "-o", &out_dir.display().to_string()],
+        &[
+            ("ZKINFER_JS_TOOLS", "/nonexistent"),
+            ("PATH", "/nonexistent"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("npm ci --prefix verifier-contracts"), "{err}");
+    assert!(!out_dir.exists(), "nothing written");
+}
