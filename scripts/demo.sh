@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# The main job end to end on the example MLP: compile the ONNX model, set up keys (insecure dev
-# SRS), prove one inference with its usage statement, verify the proof.
+# The main job end to end on embedded defaults: `zkinfer demo` compiles the example MLP, sets up
+# keys (insecure dev setup), generates and deploys its Solidity verifier and Settlement on the
+# embedded chain, opens a request, proves the run, settles and withdraws; prints balances and gas.
+# Extra arguments go to `zkinfer demo` (e.g. `--backend groth16`, `--json`, `--dir DIR`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer-target}"
+# The pinned Solidity compiler (solc-js), anvil and snarkjs.
+npm ci --prefix verifier-contracts --no-audit --no-fund --loglevel=error
 cargo build --release --locked -p zkinfer
-zk="$CARGO_TARGET_DIR/release/zkinfer"
-work="${1:-target/demo}"
-"$zk" compile examples/mlp/mlp.onnx -o "$work/mlp"
-"$zk" setup "$work/mlp" --dev-srs
-"$zk" inspect "$work/mlp"
-"$zk" prove "$work/mlp" --input examples/mlp/input.json --request-id 1 -o "$work/proofs"
-"$zk" verify "$work/mlp" "$work/proofs/proof-0.json"
+"$CARGO_TARGET_DIR/release/zkinfer" demo "$@"

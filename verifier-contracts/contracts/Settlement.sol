@@ -20,14 +20,15 @@ contract Settlement {
     /// `token` value that means native ETH.
     address public constant ETH = address(0);
 
+    /// Packed so that settling reads five slots.
     struct Model {
         IUsageVerifier verifier;
+        uint16 royaltyBps;
         address owner;
         address provider;
-        uint16 royaltyBps;
         address token;
-        uint256 priceIn;
-        uint256 priceOut;
+        uint128 priceIn;
+        uint128 priceOut;
     }
 
     enum Status {
@@ -37,11 +38,12 @@ contract Settlement {
         Refunded
     }
 
+    /// Packed into four slots.
     struct Request {
-        uint256 modelId;
         address client;
         Status status;
         uint64 deadline;
+        uint64 modelId;
         uint64 maxIn;
         uint64 maxOut;
         uint256 inputCommitment;
@@ -125,8 +127,10 @@ contract Settlement {
         if (verifier.code.length == 0) revert VerifierHasNoCode();
         if (token != ETH && token.code.length == 0) revert InvalidModel();
         if (royaltyBps > 10_000) revert RoyaltyTooHigh();
+        if (priceIn > type(uint128).max || priceOut > type(uint128).max) revert InvalidModel();
         modelId = ++modelCount;
-        models[modelId] = Model(IUsageVerifier(verifier), owner, provider, royaltyBps, token, priceIn, priceOut);
+        models[modelId] =
+            Model(IUsageVerifier(verifier), royaltyBps, owner, provider, token, uint128(priceIn), uint128(priceOut));
         emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token);
     }
 
@@ -145,7 +149,7 @@ contract Settlement {
         returns (uint256 requestId)
     {
         Model storage m = models[modelId];
-        if (address(m.verifier) == address(0)) revert UnknownModel();
+        if (address(m.verifier) == address(0) || modelId > type(uint64).max) revert UnknownModel();
         if (inputCommitment >= R) revert NotInField();
         if (deadline <= block.timestamp) revert DeadlineInPast();
         uint256 cost = maxCost(modelId, maxIn, maxOut);
@@ -162,7 +166,8 @@ contract Settlement {
             if (escrow < cost) revert WrongPayment();
         }
         requestId = ++requestCount;
-        requests[requestId] = Request(modelId, msg.sender, Status.Open, deadline, maxIn, maxOut, inputCommitment, escrow);
+        requests[requestId] =
+            Request(msg.sender, Status.Open, deadline, uint64(modelId), maxIn, maxOut, inputCommitment, escrow);
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);
     }
 
@@ -187,9 +192,10 @@ contract Settlement {
         uint256 cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;
         uint256 royalty = cost * m.royaltyBps / 10_000;
         uint256 refund = r.escrow - cost;
-        credits[m.token][m.owner] += royalty;
-        credits[m.token][m.provider] += cost - royalty;
-        credits[m.token][r.client] += refund;
+        // Zero credits are skipped: writing a fresh storage slot costs 22k gas.
+        if (royalty != 0) credits[m.token][m.owner] += royalty;
+        if (cost != royalty) credits[m.token][m.provider] += cost - royalty;
+        if (refund != 0) credits[m.token][r.client] += refund;
         emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, refund);
     }
 

@@ -339,3 +339,43 @@ pub fn evm_proof(backend: &str, proof: &[u8]) -> Result<Vec<u8>, ContractsError>
         .flat_map(word)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_verifier;
+
+    const CODE: &str = "contract Halo2Verifier {\n    fallback(bytes calldata) external returns (bytes memory) {\n        assembly {\n            let success := true\n            function validate_ec_point(x, y) -> valid {\n                valid := 1\n            }\n            mstore(0x80, 1)\n        {\n            let x := calldataload(0xa0)\n            mstore(0xa0, x)\n        }\nmstore(0xc0, 2)\nmstore(0xe0, 3)\n            // Revert if anything fails\n            if iszero(success) { revert(0, 0) }\n            return(0, 0)\n        }\n    }\n}\n";
+
+    #[test]
+    fn splits_at_top_level_statements_and_hands_memory_over() {
+        let parts = split_verifier(CODE, 2, 0x1e0).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].contains("contract Halo2VerifierPart0 "));
+        assert!(parts[0].contains("return(0, msize())") && !parts[0].contains("calldatacopy"));
+        assert!(parts[1].contains("calldatacopy(0, 0x1e0, sub(calldatasize(), 0x1e0))"));
+        assert!(parts[1].contains("return(0, 0)"));
+        // Every statement lands in exactly one part, and a block is never cut.
+        for stmt in [
+            "mstore(0x80, 1)",
+            "mstore(0xa0, x)",
+            "mstore(0xc0, 2)",
+            "mstore(0xe0, 3)",
+        ] {
+            assert_eq!(
+                parts.iter().filter(|p| p.contains(stmt)).count(),
+                1,
+                "{stmt}"
+            );
+        }
+        for p in &parts {
+            assert_eq!(p.matches('{').count(), p.matches('}').count());
+        }
+    }
+
+    #[test]
+    fn refuses_to_split_code_with_top_level_variables() {
+        let code = CODE.replace("mstore(0xc0, 2)", "let t := 2");
+        assert!(split_verifier(&code, 2, 0x1e0).is_err());
+        assert_eq!(split_verifier(&code, 1, 0x1e0).unwrap().len(), 1);
+    }
+}

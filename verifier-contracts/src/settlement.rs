@@ -26,7 +26,7 @@ sol! {
         function withdraw(address token) external returns (uint256 amount);
         function credits(address token, address account) external view returns (uint256);
         function requestCount() external view returns (uint256);
-        function models(uint256 modelId) external view returns (address verifier, address owner, address provider, uint16 royaltyBps, address token, uint256 priceIn, uint256 priceOut);
+        function models(uint256 modelId) external view returns (address verifier, uint16 royaltyBps, address owner, address provider, address token, uint128 priceIn, uint128 priceOut);
 
         event ModelRegistered(uint256 indexed modelId, address verifier, address indexed owner, address indexed provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token);
         event RequestOpened(uint256 indexed requestId, uint256 indexed modelId, address indexed client, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline, uint256 escrow);

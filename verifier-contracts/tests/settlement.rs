@@ -66,8 +66,9 @@ fn assert_reverts<T: std::fmt::Debug>(
     );
 }
 
-/// Every scenario of the issue on one chain; returns (verify gas, settle gas).
-fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64) {
+/// Every scenario of the issue on one chain; returns (verify gas, gas of a first settle, gas of a
+/// settle when the payees already hold credits).
+fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     let who = roles();
     let everyone = [who.owner, who.provider, who.client];
     let (adapter, _) = zkinfer_contracts::artifact::deploy(
@@ -145,7 +146,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64) {
         ),
         "WrongPayment"
     );
-    for id in [1, 2, 3] {
+    for id in [1, 2, 3, 4] {
         open(&mut s, id);
     }
 
@@ -299,12 +300,27 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64) {
             )
         },
     );
+    // Request 4 settles while the payees still hold credits from request 1: the steady state of
+    // a provider who withdraws now and then.
+    let d = &fx.claims[&4];
+    let steady_gas = s
+        .settle(
+            who.provider,
+            d.request_id,
+            d.proof.clone(),
+            d.output_commitment,
+            d.n_in,
+            d.n_out,
+        )
+        .unwrap()
+        .gas_used;
     let mut paid = U256::ZERO;
     for (account, want) in [
         (who.provider, cost - royalty),
         (who.owner, royalty),
         (who.client, escrow - cost),
     ] {
+        let want = want * U256::from(2);
         let before = s.chain.balance(account).unwrap();
         let w = s.withdraw(account, Address::ZERO).unwrap();
         assert_eq!(w.value, want);
@@ -315,7 +331,11 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64) {
         );
         paid += want;
     }
-    assert_eq!(paid, escrow, "provider + owner + refund = escrow");
+    assert_eq!(
+        paid,
+        escrow * U256::from(2),
+        "provider + owner + refund = escrow"
+    );
     assert_reverts(
         &mut s,
         Address::ZERO,
@@ -378,7 +398,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64) {
     );
 
     reentrant_token(&mut s, fx, &who, adapter);
-    (verify_gas, settle_gas)
+    (verify_gas, settle_gas, steady_gas)
 }
 
 /// A token-priced model whose token re-enters Settlement from `transfer`: the withdrawal reverts
@@ -427,17 +447,17 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
         .open_request(
             who.client,
             model,
-            fx.input_commitments[&4],
+            fx.input_commitments[&5],
             MAX_IN,
             MAX_OUT,
             deadline,
             U256::ZERO,
         )
         .unwrap();
-    assert_eq!(opened.value.requestId, U256::from(4));
+    assert_eq!(opened.value.requestId, U256::from(5));
     let escrow = U256::from(MAX_IN * 100 + MAX_OUT * 300);
     assert_eq!(opened.value.escrow, escrow, "balance-delta escrow");
-    let d = &fx.claims[&4];
+    let d = &fx.claims[&5];
     s.settle(
         who.provider,
         d.request_id,
@@ -505,9 +525,9 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
 
 fn on_revm(fx: &Fixture) {
     let mut chain = Embedded::new();
-    let (verify_gas, settle_gas) = scenarios(&mut chain, fx);
+    let (verify_gas, settle_gas, steady_gas) = scenarios(&mut chain, fx);
     eprintln!(
-        "{} on revm: verify {verify_gas} gas, settle {settle_gas} gas",
+        "{} on revm: verify {verify_gas} gas, settle {settle_gas} gas (payees already credited: {steady_gas})",
         fx.backend
     );
 }
@@ -518,8 +538,11 @@ fn on_anvil(fx: &Fixture) {
     let mut chain = Rpc::connect(&anvil.url, &keys).unwrap();
     // A node's gas figure for `verify` is an estimate that stops where the call first returns,
     // so only `settle`'s (a mined receipt) is reported here.
-    let (_, settle_gas) = scenarios(&mut chain, fx);
-    eprintln!("{} on anvil: settle {settle_gas} gas", fx.backend);
+    let (_, settle_gas, steady_gas) = scenarios(&mut chain, fx);
+    eprintln!(
+        "{} on anvil: settle {settle_gas} gas (payees already credited: {steady_gas})",
+        fx.backend
+    );
 }
 
 #[test]
