@@ -57,10 +57,15 @@ sol! {
     }
 
     #[derive(Debug)]
-    interface ITestToken {
-        function mint(address to, uint256 amount) external;
+    interface IERC20 {
         function approve(address spender, uint256 amount) external returns (bool);
         function balanceOf(address account) external view returns (uint256);
+    }
+
+    /// The test tokens' extras: open minting, and arming the re-entering token.
+    #[derive(Debug)]
+    interface ITestToken {
+        function mint(address to, uint256 amount) external;
         function arm(address target, bytes payload) external;
     }
 }

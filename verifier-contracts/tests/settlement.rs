@@ -11,7 +11,9 @@ use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::{deploy, Chain};
 use zkinfer_contracts::keys::dev;
-use zkinfer_contracts::settlement::{verify_call, ISettlement, ITestToken, ModelTerms, Settlement};
+use zkinfer_contracts::settlement::{
+    verify_call, ISettlement, ITestToken, ModelTerms, Settlement, IERC20,
+};
 use zkinfer_contracts::ContractsError;
 
 const PRICE_IN: u64 = 1_000_000_000_000_000; // 0.001 ETH per input unit
@@ -426,7 +428,7 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
     send(
         s,
         who.client,
-        ITestToken::approveCall {
+        IERC20::approveCall {
             spender: s.address,
             amount: supply,
         }
@@ -487,10 +489,10 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
             .call(
                 a,
                 token,
-                ITestToken::balanceOfCall { account: a }.abi_encode().into(),
+                IERC20::balanceOfCall { account: a }.abi_encode().into(),
             )
             .unwrap();
-        ITestToken::balanceOfCall::abi_decode_returns(&out.output).unwrap()
+        IERC20::balanceOfCall::abi_decode_returns(&out.output).unwrap()
     };
     let before = balance_of(s, who.provider);
     assert_reverts(

@@ -16,7 +16,7 @@ use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::claim::{from_proof_file, to_u256};
-use zkinfer_contracts::settlement::{compile_settlement, ITestToken, ModelTerms, Settlement};
+use zkinfer_contracts::settlement::{compile_settlement, ModelTerms, Settlement, IERC20};
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{read_json, ModelDir};
 use zkinfer_prover::prove::ProofFile;
@@ -262,7 +262,7 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             let value = if token == Address::ZERO {
                 cost
             } else {
-                let approve = alloy::sol_types::SolCall::abi_encode(&ITestToken::approveCall {
+                let approve = alloy::sol_types::SolCall::abi_encode(&IERC20::approveCall {
                     spender: settlement,
                     amount: cost,
                 });

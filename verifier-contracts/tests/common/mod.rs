@@ -1,5 +1,7 @@
 //! Fixtures shared by the on-chain tests: the example MLP compiled, set up and proved for a few
 //! request ids per backend (built once per test binary), compiled contracts, and a real anvil.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
