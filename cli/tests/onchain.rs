@@ -1,6 +1,7 @@
 //! The on-chain verbs as a user runs them: `zkinfer demo` on both backends, and the manual flow
 //! `verifier` → `chain deploy/register/request` → `prove` → `chain settle/withdraw` on a
-//! persistent embedded chain, with a tampered proof refused and a missing compiler explained.
+//! persistent embedded chain, with a tampered proof refused and a missing compiler explained;
+//! and the same verbs against a real anvil with keys from a file and from the environment.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -267,4 +268,82 @@ fn a_missing_compiler_names_the_command_that_installs_it() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("npm ci --prefix verifier-contracts"), "{err}");
     assert!(!out_dir.exists(), "nothing written");
+}
+
+#[test]
+fn a_node_takes_keys_from_a_file_or_the_environment() {
+    let anvil = zkinfer_contracts::chain::anvil::Anvil::start().expect("anvil starts");
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    ok(&zkinfer(
+        &[
+            "compile",
+            &example("mlp.onnx"),
+            "--backend",
+            "groth16",
+            "-o",
+            &t("model"),
+            "--json",
+        ],
+        &[],
+    ));
+    ok(&zkinfer(&["setup", &t("model"), "--json"], &[]));
+    ok(&zkinfer(
+        &["verifier", &t("model"), "-o", &t("verifier"), "--json"],
+        &[],
+    ));
+    let deployer_key = zkinfer_contracts::chain::DEV_KEYS[0];
+    std::fs::write(t("deployer.key"), format!("{deployer_key}\n")).unwrap();
+    let node = |args: &[&str], env: &[(&str, &str)]| {
+        let mut a = vec!["chain", "--rpc-url", &anvil.url, "--json"];
+        a.extend_from_slice(args);
+        zkinfer(&a, env)
+    };
+    let keyfile = t("deployer.key");
+    let settlement = ok(&node(
+        &["--key-file", &keyfile, "deploy", "settlement"],
+        &[],
+    ));
+    assert_eq!(settlement["chain"], anvil.url.as_str());
+    let settlement = settlement["settlement"].as_str().unwrap().to_string();
+    let env = [("ZKINFER_PRIVATE_KEY", zkinfer_contracts::chain::DEV_KEYS[1])];
+    let verifier = ok(&node(&["deploy", "verifier", &t("verifier")], &env))["verifier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    let registered = ok(&node(
+        &[
+            "register",
+            "--settlement",
+            &settlement,
+            "--verifier",
+            &verifier,
+            "--owner",
+            owner,
+            "--provider",
+            owner,
+            "--royalty-bps",
+            "100",
+            "--price-in",
+            "1",
+            "--price-out",
+            "1",
+        ],
+        &env,
+    ));
+    assert_eq!(registered["model_id"], "1");
+    // No key at all: a clear error that says where keys come from.
+    let out = node(&["deploy", "settlement"], &[("ZKINFER_PRIVATE_KEY", "")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ZKINFER_PRIVATE_KEY") || err.contains("private key"),
+        "{err}"
+    );
+    // A bad key file names the file.
+    std::fs::write(t("bad.key"), "not a key").unwrap();
+    let bad = t("bad.key");
+    let out = node(&["--key-file", &bad, "deploy", "settlement"], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.key"));
 }

@@ -6,7 +6,8 @@ mod common;
 
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::sol_types::SolCall;
-use common::{Anvil, Fixture};
+use common::Fixture;
+use zkinfer_contracts::chain::anvil::Anvil;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::{deploy, Chain};
@@ -535,7 +536,7 @@ fn on_revm(fx: &Fixture) {
 }
 
 fn on_anvil(fx: &Fixture) {
-    let anvil = Anvil::start();
+    let anvil = Anvil::start().expect("anvil starts");
     let keys: Vec<_> = (0..4).map(dev).collect();
     let mut chain = Rpc::connect(&anvil.url, &keys).unwrap();
     // A node's gas figure for `verify` is an estimate that stops where the call first returns,

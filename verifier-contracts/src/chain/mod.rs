@@ -1,6 +1,8 @@
 //! The chains contracts run on, behind one [`Chain`] trait: an embedded EVM ([`embedded`], revm,
-//! the default, whose state can persist in a file) and a real node over JSON-RPC ([`rpc`], alloy).
+//! the default, whose state can persist in a file) and a real node over JSON-RPC ([`rpc`], alloy);
+//! [`anvil`] starts a local dev node.
 
+pub mod anvil;
 pub mod embedded;
 pub mod rpc;
 

@@ -4,9 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use alloy::primitives::U256;
@@ -126,51 +124,4 @@ pub fn r() -> U256 {
 #[allow(dead_code)]
 pub fn fr(s: &str) -> Fr {
     fr_parse(s).unwrap()
-}
-
-/// A real anvil on 127.0.0.1, on a free port, killed by its pid on drop.
-pub struct Anvil {
-    child: Child,
-    pub url: String,
-}
-
-impl Anvil {
-    pub fn start() -> Self {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-        assert!(
-            bin.is_file(),
-            "anvil is missing: run `npm ci --prefix verifier-contracts`"
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--base-fee", "0", "--gas-price", "0", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { child, url };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("anvil did not start on port {port}");
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        // Stopped by its own pid, nothing else.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
 }
