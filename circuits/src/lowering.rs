@@ -17,6 +17,50 @@ pub enum Stage {
     Rescale(RescaleParams),
 }
 
+/// What a backend lays out for each stage of the forward pass; [`forward`] walks the stages, so
+/// both circuits run the model the same way and differ only in these two operations.
+pub trait StageOps {
+    /// A value in the circuit: a halo2 cell, an R1CS linear combination.
+    type Value;
+    type Error;
+    /// `bias + Σ weights[i] · inputs[i]`.
+    fn linear(
+        &mut self,
+        weights: &[i64],
+        bias: i64,
+        inputs: &[Self::Value],
+    ) -> Result<Self::Value, Self::Error>;
+    /// The clamped, rounded `acc · multiplier / 2^shift` of [`RescaleParams`].
+    fn rescale(&mut self, acc: &Self::Value, p: &RescaleParams)
+        -> Result<Self::Value, Self::Error>;
+}
+
+/// Runs one batch row through `stages`.
+pub fn forward<O: StageOps>(
+    ops: &mut O,
+    stages: &[Stage],
+    input: Vec<O::Value>,
+) -> Result<Vec<O::Value>, O::Error> {
+    let mut cur = input;
+    for stage in stages {
+        cur = match stage {
+            Stage::Linear {
+                in_dim,
+                out_dim,
+                weights,
+                bias,
+            } => (0..*out_dim)
+                .map(|j| ops.linear(&weights[j * in_dim..(j + 1) * in_dim], bias[j], &cur))
+                .collect::<Result<_, _>>()?,
+            Stage::Rescale(p) => cur
+                .iter()
+                .map(|acc| ops.rescale(acc, p))
+                .collect::<Result<_, _>>()?,
+        };
+    }
+    Ok(cur)
+}
+
 /// One rescale's constants and the bound on its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RescaleParams {

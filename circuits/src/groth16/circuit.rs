@@ -11,7 +11,7 @@ use super::cs::{Cs, Num, Result};
 use super::gadgets::{mask::mask, poseidon::hash, rescale::rescale};
 use super::{to_ark, F};
 use crate::field::fr_from_i64;
-use crate::lowering::{lower, Stage};
+use crate::lowering::{forward, lower, RescaleParams, Stage, StageOps};
 use crate::model::{Model, ModelError};
 use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
 use crate::witness::{run, Run, Witness, WitnessError};
@@ -92,6 +92,24 @@ fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
     chain_with(&elements, &Num::constant(F::ZERO), |ins| hash(cs, ins))
 }
 
+/// The forward pass in R1CS: linear layers are free linear combinations with constant weights;
+/// rescales are the rescale gadget.
+struct Ops<'a>(&'a Cs);
+
+impl StageOps for Ops<'_> {
+    type Value = Num;
+    type Error = ark_relations::gr1cs::SynthesisError;
+
+    fn linear(&mut self, weights: &[i64], bias: i64, inputs: &[Num]) -> Result<Num> {
+        let terms: Vec<(F, &Num)> = weights.iter().map(|w| f64_(*w)).zip(inputs).collect();
+        Ok(Num::sum(&terms, f64_(bias)))
+    }
+
+    fn rescale(&mut self, acc: &Num, p: &RescaleParams) -> Result<Num> {
+        rescale(self.0, acc, p)
+    }
+}
+
 impl ConstraintSynthesizer<F> for Groth16Circuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<()> {
         let cs = Cs::new(cs);
@@ -116,31 +134,8 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
 
         let mut outputs = Vec::new();
         for (b, bit) in bits.iter().enumerate() {
-            let mut cur: Vec<Num> = xs[b * in_len..(b + 1) * in_len].to_vec();
-            for stage in &shape.stages {
-                cur = match stage {
-                    Stage::Linear {
-                        in_dim,
-                        out_dim,
-                        weights,
-                        bias,
-                    } => (0..*out_dim)
-                        .map(|j| {
-                            let terms: Vec<(F, &Num)> = weights[j * in_dim..(j + 1) * in_dim]
-                                .iter()
-                                .map(|w| f64_(*w))
-                                .zip(&cur)
-                                .collect();
-                            Num::sum(&terms, f64_(bias[j]))
-                        })
-                        .collect(),
-                    Stage::Rescale(p) => cur
-                        .iter()
-                        .map(|acc| rescale(&cs, acc, p))
-                        .collect::<Result<_>>()?,
-                };
-            }
-            for y in &cur {
+            let row = xs[b * in_len..(b + 1) * in_len].to_vec();
+            for y in &forward(&mut Ops(&cs), &shape.stages, row)? {
                 outputs.push(cs.mul(y, bit)?);
             }
         }

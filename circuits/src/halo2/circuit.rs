@@ -11,8 +11,9 @@ use halo2curves::ff::Field;
 use super::chips::dot::Term;
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
-use super::plan::{Plan, Stage};
+use super::plan::Plan;
 use crate::field::fr_from_i64;
+use crate::lowering::{forward, RescaleParams, StageOps};
 use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
 pub use crate::witness::{run, Run, Witness, WitnessError};
 use crate::Fr;
@@ -79,6 +80,31 @@ impl ModelCircuit {
     }
 }
 
+/// The forward pass on halo2 chips: linear layers on the dot chip (weights as fixed
+/// coefficients), rescales on the rescale chip.
+struct Ops<'c, 'x, 'a, 'r> {
+    cfg: &'c CircuitConfig,
+    ctx: &'x mut Ctx<'a, 'r>,
+}
+
+impl StageOps for Ops<'_, '_, '_, '_> {
+    type Value = Wire;
+    type Error = Error;
+
+    fn linear(&mut self, weights: &[i64], bias: i64, inputs: &[Wire]) -> Result<Wire, Error> {
+        let terms: Vec<Term> = inputs.iter().map(Term::Copy).collect();
+        let coeffs: Vec<Fr> = weights.iter().map(|w| fr_from_i64(*w)).collect();
+        self.cfg
+            .dot
+            .assign(self.ctx, &coeffs, &terms, fr_from_i64(bias))
+            .map(|(_, acc)| acc)
+    }
+
+    fn rescale(&mut self, acc: &Wire, p: &RescaleParams) -> Result<Wire, Error> {
+        self.cfg.rescale.assign(self.ctx, &self.cfg.range, acc, p)
+    }
+}
+
 impl Circuit<Fr> for ModelCircuit {
     type Config = CircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
@@ -120,33 +146,16 @@ impl Circuit<Fr> for ModelCircuit {
 
                 let mut outputs = Vec::new();
                 for (b, bit) in bits.iter().enumerate() {
-                    let mut cur: Vec<Wire> = xs[b * in_len..(b + 1) * in_len].to_vec();
-                    for stage in &plan.stages {
-                        cur = match stage {
-                            Stage::Linear {
-                                in_dim,
-                                out_dim,
-                                weights,
-                                bias,
-                            } => (0..*out_dim)
-                                .map(|j| {
-                                    let terms: Vec<Term> = cur.iter().map(Term::Copy).collect();
-                                    let coeffs: Vec<Fr> = weights[j * in_dim..(j + 1) * in_dim]
-                                        .iter()
-                                        .map(|w| fr_from_i64(*w))
-                                        .collect();
-                                    cfg.dot
-                                        .assign(&mut ctx, &coeffs, &terms, fr_from_i64(bias[j]))
-                                        .map(|(_, acc)| acc)
-                                })
-                                .collect::<Result<_, _>>()?,
-                            Stage::Rescale(p) => cur
-                                .iter()
-                                .map(|acc| cfg.rescale.assign(&mut ctx, &cfg.range, acc, p))
-                                .collect::<Result<_, _>>()?,
-                        };
-                    }
-                    for y in &cur {
+                    let row = xs[b * in_len..(b + 1) * in_len].to_vec();
+                    let ys = forward(
+                        &mut Ops {
+                            cfg: &cfg,
+                            ctx: &mut ctx,
+                        },
+                        &plan.stages,
+                        row,
+                    )?;
+                    for y in &ys {
                         outputs.push(cfg.mask.mul(&mut ctx, y, bit)?);
                     }
                 }
