@@ -22,7 +22,7 @@ contract Settlement {
 
     /// Packed so that settling reads five slots.
     struct Model {
-        IUsageVerifier verifier;
+        address verifier;
         uint16 royaltyBps;
         address owner;
         address provider;
@@ -130,7 +130,7 @@ contract Settlement {
         if (priceIn > type(uint128).max || priceOut > type(uint128).max) revert InvalidModel();
         modelId = ++modelCount;
         models[modelId] =
-            Model(IUsageVerifier(verifier), royaltyBps, owner, provider, token, uint128(priceIn), uint128(priceOut));
+            Model(verifier, royaltyBps, owner, provider, token, uint128(priceIn), uint128(priceOut));
         emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token);
     }
 
@@ -149,7 +149,7 @@ contract Settlement {
         returns (uint256 requestId)
     {
         Model storage m = models[modelId];
-        if (address(m.verifier) == address(0) || modelId > type(uint64).max) revert UnknownModel();
+        if (m.verifier == address(0) || modelId > type(uint64).max) revert UnknownModel();
         if (inputCommitment >= R) revert NotInField();
         if (deadline <= block.timestamp) revert DeadlineInPast();
         uint256 cost = maxCost(modelId, maxIn, maxOut);
@@ -186,7 +186,7 @@ contract Settlement {
         Model storage m = models[r.modelId];
 
         uint256[5] memory instances = [requestId, r.inputCommitment, outputCommitment, uint256(nIn), uint256(nOut)];
-        if (!m.verifier.verify(proof, instances)) revert InvalidProof();
+        if (!IUsageVerifier(m.verifier).verify(proof, instances)) revert InvalidProof();
 
         r.status = Status.Settled;
         uint256 cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;

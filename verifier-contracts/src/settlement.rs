@@ -15,42 +15,16 @@ pub const SETTLEMENT_SOL: &str = include_str!("../contracts/Settlement.sol");
 pub const TEST_TOKEN_SOL: &str = include_str!("../contracts/test/TestToken.sol");
 pub const REENTRANT_TOKEN_SOL: &str = include_str!("../contracts/test/ReentrantToken.sol");
 
+/// Bindings generated from `contracts/Settlement.sol` itself, so they cannot drift from it.
+mod abi {
+    alloy::sol!(
+        #[sol(all_derives)]
+        "contracts/Settlement.sol"
+    );
+}
+pub use abi::Settlement as ISettlement;
+
 sol! {
-    #[derive(Debug)]
-    interface ISettlement {
-        function registerModel(address verifier, address owner, address provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token) external returns (uint256 modelId);
-        function maxCost(uint256 modelId, uint64 maxIn, uint64 maxOut) external view returns (uint256);
-        function openRequest(uint256 modelId, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline) external payable returns (uint256 requestId);
-        function settle(uint256 requestId, bytes proof, uint256 outputCommitment, uint64 nIn, uint64 nOut) external;
-        function refund(uint256 requestId) external;
-        function withdraw(address token) external returns (uint256 amount);
-        function credits(address token, address account) external view returns (uint256);
-        function requestCount() external view returns (uint256);
-        function models(uint256 modelId) external view returns (address verifier, uint16 royaltyBps, address owner, address provider, address token, uint128 priceIn, uint128 priceOut);
-
-        event ModelRegistered(uint256 indexed modelId, address verifier, address indexed owner, address indexed provider, uint16 royaltyBps, uint256 priceIn, uint256 priceOut, address token);
-        event RequestOpened(uint256 indexed requestId, uint256 indexed modelId, address indexed client, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline, uint256 escrow);
-        event RequestSettled(uint256 indexed requestId, uint256 outputCommitment, uint64 nIn, uint64 nOut, uint256 providerAmount, uint256 royalty, uint256 refund);
-        event RequestRefunded(uint256 indexed requestId, uint256 amount);
-        event Withdrawn(address indexed token, address indexed account, uint256 amount);
-
-        error InvalidModel();
-        error VerifierHasNoCode();
-        error RoyaltyTooHigh();
-        error UnknownModel();
-        error NotInField();
-        error DeadlineInPast();
-        error WrongPayment();
-        error TransferFailed();
-        error NotOpen();
-        error DeadlinePassed();
-        error DeadlineNotReached();
-        error UsageExceedsRequest();
-        error InvalidProof();
-        error NothingToWithdraw();
-        error Reentrancy();
-    }
-
     #[derive(Debug)]
     interface IUsageVerifier {
         function verify(bytes proof, uint256[5] instances) external view returns (bool);
@@ -115,7 +89,7 @@ pub fn describe_revert(data: &[u8]) -> String {
     if data.is_empty() {
         return "reverted without a reason".into();
     }
-    if let Ok(e) = ISettlement::ISettlementErrors::abi_decode(data) {
+    if let Ok(e) = ISettlement::SettlementErrors::abi_decode(data) {
         return format!("{e:?}")
             .split(['(', ' '])
             .next()
@@ -312,7 +286,10 @@ impl<'c> Settlement<'c> {
     }
 
     pub fn credits(&mut self, token: Address, account: Address) -> Result<U256, ContractsError> {
-        self.view(ISettlement::creditsCall { token, account })
+        self.view(ISettlement::creditsCall {
+            _0: token,
+            _1: account,
+        })
     }
 
     /// The id the next opened request will get (when no one else opens one first).
@@ -322,11 +299,12 @@ impl<'c> Settlement<'c> {
 
     /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
     pub fn model_token(&mut self, model_id: U256) -> Result<Address, ContractsError> {
-        let m = self.view(ISettlement::modelsCall { modelId: model_id })?;
-        if m.verifier == Address::ZERO {
+        let m = self.view(ISettlement::modelsCall(model_id))?;
+        // The public getter returns the struct's fields in order: verifier first, token fifth.
+        if m._0 == Address::ZERO {
             return Err(ContractsError::Reverted("UnknownModel".into()));
         }
-        Ok(m.token)
+        Ok(m._4)
     }
 }
 
