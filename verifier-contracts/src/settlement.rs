@@ -8,6 +8,7 @@ use alloy::sol;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolInterface};
 
 use crate::chain::{Chain, Outcome};
+use crate::claim::Claim;
 use crate::solc::{CompiledContract, Solc};
 use crate::ContractsError;
 
@@ -238,23 +239,20 @@ impl<'c> Settlement<'c> {
         Self::with_event(out, |e: ISettlement::RequestOpened| e)
     }
 
+    /// Settles with a claim (from a proof file: `claim::from_proof_file`).
     pub fn settle(
         &mut self,
         from: Address,
-        request_id: U256,
-        proof: Bytes,
-        output_commitment: U256,
-        n_in: u64,
-        n_out: u64,
+        claim: &Claim,
     ) -> Result<Receipt<ISettlement::RequestSettled>, ContractsError> {
         let out = self.send(
             from,
             ISettlement::settleCall {
-                requestId: request_id,
-                proof,
-                outputCommitment: output_commitment,
-                nIn: n_in,
-                nOut: n_out,
+                requestId: claim.request_id,
+                proof: claim.proof.clone(),
+                outputCommitment: claim.output_commitment,
+                nIn: claim.n_in,
+                nOut: claim.n_out,
             },
             U256::ZERO,
         )?;

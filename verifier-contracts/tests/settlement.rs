@@ -11,6 +11,7 @@ use zkinfer_contracts::chain::anvil::Anvil;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::{deploy, Chain};
+use zkinfer_contracts::claim::Claim;
 use zkinfer_contracts::keys::dev;
 use zkinfer_contracts::settlement::{
     verify_call, ISettlement, ITestToken, ModelTerms, Settlement, IERC20,
@@ -153,113 +154,75 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         open(&mut s, id);
     }
 
-    // Attacks on request 1 before its honest settlement.
+    // Attacks on request 1 before its honest settlement. Request 2 has the same input but its own
+    // commitment, which binds the id: request 1's proof fails there.
     let mut tampered = a.proof.to_vec();
     let mid = tampered.len() / 2;
     tampered[mid] ^= 1;
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "InvalidProof",
-        "tampered proof",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                tampered.clone().into(),
-                a.output_commitment,
-                a.n_in,
-                a.n_out,
-            )
-        },
-    );
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "InvalidProof",
-        "wrong output commitment",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                a.proof.clone(),
-                a.output_commitment + U256::from(1),
-                a.n_in,
-                a.n_out,
-            )
-        },
-    );
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "NotInField",
-        "output commitment + r",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                a.proof.clone(),
-                a.output_commitment + common::r(),
-                a.n_in,
-                a.n_out,
-            )
-        },
-    );
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "UsageExceedsRequest",
-        "nOut > maxOut",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                a.proof.clone(),
-                a.output_commitment,
-                a.n_in,
-                MAX_OUT + 1,
-            )
-        },
-    );
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "InvalidProof",
-        "one more output token",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                a.proof.clone(),
-                a.output_commitment,
-                a.n_in,
-                a.n_out + 1,
-            )
-        },
-    );
-    // Request 2 has the same input (but its own commitment, which binds the id): request 1's proof fails there.
-    assert_reverts(
-        &mut s,
-        Address::ZERO,
-        &everyone,
-        "InvalidProof",
-        "another request's proof",
-        |s| {
-            s.settle(
-                who.provider,
-                U256::from(2),
-                a.proof.clone(),
-                a.output_commitment,
-                a.n_in,
-                a.n_out,
-            )
-        },
-    );
+    let one = U256::from(1);
+    let attacks = [
+        (
+            "InvalidProof",
+            "tampered proof",
+            Claim {
+                proof: tampered.into(),
+                ..a.clone()
+            },
+        ),
+        (
+            "InvalidProof",
+            "wrong output commitment",
+            Claim {
+                output_commitment: a.output_commitment + one,
+                ..a.clone()
+            },
+        ),
+        (
+            "NotInField",
+            "output commitment + r",
+            Claim {
+                output_commitment: a.output_commitment + common::r(),
+                ..a.clone()
+            },
+        ),
+        (
+            "UsageExceedsRequest",
+            "nOut > maxOut",
+            Claim {
+                n_out: MAX_OUT + 1,
+                ..a.clone()
+            },
+        ),
+        (
+            "InvalidProof",
+            "one more output token",
+            Claim {
+                n_out: a.n_out + 1,
+                ..a.clone()
+            },
+        ),
+        (
+            "InvalidProof",
+            "one fewer input token",
+            Claim {
+                n_in: a.n_in - 1,
+                ..a.clone()
+            },
+        ),
+        (
+            "InvalidProof",
+            "another request's proof",
+            Claim {
+                request_id: U256::from(2),
+                ..a.clone()
+            },
+        ),
+    ];
+    for (want, what, claim) in &attacks {
+        assert_reverts(&mut s, Address::ZERO, &everyone, want, what, |s| {
+            s.settle(who.provider, claim)
+        });
+    }
     assert_reverts(
         &mut s,
         Address::ZERO,
@@ -270,16 +233,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     );
 
     // The honest settlement pays exact amounts.
-    let settled = s
-        .settle(
-            who.provider,
-            a.request_id,
-            a.proof.clone(),
-            a.output_commitment,
-            a.n_in,
-            a.n_out,
-        )
-        .unwrap();
+    let settled = s.settle(who.provider, a).unwrap();
     let settle_gas = settled.gas_used;
     let cost = U256::from(a.n_in * PRICE_IN + a.n_out * PRICE_OUT);
     let royalty = cost * U256::from(ROYALTY_BPS) / U256::from(10_000u64);
@@ -292,31 +246,12 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &everyone,
         "NotOpen",
         "second settle",
-        |s| {
-            s.settle(
-                who.provider,
-                a.request_id,
-                a.proof.clone(),
-                a.output_commitment,
-                a.n_in,
-                a.n_out,
-            )
-        },
+        |s| s.settle(who.provider, a),
     );
     // Request 4 settles while the payees still hold credits from request 1: the steady state of
     // a provider who withdraws now and then.
     let d = &fx.claims[&4];
-    let steady_gas = s
-        .settle(
-            who.provider,
-            d.request_id,
-            d.proof.clone(),
-            d.output_commitment,
-            d.n_in,
-            d.n_out,
-        )
-        .unwrap()
-        .gas_used;
+    let steady_gas = s.settle(who.provider, d).unwrap().gas_used;
     let mut paid = U256::ZERO;
     for (account, want) in [
         (who.provider, cost - royalty),
@@ -357,16 +292,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &everyone,
         "DeadlinePassed",
         "settle after the deadline",
-        |s| {
-            s.settle(
-                who.provider,
-                c.request_id,
-                c.proof.clone(),
-                c.output_commitment,
-                c.n_in,
-                c.n_out,
-            )
-        },
+        |s| s.settle(who.provider, c),
     );
     assert_eq!(
         s.refund(who.provider, U256::from(3)).unwrap().value,
@@ -380,16 +306,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &everyone,
         "NotOpen",
         "settle after refund",
-        |s| {
-            s.settle(
-                who.provider,
-                c.request_id,
-                c.proof.clone(),
-                c.output_commitment,
-                c.n_in,
-                c.n_out,
-            )
-        },
+        |s| s.settle(who.provider, c),
     );
     assert_reverts(
         &mut s,
@@ -461,15 +378,7 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
     let escrow = U256::from(MAX_IN * 100 + MAX_OUT * 300);
     assert_eq!(opened.value.escrow, escrow, "balance-delta escrow");
     let d = &fx.claims[&5];
-    s.settle(
-        who.provider,
-        d.request_id,
-        d.proof.clone(),
-        d.output_commitment,
-        d.n_in,
-        d.n_out,
-    )
-    .unwrap();
+    s.settle(who.provider, d).unwrap();
     let provider_credit = s.credits(token, who.provider).unwrap();
     assert!(provider_credit > U256::ZERO);
 

@@ -288,14 +288,7 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
         ChainCmd::Settle { settlement, proof } => {
             let file: ProofFile = read_json(&proof)?;
             let claim = from_proof_file(&file).with_context(|| format!("{}", proof.display()))?;
-            let r = settlement_at(chain, settlement).settle(
-                from,
-                claim.request_id,
-                claim.proof,
-                claim.output_commitment,
-                claim.n_in,
-                claim.n_out,
-            )?;
+            let r = settlement_at(chain, settlement).settle(from, &claim)?;
             json!({ "chain": on, "request_id": claim.request_id.to_string(), "n_in": claim.n_in, "n_out": claim.n_out,
                     "provider_paid": r.value.providerAmount.to_string(), "owner_paid": r.value.royalty.to_string(),
                     "refunded": r.value.refund.to_string(), "gas": r.gas_used })

@@ -170,14 +170,7 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
     let (accepted, verify_gas) =
         verify_call(s.chain, adapter, claim.proof.clone(), claim.instances())?;
     ensure!(accepted, "the on-chain verifier rejected the proof");
-    let settled = s.settle(
-        provider,
-        claim.request_id,
-        claim.proof.clone(),
-        claim.output_commitment,
-        claim.n_in,
-        claim.n_out,
-    )?;
+    let settled = s.settle(provider, &claim)?;
     let mut paid = Vec::new();
     for who in [provider, owner, client] {
         let before = s.chain.balance(who)?;
