@@ -189,6 +189,16 @@ fn manual_flow_on_a_persistent_embedded_chain() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("InvalidProof"), "{err}");
 
+    // Checked on-chain without settling: the real proof passes (exit 0), the tampered one not (exit 1).
+    let checked = ok(&chain(&["verify", "--verifier", &verifier, &proof], "0"));
+    assert_eq!(checked["valid"], true);
+    assert!(checked["gas"].as_u64().unwrap() > 100_000);
+    let refused = chain(
+        &["verify", "--verifier", &verifier, &t("tampered.json")],
+        "0",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+
     let settled = ok(&chain(
         &["settle", "--settlement", &settlement, &proof],
         "2",

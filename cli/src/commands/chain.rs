@@ -111,6 +111,13 @@ pub enum ChainCmd {
         #[arg(long, default_value_t = Address::ZERO)]
         token: Address,
     },
+    /// Check a proof file with a deployed verifier without settling: exit 0 if and only if it is
+    /// accepted (1 if refused).
+    Verify {
+        #[arg(long)]
+        verifier: Address,
+        proof: PathBuf,
+    },
     /// Move a dev chain's clock forward.
     Warp { seconds: u64 },
 }
@@ -174,6 +181,11 @@ pub fn run(opts: &ChainOpts, cmd: ChainCmd, json_out: bool) -> Result<ExitCode> 
         chain.save(path)?;
     }
     let report = result?;
+    // `chain verify` answers with its exit code, like `zkinfer verify`.
+    let code = match report.get("valid") {
+        Some(serde_json::Value::Bool(false)) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    };
     if json_out {
         super::print_json(&report);
     } else {
@@ -186,7 +198,7 @@ pub fn run(opts: &ChainOpts, cmd: ChainCmd, json_out: bool) -> Result<ExitCode> 
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 fn settlement_at(chain: &mut dyn Chain, address: Address) -> Settlement<'_> {
@@ -303,6 +315,17 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
         ChainCmd::Withdraw { settlement, token } => {
             let r = settlement_at(chain, settlement).withdraw(from, token)?;
             json!({ "chain": on, "account": from.to_string(), "amount": r.value.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Verify { verifier, proof } => {
+            let file: ProofFile = read_json(&proof)?;
+            let claim = from_proof_file(&file).with_context(|| format!("{}", proof.display()))?;
+            let (accepted, gas) = zkinfer_contracts::settlement::verify_call(
+                chain,
+                verifier,
+                claim.proof.clone(),
+                claim.instances(),
+            )?;
+            json!({ "chain": on, "valid": accepted, "gas": gas })
         }
         ChainCmd::Warp { seconds } => {
             chain.advance_time(seconds)?;
