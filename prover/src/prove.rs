@@ -32,6 +32,17 @@ pub struct ProofFile {
     pub proof: String,
 }
 
+impl ProofFile {
+    /// The proof bytes, decoded from their 0x-hex.
+    pub fn proof_bytes(&self) -> Result<Vec<u8>, String> {
+        let hex = self
+            .proof
+            .strip_prefix("0x")
+            .ok_or("proof must be 0x-hex")?;
+        hex::decode(hex).map_err(|e| format!("proof: {e}"))
+    }
+}
+
 /// The private opening of a proof's commitments, for the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Opening {

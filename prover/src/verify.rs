@@ -71,11 +71,7 @@ pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), 
         .instances
         .parse()
         .map_err(|e| Rejection::Malformed(e.to_string()))?;
-    let hex = file
-        .proof
-        .strip_prefix("0x")
-        .ok_or_else(|| Rejection::Malformed("proof must be 0x-hex".into()))?;
-    let proof = hex::decode(hex).map_err(|e| Rejection::Malformed(format!("proof: {e}")))?;
+    let proof = file.proof_bytes().map_err(Rejection::Malformed)?;
     if keys.check(&instances, &proof) {
         Ok(())
     } else {

@@ -47,11 +47,7 @@ pub fn from_proof_file(file: &ProofFile) -> Result<Claim, ContractsError> {
         u64::try_from(to_u256(&inst[i]))
             .map_err(|_| ContractsError::Proof(format!("{name} does not fit in 64 bits")))
     };
-    let raw = file
-        .proof
-        .strip_prefix("0x")
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| ContractsError::Proof("proof must be 0x-hex".into()))?;
+    let raw = file.proof_bytes().map_err(ContractsError::Proof)?;
     Ok(Claim {
         request_id: to_u256(&inst[0]),
         input_commitment: to_u256(&inst[1]),
