@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use zkinfer_prover::artifacts::ModelDir;
 use zkinfer_prover::keys::load_verifier_keys;
 
-use crate::generate::{sources, VerifierSources};
+use crate::generate::{generate, VerifierSources};
 use crate::solc::{CompiledContract, CompilerSettings, Solc};
 use crate::{write_atomic, ContractsError};
 
@@ -55,9 +55,10 @@ pub struct VerifierArtifact {
 /// few parts as keep each under the EIP-170 limit.
 pub fn build(dir: &ModelDir, solc: &Solc) -> Result<VerifierArtifact, ContractsError> {
     let keys = load_verifier_keys(dir).map_err(|e| ContractsError::Model(e.to_string()))?;
+    let generated = generate(&keys);
     let mut largest = 0;
     for n in 1..=MAX_PARTS {
-        let sources = sources(&keys, n)?;
+        let sources = generated.sources(n)?;
         let mut compiled = solc.compile(&sources.sources)?;
         let mut take = |name: &str| {
             compiled.remove(name).ok_or_else(|| {

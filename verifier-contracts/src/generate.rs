@@ -16,7 +16,7 @@ use snark_verifier::system::halo2::{compile, Config};
 use snark_verifier::util::transcript::{Transcript, TranscriptRead};
 use snark_verifier::verifier::{plonk::PlonkVerifier, SnarkVerifier};
 use zkinfer_circuits::usage::NUM_INSTANCES;
-use zkinfer_prover::keys::{Groth16VerifierKeys, LoadedVerifier, VerifierKeys};
+use zkinfer_prover::keys::{Groth16VerifierKeys, LoadedVerifier};
 use zkinfer_prover::transcript::Layout;
 
 use crate::ContractsError;
@@ -41,43 +41,101 @@ pub struct VerifierSources {
     pub adapter: &'static str,
 }
 
-/// Generates the sources for a model directory's keys; a halo2 verifier is split into `parts`
-/// contracts (Groth16 verifiers are always one).
-pub fn sources(keys: &LoadedVerifier, parts: usize) -> Result<VerifierSources, ContractsError> {
-    match keys {
-        LoadedVerifier::Halo2(k) => halo2_sources(k, parts),
-        LoadedVerifier::Groth16(k) => Ok(groth16_sources(k)),
+/// A model's verifier as generated, before a halo2 verifier is split into parts. Generating is
+/// the slow step, so it is done once and split as often as [`crate::artifact::build`] needs.
+pub struct Generated {
+    backend: String,
+    vk_sha256: String,
+    code: Code,
+}
+
+enum Code {
+    Halo2 { verifier: String, layout: Layout },
+    Groth16 { verifier: String },
+}
+
+/// Generates the verifier code for a model directory's keys.
+pub fn generate(keys: &LoadedVerifier) -> Generated {
+    let (manifest, code) = match keys {
+        LoadedVerifier::Halo2(k) => (
+            &k.manifest,
+            Code::Halo2 {
+                verifier: plonk_verifier_sol(&k.srs, &k.vk),
+                layout: proof_layout(&k.srs, &k.vk),
+            },
+        ),
+        LoadedVerifier::Groth16(k) => (
+            &k.manifest,
+            Code::Groth16 {
+                verifier: groth16_verifier_sol(k),
+            },
+        ),
+    };
+    Generated {
+        backend: manifest.backend.clone(),
+        vk_sha256: manifest.vk_sha256.clone(),
+        code,
+    }
+}
+
+impl Generated {
+    /// The sources with a halo2 verifier split into `parts` contracts (Groth16 verifiers are
+    /// always one).
+    pub fn sources(&self, parts: usize) -> Result<VerifierSources, ContractsError> {
+        match &self.code {
+            Code::Halo2 { verifier, layout } => self.halo2_sources(verifier, layout, parts),
+            Code::Groth16 { verifier } => Ok(self.groth16_sources(verifier)),
+        }
+    }
+
+    fn halo2_sources(
+        &self,
+        code: &str,
+        layout: &Layout,
+        parts: usize,
+    ) -> Result<VerifierSources, ContractsError> {
+        let split = split_verifier(code, parts, 32 * NUM_INSTANCES + layout.len)?;
+        let names: Vec<String> = (0..split.len())
+            .map(|i| format!("Halo2VerifierPart{i}"))
+            .collect();
+        let mut sources: BTreeMap<String, String> = names
+            .iter()
+            .zip(split)
+            .map(|(name, text)| (format!("{name}.sol"), text))
+            .collect();
+        sources.insert(
+            "Halo2UsageVerifier.sol".into(),
+            halo2_adapter(&self.vk_sha256, layout, names.len()),
+        );
+        Ok(VerifierSources {
+            backend: self.backend.clone(),
+            vk_sha256: self.vk_sha256.clone(),
+            sources: with_interface(sources),
+            parts: names,
+            adapter: "Halo2UsageVerifier",
+        })
+    }
+
+    fn groth16_sources(&self, verifier: &str) -> VerifierSources {
+        VerifierSources {
+            backend: self.backend.clone(),
+            vk_sha256: self.vk_sha256.clone(),
+            sources: with_interface(BTreeMap::from([
+                ("Groth16Verifier.sol".to_string(), verifier.to_string()),
+                (
+                    "Groth16UsageVerifier.sol".to_string(),
+                    GROTH16_ADAPTER_SOL.to_string(),
+                ),
+            ])),
+            parts: vec!["Verifier".into()],
+            adapter: "Groth16UsageVerifier",
+        }
     }
 }
 
 fn with_interface(mut sources: BTreeMap<String, String>) -> BTreeMap<String, String> {
     sources.insert("IUsageVerifier.sol".into(), I_USAGE_VERIFIER_SOL.into());
     sources
-}
-
-fn halo2_sources(k: &VerifierKeys, parts: usize) -> Result<VerifierSources, ContractsError> {
-    let layout = proof_layout(&k.srs, &k.vk);
-    let code = plonk_verifier_sol(&k.srs, &k.vk);
-    let split = split_verifier(&code, parts, 32 * NUM_INSTANCES + layout.len)?;
-    let names: Vec<String> = (0..split.len())
-        .map(|i| format!("Halo2VerifierPart{i}"))
-        .collect();
-    let mut sources: BTreeMap<String, String> = names
-        .iter()
-        .zip(split)
-        .map(|(name, text)| (format!("{name}.sol"), text))
-        .collect();
-    sources.insert(
-        "Halo2UsageVerifier.sol".into(),
-        halo2_adapter(&k.manifest.vk_sha256, &layout, names.len()),
-    );
-    Ok(VerifierSources {
-        backend: k.manifest.backend.clone(),
-        vk_sha256: k.manifest.vk_sha256.clone(),
-        sources: with_interface(sources),
-        parts: names,
-        adapter: "Halo2UsageVerifier",
-    })
 }
 
 fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize) -> String {
@@ -201,7 +259,7 @@ pub fn split_verifier(
         .collect())
 }
 
-fn groth16_sources(k: &Groth16VerifierKeys) -> VerifierSources {
+fn groth16_verifier_sol(k: &Groth16VerifierKeys) -> String {
     use taceo_groth16_sol::askama::Template;
     let ctx = taceo_groth16_sol::SolidityVerifierContext {
         vk: k.vk.clone(),
@@ -209,20 +267,18 @@ fn groth16_sources(k: &Groth16VerifierKeys) -> VerifierSources {
             pragma_version: "^0.8.20".into(),
         },
     };
-    let verifier = ctx.render().expect("the verifier template renders");
-    VerifierSources {
-        backend: k.manifest.backend.clone(),
-        vk_sha256: k.manifest.vk_sha256.clone(),
-        sources: with_interface(BTreeMap::from([
-            ("Groth16Verifier.sol".to_string(), verifier),
-            (
-                "Groth16UsageVerifier.sol".to_string(),
-                GROTH16_ADAPTER_SOL.to_string(),
-            ),
-        ])),
-        parts: vec!["Verifier".into()],
-        adapter: "Groth16UsageVerifier",
-    }
+    ctx.render().expect("the verifier template renders")
+}
+
+fn protocol(
+    srs: &zkinfer_prover::srs::Srs,
+    vk: &VerifyingKey<G1Affine>,
+) -> snark_verifier::verifier::plonk::PlonkProtocol<G1Affine> {
+    compile(
+        srs,
+        vk,
+        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
+    )
 }
 
 fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
@@ -232,11 +288,7 @@ fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
 /// snark-verifier's Solidity (Yul inside a fallback) for this key. Its calldata is the five
 /// instances followed by the proof, as 32-byte big-endian words.
 pub fn plonk_verifier_sol(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> String {
-    let protocol = compile(
-        srs,
-        vk,
-        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
-    );
+    let protocol = protocol(srs, vk);
     let dk = deciding_key(srs);
     let loader = EvmLoader::new::<Fq, Fr>();
     let protocol = protocol.loaded(&loader);
@@ -254,11 +306,7 @@ pub fn plonk_verifier_sol(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Af
 /// Where the scalars of every proof for this key sit, found by letting snark-verifier read a proof
 /// from a transcript that only records what is read.
 pub fn proof_layout(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> Layout {
-    let protocol = compile(
-        srs,
-        vk,
-        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
-    );
+    let protocol = protocol(srs, vk);
     let mut recorder = LayoutRecorder::default();
     let instances = vec![vec![Fr::zero(); NUM_INSTANCES]];
     Plonk::read_proof(&deciding_key(srs), &protocol, &instances, &mut recorder)
