@@ -2,30 +2,14 @@
 //! and bad input (clear error, non-zero exit, no panic, earlier artifacts untouched).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{example, ok};
 
 fn zkinfer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(args)
-        .output()
-        .expect("zkinfer runs")
-}
-
-fn example(f: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/mlp")
-        .join(f)
-        .display()
-        .to_string()
-}
-
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+    common::zkinfer_env(args, &[])
 }
 
 /// A clean failure: the given exit code, a message containing `needle`, no panic.

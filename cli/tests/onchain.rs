@@ -3,33 +3,9 @@
 //! persistent embedded chain, with a tampered proof refused and a missing compiler explained;
 //! and the same verbs against a real anvil with keys from a file and from the environment.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn zkinfer(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("zkinfer runs")
-}
-
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
-}
-
-fn example(f: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/mlp")
-        .join(f)
-        .display()
-        .to_string()
-}
+use common::{example, ok, zkinfer_env as zkinfer};
 
 fn wei(v: &serde_json::Value) -> u128 {
     v.as_str()
