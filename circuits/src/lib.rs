@@ -6,6 +6,7 @@
 //! statement out as a PLONKish circuit over BN254.
 
 pub mod field;
+pub mod gpt;
 pub mod groth16;
 pub mod halo2;
 pub mod import;

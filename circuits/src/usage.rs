@@ -14,6 +14,10 @@
 //! `[request_id, salt, count, word_0, word_1, ...]`: `h = Poseidon(e0, e1, e2, e3)`, then
 //! `h = Poseidon(h, next three)` while elements remain, the last group padded with zeros. Anyone can
 //! recompute it with circomlibjs or light-poseidon.
+//!
+//! A generation commits to tokens instead ([`prompt_commitment`], [`completion_commitment`]):
+//! 16 bits per token, 15 per field element, and the input head also binds the client's
+//! `max_tokens`.
 
 use halo2curves::ff::Field;
 use serde::{Deserialize, Serialize};
@@ -109,6 +113,54 @@ pub fn commit(request_id: Fr, salt: Fr, count: u64, values: &[i128]) -> Result<F
     let mut elements = vec![request_id, salt, Fr::from(count)];
     elements.extend(pack(values)?);
     Ok(chain(&elements))
+}
+
+/// Tokens packed per field element: 16 bits each, little-endian.
+pub const TOKENS_PER_WORD: usize = 15;
+pub const TOKEN_BITS: u32 = 16;
+
+/// Packs tokens (each below `2^16`) into field elements, [`TOKENS_PER_WORD`] per element.
+pub fn pack_tokens(tokens: &[u64]) -> Vec<Fr> {
+    tokens
+        .chunks(TOKENS_PER_WORD)
+        .map(|chunk| {
+            chunk.iter().rev().fold(Fr::ZERO, |w, t| {
+                w * Fr::from(1u64 << TOKEN_BITS) + Fr::from(*t)
+            })
+        })
+        .collect()
+}
+
+/// A generation's input commitment: the chain over
+/// `[request_id, salt, n_in, max_tokens, words(prompt padded with zeros to `slots` tokens)]`.
+pub fn prompt_commitment(
+    request_id: Fr,
+    salt: Fr,
+    prompt: &[u64],
+    slots: usize,
+    max_tokens: u64,
+) -> Fr {
+    let mut padded = prompt.to_vec();
+    padded.resize(slots.max(prompt.len()), 0);
+    let mut elements = vec![
+        request_id,
+        salt,
+        Fr::from(prompt.len() as u64),
+        Fr::from(max_tokens),
+    ];
+    elements.extend(pack_tokens(&padded));
+    chain(&elements)
+}
+
+/// A generation's output commitment: the chain over
+/// `[request_id, salt, n_out, words(completion padded with zeros to `slots` tokens)]`; the
+/// completion includes the stop token when generation stopped at it.
+pub fn completion_commitment(request_id: Fr, salt: Fr, completion: &[u64], slots: usize) -> Fr {
+    let mut padded = completion.to_vec();
+    padded.resize(slots.max(completion.len()), 0);
+    let mut elements = vec![request_id, salt, Fr::from(completion.len() as u64)];
+    elements.extend(pack_tokens(&padded));
+    chain(&elements)
 }
 
 /// The five public instances of one proof.

@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
-use halo2curves::ff::Field;
 
 use super::chips::dot::Term;
+use super::commit::{commit, BYTES};
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use super::plan::Plan;
 use crate::field::fr_from_i64;
 use crate::lowering::{forward, RescaleParams, StageOps};
-use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
+use crate::usage::BYTE_OFFSET;
 pub use crate::witness::{run, Run, Witness, WitnessError};
 use crate::Fr;
 
@@ -50,33 +50,6 @@ impl ModelCircuit {
             Some(w) => Value::known(f(w)),
             None => Value::unknown(),
         }
-    }
-
-    /// Packs values into words (each a dot row chain) and chains Poseidon over
-    /// `[request_id, salt, count, words...]`. Returns the value cells and the commitment.
-    fn commit(
-        cfg: &CircuitConfig,
-        ctx: &mut Ctx,
-        head: [&Wire; 3],
-        values: &[Term],
-    ) -> Result<(Vec<Wire>, Wire), Error> {
-        let mut cells = Vec::with_capacity(values.len());
-        let mut elements: Vec<Wire> = head.iter().map(|w| (*w).clone()).collect();
-        for chunk in values.chunks(BYTES_PER_WORD) {
-            let coeffs: Vec<Fr> = (0..chunk.len())
-                .map(|i| Fr::from(256u64).pow_vartime([i as u64]))
-                .collect();
-            let offset = coeffs.iter().fold(Fr::ZERO, |s, c| s + c) * fr_from_i64(BYTE_OFFSET);
-            let (xs, word) = cfg.dot.assign(ctx, &coeffs, chunk, offset)?;
-            cells.extend(xs);
-            elements.push(word);
-        }
-        let zero = ctx.constant(cfg.main[0], ctx.row, Fr::ZERO)?;
-        ctx.row += 1;
-        let h = chain_with(&elements, &zero, |ins| {
-            cfg.poseidon.hash(ctx, ins.map(Some))
-        })?;
-        Ok((cells, h))
     }
 }
 
@@ -138,8 +111,13 @@ impl Circuit<Fr> for ModelCircuit {
                 let inputs: Vec<Term> = (0..batch * in_len)
                     .map(|i| Term::Fresh(values.as_ref().map(|v| fr_from_i64(v[i]))))
                     .collect();
-                let (xs, in_commit) =
-                    Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &inputs)?;
+                let (xs, in_commit) = commit(
+                    &cfg,
+                    &mut ctx,
+                    &[&request_id, &salt, &count],
+                    &inputs,
+                    BYTES,
+                )?;
                 for x in &xs {
                     cfg.range.check(&mut ctx, x, 8, BYTE_OFFSET)?;
                 }
@@ -160,9 +138,17 @@ impl Circuit<Fr> for ModelCircuit {
                     }
                 }
                 let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
-                let (_, out_commit) =
-                    Self::commit(&cfg, &mut ctx, [&request_id, &salt, &count], &out_terms)?;
-                debug_assert_eq!((ctx.row, ctx.range_row), (plan.main_rows, plan.range_rows));
+                let (_, out_commit) = commit(
+                    &cfg,
+                    &mut ctx,
+                    &[&request_id, &salt, &count],
+                    &out_terms,
+                    BYTES,
+                )?;
+                debug_assert_eq!(
+                    (ctx.row, ctx.range_row()),
+                    (plan.main_rows, plan.range_rows)
+                );
                 Ok([request_id, in_commit, out_commit, count.clone(), count])
             },
         )?;

@@ -15,6 +15,8 @@ pub const FIXED_WIDTH: usize = 11;
 pub struct CircuitConfig {
     /// The main lane, shared by the chips below.
     pub main: [Column<Advice>; MAIN_WIDTH],
+    /// Fixed columns the main-lane chips share.
+    pub fixed: [Column<Fixed>; FIXED_WIDTH],
     pub instance: Column<Instance>,
     pub dot: DotConfig,
     pub rescale: RescaleConfig,
@@ -25,6 +27,11 @@ pub struct CircuitConfig {
 
 impl CircuitConfig {
     pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
+        Self::configure_with(meta, 1)
+    }
+
+    /// The configuration with `range_lanes` range lanes (more lanes, fewer rows).
+    pub fn configure_with(meta: &mut ConstraintSystem<Fr>, range_lanes: usize) -> Self {
         let main: [Column<Advice>; MAIN_WIDTH] = std::array::from_fn(|_| meta.advice_column());
         let fixed: [Column<Fixed>; FIXED_WIDTH] = std::array::from_fn(|_| meta.fixed_column());
         for c in main {
@@ -36,12 +43,13 @@ impl CircuitConfig {
         meta.enable_equality(instance);
         Self {
             main,
+            fixed,
             instance,
             dot: DotConfig::configure(meta, &main, &fixed),
             rescale: RescaleConfig::configure(meta, &main, &fixed),
             poseidon: PoseidonConfig::configure(meta, &main, &fixed),
             mask: MaskConfig::configure(meta, &main),
-            range: RangeConfig::configure(meta),
+            range: RangeConfig::configure(meta, range_lanes),
         }
     }
 }

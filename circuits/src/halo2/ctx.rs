@@ -1,9 +1,11 @@
 //! The layout context: the one region of the circuit, with a row cursor for the main lane and one
-//! for the range lane, and small helpers to assign and copy cells.
+//! for the range lane, and small helpers to assign and copy cells. A context without a region
+//! lays nothing out and only moves the cursors: plans use it to count the rows a circuit needs.
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::plonk::{Advice, Column, Error, Fixed, Selector};
 
+use crate::halo2::chips::range::MAX_LANES;
 use crate::Fr;
 
 /// An assigned advice cell with its value.
@@ -14,46 +16,84 @@ pub struct Wire {
 }
 
 pub struct Ctx<'a, 'r> {
-    pub region: &'a mut Region<'r, Fr>,
+    region: Option<&'a mut Region<'r, Fr>>,
     /// Next free row of the main lane.
     pub row: usize,
-    /// Next free row of the range lane.
-    pub range_row: usize,
+    /// Next free row of each range lane.
+    pub range_rows: [usize; MAX_LANES],
 }
 
 impl<'a, 'r> Ctx<'a, 'r> {
     pub fn new(region: &'a mut Region<'r, Fr>) -> Self {
         Self {
-            region,
+            region: Some(region),
             row: 0,
-            range_row: 0,
+            range_rows: [0; MAX_LANES],
+        }
+    }
+
+    /// A context that only counts rows.
+    pub fn counter() -> Self {
+        Self {
+            region: None,
+            row: 0,
+            range_rows: [0; MAX_LANES],
         }
     }
 
     pub fn assign(&mut self, col: Column<Advice>, row: usize, value: Value<Fr>) -> Wire {
-        let cell = self.region.assign_advice(col, row, value).cell();
+        let cell = match self.region.as_mut() {
+            Some(r) => r.assign_advice(col, row, value).cell(),
+            None => Cell {
+                row_offset: row,
+                column: col.into(),
+            },
+        };
         Wire { cell, value }
     }
 
     /// Assigns a copy of `w` and constrains the two cells equal.
     pub fn copy(&mut self, col: Column<Advice>, row: usize, w: &Wire) -> Wire {
         let out = self.assign(col, row, w.value);
-        self.region.constrain_equal(out.cell, w.cell);
+        self.constrain_equal(out.cell, w.cell);
         out
+    }
+
+    pub fn constrain_equal(&mut self, a: Cell, b: Cell) {
+        if let Some(r) = self.region.as_mut() {
+            r.constrain_equal(a, b);
+        }
+    }
+
+    pub fn constrain_constant(&mut self, cell: Cell, c: Fr) -> Result<(), Error> {
+        match self.region.as_mut() {
+            Some(r) => r.constrain_constant(cell, c),
+            None => Ok(()),
+        }
     }
 
     /// Assigns a cell that the permutation argument pins to the constant `c`.
     pub fn constant(&mut self, col: Column<Advice>, row: usize, c: Fr) -> Result<Wire, Error> {
         let w = self.assign(col, row, Value::known(c));
-        self.region.constrain_constant(w.cell, c)?;
+        self.constrain_constant(w.cell, c)?;
         Ok(w)
     }
 
     pub fn fixed(&mut self, col: Column<Fixed>, row: usize, v: Fr) {
-        self.region.assign_fixed(col, row, v);
+        if let Some(r) = self.region.as_mut() {
+            r.assign_fixed(col, row, v);
+        }
+    }
+
+    /// Rows used by the fullest range lane.
+    pub fn range_row(&self) -> usize {
+        self.range_rows.iter().copied().max().unwrap_or(0)
     }
 
     pub fn enable(&mut self, s: &Selector, row: usize) -> Result<(), Error> {
-        s.enable(self.region, row)
+        match self.region.as_mut() {
+            Some(r) => s.enable(r, row),
+            None => Ok(()),
+        }
     }
 }

@@ -7,8 +7,10 @@
 
 pub mod chips;
 pub mod circuit;
+pub mod commit;
 pub mod config;
 pub mod ctx;
+pub mod generation;
 pub mod plan;
 
 pub use circuit::{ModelCircuit, Witness};

@@ -35,12 +35,12 @@ impl FloatNet {
     }
 }
 
-struct Tensor {
-    dims: Vec<usize>,
-    data: Vec<f64>,
+pub(crate) struct Tensor {
+    pub dims: Vec<usize>,
+    pub data: Vec<f64>,
 }
 
-fn decode(t: &pb::TensorProto) -> Result<Tensor, String> {
+pub(crate) fn decode(t: &pb::TensorProto) -> Result<Tensor, String> {
     let dims: Vec<usize> = t
         .dims
         .iter()

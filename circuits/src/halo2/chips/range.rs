@@ -1,7 +1,8 @@
 //! Range checks of any width: `w + offset ∈ [0, 2^bits)`. The value is split into 12-bit limbs in a
 //! lane of its own (running sum `sum_i = limb_i + 2^12 · sum_{i+1}`), each limb looked up in a
 //! 12-bit table; a top limb narrower than 12 bits is looked up again shifted by `2^12 - 2^p`, which
-//! bounds it by `2^p`.
+//! bounds it by `2^p`. A circuit may configure several such lanes (each with its own lookup);
+//! every check goes to the lane with the fewest rows so far.
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{
@@ -15,17 +16,25 @@ use crate::Fr;
 
 pub const RANGE_BITS: u32 = 12;
 
+/// Range lanes a circuit may configure.
+pub const MAX_LANES: usize = 2;
+
 #[derive(Debug, Clone)]
-pub struct RangeConfig {
+struct Lane {
     limb: Column<Advice>,
     sum: Column<Advice>,
     shift: Column<Fixed>,
     offset: Column<Fixed>,
-    table: TableColumn,
     q_sum: Selector,
     q_last: Selector,
     q_shift: Selector,
     q_lookup: Selector,
+}
+
+#[derive(Debug, Clone)]
+pub struct RangeConfig {
+    lanes: Vec<Lane>,
+    table: TableColumn,
 }
 
 /// Limbs and extra rows needed for a `bits`-wide check.
@@ -42,18 +51,33 @@ pub fn rows_for(bits: u32) -> usize {
 }
 
 impl RangeConfig {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
-        let cfg = Self {
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, lanes: usize) -> Self {
+        assert!((1..=MAX_LANES).contains(&lanes));
+        // Column order (first lane, then the table) keeps one-lane keys as they always were.
+        let first = Self::lane(meta);
+        let table = meta.lookup_table_column();
+        let mut all = vec![first];
+        all.extend((1..lanes).map(|_| Self::lane(meta)));
+        for lane in &all {
+            Self::constrain(meta, lane, table);
+        }
+        Self { lanes: all, table }
+    }
+
+    fn lane(meta: &mut ConstraintSystem<Fr>) -> Lane {
+        Lane {
             limb: meta.advice_column(),
             sum: meta.advice_column(),
             shift: meta.fixed_column(),
             offset: meta.fixed_column(),
-            table: meta.lookup_table_column(),
             q_sum: meta.selector(),
             q_last: meta.selector(),
             q_shift: meta.selector(),
             q_lookup: meta.complex_selector(),
-        };
+        }
+    }
+
+    fn constrain(meta: &mut ConstraintSystem<Fr>, cfg: &Lane, table: TableColumn) {
         meta.enable_equality(cfg.sum);
         let base = Expression::Constant(Fr::from(1u64 << RANGE_BITS));
         meta.create_gate("range", |m| {
@@ -72,9 +96,8 @@ impl RangeConfig {
         });
         meta.lookup("range limb", |m| {
             let q = m.query_selector(cfg.q_lookup);
-            vec![(q * m.query_advice(cfg.limb, Rotation::cur()), cfg.table)]
+            vec![(q * m.query_advice(cfg.limb, Rotation::cur()), table)]
         });
-        cfg
     }
 
     pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
@@ -91,19 +114,23 @@ impl RangeConfig {
 
     /// Constrains `w + offset ∈ [0, 2^bits)`.
     pub fn check(&self, ctx: &mut Ctx, w: &Wire, bits: u32, offset: i64) -> Result<(), Error> {
+        let lane_index = (0..self.lanes.len())
+            .min_by_key(|i| ctx.range_rows[*i])
+            .expect("at least one lane");
+        let lane = &self.lanes[lane_index];
         let (limbs, top, partial) = shape(bits);
         let v = w.value.map(|x| x + fr_from_i64(offset));
         let limb_at =
             |i: usize| v.map(|x| Fr::from(fr_bits(&x, RANGE_BITS * i as u32, RANGE_BITS)));
-        let start = ctx.range_row;
+        let start = ctx.range_rows[lane_index];
         // sum_i = Σ_{j ≥ i} limb_j 2^{12 (j - i)}, with sum_0 holding w (the offset is in the gate).
         for i in 0..limbs {
             let row = start + i;
             let limb = limb_at(i);
-            ctx.assign(self.limb, row, limb);
+            ctx.assign(lane.limb, row, limb);
             if i == 0 {
-                ctx.copy(self.sum, row, w);
-                ctx.fixed(self.offset, row, fr_from_i64(offset));
+                ctx.copy(lane.sum, row, w);
+                ctx.fixed(lane.offset, row, fr_from_i64(offset));
             } else {
                 let rest = v.map(|x| {
                     (i..limbs).rev().fold(Fr::from(0), |s, j| {
@@ -111,28 +138,28 @@ impl RangeConfig {
                             + Fr::from(fr_bits(&x, RANGE_BITS * j as u32, RANGE_BITS))
                     })
                 });
-                ctx.assign(self.sum, row, rest);
-                ctx.fixed(self.offset, row, Fr::from(0));
+                ctx.assign(lane.sum, row, rest);
+                ctx.fixed(lane.offset, row, Fr::from(0));
             }
             ctx.enable(
                 if i + 1 == limbs {
-                    &self.q_last
+                    &lane.q_last
                 } else {
-                    &self.q_sum
+                    &lane.q_sum
                 },
                 row,
             )?;
-            ctx.enable(&self.q_lookup, row)?;
+            ctx.enable(&lane.q_lookup, row)?;
         }
         if partial {
             let row = start + limbs;
             let shift = Fr::from((1u64 << RANGE_BITS) - (1u64 << top));
-            ctx.assign(self.limb, row, limb_at(limbs - 1).map(|l| l + shift));
-            ctx.fixed(self.shift, row, shift);
-            ctx.enable(&self.q_shift, row)?;
-            ctx.enable(&self.q_lookup, row)?;
+            ctx.assign(lane.limb, row, limb_at(limbs - 1).map(|l| l + shift));
+            ctx.fixed(lane.shift, row, shift);
+            ctx.enable(&lane.q_shift, row)?;
+            ctx.enable(&lane.q_lookup, row)?;
         }
-        ctx.range_row += rows_for(bits);
+        ctx.range_rows[lane_index] += rows_for(bits);
         Ok(())
     }
 }

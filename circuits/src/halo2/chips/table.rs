@@ -1,0 +1,157 @@
+//! Function tables: `(tag, key, value)` rows looked up from the main lane. One table holds every
+//! function of a decoder, told apart by tag: the exp of softmax, GELU, and the token embedding
+//! (key `token · d + column`). A row looks up `(tag, mul · in + add, out)` with `in` and `out` in
+//! the first two main columns and `tag`, `mul`, `add` fixed; the embedding row also adds the
+//! position's embedding, `x = out + pos`, in the third.
+
+use halo2_proofs::circuit::{Layouter, Value};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector, TableColumn};
+use halo2_proofs::poly::Rotation;
+
+use crate::field::fr_from_i64;
+use crate::halo2::ctx::{Ctx, Wire};
+use crate::Fr;
+
+pub const TAG_EXP: u64 = 1;
+pub const TAG_GELU: u64 = 2;
+pub const TAG_EMBED: u64 = 3;
+
+#[derive(Debug, Clone)]
+pub struct TableConfig {
+    input: Column<Advice>,
+    output: Column<Advice>,
+    sum: Column<Advice>,
+    tag: Column<Fixed>,
+    mul: Column<Fixed>,
+    add: Column<Fixed>,
+    /// The positional term of `sum = output + pos`.
+    pos: Column<Fixed>,
+    table: [TableColumn; 3],
+    q: Selector,
+    q_sum: Selector,
+}
+
+/// The rows of the table: `(tag, key, value)`; row 0 is all zeros, what disabled rows look up.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    pub rows: Vec<(u64, i64, i64)>,
+}
+
+impl Tables {
+    /// `entries[i]` is the value at key `first + i`.
+    pub fn push(&mut self, tag: u64, first: i64, entries: &[i64]) {
+        if self.rows.is_empty() {
+            self.rows.push((0, 0, 0));
+        }
+        for (i, v) in entries.iter().enumerate() {
+            self.rows.push((tag, first + i as i64, *v));
+        }
+    }
+}
+
+impl TableConfig {
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        main: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
+    ) -> Self {
+        let cfg = Self {
+            input: main[0],
+            output: main[1],
+            sum: main[2],
+            tag: fixed[0],
+            mul: fixed[1],
+            add: fixed[2],
+            pos: fixed[3],
+            table: [(); 3].map(|_| meta.lookup_table_column()),
+            q: meta.complex_selector(),
+            q_sum: meta.selector(),
+        };
+        meta.lookup("function table", |m| {
+            let q = m.query_selector(cfg.q);
+            let input = m.query_advice(cfg.input, Rotation::cur());
+            let out = m.query_advice(cfg.output, Rotation::cur());
+            let [tag, mul, add] =
+                [cfg.tag, cfg.mul, cfg.add].map(|c| m.query_fixed(c, Rotation::cur()));
+            vec![
+                (q.clone() * tag, cfg.table[0]),
+                (q.clone() * (mul * input + add), cfg.table[1]),
+                (q * out, cfg.table[2]),
+            ]
+        });
+        meta.create_gate("embedding sum", |m| {
+            let [out, sum] = [cfg.output, cfg.sum].map(|c| m.query_advice(c, Rotation::cur()));
+            let pos = m.query_fixed(cfg.pos, Rotation::cur());
+            vec![m.query_selector(cfg.q_sum) * (sum - out - pos)]
+        });
+        cfg
+    }
+
+    pub fn load(&self, layouter: &mut impl Layouter<Fr>, tables: &Tables) -> Result<(), Error> {
+        layouter.assign_table(
+            || "function table",
+            |mut t| {
+                for (i, (tag, key, value)) in tables.rows.iter().enumerate() {
+                    let cells = [Fr::from(*tag), fr_from_i64(*key), fr_from_i64(*value)];
+                    for (col, v) in self.table.iter().zip(cells) {
+                        t.assign_cell(|| "", *col, i, || Value::known(v))?;
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Turns the lookup on for a row whose first two main cells another chip assigned.
+    pub fn enable(
+        &self,
+        ctx: &mut Ctx,
+        row: usize,
+        tag: u64,
+        mul: i64,
+        add: i64,
+    ) -> Result<(), Error> {
+        ctx.enable(&self.q, row)?;
+        ctx.fixed(self.tag, row, Fr::from(tag));
+        ctx.fixed(self.mul, row, fr_from_i64(mul));
+        ctx.fixed(self.add, row, fr_from_i64(add));
+        Ok(())
+    }
+
+    /// `f(x)` for the table `tag`: copies `x`, assigns `value` (what `f` gives), one row.
+    pub fn apply(
+        &self,
+        ctx: &mut Ctx,
+        tag: u64,
+        x: &Wire,
+        value: Value<Fr>,
+    ) -> Result<Wire, Error> {
+        let row = ctx.row;
+        ctx.copy(self.input, row, x);
+        let out = ctx.assign(self.output, row, value);
+        self.enable(ctx, row, tag, 1, 0)?;
+        ctx.row += 1;
+        Ok(out)
+    }
+
+    /// `tok[token][c] + pos`, looked up at key `token · d + c`.
+    pub fn embed(
+        &self,
+        ctx: &mut Ctx,
+        token: &Wire,
+        d: usize,
+        c: usize,
+        value: Value<Fr>,
+        pos: i64,
+    ) -> Result<Wire, Error> {
+        let row = ctx.row;
+        ctx.copy(self.input, row, token);
+        ctx.assign(self.output, row, value);
+        let sum = ctx.assign(self.sum, row, value.map(|v| v + fr_from_i64(pos)));
+        self.enable(ctx, row, TAG_EMBED, d as i64, c as i64)?;
+        ctx.enable(&self.q_sum, row)?;
+        ctx.fixed(self.pos, row, fr_from_i64(pos));
+        ctx.row += 1;
+        Ok(sum)
+    }
+}
