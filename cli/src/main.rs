@@ -38,6 +38,12 @@ enum Command {
         /// Samples per proof (padding rows are not metered).
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// Decoders: prompt tokens the generation circuit takes (padding is not metered).
+        #[arg(long, default_value_t = 16)]
+        prompt_slots: usize,
+        /// Decoders: tokens the generation circuit can generate (a request's --max-tokens ≤ this).
+        #[arg(long, default_value_t = 16)]
+        gen_slots: usize,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -65,6 +71,25 @@ enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// Generate text greedily with a compiled decoder and prove it, metered per token.
+    Generate {
+        dir: PathBuf,
+        /// The prompt; its bytes are the tokens.
+        #[arg(long)]
+        prompt: String,
+        /// Stop after this many generated tokens (the stop token ends generation earlier).
+        #[arg(long)]
+        max_tokens: usize,
+        /// Settlement request id the proof answers.
+        #[arg(long)]
+        request_id: String,
+        /// Commitment salt (0x-hex field element); default: random.
+        #[arg(long)]
+        salt: Option<String>,
+        /// The proof file; the opening is written beside it as `*.opening.json`.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Verify a proof file: exit 0 if and only if it is valid.
     Verify { dir: PathBuf, proof: PathBuf },
     /// Show the circuit's size: rows, columns, lookups, memory (halo2) or constraints (Groth16).
@@ -82,9 +107,18 @@ enum Command {
         #[command(subcommand)]
         cmd: commands::chain::ChainCmd,
     },
-    /// Everything end to end on the example MLP and the embedded chain: compile, set up, deploy,
+    /// Everything end to end on an example model and the embedded chain: compile, set up, deploy,
     /// open a request, prove, settle, withdraw; prints balances and gas.
     Demo {
+        /// The example: the MLP, or the tiny GPT generating text paid per token.
+        #[arg(long, value_enum, default_value_t)]
+        model: commands::demo::DemoModel,
+        /// tiny-gpt: the client's prompt (bytes are tokens; at most 16).
+        #[arg(long, default_value = "The class ")]
+        prompt: String,
+        /// tiny-gpt: the most tokens to generate (the circuit is sized for it).
+        #[arg(long, default_value_t = 16)]
+        max_tokens: usize,
         /// Keep the artifacts in this directory (default: a temporary one).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -105,11 +139,14 @@ fn main() -> ExitCode {
             model,
             calibration,
             batch,
+            prompt_slots,
+            gen_slots,
             out,
         } => commands::compile::run(
             &model,
             calibration.as_deref(),
             batch,
+            (prompt_slots, gen_slots),
             backend.unwrap_or_default(),
             &out,
             cli.json,
@@ -125,6 +162,24 @@ fn main() -> ExitCode {
         } => commands::check_backend(&dir, backend).and_then(|_| {
             commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json)
         }),
+        Command::Generate {
+            dir,
+            prompt,
+            max_tokens,
+            request_id,
+            salt,
+            out,
+        } => commands::check_backend(&dir, backend).and_then(|_| {
+            commands::generate::run(
+                &dir,
+                &prompt,
+                max_tokens,
+                &request_id,
+                salt.as_deref(),
+                &out,
+                cli.json,
+            )
+        }),
         Command::Verify { dir, proof } => commands::check_backend(&dir, backend)
             .and_then(|_| commands::verify::run(&dir, &proof, cli.json)),
         Command::Inspect { dir } => commands::check_backend(&dir, backend)
@@ -132,9 +187,18 @@ fn main() -> ExitCode {
         Command::Verifier { dir, out } => commands::check_backend(&dir, backend)
             .and_then(|_| commands::verifier::run(&dir, &out, cli.json)),
         Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
-        Command::Demo { dir } => {
-            commands::demo::run(backend.unwrap_or_default(), dir.as_deref(), cli.json)
-        }
+        Command::Demo {
+            model,
+            prompt,
+            max_tokens,
+            dir,
+        } => commands::demo::run(
+            model,
+            backend.unwrap_or_default(),
+            &commands::demo::GptOptions { prompt, max_tokens },
+            dir.as_deref(),
+            cli.json,
+        ),
     };
     match result {
         Ok(code) => code,

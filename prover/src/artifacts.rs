@@ -22,7 +22,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkinfer_circuits::gpt::reference::Slots;
+use zkinfer_circuits::gpt::Gpt;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
 use zkinfer_circuits::model::Model;
 
@@ -55,6 +58,10 @@ pub struct Settings {
     pub constraints: Option<usize>,
     /// SHA-256 of the ONNX file the model was compiled from.
     pub source_sha256: String,
+    /// Generation models (decoders): the prompt and generated token slots of the circuit;
+    /// `model.json` then holds the quantized decoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<Slots>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +129,22 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProverErro
     write_atomic(path, &bytes)
 }
 
+/// A halo2 circuit plan: a model over a batch, or a decoder's generation.
+#[derive(Debug, Clone)]
+pub enum Halo2Plan {
+    Model(Arc<Plan>),
+    Generation(Arc<GenPlan>),
+}
+
+impl Halo2Plan {
+    pub fn k(&self) -> u32 {
+        match self {
+            Self::Model(p) => p.k,
+            Self::Generation(p) => p.k,
+        }
+    }
+}
+
 /// A compiled model directory.
 #[derive(Debug, Clone)]
 pub struct ModelDir {
@@ -175,6 +198,43 @@ impl ModelDir {
             return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
         }
         Ok(Arc::new(plan))
+    }
+
+    /// The quantized decoder of a generation model directory.
+    pub fn gpt(&self) -> Result<Gpt, ProverError> {
+        let path = self.path(MODEL_FILE);
+        let model: Gpt = read_json(&path)?;
+        model
+            .validate()
+            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
+        Ok(model)
+    }
+
+    /// The generation circuit plan, checked against the recorded settings.
+    pub fn gen_plan(&self) -> Result<Arc<GenPlan>, ProverError> {
+        let settings = self.settings()?;
+        let path = self.path(SETTINGS_FILE);
+        let slots = settings
+            .slots
+            .ok_or_else(|| ProverError::artifact(&path, "not a generation model (no slots)"))?;
+        let plan = GenPlan::new(self.gpt()?, slots)
+            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
+        if settings.k != Some(plan.k) {
+            let msg = format!(
+                "records k = {:?} but the decoder needs k = {}",
+                settings.k, plan.k
+            );
+            return Err(ProverError::artifact(&path, msg));
+        }
+        Ok(Arc::new(plan))
+    }
+
+    /// The halo2 circuit of this directory, whichever kind it is.
+    pub fn halo2(&self) -> Result<Halo2Plan, ProverError> {
+        Ok(match self.settings()?.slots {
+            Some(_) => Halo2Plan::Generation(self.gen_plan()?),
+            None => Halo2Plan::Model(self.plan()?),
+        })
     }
 
     /// The Groth16 circuit shape.

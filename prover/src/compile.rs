@@ -4,7 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use zkinfer_circuits::gpt::import::import as gpt_import;
+use zkinfer_circuits::gpt::reference::Slots;
+use zkinfer_circuits::gpt::Gpt;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
 use zkinfer_circuits::import::{self, Imported};
 
@@ -32,6 +36,7 @@ pub fn compile_dir(
         range_rows: None,
         constraints: None,
         source_sha256: sha256_hex(&source),
+        slots: None,
     };
     if backend == crate::groth16::BACKEND {
         let shape = Arc::new(Shape::new(imported.model.clone(), batch)?);
@@ -48,4 +53,30 @@ pub fn compile_dir(
     write_json(&dir.path(SETTINGS_FILE), &settings)?;
     write_json(&dir.path(ACCURACY_FILE), &imported.accuracy)?;
     Ok((imported, settings))
+}
+
+/// Compiles a decoder (ONNX) for generation with `slots` into `out` (halo2 only).
+pub fn compile_decoder(
+    model: &Path,
+    slots: Slots,
+    out: &Path,
+) -> Result<(Gpt, Settings), ProverError> {
+    let gpt = gpt_import(model).map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let plan = GenPlan::new(gpt.clone(), slots)
+        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let settings = Settings {
+        version: ARTIFACT_VERSION,
+        backend: crate::BACKEND.into(),
+        batch: 1,
+        k: Some(plan.k),
+        main_rows: Some(plan.main_rows),
+        range_rows: Some(plan.range_rows),
+        constraints: None,
+        source_sha256: sha256_hex(&read_bytes(model)?),
+        slots: Some(slots),
+    };
+    let dir = ModelDir::new(out);
+    write_json(&dir.path(MODEL_FILE), &gpt)?;
+    write_json(&dir.path(SETTINGS_FILE), &settings)?;
+    Ok((gpt, settings))
 }

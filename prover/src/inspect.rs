@@ -2,7 +2,10 @@
 
 use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use serde::Serialize;
-use zkinfer_circuits::halo2::{ModelCircuit, Plan};
+use zkinfer_circuits::halo2::generation::GenerationCircuit;
+use zkinfer_circuits::halo2::ModelCircuit;
+
+use crate::artifacts::Halo2Plan;
 
 use crate::Fr;
 
@@ -25,10 +28,19 @@ pub struct CircuitStats {
     pub estimated_prover_bytes: u64,
 }
 
-pub fn stats(plan: &Plan) -> CircuitStats {
+pub fn stats(plan: &Halo2Plan) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
-    let _ = ModelCircuit::configure(&mut cs);
-    let n = 1u64 << plan.k;
+    let (k, main, range) = match plan {
+        Halo2Plan::Model(p) => {
+            let _ = ModelCircuit::configure(&mut cs);
+            (p.k, p.main_rows, p.range_rows)
+        }
+        Halo2Plan::Generation(p) => {
+            let _ = GenerationCircuit::configure(&mut cs);
+            (p.k, p.main_rows, p.range_rows)
+        }
+    };
+    let n = 1u64 << k;
     let degree = cs.degree();
     let ext = n << (degree as u64 - 1).next_power_of_two().trailing_zeros();
     let perm = cs.permutation().get_columns().len();
@@ -42,10 +54,10 @@ pub fn stats(plan: &Plan) -> CircuitStats {
         + perm_products) as u64;
     let estimated = 32 * ((pk_polys + prover_polys) * (2 * n + ext) + 2 * ext);
     CircuitStats {
-        k: plan.k,
+        k,
         rows: n as usize,
-        main_rows_used: plan.main_rows,
-        range_rows_used: plan.range_rows,
+        main_rows_used: main,
+        range_rows_used: range,
         advice_columns: cs.num_advice_columns(),
         fixed_columns: cs.num_fixed_columns(),
         selectors: cs.num_selectors(),

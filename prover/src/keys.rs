@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ark_serialize::{CanonicalDeserialize, Compress, Validate};
+use halo2_proofs::plonk::Circuit;
 use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::SerdeFormat;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::generation::{GenPlan, GenerationCircuit};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
 use zkinfer_circuits::model::Model;
 use zkinfer_circuits::witness::{Run, Witness};
@@ -38,16 +40,22 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 }
 
 /// Generates the verifying and proving keys for a plan.
-pub fn keygen(srs: &Srs, plan: Arc<Plan>) -> Result<ProvingKey<G1Affine>, ProverError> {
-    let circuit = ModelCircuit::shape(plan);
-    // Compressed selectors share fixed columns: 6 fewer commitments for the on-chain verifier
-    // to multiply (and fit under EIP-170 with fewer parts).
-    let vk = keygen_vk_custom(srs, &circuit, true)
-        .map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
-    keygen_pk(srs, vk, &circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
+pub fn keygen(srs: &Srs, plan: &Halo2Plan) -> Result<ProvingKey<G1Affine>, ProverError> {
+    match plan {
+        Halo2Plan::Model(p) => keygen_for(srs, &ModelCircuit::shape(p.clone())),
+        Halo2Plan::Generation(p) => keygen_for(srs, &GenerationCircuit::shape(p.clone())),
+    }
 }
 
-fn spinner(msg: &'static str) -> indicatif::ProgressBar {
+fn keygen_for<C: Circuit<Fr>>(srs: &Srs, circuit: &C) -> Result<ProvingKey<G1Affine>, ProverError> {
+    // Compressed selectors share fixed columns: 6 fewer commitments for the on-chain verifier
+    // to multiply (and fit under EIP-170 with fewer parts).
+    let vk = keygen_vk_custom(srs, circuit, true)
+        .map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))?;
+    keygen_pk(srs, vk, circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
+}
+
+pub(crate) fn spinner(msg: &'static str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_message(msg);
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -59,7 +67,8 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
         return setup_groth16(dir);
     }
     let start = Instant::now();
-    let plan = dir.plan()?;
+    let plan = dir.halo2()?;
+    let k = plan.k();
     let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
     let settings_sha = sha256_hex(&read_bytes(&dir.path(SETTINGS_FILE))?);
     let (insecure, srs_source) = match source {
@@ -70,13 +79,13 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
     // SRS is only generated when keys must be made.
     let loaded = match source {
         SrsSource::Dev => None,
-        SrsSource::File(p) => Some(srs::load(p, plan.k)?),
+        SrsSource::File(p) => Some(srs::load(p, k)?),
     };
     if let Ok(old) = dir.manifest() {
         let same = old.model_sha256 == model_sha
             && old.settings_sha256 == settings_sha
             && old.insecure_dev_srs == insecure
-            && old.k == plan.k
+            && old.k == k
             && loaded
                 .as_ref()
                 .is_none_or(|s| old.srs_sha256 == sha256_hex(&srs::to_bytes(s)));
@@ -96,9 +105,9 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
             });
         }
     }
-    let srs = loaded.unwrap_or_else(|| srs::dev(plan.k));
+    let srs = loaded.unwrap_or_else(|| srs::dev(k));
     let pb = spinner("generating keys");
-    let pk = keygen(&srs, plan.clone())?;
+    let pk = keygen(&srs, &plan)?;
     pb.finish_and_clear();
     let srs_bytes = srs::to_bytes(&srs);
     let vk = vk_bytes(pk.get_vk());
@@ -109,7 +118,7 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
         transcript: crate::TRANSCRIPT.into(),
         insecure_dev_srs: insecure,
         srs_source,
-        k: plan.k,
+        k,
         model_sha256: model_sha,
         settings_sha256: settings_sha,
         srs_sha256: sha256_hex(&srs_bytes),
@@ -264,11 +273,16 @@ pub fn load_verifier_keys(dir: &ModelDir) -> Result<LoadedVerifier, ProverError>
     }
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
-    let vk =
+    let vk = if dir.settings()?.slots.is_some() {
+        VerifyingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
+            &vk_bytes,
+            SerdeFormat::RawBytes,
+            (),
+        )
+    } else {
         VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(&vk_bytes, SerdeFormat::RawBytes, ())
-            .map_err(|e| {
-                ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}"))
-            })?;
+    }
+    .map_err(|e| ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}")))?;
     Ok(LoadedVerifier::Halo2(VerifierKeys { srs, vk, manifest }))
 }
 
@@ -332,6 +346,42 @@ impl ProvingBackend for Groth16ProverKeys {
     }
 }
 
+/// halo2 generation proving: SRS, proving key and generation plan.
+pub struct GenProverKeys {
+    pub srs: Srs,
+    pub pk: ProvingKey<G1Affine>,
+    pub plan: Arc<GenPlan>,
+    pub manifest: Manifest,
+}
+
+/// The generation prover of a decoder's model directory.
+pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
+    let manifest = dir.manifest()?;
+    for (file, want) in [
+        (MODEL_FILE, &manifest.model_sha256),
+        (SETTINGS_FILE, &manifest.settings_sha256),
+    ] {
+        dir.read_checked(file, want)?;
+    }
+    warn_insecure(dir, &manifest);
+    let plan = dir.gen_plan()?;
+    let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
+    let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
+    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
+    let pk = ProvingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
+        &pk_bytes,
+        SerdeFormat::RawBytesUnchecked,
+        (),
+    )
+    .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
+    Ok(GenProverKeys {
+        srs,
+        pk,
+        plan,
+        manifest,
+    })
+}
+
 /// The prover of a model directory, whichever its backend.
 pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverError> {
     let manifest = dir.manifest()?;
@@ -362,6 +412,12 @@ pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverErro
             shape: dir.shape()?,
             manifest,
         }));
+    }
+    if dir.settings()?.slots.is_some() {
+        return Err(ProverError::artifact(
+            &dir.path(SETTINGS_FILE),
+            "this is a generation model: prove with `zkinfer generate`",
+        ));
     }
     let plan = dir.plan()?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;

@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod compile;
+pub mod generate;
 pub mod groth16;
 pub mod inspect;
 pub mod keys;

@@ -1,7 +1,7 @@
 //! Proving: one proof per input, several inputs in parallel (rayon), with a progress bar; the
 //! proof file and the client's opening, the same for both backends.
 
-use halo2_proofs::plonk::{create_proof, ProvingKey};
+use halo2_proofs::plonk::{create_proof, Circuit, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
@@ -10,7 +10,6 @@ use crate::transcript::{Challenge, EvmWrite};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
-use zkinfer_circuits::halo2::ModelCircuit;
 use zkinfer_circuits::usage::InstanceStrings;
 use zkinfer_circuits::witness::{Run, Witness};
 
@@ -66,10 +65,10 @@ pub struct Proved {
 }
 
 /// Creates one halo2 proof of `circuit` for `instances`.
-pub fn create(
+pub fn create<C: Circuit<crate::Fr>>(
     srs: &Srs,
     pk: &ProvingKey<G1Affine>,
-    circuit: ModelCircuit,
+    circuit: C,
     instances: &[crate::Fr],
 ) -> Result<Vec<u8>, ProverError> {
     let mut transcript = <EvmWrite as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(vec![]);

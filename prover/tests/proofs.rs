@@ -34,6 +34,7 @@ fn compile_example(dir: &Path) -> ModelDir {
         range_rows: Some(plan.range_rows),
         constraints: None,
         source_sha256: sha256_hex(&std::fs::read(&onnx).unwrap()),
+        slots: None,
     };
     write_json(&md.path(SETTINGS_FILE), &settings).unwrap();
     md

@@ -11,6 +11,7 @@
 pub mod import;
 pub mod reference;
 pub mod tables;
+pub mod toy;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,7 @@
-//! `zkinfer demo`: the whole product in one command on embedded defaults. The example MLP (built
-//! into the binary) is compiled and set up, its verifier is generated and deployed with Settlement
-//! on the embedded chain, a client opens a request, the provider proves the run and settles, and
+//! `zkinfer demo`: the whole product in one command on embedded defaults. An example model (the
+//! MLP or the tiny GPT, both built into the binary) is compiled and set up, its verifier is
+//! generated and deployed with Settlement on the embedded chain, a client opens a request, the
+//! provider proves the run (a classification, or a generation metered per token) and settles, and
 //! everyone withdraws. Prints balances and gas.
 
 use std::path::Path;
@@ -11,8 +12,11 @@ use alloy::primitives::{Address, U256};
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use zkinfer_circuits::field::random_fr;
+use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_circuits::model::quantize_input;
+use zkinfer_circuits::usage::prompt_commitment;
+use zkinfer_circuits::Fr;
 use zkinfer_contracts::artifact::build;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::claim::{from_proof_file, to_u256};
@@ -25,6 +29,12 @@ use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::verify::verify_file;
 
 const MLP_ONNX: &[u8] = include_bytes!("../../../examples/mlp/mlp.onnx");
+const GPT_ONNX: &[u8] = include_bytes!("../../../examples/tiny_gpt/tiny_gpt.onnx");
+/// Prices of the demo decoder: 0.0001 ETH per prompt token, 0.0002 ETH per generated token.
+const GPT_PRICE_IN: u64 = 100_000_000_000_000;
+const GPT_PRICE_OUT: u64 = 200_000_000_000_000;
+/// Prompt slots of the demo decoder's circuit.
+const GPT_PROMPT_SLOTS: usize = 16;
 const CALIBRATION: &[u8] = include_bytes!("../../../examples/mlp/calibration.json");
 const INPUT: &[u8] = include_bytes!("../../../examples/mlp/input.json");
 
@@ -42,7 +52,114 @@ fn step(json_out: bool, msg: &str) {
     }
 }
 
-pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> Result<ExitCode> {
+/// Which example the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoModel {
+    #[default]
+    Mlp,
+    TinyGpt,
+}
+
+/// The model-specific half of the demo: what the client commits to and what the provider proves.
+enum Job {
+    Mlp {
+        keys: Box<dyn zkinfer_prover::keys::ProvingBackend>,
+        row: Vec<i64>,
+    },
+    Gpt {
+        dir: std::path::PathBuf,
+        prompt: String,
+        max_tokens: usize,
+    },
+}
+
+/// A proof and what the demo reports of it beyond the usage statement.
+struct Proof {
+    file: zkinfer_prover::prove::ProofFile,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Job {
+    fn input_commitment(&self, request_id: Fr, salt: Fr) -> Result<Fr> {
+        Ok(match self {
+            Job::Mlp { keys, row } => {
+                let w = Witness {
+                    rows: vec![row.clone()],
+                    request_id,
+                    salt,
+                };
+                zkinfer_circuits::witness::run(keys.model(), keys.batch(), &w)?
+                    .statement
+                    .input_commitment
+            }
+            Job::Gpt {
+                prompt, max_tokens, ..
+            } => {
+                let tokens: Vec<u64> = prompt.bytes().map(u64::from).collect();
+                prompt_commitment(
+                    request_id,
+                    salt,
+                    &tokens,
+                    GPT_PROMPT_SLOTS,
+                    *max_tokens as u64,
+                )
+            }
+        })
+    }
+
+    fn prove(&self, request_id: Fr, salt: Fr, work: &Path) -> Result<Proof> {
+        let mut extra = serde_json::Map::new();
+        let file = match self {
+            Job::Mlp { keys, row } => {
+                let w = Witness {
+                    rows: vec![row.clone()],
+                    request_id,
+                    salt,
+                };
+                let proved = prove_one(keys.as_ref(), w)?;
+                write_json(&work.join("opening.json"), &proved.opening)?;
+                write_json(&work.join("proof.json"), &proved.file)?;
+                proved.file
+            }
+            Job::Gpt {
+                dir,
+                prompt,
+                max_tokens,
+            } => {
+                let out = work.join("proof.json");
+                let g = super::generate::prove(dir, prompt, *max_tokens, request_id, salt, &out)?;
+                extra.insert("prompt".into(), json!(prompt));
+                extra.insert("completion".into(), json!(g.opening.completion_text));
+                extra.insert("completion_tokens".into(), json!(g.opening.completion));
+                g.file
+            }
+        };
+        Ok(Proof { file, extra })
+    }
+}
+
+/// What the demo sells: the prices per unit and the client's maximum units.
+struct Terms {
+    label: String,
+    price_in: u64,
+    price_out: u64,
+    max_in: u64,
+    max_out: u64,
+}
+
+/// The tiny GPT's demo options.
+pub struct GptOptions {
+    pub prompt: String,
+    pub max_tokens: usize,
+}
+
+pub fn run(
+    model: DemoModel,
+    backend: super::Backend,
+    gpt: &GptOptions,
+    workdir: Option<&Path>,
+    json_out: bool,
+) -> Result<ExitCode> {
     let tmp;
     let work = match workdir {
         Some(d) => d.to_path_buf(),
@@ -54,6 +171,29 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
     let example = work.join("example");
     std::fs::create_dir_all(&example)
         .with_context(|| format!("{}: cannot create", example.display()))?;
+    let model_dir = work.join("model");
+    let dir = ModelDir::new(&model_dir);
+    let (job, terms) = match model {
+        DemoModel::Mlp => prepare_mlp(backend, &example, &dir, json_out)?,
+        DemoModel::TinyGpt => prepare_gpt(backend, gpt, &example, &dir, json_out)?,
+    };
+    market(
+        backend,
+        &job,
+        &terms,
+        &dir,
+        &work,
+        workdir.is_some(),
+        json_out,
+    )
+}
+
+fn prepare_mlp(
+    backend: super::Backend,
+    example: &Path,
+    dir: &ModelDir,
+    json_out: bool,
+) -> Result<(Job, Terms)> {
     for (name, bytes) in [
         ("mlp.onnx", MLP_ONNX),
         ("calibration.json", CALIBRATION),
@@ -61,27 +201,90 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
     ] {
         zkinfer_prover::artifacts::write_atomic(&example.join(name), bytes)?;
     }
-
     step(
         json_out,
         &format!("compile the example MLP (784-64-10) for {}", backend.id()),
     );
-    let model_dir = work.join("model");
     let samples = crate::input::read_rows(&example.join("calibration.json"))?;
     zkinfer_prover::compile::compile_dir(
         &example.join("mlp.onnx"),
         &samples,
         backend.id(),
         1,
-        &model_dir,
+        &dir.dir,
     )?;
-    let dir = ModelDir::new(&model_dir);
     step(json_out, "set up keys (INSECURE dev setup)");
-    setup(&dir, &SrsSource::Dev)?;
+    setup(dir, &SrsSource::Dev)?;
+    let keys = load_prover(dir)?;
+    let row = quantize_input(
+        &crate::input::read_rows(&example.join("input.json"))?[0],
+        &keys.model().input,
+    )?;
+    let terms = Terms {
+        label: "example MLP (784-64-10)".into(),
+        price_in: PRICE_IN,
+        price_out: PRICE_OUT,
+        max_in: MAX_IN,
+        max_out: MAX_OUT,
+    };
+    Ok((Job::Mlp { keys, row }, terms))
+}
 
+fn prepare_gpt(
+    backend: super::Backend,
+    opts: &GptOptions,
+    example: &Path,
+    dir: &ModelDir,
+    json_out: bool,
+) -> Result<(Job, Terms)> {
+    ensure!(
+        backend == super::Backend::Halo2,
+        "the tiny GPT demo runs on halo2 (the generation circuit has no Groth16 gadgets yet)"
+    );
+    let onnx = example.join("tiny_gpt.onnx");
+    zkinfer_prover::artifacts::write_atomic(&onnx, GPT_ONNX)?;
+    let slots = Slots {
+        prompt: GPT_PROMPT_SLOTS,
+        gen: opts.max_tokens.max(1),
+    };
+    step(
+        json_out,
+        &format!(
+            "compile the example tiny GPT ({} prompt + {} generated tokens)",
+            slots.prompt, slots.gen
+        ),
+    );
+    zkinfer_prover::compile::compile_decoder(&onnx, slots, &dir.dir)?;
+    step(json_out, "set up keys (INSECURE dev setup)");
+    setup(dir, &SrsSource::Dev)?;
+    let terms = Terms {
+        label: "example tiny GPT (135k parameters)".into(),
+        price_in: GPT_PRICE_IN,
+        price_out: GPT_PRICE_OUT,
+        max_in: slots.prompt as u64,
+        max_out: opts.max_tokens as u64,
+    };
+    let job = Job::Gpt {
+        dir: dir.dir.clone(),
+        prompt: opts.prompt.clone(),
+        max_tokens: opts.max_tokens,
+    };
+    Ok((job, terms))
+}
+
+/// The chain half: verifier, Settlement, request, proof, settlement, withdrawals.
+fn market(
+    backend: super::Backend,
+    job: &Job,
+    t: &Terms,
+    dir: &ModelDir,
+    work: &Path,
+    keep: bool,
+    json_out: bool,
+) -> Result<ExitCode> {
     step(json_out, "generate and compile the Solidity verifier");
     let solc = Solc::find()?;
-    let verifier = build(&dir, &solc)?;
+    let verifier = build(dir, &solc)?;
     let manifest = verifier.write(&work.join("verifier"))?;
 
     step(
@@ -113,8 +316,8 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
         owner,
         provider,
         royalty_bps: ROYALTY_BPS,
-        price_in: U256::from(PRICE_IN),
-        price_out: U256::from(PRICE_OUT),
+        price_in: U256::from(t.price_in),
+        price_out: U256::from(t.price_out),
         token: Address::ZERO,
     };
     let model_id = s.register_model(owner, &terms)?.value;
@@ -123,26 +326,18 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
         json_out,
         "client opens a request and escrows its maximum cost",
     );
-    let keys = load_prover(&dir)?;
-    let row = quantize_input(
-        &crate::input::read_rows(&example.join("input.json"))?[0],
-        &keys.model().input,
-    )?;
     let request_id = s.next_request_id()?;
-    let witness = Witness {
-        rows: vec![row],
-        request_id: zkinfer_circuits::field::fr_parse(&format!("{request_id:#x}"))?,
-        salt: random_fr(),
-    };
-    let statement = zkinfer_circuits::witness::run(keys.model(), keys.batch(), &witness)?.statement;
-    let escrow = s.max_cost(model_id, MAX_IN, MAX_OUT)?;
+    let request_fr = zkinfer_circuits::field::fr_parse(&format!("{request_id:#x}"))?;
+    let salt = random_fr();
+    let input_commitment = job.input_commitment(request_fr, salt)?;
+    let escrow = s.max_cost(model_id, t.max_in, t.max_out)?;
     let deadline = s.chain.timestamp()? + 3600;
     let opened = s.open_request(
         client,
         model_id,
-        to_u256(&statement.input_commitment),
-        MAX_IN,
-        MAX_OUT,
+        to_u256(&input_commitment),
+        t.max_in,
+        t.max_out,
         deadline,
         escrow,
     )?;
@@ -153,16 +348,14 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
 
     step(json_out, "provider proves the run");
     let start = Instant::now();
-    let proved = prove_one(keys.as_ref(), witness)?;
+    let proved = job.prove(request_fr, salt, work)?;
     let prove_seconds = start.elapsed().as_secs_f64();
-    write_json(&work.join("proof.json"), &proved.file)?;
-    write_json(&work.join("opening.json"), &proved.opening)?;
-    let off_chain = zkinfer_prover::keys::load_verifier(&dir)?;
+    let off_chain = zkinfer_prover::keys::load_verifier(dir)?;
     verify_file(off_chain.as_ref(), &proved.file)
         .context("the fresh proof does not verify off-chain")?;
     let claim = from_proof_file(&proved.file)?;
     ensure!(
-        claim.input_commitment == to_u256(&statement.input_commitment),
+        claim.input_commitment == to_u256(&input_commitment),
         "input commitment changed"
     );
 
@@ -189,7 +382,8 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
 
     let eth = |x: U256| format!("{:.6}", x.to::<u128>() as f64 / 1e18);
     if json_out {
-        super::print_json(&json!({
+        let mut out = json!({
+            "model": t.label,
             "backend": backend.id(),
             "chain": s.chain.describe(),
             "request_id": request_id.to_string(),
@@ -204,10 +398,25 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
             "prove_seconds": prove_seconds,
             "proof_bytes": claim.proof.len(),
             "verifier_parts": manifest.parts.iter().map(|p| p.runtime_size).collect::<Vec<_>>(),
-            "workdir": workdir.map(|_| work.clone()),
-        }));
+            "workdir": keep.then(|| work.to_path_buf()),
+        });
+        out.as_object_mut()
+            .expect("an object")
+            .extend(proved.extra.clone());
+        super::print_json(&out);
     } else {
+        println!("model          {}", t.label);
         println!("backend        {}", backend.id());
+        if let Some(c) = proved.extra.get("completion") {
+            println!(
+                "generated      {:?} -> {c}",
+                proved
+                    .extra
+                    .get("prompt")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("")
+            );
+        }
         println!(
             "request        #{request_id}: n_in {}, n_out {}",
             claim.n_in, claim.n_out
@@ -236,7 +445,7 @@ pub fn run(backend: super::Backend, workdir: Option<&Path>, json_out: bool) -> R
         println!("refunded       {} ETH", eth(refunded));
         println!("verify gas     {verify_gas}");
         println!("settle gas     {}", settled.gas_used);
-        if workdir.is_some() {
+        if keep {
             println!("artifacts in   {}", work.display());
         }
     }

@@ -23,8 +23,7 @@ pub fn run(dir: &Path, json_out: bool) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = md.plan()?;
-    let s = stats(&plan);
+    let s = stats(&md.halo2()?);
     if json_out {
         super::print_json(&serde_json::to_value(&s)?);
     } else {

@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod compile;
 pub mod demo;
+pub mod generate;
 pub mod inspect;
 pub mod prove;
 pub mod setup;

@@ -117,7 +117,7 @@ impl SoftmaxConfig {
             ctx.assign(self.cols[3], row, max.map(fr_from_i64));
             prod = prod * uf;
             let p = ctx.assign(self.cols[4], row, prod);
-            table.enable(ctx, row, TAG_EXP, 1, 0)?;
+            table.enable(ctx, row, TAG_EXP)?;
             if j + 1 == n {
                 ctx.constrain_constant(p.cell, Fr::ZERO)?;
             }

@@ -1,8 +1,11 @@
 //! Function tables: `(tag, key, value)` rows looked up from the main lane. One table holds every
 //! function of a decoder, told apart by tag: the exp of softmax, GELU, and the token embedding
-//! (key `token · d + column`). A row looks up `(tag, mul · in + add, out)` with `in` and `out` in
-//! the first two main columns and `tag`, `mul`, `add` fixed; the embedding row also adds the
-//! position's embedding, `x = out + pos`, in the third.
+//! (key `token · d + column`). A row looks up `(tag, key, out)` with `key` and `out` in the first
+//! two main columns and `tag` fixed. An embedding row also proves `key = d · token + column`
+//! (token in the fourth main column, `d` and the column fixed) and adds the position's embedding,
+//! `x = out + pos`, in the third. Lookup inputs stay of degree 2 (selector times one column):
+//! halo2-axiom 0.5.3 produced proofs that do not verify for a degree-3 input such as
+//! `q · (d · token + c)`, though MockProver accepted them.
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector, TableColumn};
@@ -21,6 +24,7 @@ pub struct TableConfig {
     input: Column<Advice>,
     output: Column<Advice>,
     sum: Column<Advice>,
+    token: Column<Advice>,
     tag: Column<Fixed>,
     mul: Column<Fixed>,
     add: Column<Fixed>,
@@ -59,6 +63,7 @@ impl TableConfig {
             input: main[0],
             output: main[1],
             sum: main[2],
+            token: main[3],
             tag: fixed[0],
             mul: fixed[1],
             add: fixed[2],
@@ -71,18 +76,23 @@ impl TableConfig {
             let q = m.query_selector(cfg.q);
             let input = m.query_advice(cfg.input, Rotation::cur());
             let out = m.query_advice(cfg.output, Rotation::cur());
-            let [tag, mul, add] =
-                [cfg.tag, cfg.mul, cfg.add].map(|c| m.query_fixed(c, Rotation::cur()));
+            let tag = m.query_fixed(cfg.tag, Rotation::cur());
             vec![
                 (q.clone() * tag, cfg.table[0]),
-                (q.clone() * (mul * input + add), cfg.table[1]),
+                (q.clone() * input, cfg.table[1]),
                 (q * out, cfg.table[2]),
             ]
         });
-        meta.create_gate("embedding sum", |m| {
-            let [out, sum] = [cfg.output, cfg.sum].map(|c| m.query_advice(c, Rotation::cur()));
-            let pos = m.query_fixed(cfg.pos, Rotation::cur());
-            vec![m.query_selector(cfg.q_sum) * (sum - out - pos)]
+        meta.create_gate("embedding key and sum", |m| {
+            let [key, out, sum, token] = [cfg.input, cfg.output, cfg.sum, cfg.token]
+                .map(|c| m.query_advice(c, Rotation::cur()));
+            let [mul, add, pos] =
+                [cfg.mul, cfg.add, cfg.pos].map(|c| m.query_fixed(c, Rotation::cur()));
+            let q = m.query_selector(cfg.q_sum);
+            vec![
+                q.clone() * (key - (mul * token + add)),
+                q * (sum - out - pos),
+            ]
         });
         cfg
     }
@@ -103,18 +113,9 @@ impl TableConfig {
     }
 
     /// Turns the lookup on for a row whose first two main cells another chip assigned.
-    pub fn enable(
-        &self,
-        ctx: &mut Ctx,
-        row: usize,
-        tag: u64,
-        mul: i64,
-        add: i64,
-    ) -> Result<(), Error> {
+    pub fn enable(&self, ctx: &mut Ctx, row: usize, tag: u64) -> Result<(), Error> {
         ctx.enable(&self.q, row)?;
         ctx.fixed(self.tag, row, Fr::from(tag));
-        ctx.fixed(self.mul, row, fr_from_i64(mul));
-        ctx.fixed(self.add, row, fr_from_i64(add));
         Ok(())
     }
 
@@ -129,7 +130,7 @@ impl TableConfig {
         let row = ctx.row;
         ctx.copy(self.input, row, x);
         let out = ctx.assign(self.output, row, value);
-        self.enable(ctx, row, tag, 1, 0)?;
+        self.enable(ctx, row, tag)?;
         ctx.row += 1;
         Ok(out)
     }
@@ -145,11 +146,17 @@ impl TableConfig {
         pos: i64,
     ) -> Result<Wire, Error> {
         let row = ctx.row;
-        ctx.copy(self.input, row, token);
+        ctx.copy(self.token, row, token);
+        let key = token
+            .value
+            .map(|t| t * Fr::from(d as u64) + Fr::from(c as u64));
+        ctx.assign(self.input, row, key);
         ctx.assign(self.output, row, value);
         let sum = ctx.assign(self.sum, row, value.map(|v| v + fr_from_i64(pos)));
-        self.enable(ctx, row, TAG_EMBED, d as i64, c as i64)?;
+        self.enable(ctx, row, TAG_EMBED)?;
         ctx.enable(&self.q_sum, row)?;
+        ctx.fixed(self.mul, row, Fr::from(d as u64));
+        ctx.fixed(self.add, row, Fr::from(c as u64));
         ctx.fixed(self.pos, row, fr_from_i64(pos));
         ctx.row += 1;
         Ok(sum)
