@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use zkinfer_benches::{mlp_plan, mlp_witness};
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::ModelCircuit;
+use zkinfer_prover::artifacts::Halo2Plan;
 use zkinfer_prover::{groth16, keys::keygen, prove::create, srs};
 
 fn halo2(c: &mut Criterion) {
@@ -15,9 +16,9 @@ fn halo2(c: &mut Criterion) {
     let mut g = c.benchmark_group("mlp_784_64_10/halo2");
     g.sample_size(10);
     g.bench_function("keygen", |b| {
-        b.iter(|| keygen(&params, plan.clone()).expect("keygen"))
+        b.iter(|| keygen(&params, &Halo2Plan::Model(plan.clone())).expect("keygen"))
     });
-    let pk = keygen(&params, plan.clone()).expect("keygen");
+    let pk = keygen(&params, &Halo2Plan::Model(plan.clone())).expect("keygen");
     let witness = mlp_witness(&plan);
     g.bench_function("prove", |b| {
         b.iter(|| {

@@ -119,6 +119,9 @@ enum Command {
         /// tiny-gpt: the most tokens to generate (the circuit is sized for it).
         #[arg(long, default_value_t = 16)]
         max_tokens: usize,
+        /// tiny-gpt: prompt tokens the circuit takes (the client escrows for all of them).
+        #[arg(long, default_value_t = 16)]
+        prompt_slots: usize,
         /// Keep the artifacts in this directory (default: a temporary one).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -191,11 +194,16 @@ fn main() -> ExitCode {
             model,
             prompt,
             max_tokens,
+            prompt_slots,
             dir,
         } => commands::demo::run(
             model,
             backend.unwrap_or_default(),
-            &commands::demo::GptOptions { prompt, max_tokens },
+            &commands::demo::GptOptions {
+                prompt,
+                max_tokens,
+                prompt_slots,
+            },
             dir.as_deref(),
             cli.json,
         ),

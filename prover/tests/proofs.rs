@@ -185,7 +185,11 @@ fn num_add(a: &str, b: &str) -> String {
 fn batch_proofs_meter_real_rows() {
     let plan = Arc::new(Plan::new(small_model(6, 3), 4).unwrap());
     let srs = zkinfer_prover::srs::dev(plan.k);
-    let pk = zkinfer_prover::keys::keygen(&srs, plan.clone()).unwrap();
+    let pk = zkinfer_prover::keys::keygen(
+        &srs,
+        &zkinfer_prover::artifacts::Halo2Plan::Model(plan.clone()),
+    )
+    .unwrap();
     let rows = vec![vec![3, -4, 5, 100, -128, 127]; 3];
     let w = Witness {
         rows,

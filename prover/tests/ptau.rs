@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::Fr;
+use zkinfer_prover::artifacts::Halo2Plan;
 use zkinfer_prover::{keys::keygen, prove::create, srs, verify::check};
 
 mod common;
@@ -54,7 +55,7 @@ fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
     let params = srs::load(&path, 13).unwrap();
     let plan = Arc::new(Plan::new(small_model(4, 2), 1).unwrap());
     assert_eq!(plan.k, 13);
-    let pk = keygen(&params, plan.clone()).unwrap();
+    let pk = keygen(&params, &Halo2Plan::Model(plan.clone())).unwrap();
     let w = Witness {
         rows: vec![vec![1, -2, 3, 127]],
         request_id: Fr::from(5),

@@ -74,13 +74,20 @@ pub enum ChainCmd {
         settlement: Address,
         #[arg(long)]
         model_id: U256,
-        #[arg(long, conflicts_with_all = ["model", "input", "salt"])]
+        #[arg(long, conflicts_with_all = ["model", "input", "prompt", "salt"])]
         input_commitment: Option<U256>,
-        /// Model directory (with --input and --salt) to compute the input commitment.
-        #[arg(long, requires_all = ["input", "salt"])]
+        /// Model directory (with --salt, and --input, or --prompt and --max-tokens for a decoder)
+        /// to compute the input commitment.
+        #[arg(long, requires = "salt")]
         model: Option<PathBuf>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prompt")]
         input: Option<PathBuf>,
+        /// Decoders: the prompt (its bytes are the tokens) the request pays for.
+        #[arg(long, requires = "max_tokens")]
+        prompt: Option<String>,
+        /// Decoders: the most tokens the provider may generate (bound into the commitment).
+        #[arg(long)]
+        max_tokens: Option<u64>,
         #[arg(long)]
         salt: Option<String>,
         #[arg(long)]
@@ -252,6 +259,8 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             input_commitment,
             model,
             input,
+            prompt,
+            max_tokens,
             salt,
             max_in,
             max_out,
@@ -262,12 +271,20 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             let expected_id = s.next_request_id()?;
             let commitment = match (input_commitment, model) {
                 (Some(c), _) => c,
-                (None, Some(dir)) => input_commitment_for(
-                    &dir,
-                    input.as_deref().expect("clap requires --input"),
-                    salt.as_deref().expect("clap requires --salt"),
-                    expected_id,
-                )?,
+                (None, Some(dir)) => {
+                    let salt = salt.as_deref().expect("clap requires --salt");
+                    match (input, prompt) {
+                        (Some(input), _) => input_commitment_for(&dir, &input, salt, expected_id)?,
+                        (None, Some(p)) => prompt_commitment_for(
+                            &dir,
+                            &p,
+                            max_tokens.expect("clap requires --max-tokens"),
+                            salt,
+                            expected_id,
+                        )?,
+                        (None, None) => bail!("--model needs --input, or --prompt for a decoder"),
+                    }
+                }
                 (None, None) => bail!("give --input-commitment, or --model, --input and --salt"),
             };
             let cost = s.max_cost(model_id, max_in, max_out)?;
@@ -335,6 +352,35 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
 }
 
 /// The input commitment of `input` for request `id` with `salt`, as the prover will compute it.
+/// A decoder's input commitment: the prompt's tokens padded to the circuit's prompt slots.
+pub fn prompt_commitment_for(
+    dir: &Path,
+    prompt: &str,
+    max_tokens: u64,
+    salt: &str,
+    id: U256,
+) -> Result<U256> {
+    let md = ModelDir::new(dir);
+    let plan = md.gen_plan()?;
+    let tokens = super::generate::tokenize(prompt);
+    zkinfer_circuits::gpt::reference::check_request(
+        &plan.model,
+        plan.slots,
+        &tokens,
+        max_tokens as usize,
+    )
+    .context("--prompt / --max-tokens")?;
+    let tokens: Vec<u64> = tokens.iter().map(|t| *t as u64).collect();
+    let c = zkinfer_circuits::usage::prompt_commitment(
+        fr_parse(&format!("{id:#x}"))?,
+        fr_parse(salt).context("--salt")?,
+        &tokens,
+        plan.slots.prompt,
+        max_tokens,
+    );
+    Ok(to_u256(&c))
+}
+
 pub fn input_commitment_for(dir: &Path, input: &Path, salt: &str, id: U256) -> Result<U256> {
     let md = ModelDir::new(dir);
     let model = md.model()?;

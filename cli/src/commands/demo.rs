@@ -33,8 +33,7 @@ const GPT_ONNX: &[u8] = include_bytes!("../../../examples/tiny_gpt/tiny_gpt.onnx
 /// Prices of the demo decoder: 0.0001 ETH per prompt token, 0.0002 ETH per generated token.
 const GPT_PRICE_IN: u64 = 100_000_000_000_000;
 const GPT_PRICE_OUT: u64 = 200_000_000_000_000;
-/// Prompt slots of the demo decoder's circuit.
-const GPT_PROMPT_SLOTS: usize = 16;
+
 const CALIBRATION: &[u8] = include_bytes!("../../../examples/mlp/calibration.json");
 const INPUT: &[u8] = include_bytes!("../../../examples/mlp/input.json");
 
@@ -70,6 +69,7 @@ enum Job {
         dir: std::path::PathBuf,
         prompt: String,
         max_tokens: usize,
+        prompt_slots: usize,
     },
 }
 
@@ -93,16 +93,13 @@ impl Job {
                     .input_commitment
             }
             Job::Gpt {
-                prompt, max_tokens, ..
+                prompt,
+                max_tokens,
+                prompt_slots,
+                ..
             } => {
                 let tokens: Vec<u64> = prompt.bytes().map(u64::from).collect();
-                prompt_commitment(
-                    request_id,
-                    salt,
-                    &tokens,
-                    GPT_PROMPT_SLOTS,
-                    *max_tokens as u64,
-                )
+                prompt_commitment(request_id, salt, &tokens, *prompt_slots, *max_tokens as u64)
             }
         })
     }
@@ -125,6 +122,7 @@ impl Job {
                 dir,
                 prompt,
                 max_tokens,
+                ..
             } => {
                 let out = work.join("proof.json");
                 let g = super::generate::prove(dir, prompt, *max_tokens, request_id, salt, &out)?;
@@ -151,6 +149,7 @@ struct Terms {
 pub struct GptOptions {
     pub prompt: String,
     pub max_tokens: usize,
+    pub prompt_slots: usize,
 }
 
 pub fn run(
@@ -244,7 +243,7 @@ fn prepare_gpt(
     let onnx = example.join("tiny_gpt.onnx");
     zkinfer_prover::artifacts::write_atomic(&onnx, GPT_ONNX)?;
     let slots = Slots {
-        prompt: GPT_PROMPT_SLOTS,
+        prompt: opts.prompt_slots,
         gen: opts.max_tokens.max(1),
     };
     step(
@@ -268,6 +267,7 @@ fn prepare_gpt(
         dir: dir.dir.clone(),
         prompt: opts.prompt.clone(),
         max_tokens: opts.max_tokens,
+        prompt_slots: opts.prompt_slots,
     };
     Ok((job, terms))
 }
@@ -366,6 +366,11 @@ fn market(
     let settled = s.settle(provider, &claim)?;
     let mut paid = Vec::new();
     for who in [provider, owner, client] {
+        // A request that used its whole budget leaves the client nothing to withdraw.
+        if s.credits(Address::ZERO, who)? == U256::ZERO {
+            paid.push(U256::ZERO);
+            continue;
+        }
         let before = s.chain.balance(who)?;
         let w = s.withdraw(who, Address::ZERO)?;
         ensure!(

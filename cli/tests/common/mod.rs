@@ -1,5 +1,8 @@
 //! Helpers shared by the CLI test binaries: run the real binary, read its JSON, find the examples.
 
+// Each test binary uses a subset of these helpers.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 
