@@ -2,7 +2,8 @@
 # The main job end to end on embedded defaults: `zkinfer demo` compiles the example MLP, sets up
 # keys (insecure dev setup), generates and deploys its Solidity verifier and Settlement on the
 # embedded chain, opens a request, proves the run, settles and withdraws; prints balances and gas.
-# Extra arguments go to `zkinfer demo` (e.g. `--backend groth16`, `--json`, `--dir DIR`).
+# Extra arguments go to `zkinfer demo` (e.g. `--backend groth16`, `--json`, `--dir DIR`, or
+# `--model tiny-gpt` for the example language model, paid per token).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer-target}"
