@@ -56,6 +56,9 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     assert_eq!(c["kind"], "decoder");
     assert_eq!(c["stop_token"], 256);
     ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
+    let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
+    assert_eq!(shape["k"], 17);
+    assert_eq!(shape["lookups"], 3);
 
     // The client opens a request for its prompt on the embedded chain.
     let state = t("chain.json");

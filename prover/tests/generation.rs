@@ -8,7 +8,7 @@ use zkinfer_circuits::gpt::toy::toy;
 use zkinfer_circuits::halo2::generation::{GenPlan, GenWitness, GenerationCircuit};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::Halo2Plan;
-use zkinfer_prover::keys::keygen;
+use zkinfer_prover::keys::{keygen, vk_bytes};
 use zkinfer_prover::prove::create;
 use zkinfer_prover::srs;
 use zkinfer_prover::verify::check;
