@@ -32,7 +32,10 @@ fn float_logits(tokens: &[i64]) -> Vec<Vec<f32>> {
 #[test]
 fn quantized_next_tokens_agree_with_the_float_model() {
     let m = import(&example()).unwrap();
-    assert_eq!((m.vocab, m.stop, m.d_model, m.n_head, m.blocks.len()), (257, 256, 64, 2, 2));
+    assert_eq!(
+        (m.vocab, m.stop, m.d_model, m.n_head, m.blocks.len()),
+        (257, 256, 64, 2, 2)
+    );
     assert_eq!(m.params(), 135_297);
     // Two windows of documentation-like text, a full context each.
     let mut agree = 0;
@@ -55,10 +58,17 @@ fn quantized_next_tokens_agree_with_the_float_model() {
         }
     }
     eprintln!("next-token agreement with the float model: {agree}/{total}");
-    assert!(agree * 10 >= total * 8, "only {agree}/{total} next tokens agree");
+    assert!(
+        agree * 10 >= total * 8,
+        "only {agree}/{total} next tokens agree"
+    );
 
     let prompt: Vec<usize> = b"The class method".iter().map(|b| *b as usize).collect();
-    let g = generate(&m, Slots { prompt: 16, gen: 16 }, &prompt, 16).unwrap();
+    let slots = Slots {
+        prompt: 16,
+        gen: 16,
+    };
+    let g = generate(&m, slots, &prompt, 16).unwrap();
     let text: String = g.completion.iter().map(|t| *t as u8 as char).collect();
     assert_eq!(text, " is also a strin");
 }
@@ -72,5 +82,9 @@ fn circuit_sizes_of_the_benchmarked_generations() {
         assert!(plan.main_rows.max(plan.range_rows) < 1 << k);
     }
     // Slots beyond the model's context are refused.
-    assert!(GenPlan::new(m, Slots { prompt: 20, gen: 16 }).is_err());
+    let too_long = Slots {
+        prompt: 20,
+        gen: 16,
+    };
+    assert!(GenPlan::new(m, too_long).is_err());
 }
