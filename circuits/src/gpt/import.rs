@@ -3,14 +3,12 @@
 //! only uses the decoder's ops, and quantizes: int8 weights with a power-of-two scale per tensor,
 //! biases at the accumulator scale, embeddings and LayerNorm betas at the activation scale.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use tract_onnx::pb;
-use tract_onnx::prelude::Framework;
 
 use super::{Block, Gpt, Linear, Norm, ACT, GPT_VERSION};
-use crate::import::onnx::{decode, Tensor};
+use crate::import::onnx::{initializers, read_graph, Tensor};
 use crate::import::ImportError;
 
 /// Fractional bits of activations chosen at import.
@@ -31,10 +29,7 @@ pub const DECODER_OPS: [&str; 10] = [
 
 /// Does this ONNX graph look like a decoder (a Gather on an int64 `tokens` input)?
 pub fn is_decoder(path: &Path) -> bool {
-    let Ok(proto) = tract_onnx::onnx().proto_model_for_path(path) else {
-        return false;
-    };
-    proto.graph.is_some_and(|g| {
+    read_graph(path).is_ok_and(|g| {
         g.node.iter().any(|n| n.op_type == "Gather") && g.input.iter().any(|i| i.name == "tokens")
     })
 }
@@ -58,16 +53,8 @@ pub fn import(path: &Path) -> Result<Gpt, ImportError> {
         path: p.clone(),
         msg,
     };
-    if !path.is_file() {
-        return Err(malformed("no such file".into()));
-    }
-    let proto = tract_onnx::onnx()
-        .proto_model_for_path(path)
-        .map_err(|e| malformed(format!("{e:#}")))?;
-    let graph = proto
-        .graph
-        .as_ref()
-        .ok_or_else(|| malformed("no graph".into()))?;
+    let graph = read_graph(path)?;
+    let graph = &graph;
     if let Some(n) = graph
         .node
         .iter()
@@ -80,10 +67,7 @@ pub fn import(path: &Path) -> Result<Gpt, ImportError> {
             msg: format!("not a decoder op (supported: {})", DECODER_OPS.join(", ")),
         });
     }
-    let mut consts: BTreeMap<&str, Tensor> = BTreeMap::new();
-    for t in &graph.initializer {
-        consts.insert(&t.name, decode(t).map_err(&malformed)?);
-    }
+    let consts = initializers(path, graph)?;
     let get = |name: &str, rank: usize| -> Result<&Tensor, ImportError> {
         let t = consts
             .get(name)

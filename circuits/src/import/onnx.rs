@@ -91,10 +91,11 @@ fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProt
     node.attribute.iter().find(|a| a.name == name)
 }
 
-pub fn parse(path: &Path) -> Result<FloatNet, ImportError> {
-    let p = path.display().to_string();
+/// The graph of an ONNX file; a missing file, a bad protobuf or a model without a graph is
+/// [`ImportError::Malformed`].
+pub(crate) fn read_graph(path: &Path) -> Result<pb::GraphProto, ImportError> {
     let malformed = |msg: String| ImportError::Malformed {
-        path: p.clone(),
+        path: path.display().to_string(),
         msg,
     };
     if !path.is_file() {
@@ -103,15 +104,36 @@ pub fn parse(path: &Path) -> Result<FloatNet, ImportError> {
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| malformed(format!("{e:#}")))?;
-    let graph = proto
-        .graph
-        .as_ref()
-        .ok_or_else(|| malformed("no graph".into()))?;
+    proto.graph.ok_or_else(|| malformed("no graph".into()))
+}
 
-    let mut consts: BTreeMap<&str, Tensor> = BTreeMap::new();
-    for t in &graph.initializer {
-        consts.insert(&t.name, decode(t).map_err(&malformed)?);
-    }
+/// Every initializer of `graph`, decoded, by name.
+pub(crate) fn initializers<'g>(
+    path: &Path,
+    graph: &'g pb::GraphProto,
+) -> Result<BTreeMap<&'g str, Tensor>, ImportError> {
+    graph
+        .initializer
+        .iter()
+        .map(|t| {
+            let decoded = decode(t).map_err(|msg| ImportError::Malformed {
+                path: path.display().to_string(),
+                msg,
+            })?;
+            Ok((t.name.as_str(), decoded))
+        })
+        .collect()
+}
+
+pub fn parse(path: &Path) -> Result<FloatNet, ImportError> {
+    let p = path.display().to_string();
+    let malformed = |msg: String| ImportError::Malformed {
+        path: p.clone(),
+        msg,
+    };
+    let graph = read_graph(path)?;
+    let graph = &graph;
+    let mut consts = initializers(path, graph)?;
     let inputs: Vec<&pb::ValueInfoProto> = graph
         .input
         .iter()
