@@ -36,4 +36,7 @@ fn a_toy_generation_proves_and_verifies() {
             "instance {i} + 1 accepted"
         );
     }
+    // Keys are a function of the model, the slots and the SRS.
+    let again = keygen(&srs, &Halo2Plan::Generation(plan)).unwrap();
+    assert_eq!(vk_bytes(again.get_vk()), vk_bytes(pk.get_vk()));
 }
