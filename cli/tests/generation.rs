@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, zkinfer_env as zkinfer};
+use common::{chain_at, ok, zkinfer_env as zkinfer};
 use zkinfer_circuits::gpt::import::import;
 use zkinfer_circuits::gpt::reference::{generate, Slots};
 
@@ -62,11 +62,7 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
 
     // The client opens a request for its prompt on the embedded chain.
     let state = t("chain.json");
-    let chain = |args: &[&str], dev: &str| {
-        let mut a = vec!["chain", "--state", &state, "--dev-account", dev, "--json"];
-        a.extend_from_slice(args);
-        zkinfer(&a, &[])
-    };
+    let chain = |args: &[&str], dev: &str| chain_at(&state, dev, args);
     ok(&zkinfer(
         &["verifier", &t("m"), "-o", &t("v"), "--json"],
         &[],

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{example, ok, zkinfer_env as zkinfer};
+use common::{chain_at, example, ok, zkinfer_env as zkinfer};
 
 fn wei(v: &serde_json::Value) -> u128 {
     v.as_str()
@@ -46,11 +46,7 @@ fn manual_flow_on_a_persistent_embedded_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |p: &str| tmp.path().join(p).display().to_string();
     let state = t("chain.json");
-    let chain = |args: &[&str], dev: &str| {
-        let mut a = vec!["chain", "--state", &state, "--dev-account", dev, "--json"];
-        a.extend_from_slice(args);
-        zkinfer(&a, &[])
-    };
+    let chain = |args: &[&str], dev: &str| chain_at(&state, dev, args);
     ok(&zkinfer(
         &["compile", &example("mlp.onnx"), "-o", &t("model"), "--json"],
         &[],

@@ -15,6 +15,13 @@ pub fn zkinfer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("zkinfer runs")
 }
 
+/// Runs `zkinfer chain ARGS` on the embedded chain saved at `state`, as dev account `dev`.
+pub fn chain_at(state: &str, dev: &str, args: &[&str]) -> Output {
+    let mut a = vec!["chain", "--state", state, "--dev-account", dev, "--json"];
+    a.extend_from_slice(args);
+    zkinfer_env(&a, &[])
+}
+
 /// The JSON a successful `--json` run printed.
 pub fn ok(out: &Output) -> serde_json::Value {
     assert!(

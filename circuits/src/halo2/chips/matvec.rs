@@ -36,11 +36,6 @@ pub struct Layer<'a> {
     pub shift: u32,
 }
 
-/// Rows one layer takes.
-pub fn rows_for(in_dim: usize, out_dim: usize, residual: bool) -> usize {
-    out_dim.div_ceil(B) * (1 + residual as usize + in_dim.div_ceil(B))
-}
-
 impl MatvecConfig {
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,

@@ -37,12 +37,6 @@ pub struct Fault {
     pub p0: i64,
 }
 
-/// Range-lane rows of a softmax over `n` scores.
-pub fn range_rows(n: usize) -> usize {
-    use crate::halo2::chips::range::rows_for;
-    n * (2 * rows_for(rem_bits(n)) + rows_for(PROB_BITS + 1))
-}
-
 fn rem_bits(n: usize) -> u32 {
     bits_of(2 * n as u128 * (1u128 << EXP_BITS))
 }

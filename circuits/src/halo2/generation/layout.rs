@@ -12,7 +12,6 @@ use halo2curves::ff::Field;
 use super::config::GenConfig;
 use super::plan::GenPlan;
 use crate::field::{fr_from_i64, fr_to_i128};
-use crate::gpt::tables::{exp_table, gelu_table};
 use crate::gpt::{Gpt, Linear, ACT, LOGIT, PROB_BITS, RES, SCORE_BITS};
 use crate::halo2::chips::control::{MeterFault, Step};
 use crate::halo2::chips::dot::Term;
@@ -96,8 +95,8 @@ struct Lay<'c, 'p> {
     m: &'p Gpt,
     faults: &'p Faults,
     one: Wire,
-    exp: Vec<i64>,
-    gelu: Vec<i64>,
+    exp: &'p [i64],
+    gelu: &'p [i64],
 }
 
 impl Lay<'_, '_> {
@@ -179,15 +178,10 @@ impl Lay<'_, '_> {
         };
         let s = self.rescale(ctx, &dots, &score)?;
         let b = &self.cfg.base;
-        let p = self.cfg.softmax.assign(
-            ctx,
-            &b.dot,
-            &b.range,
-            &self.cfg.table,
-            &self.exp,
-            &s,
-            fault,
-        )?;
+        let p =
+            self.cfg
+                .softmax
+                .assign(ctx, &b.dot, &b.range, &self.cfg.table, self.exp, &s, fault)?;
         let ps: Vec<Option<&Wire>> = p.iter().map(Some).collect();
         let mix = RescaleParams {
             multiplier: 1,
@@ -232,8 +226,8 @@ pub fn layout(
         m,
         faults,
         one: one.clone(),
-        exp: exp_table(m.frac_bits),
-        gelu: gelu_table(m.frac_bits),
+        exp: &plan.exp,
+        gelu: &plan.gelu,
     };
 
     // The prompt: mask bits (a prefix of ones, the first forced), count, commitment.

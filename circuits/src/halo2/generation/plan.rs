@@ -22,6 +22,9 @@ const RESERVED_ROWS: usize = 10;
 pub struct GenPlan {
     pub model: Arc<Gpt>,
     pub slots: Slots,
+    /// The exp and GELU tables of the spec, and all tables as the circuit loads them.
+    pub exp: Vec<i64>,
+    pub gelu: Vec<i64>,
     pub tables: Tables,
     pub main_rows: usize,
     pub range_rows: usize,
@@ -43,13 +46,16 @@ impl GenPlan {
                 slots.prompt, slots.gen, model.context
             )));
         }
+        let (exp, gelu) = (exp_table(model.frac_bits), gelu_table(model.frac_bits));
         let mut tables = Tables::default();
-        tables.push(TAG_EXP, 0, &exp_table(model.frac_bits));
-        tables.push(TAG_GELU, ACT.0, &gelu_table(model.frac_bits));
+        tables.push(TAG_EXP, 0, &exp);
+        tables.push(TAG_GELU, ACT.0, &gelu);
         tables.push(TAG_EMBED, 0, &model.tok);
         let mut plan = Self {
             model: Arc::new(model),
             slots,
+            exp,
+            gelu,
             tables,
             main_rows: 0,
             range_rows: 0,
