@@ -206,6 +206,30 @@ fn manual_flow_on_a_persistent_embedded_chain() {
         "3",
     ));
     let id2 = req2["request_id"].as_str().unwrap().to_string();
+    // A nonce names one request per client: reusing it, or asking for nothing, is refused.
+    let again = |nonce: &str, max: &str| {
+        chain(
+            &[
+                "request",
+                "--settlement",
+                &settlement,
+                "--model-id",
+                &model_id,
+                "--input-commitment",
+                "0x1",
+                "--nonce",
+                nonce,
+                "--max-in",
+                max,
+                "--max-out",
+                max,
+            ],
+            "3",
+        )
+    };
+    let nonce = req2["nonce"].to_string();
+    assert!(String::from_utf8_lossy(&again(&nonce, "1").stderr).contains("RequestExists"));
+    assert!(String::from_utf8_lossy(&again("77", "0").stderr).contains("ZeroCostRequest"));
     let early = chain(
         &["refund", "--settlement", &settlement, "--request-id", &id2],
         "0",

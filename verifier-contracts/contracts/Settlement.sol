@@ -51,7 +51,6 @@ contract Settlement {
     }
 
     uint256 public modelCount;
-    uint256 public requestCount;
     mapping(uint256 => Model) public models;
     mapping(uint256 => Request) public requests;
     /// token => account => amount that account may withdraw.
@@ -105,6 +104,8 @@ contract Settlement {
     error UsageExceedsRequest();
     error InvalidProof();
     error NothingToWithdraw();
+    error ZeroCostRequest();
+    error RequestExists();
     error Reentrancy();
 
     modifier nonReentrant() {
@@ -140,19 +141,34 @@ contract Settlement {
         return uint256(maxIn) * m.priceIn + uint256(maxOut) * m.priceOut;
     }
 
-    /// @notice Opens a request and escrows its maximum cost (ETH as `msg.value`, or an ERC-20 the
-    /// client approved). The request id is the `request_id` instance the provider must prove.
-    function openRequest(uint256 modelId, uint256 inputCommitment, uint64 maxIn, uint64 maxOut, uint64 deadline)
-        external
-        payable
-        nonReentrant
-        returns (uint256 requestId)
-    {
+    /// @notice The id of the request `client` opens with `nonce`: the `request_id` instance the
+    /// provider must prove, and what the client's input commitment is bound to. It depends on the
+    /// opener, so no one else can open a request under it: a client commits before it opens
+    /// without racing anyone for the id (a shared counter let a free request taken first make the
+    /// client's commitment unprovable and lock its escrow).
+    function requestIdFor(address client, uint64 nonce) public view returns (uint256) {
+        return uint256(keccak256(abi.encode(block.chainid, address(this), client, nonce))) % R;
+    }
+
+    /// @notice Opens the request `requestIdFor(msg.sender, nonce)` and escrows its maximum cost
+    /// (ETH as `msg.value`, or an ERC-20 the client approved). A request that could cost nothing
+    /// is refused: it would pay no one and only occupy the provider.
+    function openRequest(
+        uint256 modelId,
+        uint64 nonce,
+        uint256 inputCommitment,
+        uint64 maxIn,
+        uint64 maxOut,
+        uint64 deadline
+    ) external payable nonReentrant returns (uint256 requestId) {
         Model storage m = models[modelId];
         if (m.verifier == address(0) || modelId > type(uint64).max) revert UnknownModel();
         if (inputCommitment >= R) revert NotInField();
         if (deadline <= block.timestamp) revert DeadlineInPast();
+        requestId = requestIdFor(msg.sender, nonce);
+        if (requests[requestId].status != Status.None) revert RequestExists();
         uint256 cost = maxCost(modelId, maxIn, maxOut);
+        if (cost == 0) revert ZeroCostRequest();
         uint256 escrow;
         if (m.token == ETH) {
             if (msg.value != cost) revert WrongPayment();
@@ -165,7 +181,6 @@ contract Settlement {
             escrow = IERC20Minimal(m.token).balanceOf(address(this)) - before;
             if (escrow < cost) revert WrongPayment();
         }
-        requestId = ++requestCount;
         requests[requestId] =
             Request(msg.sender, Status.Open, deadline, uint64(modelId), maxIn, maxOut, inputCommitment, escrow);
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);

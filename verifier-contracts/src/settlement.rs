@@ -218,21 +218,18 @@ impl<'c> Settlement<'c> {
     pub fn open_request(
         &mut self,
         from: Address,
-        model_id: U256,
-        input_commitment: U256,
-        max_in: u64,
-        max_out: u64,
-        deadline: u64,
+        r: &RequestTerms,
         value: U256,
     ) -> Result<Receipt<ISettlement::RequestOpened>, ContractsError> {
         let out = self.send(
             from,
             ISettlement::openRequestCall {
-                modelId: model_id,
-                inputCommitment: input_commitment,
-                maxIn: max_in,
-                maxOut: max_out,
-                deadline,
+                modelId: r.model_id,
+                nonce: r.nonce,
+                inputCommitment: r.input_commitment,
+                maxIn: r.max_in,
+                maxOut: r.max_out,
+                deadline: r.deadline,
             },
             value,
         )?;
@@ -290,9 +287,9 @@ impl<'c> Settlement<'c> {
         })
     }
 
-    /// The id the next opened request will get (when no one else opens one first).
-    pub fn next_request_id(&mut self) -> Result<U256, ContractsError> {
-        Ok(self.view(ISettlement::requestCountCall {})? + U256::from(1))
+    /// The id of the request `client` opens with `nonce` (what its input commitment binds).
+    pub fn request_id_for(&mut self, client: Address, nonce: u64) -> Result<U256, ContractsError> {
+        self.view(ISettlement::requestIdForCall { client, nonce })
     }
 
     /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
@@ -304,6 +301,19 @@ impl<'c> Settlement<'c> {
         }
         Ok(m._4)
     }
+}
+
+/// What a client asks for when it opens a request.
+#[derive(Debug, Clone)]
+pub struct RequestTerms {
+    pub model_id: U256,
+    /// The client's choice; the request id is `requestIdFor(client, nonce)`.
+    pub nonce: u64,
+    pub input_commitment: U256,
+    pub max_in: u64,
+    pub max_out: u64,
+    /// Unix time after which the request can be refunded.
+    pub deadline: u64,
 }
 
 /// The first event of type `E` in an outcome.

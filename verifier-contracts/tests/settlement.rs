@@ -14,7 +14,7 @@ use zkinfer_contracts::chain::{deploy, Chain};
 use zkinfer_contracts::claim::Claim;
 use zkinfer_contracts::keys::dev;
 use zkinfer_contracts::settlement::{
-    verify_call, ISettlement, ITestToken, ModelTerms, Settlement, IERC20,
+    verify_call, ISettlement, ITestToken, ModelTerms, RequestTerms, Settlement, IERC20,
 };
 use zkinfer_contracts::ContractsError;
 
@@ -82,11 +82,14 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &fx.verifier.adapter.bytecode,
     )
     .unwrap();
-    let a = &fx.claims[&1];
-    let (ok, verify_gas) = verify_call(chain, adapter, a.proof.clone(), a.instances()).unwrap();
-    assert!(ok, "the adapter accepts a valid proof");
-
     let mut s = Settlement::deploy(chain, who.deployer, common::settlement()).unwrap();
+    // The client's requests 1 to 4: ids derived from (client, nonce), known before opening.
+    let ids: Vec<U256> = (1..=4)
+        .map(|n| s.request_id_for(who.client, n).unwrap())
+        .collect();
+    let a = &fx.claim(ids[0]);
+    let (ok, verify_gas) = verify_call(s.chain, adapter, a.proof.clone(), a.instances()).unwrap();
+    assert!(ok, "the adapter accepts a valid proof");
     let terms = ModelTerms {
         verifier: adapter,
         owner: who.owner,
@@ -113,46 +116,61 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
 
     let escrow = s.max_cost(model, MAX_IN, MAX_OUT).unwrap();
     assert_eq!(escrow, U256::from(MAX_IN * PRICE_IN + MAX_OUT * PRICE_OUT));
-    let open = |s: &mut Settlement<'_>, id: u64| {
-        let deadline = s.chain.timestamp().unwrap() + DEADLINE_IN;
-        let r = s
-            .open_request(
-                who.client,
-                model,
-                fx.input_commitments[&id],
-                MAX_IN,
-                MAX_OUT,
-                deadline,
-                escrow,
-            )
-            .unwrap();
-        assert_eq!(
-            r.value.requestId,
-            U256::from(id),
-            "request ids are sequential"
-        );
-        assert_eq!(r.value.escrow, escrow);
+    let terms_for = |s: &mut Settlement<'_>, nonce: u64, id: U256, max: (u64, u64)| RequestTerms {
+        model_id: model,
+        nonce,
+        input_commitment: fx.input_commitment(id),
+        max_in: max.0,
+        max_out: max.1,
+        deadline: s.chain.timestamp().unwrap() + DEADLINE_IN,
     };
     // The escrow must be exact.
-    let deadline = s.chain.timestamp().unwrap() + DEADLINE_IN;
-    assert_eq!(
-        reason(
-            s.open_request(
-                who.client,
-                model,
-                fx.input_commitments[&1],
-                MAX_IN,
-                MAX_OUT,
-                deadline,
-                escrow - U256::from(1)
-            )
-            .unwrap_err()
-        ),
-        "WrongPayment"
+    let t = terms_for(&mut s, 1, ids[0], (MAX_IN, MAX_OUT));
+    assert_reverts(
+        &mut s,
+        Address::ZERO,
+        &everyone,
+        "WrongPayment",
+        "short escrow",
+        |s| s.open_request(who.client, &t, escrow - U256::from(1)),
     );
-    for id in [1, 2, 3, 4] {
-        open(&mut s, id);
+
+    // The front-run of the open-request race: someone who sees the client's commitment opens
+    // first. A free request is refused; a paid one under the client's nonce gets the opener's
+    // own id, so the client's request still opens under the id it committed to.
+    let free = terms_for(&mut s, 1, ids[0], (0, 0));
+    assert_reverts(
+        &mut s,
+        Address::ZERO,
+        &everyone,
+        "ZeroCostRequest",
+        "free request",
+        |s| s.open_request(who.owner, &free, U256::ZERO),
+    );
+    let front = s
+        .open_request(who.owner, &t, escrow)
+        .unwrap()
+        .value
+        .requestId;
+    assert_eq!(front, s.request_id_for(who.owner, 1).unwrap());
+    assert_ne!(
+        front, ids[0],
+        "the front-runner cannot take the client's id"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let t = terms_for(&mut s, n as u64 + 1, *id, (MAX_IN, MAX_OUT));
+        let r = s.open_request(who.client, &t, escrow).unwrap();
+        assert_eq!(r.value.requestId, *id, "the id the commitment was made for");
+        assert_eq!(r.value.escrow, escrow);
     }
+    assert_reverts(
+        &mut s,
+        Address::ZERO,
+        &everyone,
+        "RequestExists",
+        "nonce reused",
+        |s| s.open_request(who.client, &t, escrow),
+    );
 
     // Attacks on request 1 before its honest settlement. Request 2 has the same input but its own
     // commitment, which binds the id: request 1's proof fails there.
@@ -213,7 +231,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
             "InvalidProof",
             "another request's proof",
             Claim {
-                request_id: U256::from(2),
+                request_id: ids[1],
                 ..a.clone()
             },
         ),
@@ -229,7 +247,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &everyone,
         "DeadlineNotReached",
         "refund before the deadline",
-        |s| s.refund(who.client, U256::from(1)),
+        |s| s.refund(who.client, ids[0]),
     );
 
     // The honest settlement pays exact amounts.
@@ -250,7 +268,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     );
     // Request 4 settles while the payees still hold credits from request 1: the steady state of
     // a provider who withdraws now and then.
-    let d = &fx.claims[&4];
+    let d = &fx.claim(ids[3]);
     let steady_gas = s.settle(who.provider, d).unwrap().gas_used;
     let mut paid = U256::ZERO;
     for (account, want) in [
@@ -285,7 +303,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
 
     // Request 3: refunded after its deadline, then its own valid proof can no longer settle it.
     s.chain.advance_time(DEADLINE_IN + 60).unwrap();
-    let c = &fx.claims[&3];
+    let c = &fx.claim(ids[2]);
     assert_reverts(
         &mut s,
         Address::ZERO,
@@ -295,7 +313,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         |s| s.settle(who.provider, c),
     );
     assert_eq!(
-        s.refund(who.provider, U256::from(3)).unwrap().value,
+        s.refund(who.provider, ids[2]).unwrap().value,
         escrow,
         "anyone may trigger a refund"
     );
@@ -314,8 +332,11 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         &everyone,
         "NotOpen",
         "second refund",
-        |s| s.refund(who.client, U256::from(3)),
+        |s| s.refund(who.client, ids[2]),
     );
+
+    // The front-runner's own request is refunded to it like any other.
+    assert_eq!(s.refund(who.owner, front).unwrap().value, escrow);
 
     reentrant_token(&mut s, fx, &who, adapter);
     (verify_gas, settle_gas, steady_gas)
@@ -362,22 +383,20 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
         token,
     };
     let model = s.register_model(who.owner, &terms).unwrap().value;
-    let deadline = s.chain.timestamp().unwrap() + DEADLINE_IN;
-    let opened = s
-        .open_request(
-            who.client,
-            model,
-            fx.input_commitments[&5],
-            MAX_IN,
-            MAX_OUT,
-            deadline,
-            U256::ZERO,
-        )
-        .unwrap();
-    assert_eq!(opened.value.requestId, U256::from(5));
+    let id = s.request_id_for(who.client, 5).unwrap();
+    let t = RequestTerms {
+        model_id: model,
+        nonce: 5,
+        input_commitment: fx.input_commitment(id),
+        max_in: MAX_IN,
+        max_out: MAX_OUT,
+        deadline: s.chain.timestamp().unwrap() + DEADLINE_IN,
+    };
+    let opened = s.open_request(who.client, &t, U256::ZERO).unwrap();
+    assert_eq!(opened.value.requestId, id);
     let escrow = U256::from(MAX_IN * 100 + MAX_OUT * 300);
     assert_eq!(opened.value.escrow, escrow, "balance-delta escrow");
-    let d = &fx.claims[&5];
+    let d = &fx.claim(id);
     s.settle(who.provider, d).unwrap();
     let provider_credit = s.credits(token, who.provider).unwrap();
     assert!(provider_credit > U256::ZERO);

@@ -70,13 +70,13 @@ fn refuses_tampering(fx: &Fixture, claim: &Claim) {
 #[test]
 fn halo2_verifier_refuses_every_tampered_byte_and_instance() {
     let fx = common::halo2();
-    refuses_tampering(fx, &fx.claims[&1]);
+    refuses_tampering(fx, &fx.claim(U256::from(1)));
 }
 
 #[test]
 fn groth16_verifier_refuses_every_tampered_byte_and_instance() {
     let fx = common::groth16();
-    refuses_tampering(fx, &fx.claims[&1]);
+    refuses_tampering(fx, &fx.claim(U256::from(1)));
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn halo2_adapter_refuses_scalars_at_or_above_r() {
     let LoadedVerifier::Halo2(keys) = load_verifier_keys(&fx.dir).unwrap() else {
         panic!("halo2 fixture")
     };
-    let claim = &fx.claims[&1];
+    let claim = &fx.claim(U256::from(1));
     // The layout the adapter checks is the one a real proof has.
     let instances = zkinfer_circuits::usage::InstanceStrings(
         claim

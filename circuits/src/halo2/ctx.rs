@@ -21,6 +21,8 @@ pub struct Ctx<'a, 'r> {
     pub row: usize,
     /// Next free row of each range lane.
     pub range_rows: [usize; MAX_LANES],
+    /// The first cell [`Self::zero`] pinned to 0; later zeros copy it (one constant row in all).
+    zero: Option<Cell>,
 }
 
 impl<'a, 'r> Ctx<'a, 'r> {
@@ -29,6 +31,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             region: Some(region),
             row: 0,
             range_rows: [0; MAX_LANES],
+            zero: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             region: None,
             row: 0,
             range_rows: [0; MAX_LANES],
+            zero: None,
         }
     }
 
@@ -76,6 +80,31 @@ impl<'a, 'r> Ctx<'a, 'r> {
     pub fn constant(&mut self, col: Column<Advice>, row: usize, c: Fr) -> Result<Wire, Error> {
         let w = self.assign(col, row, Value::known(c));
         self.constrain_constant(w.cell, c)?;
+        Ok(w)
+    }
+
+    /// Assigns a 0 that the permutation argument pins: the padding of a row a chip does not fill.
+    /// A padding cell assigned as a plain witness is a free variable, whatever its coefficient.
+    pub fn zero(&mut self, col: Column<Advice>, row: usize) -> Result<Wire, Error> {
+        self.pinned(col, row, Value::known(Fr::from(0)))
+    }
+
+    /// A cell pinned as [`Self::zero`] but holding `value`: what an attacker writes into padding.
+    /// Only the negative tests' faults use it; the permutation argument must reject it.
+    pub(crate) fn pinned(
+        &mut self,
+        col: Column<Advice>,
+        row: usize,
+        value: Value<Fr>,
+    ) -> Result<Wire, Error> {
+        let w = self.assign(col, row, value);
+        match self.zero {
+            Some(z) => self.constrain_equal(w.cell, z),
+            None => {
+                self.constrain_constant(w.cell, Fr::from(0))?;
+                self.zero = Some(w.cell);
+            }
+        }
         Ok(w)
     }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use zkinfer_circuits::field::fr_parse;
@@ -16,7 +16,9 @@ use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::claim::{from_proof_file, to_u256};
-use zkinfer_contracts::settlement::{compile_settlement, ModelTerms, Settlement, IERC20};
+use zkinfer_contracts::settlement::{
+    compile_settlement, ModelTerms, RequestTerms, Settlement, IERC20,
+};
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{read_json, ModelDir};
 use zkinfer_prover::prove::ProofFile;
@@ -67,13 +69,17 @@ pub enum ChainCmd {
         #[arg(long, default_value_t = Address::ZERO)]
         token: Address,
     },
-    /// Open a request and escrow its maximum cost. The input commitment is given, or computed
-    /// from the model directory, input and salt for the id the request will get.
+    /// Open a request and escrow its maximum cost. Its id is derived from the sender and
+    /// `--nonce`, so the input commitment (given, or computed from the model directory, input and
+    /// salt) is bound to an id no one else can open.
     Request {
         #[arg(long)]
         settlement: Address,
         #[arg(long)]
         model_id: U256,
+        /// Any number this sender has not opened a request with; default: a random one.
+        #[arg(long)]
+        nonce: Option<u64>,
         #[arg(long, conflicts_with_all = ["model", "input", "prompt", "salt"])]
         input_commitment: Option<U256>,
         /// Model directory (with --salt, and --input, or --prompt and --max-tokens for a decoder)
@@ -268,7 +274,8 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
         } => {
             let mut s = settlement_at(chain, settlement);
             let token = s.model_token(model_id)?;
-            let expected_id = s.next_request_id()?;
+            let nonce = nonce.unwrap_or_else(random_nonce);
+            let expected_id = s.request_id_for(from, nonce)?;
             let commitment = match (input_commitment, model) {
                 (Some(c), _) => c,
                 (None, Some(dir)) => {
@@ -304,14 +311,21 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
                 U256::ZERO
             };
             let deadline = s.chain.timestamp()? + deadline_in;
-            let r = s.open_request(from, model_id, commitment, max_in, max_out, deadline, value)?;
-            if r.value.requestId != expected_id {
-                tracing::warn!(
-                    "request opened as {} but the commitment was made for {expected_id}: another request came first; refund it after the deadline",
-                    r.value.requestId
-                );
-            }
-            json!({ "chain": on, "request_id": r.value.requestId.to_string(), "escrow": r.value.escrow.to_string(),
+            let terms = RequestTerms {
+                model_id,
+                nonce,
+                input_commitment: commitment,
+                max_in,
+                max_out,
+                deadline,
+            };
+            let r = s.open_request(from, &terms, value)?;
+            ensure!(
+                r.value.requestId == expected_id,
+                "request opened as {} but its commitment was made for {expected_id}",
+                r.value.requestId
+            );
+            json!({ "chain": on, "request_id": r.value.requestId.to_string(), "nonce": nonce, "escrow": r.value.escrow.to_string(),
                     "input_commitment": format!("{commitment:#x}"), "deadline": deadline, "gas": r.gas_used })
         }
         ChainCmd::Settle { settlement, proof } => {
@@ -397,4 +411,9 @@ pub fn input_commitment_for(dir: &Path, input: &Path, salt: &str, id: U256) -> R
     };
     let run = zkinfer_circuits::witness::run(&model, batch, &w)?;
     Ok(to_u256(&run.statement.input_commitment))
+}
+
+/// A fresh request nonce: the low 64 bits of a random field element (a repeat only reverts).
+fn random_nonce() -> u64 {
+    to_u256(&zkinfer_circuits::field::random_fr()).as_limbs()[0]
 }

@@ -21,7 +21,9 @@ use zkinfer_contracts::artifact::build;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::claim::{from_proof_file, to_u256};
 use zkinfer_contracts::keys::dev;
-use zkinfer_contracts::settlement::{compile_settlement, verify_call, ModelTerms, Settlement};
+use zkinfer_contracts::settlement::{
+    compile_settlement, verify_call, ModelTerms, RequestTerms, Settlement,
+};
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::{load_prover, setup, SrsSource};
@@ -326,21 +328,22 @@ fn market(
         json_out,
         "client opens a request and escrows its maximum cost",
     );
-    let request_id = s.next_request_id()?;
+    let nonce = 1;
+    let request_id = s.request_id_for(client, nonce)?;
     let request_fr = zkinfer_circuits::field::fr_parse(&format!("{request_id:#x}"))?;
     let salt = random_fr();
     let input_commitment = job.input_commitment(request_fr, salt)?;
     let escrow = s.max_cost(model_id, t.max_in, t.max_out)?;
     let deadline = s.chain.timestamp()? + 3600;
-    let opened = s.open_request(
-        client,
+    let terms = RequestTerms {
         model_id,
-        to_u256(&input_commitment),
-        t.max_in,
-        t.max_out,
+        nonce,
+        input_commitment: to_u256(&input_commitment),
+        max_in: t.max_in,
+        max_out: t.max_out,
         deadline,
-        escrow,
-    )?;
+    };
+    let opened = s.open_request(client, &terms, escrow)?;
     ensure!(
         opened.value.requestId == request_id,
         "request id changed while opening"

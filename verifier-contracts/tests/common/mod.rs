@@ -1,11 +1,11 @@
-//! Fixtures shared by the on-chain tests: the example MLP compiled, set up and proved for a few
-//! request ids per backend (built once per test binary), compiled contracts, and a real anvil.
+//! Fixtures shared by the on-chain tests: the example MLP compiled and set up per backend (built
+//! once per test binary) and proved for the request ids a test asks for, compiled contracts.
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use alloy::primitives::U256;
 use zkinfer_circuits::field::fr_parse;
@@ -16,7 +16,7 @@ use zkinfer_contracts::artifact::{build, VerifierArtifact};
 use zkinfer_contracts::claim::{from_proof_file, to_u256, Claim};
 use zkinfer_contracts::solc::{CompiledContract, Solc};
 use zkinfer_prover::artifacts::ModelDir;
-use zkinfer_prover::keys::{load_prover, setup, SrsSource};
+use zkinfer_prover::keys::{load_prover, setup, ProvingBackend, SrsSource};
 use zkinfer_prover::prove::prove_one;
 
 pub fn example(file: &str) -> PathBuf {
@@ -32,18 +32,44 @@ fn rows(file: &str) -> Vec<Vec<f64>> {
 }
 
 pub const SALT: u64 = 0x5a17;
-/// Requests the scenarios open, in order; those in `PROVED` get a real proof.
-pub const REQUESTS: [u64; 5] = [1, 2, 3, 4, 5];
-pub const PROVED: [u64; 4] = [1, 3, 4, 5];
 
 pub struct Fixture {
     pub _tmp: tempfile::TempDir,
     pub dir: ModelDir,
     pub backend: &'static str,
     pub verifier: VerifierArtifact,
-    /// Input commitment of the example input for each request id.
-    pub input_commitments: BTreeMap<u64, U256>,
-    pub claims: BTreeMap<u64, Claim>,
+    keys: Box<dyn ProvingBackend>,
+    input: Vec<i64>,
+    /// Proofs made so far, by request id: ids depend on the chain and the client's nonce.
+    claims: Mutex<BTreeMap<U256, Claim>>,
+}
+
+impl Fixture {
+    fn witness(&self, id: U256) -> Witness {
+        Witness {
+            rows: vec![self.input.clone()],
+            request_id: fr_parse(&format!("{id:#x}")).expect("request ids are field elements"),
+            salt: Fr::from(SALT),
+        }
+    }
+
+    /// The input commitment of the example input for request `id`.
+    pub fn input_commitment(&self, id: U256) -> U256 {
+        let r = run(self.keys.model(), self.keys.batch(), &self.witness(id)).unwrap();
+        to_u256(&r.statement.input_commitment)
+    }
+
+    /// A real proof of the example input for request `id` (made once per id).
+    pub fn claim(&self, id: U256) -> Claim {
+        let mut claims = self.claims.lock().unwrap();
+        claims
+            .entry(id)
+            .or_insert_with(|| {
+                let proved = prove_one(self.keys.as_ref(), self.witness(id)).unwrap();
+                from_proof_file(&proved.file).unwrap()
+            })
+            .clone()
+    }
 }
 
 pub fn solc() -> &'static Solc {
@@ -67,32 +93,14 @@ fn make_fixture(backend: &'static str) -> Fixture {
     let verifier = build(&dir, solc()).unwrap();
     let keys = load_prover(&dir).unwrap();
     let input = quantize_input(&rows("input.json")[0], &keys.model().input).unwrap();
-    let witness = |id: u64| Witness {
-        rows: vec![input.clone()],
-        request_id: Fr::from(id),
-        salt: Fr::from(SALT),
-    };
-    let input_commitments = REQUESTS
-        .iter()
-        .map(|&id| {
-            let r = run(keys.model(), keys.batch(), &witness(id)).unwrap();
-            (id, to_u256(&r.statement.input_commitment))
-        })
-        .collect();
-    let claims = PROVED
-        .iter()
-        .map(|&id| {
-            let proved = prove_one(keys.as_ref(), witness(id)).unwrap();
-            (id, from_proof_file(&proved.file).unwrap())
-        })
-        .collect();
     Fixture {
         _tmp: tmp,
         dir,
         backend,
         verifier,
-        input_commitments,
-        claims,
+        keys,
+        input,
+        claims: Mutex::new(BTreeMap::new()),
     }
 }
 

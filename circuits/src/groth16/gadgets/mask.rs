@@ -45,4 +45,21 @@ mod tests {
         assert!(!check([2, 0, 0, 0], 2));
         assert!(!check([1, 1, 0, 0], 3));
     }
+
+    #[test]
+    fn every_variable_is_bound() {
+        use crate::groth16::mutation::assert_every_variable_bound;
+        for (bits, count) in [
+            ([1u64, 1, 1, 0], 3u64),
+            ([1, 0, 0, 0], 1),
+            ([0, 0, 0, 0], 0),
+        ] {
+            let synth = move |cs| {
+                let cs = Cs::new(cs);
+                let (_, n) = mask(&cs, &bits.map(|b| Some(F::from(b))))?;
+                cs.equal(&n, &Num::constant(F::from(count)))
+            };
+            assert_eq!(assert_every_variable_bound(&synth, "mask"), 4);
+        }
+    }
 }

@@ -84,4 +84,17 @@ mod tests {
         assert!(!check(Some((30, 0))));
         assert!(!check(Some((spec().rounds() - 1, 4))));
     }
+
+    #[test]
+    fn every_variable_is_bound() {
+        let synth = |cs| {
+            let cs = Cs::new(cs);
+            let ins: Vec<Num> = (0..RATE as u64)
+                .map(|i| cs.witness(Some(F::from(i + 10))))
+                .collect::<Result<_>>()?;
+            hash(&cs, std::array::from_fn(|i| &ins[i])).map(|_| ())
+        };
+        let n = crate::groth16::mutation::assert_every_variable_bound(&synth, "poseidon");
+        assert!(n > 3 * spec().rounds());
+    }
 }

@@ -193,4 +193,29 @@ mod tests {
         // an accumulator beyond its bound
         assert!(!check(1 << 21, P, None));
     }
+
+    #[test]
+    fn every_variable_is_bound() {
+        use crate::groth16::cs::Cs;
+        use crate::groth16::mutation::assert_every_variable_bound;
+        for (acc, p) in [0i128, 13, -13, 1000, -1000, 0, -100].into_iter().zip([
+            P,
+            P,
+            P,
+            P,
+            P,
+            RescaleParams { min: 0, ..P },
+            RescaleParams { min: 0, ..P },
+        ]) {
+            let synth = move |cs| {
+                let cs = Cs::new(cs);
+                let a = cs.witness(Some(f(acc)))?;
+                rescale(&cs, &a, &p).map(|_| ())
+            };
+            assert!(
+                assert_every_variable_bound(&synth, "rescale") > 10,
+                "acc {acc}"
+            );
+        }
+    }
 }

@@ -116,3 +116,47 @@ impl ArgmaxConfig {
         Ok(idx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::generation::config::GenConfig;
+
+    /// The logits in spare cells, then the argmax, pinned to the reference's index.
+    fn layout(
+        logits: [i64; 5],
+        choose: Option<usize>,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let ws: Vec<Wire> = (0..logits.len())
+                .map(|i| ctx.assign(cfg.base.main[9], i, Value::known(fr_from_i64(logits[i]))))
+                .collect();
+            ctx.row = logits.len();
+            let idx = cfg.argmax.assign(ctx, &cfg.base.range, &ws, choose)?;
+            ctx.constrain_constant(idx.cell, Fr::from(argmax(&logits) as u64))
+        }
+    }
+
+    const TIED: [i64; 5] = [3, -7, 900, 900, -32768];
+
+    #[test]
+    fn the_first_maximum_passes() {
+        passes(layout(TIED, None));
+        passes(layout([-5, -5, -5, -5, -4], None));
+    }
+
+    #[test]
+    fn another_index_fails() {
+        // the later of two tied maxima, a smaller logit, the last one
+        for c in [3, 0, 4] {
+            fails(layout(TIED, Some(c)));
+        }
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        assert!(cells(layout(TIED, None), "argmax") >= 5 * 7);
+        cells(layout([-5, -5, -5, -5, -4], None), "argmax");
+    }
+}

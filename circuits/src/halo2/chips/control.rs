@@ -5,7 +5,7 @@
 //!   mask bit `m` is 1, else `g`, the argmax of the previous position.
 //! - **meter**, one row per position in a block of their own, carrying `count`, `stopped` and the
 //!   client's `cap` (max tokens) down the rows: `is_stop = [t = stop]` and `full = [count = cap]`
-//!   by inverses, `alive = (1 - m)·(1 - stopped)·(1 - full)`, `e = alive · t` (the output token or
+//!   by inverses (each pinned to 0 where its input is 0), `alive = (1 - m)·(1 - stopped)·(1 - full)`, `e = alive · t` (the output token or
 //!   0), then `count' = count + alive`, `stopped' = stopped + alive · is_stop`, `cap' = cap`. The
 //!   row after the last holds `n_out = count`.
 
@@ -72,11 +72,15 @@ impl ControlConfig {
             let q = m.query_selector(cfg.q_meter);
             let z = t.clone() - stop;
             let w = count - cap;
-            let not_full = w.clone() * inv_w;
+            let not_full = w.clone() * inv_w.clone();
+            // Each inverse is pinned to 0 where its input is 0 (the last factor of the second and
+            // fourth lines): otherwise any value satisfies the is-zero test there, a free cell.
             vec![
-                q.clone() * (is_stop.clone() - (one() - z.clone() * inv_z)),
-                q.clone() * is_stop * z,
+                q.clone() * (is_stop.clone() - (one() - z.clone() * inv_z.clone())),
+                q.clone() * is_stop.clone() * z,
+                q.clone() * is_stop * inv_z,
                 q.clone() * (one() - not_full.clone()) * w,
+                q.clone() * (one() - not_full.clone()) * inv_w,
                 q.clone() * (alive.clone() - (one() - mask) * (one() - stopped) * not_full),
                 q * (e - alive * t),
             ]
@@ -186,5 +190,79 @@ impl ControlConfig {
         ctx.assign(self.cols[6], row, cap.value);
         ctx.row += 1;
         Ok(Metered { out, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::generation::config::GenConfig;
+
+    const STOP: u64 = 7;
+
+    /// Select on the first two positions, then the meter over five, its count pinned to `want`.
+    fn layout(
+        tokens: [u64; 5],
+        mask: [u64; 5],
+        cap: u64,
+        want: u64,
+        fault: MeterFault,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let main = &cfg.base.main;
+            let zero = ctx.constant(main[0], 0, Fr::ZERO)?;
+            let cap = ctx.constant(main[1], 0, Fr::from(cap))?;
+            let ms: Vec<Wire> = (0..5)
+                .map(|i| ctx.assign(main[2], i, Value::known(Fr::from(mask[i]))))
+                .collect();
+            let ts: Vec<Wire> = (0..5)
+                .map(|i| ctx.assign(main[3], i, Value::known(Fr::from(tokens[i]))))
+                .collect();
+            ctx.row = 5;
+            let picked = cfg.control.select(ctx, &ms[0], &ts[0], &ts[1])?;
+            ctx.constrain_constant(picked.cell, Fr::from(tokens[0]))?;
+            let other = cfg.control.select(ctx, &zero, &ts[0], &ts[1])?;
+            ctx.constrain_constant(other.cell, Fr::from(tokens[1]))?;
+            let steps: Vec<Step> = (0..5)
+                .map(|i| Step {
+                    mask: &ms[i],
+                    token: &ts[i],
+                })
+                .collect();
+            let m = cfg.control.meter(ctx, &steps, &cap, STOP, &zero, fault)?;
+            ctx.constrain_constant(m.count.cell, Fr::from(want))
+        }
+    }
+
+    const TOKENS: [u64; 5] = [5, 5, 2, STOP, 3];
+    const MASK: [u64; 5] = [1, 1, 0, 0, 0];
+
+    #[test]
+    fn counts_up_to_the_stop_token_or_the_cap() {
+        let none = MeterFault::default();
+        passes(layout(TOKENS, MASK, 4, 2, none));
+        passes(layout(TOKENS, MASK, 1, 1, none));
+        passes(layout(TOKENS, MASK, 0, 0, none));
+        passes(layout([5, 5, 2, 4, 3], MASK, 4, 3, none));
+    }
+
+    #[test]
+    fn a_flipped_alive_flag_fails() {
+        for at in [0, 2, 4] {
+            let fault = MeterFault {
+                flip_alive: Some(at),
+            };
+            fails(layout(TOKENS, MASK, 4, 2, fault));
+        }
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        // A stop token (its inverse pinned to 0) and a full count (likewise), or neither.
+        let none = MeterFault::default();
+        for (tokens, cap, want) in [(TOKENS, 4, 2), (TOKENS, 1, 1), ([5, 5, 2, 4, 3], 4, 3)] {
+            assert!(cells(layout(tokens, MASK, cap, want, none), "control") > 5 * 10);
+        }
     }
 }

@@ -107,19 +107,19 @@ impl DotConfig {
             acc = if r == 0 { Value::known(c) } else { acc };
             for k in 0..DOT_WIDTH {
                 let i = r * DOT_WIDTH + k;
-                let (coeff, term) = match terms.get(i) {
-                    Some(t) => (coeffs[i], t),
-                    None => (Fr::ZERO, &Term::Fresh(Value::known(Fr::ZERO))),
+                let Some(term) = terms.get(i) else {
+                    // Padding: coefficient 0 and a pinned 0, so the cell is no free variable.
+                    ctx.fixed(self.coeff[k], row, Fr::ZERO);
+                    ctx.zero(self.x[k], row)?;
+                    continue;
                 };
-                ctx.fixed(self.coeff[k], row, coeff);
+                ctx.fixed(self.coeff[k], row, coeffs[i]);
                 let cell = match term {
                     Term::Copy(w) => ctx.copy(self.x[k], row, w),
                     Term::Fresh(v) => ctx.assign(self.x[k], row, *v),
                 };
-                acc = acc + term.value() * Value::known(coeff);
-                if i < terms.len() {
-                    cells.push(cell);
-                }
+                acc = acc + term.value() * Value::known(coeffs[i]);
+                cells.push(cell);
             }
             acc = adjust(r, acc);
             last = Some(ctx.assign(self.acc, row, acc));
@@ -132,11 +132,11 @@ impl DotConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{fails, passes};
+    use crate::halo2::chips::harness::{cells, fails, passes};
 
     fn layout(
         ctx: &mut Ctx,
-        cfg: &crate::halo2::CircuitConfig,
+        cfg: &crate::halo2::generation::config::GenConfig,
         bad_row: Option<usize>,
     ) -> Result<(), Error> {
         let xs: Vec<Value<Fr>> = (0..20u64).map(|i| Value::known(Fr::from(i + 1))).collect();
@@ -145,6 +145,7 @@ mod tests {
         // Row 0's previous row wraps into the unusable rows; chains never start there.
         ctx.row = 1;
         let (_, out) = cfg
+            .base
             .dot
             .assign_with(ctx, &coeffs, &terms, Fr::from(5), |r, acc| {
                 if Some(r) == bad_row {
@@ -169,5 +170,11 @@ mod tests {
         for r in 0..3 {
             fails(move |cfg, ctx| layout(ctx, cfg, Some(r)));
         }
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        // 20 terms on three rows of 9: 7 padding cells, all pinned, and 3 accumulators.
+        assert_eq!(cells(|cfg, ctx| layout(ctx, cfg, None), "dot"), 27 + 3);
     }
 }

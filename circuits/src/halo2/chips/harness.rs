@@ -1,24 +1,33 @@
-//! A test circuit that runs one layout closure on the shared configuration, for chip tests.
+//! A test circuit that runs one layout closure on the generation circuit's configuration (every
+//! chip on the shared columns), for chip tests: `passes` / `fails` for chosen faults, and
+//! `cells` for the witness-mutation net, which every chip test module runs on its honest layout.
+
+use std::collections::BTreeSet;
 
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
 use halo2_proofs::dev::MockProver;
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
+use crate::halo2::chips::table::Tables;
 use crate::halo2::ctx::Ctx;
-use crate::halo2::CircuitConfig;
+use crate::halo2::generation::config::GenConfig;
+use crate::halo2::mutation::{self, Site};
 use crate::Fr;
 
 /// Rows of the chip test circuits (the range table needs 2^12 rows).
 pub const K: u32 = 13;
 
 #[derive(Clone)]
-struct Harness<F>(F);
+struct Harness<F> {
+    layout: F,
+    tables: Tables,
+}
 
 impl<F> Circuit<Fr> for Harness<F>
 where
-    F: Fn(&CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    type Config = CircuitConfig;
+    type Config = GenConfig;
     type FloorPlanner = SimpleFloorPlanner;
     type Params = ();
 
@@ -26,46 +35,104 @@ where
         self.clone()
     }
 
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> CircuitConfig {
-        CircuitConfig::configure(meta)
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> GenConfig {
+        GenConfig::configure(meta)
     }
 
-    fn synthesize(&self, cfg: CircuitConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        cfg.range.load_table(&mut layouter)?;
+    fn synthesize(&self, cfg: GenConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        cfg.base.range.load_table(&mut layouter)?;
+        cfg.table.load(&mut layouter, &self.tables)?;
         layouter.assign_region(
             || "test",
             |mut region| {
                 let mut ctx = Ctx::new(&mut region);
-                (self.0)(&cfg, &mut ctx)
+                (self.layout)(&cfg, &mut ctx)
             },
         )
     }
 }
 
-fn run<F>(f: F) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>>
+fn harness<F>(layout: F, tables: &Tables) -> (u32, Harness<F>) {
+    let k = K.max(
+        (tables.rows.len() + 16)
+            .next_power_of_two()
+            .trailing_zeros(),
+    );
+    let mut tables = tables.clone();
+    if tables.rows.is_empty() {
+        tables.rows.push((0, 0, 0));
+    }
+    (k, Harness { layout, tables })
+}
+
+fn run<F>(f: F, tables: &Tables) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>>
 where
-    F: Fn(&CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    MockProver::run(K, &Harness(f), vec![vec![]])
+    let (k, h) = harness(f, tables);
+    MockProver::run(k, &h, vec![vec![]])
         .expect("synthesis succeeds")
         .verify()
 }
 
 pub fn passes<F>(f: F)
 where
-    F: Fn(&CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    if let Err(e) = run(f) {
+    passes_with(f, &Tables::default())
+}
+
+pub fn passes_with<F>(f: F, tables: &Tables)
+where
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    if let Err(e) = run(f, tables) {
         panic!("honest witness rejected: {:?}", &e[..e.len().min(3)]);
     }
 }
 
 pub fn fails<F>(f: F)
 where
-    F: Fn(&CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    fails_with(f, &Tables::default())
+}
+
+pub fn fails_with<F>(f: F, tables: &Tables)
+where
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
 {
     assert!(
-        run(f).is_err(),
+        run(f, tables).is_err(),
         "a witness that breaks the relation was accepted"
     );
+}
+
+/// The mutation net on an honest layout: every advice cell it assigns, changed by each of
+/// [`mutation::DELTAS`], must be rejected. Returns how many cells it covered.
+pub fn cells<F>(f: F, what: &str) -> usize
+where
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+{
+    cells_with(f, &Tables::default(), what)
+}
+
+pub fn cells_with<F>(f: F, tables: &Tables, what: &str) -> usize
+where
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+{
+    let (k, h) = harness(f, tables);
+    mutation::assert_every_cell_bound(k, &h, &[vec![]], what).cells
+}
+
+/// The cells whose mutation the circuit accepts (for tests that show the net catches a bug).
+pub fn survivors<F>(f: F) -> BTreeSet<Site>
+where
+    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+{
+    let (k, h) = harness(f, &Tables::default());
+    let all = mutation::sites(k, &h, &[vec![]]).expect("honest witness passes");
+    let report = mutation::mutate(k, &h, &[vec![]], &all, &mutation::DELTAS, &[])
+        .expect("synthesis succeeds");
+    report.survivors.into_iter().map(|(s, _)| s).collect()
 }

@@ -172,3 +172,55 @@ impl NormConfig {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpt::reference::layernorm;
+    use crate::gpt::toy::toy;
+    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::generation::config::GenConfig;
+
+    /// LayerNorm of the toy model's first block on fixed inputs, outputs pinned to the reference.
+    fn layout(
+        x: [i64; 8],
+        r_fault: i128,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let m = toy(7);
+            let n = &m.blocks[0].ln1;
+            let xw: Vec<Wire> = (0..x.len())
+                .map(|i| ctx.assign(cfg.base.main[9], i, Value::known(fr_from_i64(x[i]))))
+                .collect();
+            ctx.row = x.len();
+            let b = &cfg.base;
+            let chips = NormChips {
+                dot: &b.dot,
+                adot: &cfg.adot,
+                range: &b.range,
+                rescale: &b.rescale,
+            };
+            let out = cfg.norm.assign(ctx, &chips, n, m.frac_bits, &xw, r_fault)?;
+            for (o, want) in out.iter().zip(layernorm(n, m.frac_bits, &x)) {
+                ctx.constrain_constant(o.cell, fr_from_i64(want))?;
+            }
+            Ok(())
+        }
+    }
+
+    const X: [i64; 8] = [-300, 120, 7, 0, 551, -3, 2100, -8000];
+
+    #[test]
+    fn honest_norm_passes_and_a_wrong_root_fails() {
+        passes(layout(X, 0));
+        passes(layout([5; 8], 0));
+        fails(layout(X, 1));
+        fails(layout(X, -1));
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        assert!(cells(layout(X, 0), "layernorm") > 8 * 10);
+        cells(layout([5; 8], 0), "layernorm of a constant");
+    }
+}

@@ -103,15 +103,16 @@ impl MaskConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{fails, passes};
+    use crate::halo2::chips::harness::{cells, fails, passes};
 
     fn layout(
         bits: [u64; 4],
         count: u64,
-    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
+    {
         move |cfg, ctx| {
             let vals: Vec<Value<Fr>> = bits.iter().map(|b| Value::known(Fr::from(*b))).collect();
-            let (_, n) = cfg.mask.mask_bits(ctx, &vals)?;
+            let (_, n) = cfg.base.mask.mask_bits(ctx, &vals)?;
             // pin the count as a public value would
             ctx.constrain_constant(n.cell, Fr::from(count))?;
             Ok(())
@@ -137,17 +138,31 @@ mod tests {
     #[test]
     fn product_gate_rejects_wrong_product() {
         passes(|cfg, ctx| {
-            let a = ctx.assign(cfg.main[3], 0, Value::known(Fr::from(6)));
-            let b = ctx.assign(cfg.main[4], 0, Value::known(Fr::from(7)));
+            let a = ctx.assign(cfg.base.main[3], 0, Value::known(Fr::from(6)));
+            let b = ctx.assign(cfg.base.main[4], 0, Value::known(Fr::from(7)));
             ctx.row = 1;
-            cfg.mask.mul(ctx, &a, &b).map(|_| ())
+            cfg.base.mask.mul(ctx, &a, &b).map(|_| ())
         });
         fails(|cfg, ctx| {
-            let a = ctx.assign(cfg.main[3], 0, Value::known(Fr::from(6)));
-            let b = ctx.assign(cfg.main[4], 0, Value::known(Fr::from(7)));
+            let a = ctx.assign(cfg.base.main[3], 0, Value::known(Fr::from(6)));
+            let b = ctx.assign(cfg.base.main[4], 0, Value::known(Fr::from(7)));
             ctx.row = 1;
-            let p = cfg.mask.mul(ctx, &a, &b)?;
+            let p = cfg.base.mask.mul(ctx, &a, &b)?;
             ctx.constrain_constant(p.cell, Fr::from(43))
         });
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        for (bits, n) in [([1, 1, 1, 0], 3), ([1, 0, 0, 0], 1), ([1, 1, 1, 1], 4)] {
+            assert_eq!(cells(layout(bits, n), "mask"), 8);
+        }
+        let mul = |cfg: &crate::halo2::generation::config::GenConfig, ctx: &mut Ctx| {
+            let a = ctx.assign(cfg.base.main[3], 0, Value::known(Fr::from(6)));
+            let b = ctx.assign(cfg.base.main[4], 0, Value::known(Fr::from(7)));
+            ctx.row = 1;
+            cfg.base.mask.mul(ctx, &a, &b).map(|_| ())
+        };
+        assert_eq!(cells(mul, "mask product"), 5);
     }
 }

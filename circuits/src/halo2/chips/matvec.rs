@@ -122,12 +122,14 @@ impl MatvecConfig {
                 let row = ctx.row;
                 ctx.enable(&self.q, row)?;
                 ctx.fixed(self.chain, row, if r == 0 { Fr::ZERO } else { Fr::ONE });
+                // Inputs past the row's end are pinned zeros: their weights are 0, but a plain
+                // witness there would still be a free cell.
                 let xv: Vec<Value<Fr>> = (0..B)
                     .map(|j| match ins.get(j).copied().flatten() {
-                        Some(w) => ctx.copy(self.x[j], row, w).value,
-                        None => ctx.assign(self.x[j], row, zero).value,
+                        Some(w) => Ok(ctx.copy(self.x[j], row, w).value),
+                        None => ctx.zero(self.x[j], row).map(|w| w.value),
                     })
-                    .collect();
+                    .collect::<Result<_, Error>>()?;
                 cells.clear();
                 for (k, a) in acc.iter_mut().enumerate() {
                     let o = outputs.get(k).copied();
@@ -152,5 +154,73 @@ impl MatvecConfig {
             outs.extend(cells.into_iter().take(outputs.len()));
         }
         Ok(outs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::generation::config::GenConfig;
+
+    const IN: usize = 7;
+    const OUT: usize = 6;
+
+    fn weights() -> Vec<i64> {
+        (0..IN * OUT).map(|i| (i as i64 * 37) % 23 - 11).collect()
+    }
+
+    /// `W·x + b + 4·res` on 7 inputs and 6 outputs (both rows end in padding), outputs pinned.
+    fn layout(
+        bump: i64,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let main = &cfg.base.main;
+            let (w, bias) = (weights(), vec![5i64, -3, 0, 9, 1, -8]);
+            let xs: Vec<i64> = (0..IN as i64).map(|i| i * 13 - 40).collect();
+            let res: Vec<i64> = (0..OUT as i64).map(|i| 20 - i * 9).collect();
+            let one = ctx.constant(main[0], 0, Fr::ONE)?;
+            let xw: Vec<Wire> = (0..IN)
+                .map(|i| ctx.assign(main[9], i, Value::known(fr_from_i64(xs[i]))))
+                .collect();
+            let rw: Vec<Wire> = (0..OUT)
+                .map(|i| ctx.assign(main[8], i, Value::known(fr_from_i64(res[i]))))
+                .collect();
+            ctx.row = IN;
+            let layer = Layer {
+                in_dim: IN,
+                out_dim: OUT,
+                weights: &w,
+                bias: &bias,
+                shift: 2,
+            };
+            let bumped = Value::known(fr_from_i64(bump));
+            let outs = cfg
+                .matvec
+                .assign_with(ctx, &layer, &xw, Some(&rw), &one, |o, v| {
+                    if o == OUT - 1 {
+                        v + bumped
+                    } else {
+                        v
+                    }
+                })?;
+            for (o, cell) in outs.iter().enumerate() {
+                let want: i64 =
+                    bias[o] + 4 * res[o] + (0..IN).map(|i| w[o * IN + i] * xs[i]).sum::<i64>();
+                ctx.constrain_constant(cell.cell, fr_from_i64(want))?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn honest_products_pass_and_a_wrong_one_fails() {
+        passes(layout(0));
+        fails(layout(1));
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        assert!(cells(layout(0), "matvec") > IN + OUT + 2 * 4 * 10);
     }
 }

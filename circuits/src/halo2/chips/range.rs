@@ -168,17 +168,18 @@ impl RangeConfig {
 mod tests {
     use super::*;
     use crate::field::fr_from_i128;
-    use crate::halo2::chips::harness::{fails, passes};
+    use crate::halo2::chips::harness::{cells, fails, passes};
 
     fn check(
         v: i128,
         bits: u32,
         offset: i64,
-    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
+    {
         move |cfg, ctx| {
-            let w = ctx.assign(cfg.main[0], 0, Value::known(fr_from_i128(v)));
+            let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
             ctx.row += 1;
-            cfg.range.check(ctx, &w, bits, offset)
+            cfg.base.range.check(ctx, &w, bits, offset)
         }
     }
 
@@ -202,5 +203,13 @@ mod tests {
         fails(check(1 << 40, 40, 0));
         fails(check(1 << 24, 24, 0));
         fails(check(-(1 << 20), 40, 0));
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        // One limb; a partial top limb (its shifted copy too); four limbs with a partial top.
+        assert_eq!(cells(check(255, 12, 0), "range"), 1 + 2);
+        assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 3);
+        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 4 * 2 + 1);
     }
 }

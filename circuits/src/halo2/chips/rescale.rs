@@ -173,7 +173,7 @@ impl RescaleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{fails, passes};
+    use crate::halo2::chips::harness::{cells, fails, passes};
     use crate::model::rescale;
 
     const P: RescaleParams = RescaleParams {
@@ -188,15 +188,20 @@ mod tests {
         acc: i128,
         p: RescaleParams,
         corrupt: fn(&mut RescaleWitness),
-    ) -> impl Fn(&crate::halo2::CircuitConfig, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
+    {
         move |cfg, ctx| {
-            let accw = ctx.assign(cfg.main[0], ctx.row, Value::known(fr_from_i128(acc)));
+            let accw = ctx.assign(cfg.base.main[0], ctx.row, Value::known(fr_from_i128(acc)));
             ctx.row += 1;
             let mut w = RescaleWitness::honest(&fr_from_i128(acc), &p);
             corrupt(&mut w);
-            let y = cfg
-                .rescale
-                .assign_witness(ctx, &cfg.range, &accw, &p, Value::known(w))?;
+            let y = cfg.base.rescale.assign_witness(
+                ctx,
+                &cfg.base.range,
+                &accw,
+                &p,
+                Value::known(w),
+            )?;
             let want = rescale(acc, p.multiplier, p.shift, p.min, p.max).unwrap();
             y.value.assert_if_known(|v| {
                 *v == crate::field::fr_from_i64(want)
@@ -286,5 +291,16 @@ mod tests {
     #[test]
     fn accumulator_beyond_its_bound_fails() {
         fails(layout(1 << 21, P, |_| {}));
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        // Zero (no sign to choose), rounding both ways, clamping both ways, and ReLU.
+        for acc in [0i128, 13, -13, 1000, -1000] {
+            assert!(cells(layout(acc, P, |_| {}), "rescale") > 10);
+        }
+        for acc in [0i128, -100] {
+            cells(layout(acc, RescaleParams { min: 0, ..P }, |_| {}), "relu");
+        }
     }
 }

@@ -146,3 +146,61 @@ impl SoftmaxConfig {
         Ok(ps)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpt::reference::softmax;
+    use crate::gpt::tables::exp_table;
+    use crate::gpt::toy::toy;
+    use crate::halo2::chips::harness::{cells_with, fails_with, passes_with};
+    use crate::halo2::chips::table::Tables;
+    use crate::halo2::generation::config::GenConfig;
+
+    fn exp() -> Vec<i64> {
+        exp_table(toy(7).frac_bits)
+    }
+
+    fn tables() -> Tables {
+        let mut t = Tables::default();
+        t.push(TAG_EXP, 0, &exp());
+        t
+    }
+
+    /// Softmax of fixed scores, probabilities pinned to the reference.
+    fn layout(
+        s: [i64; 5],
+        fault: Fault,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let exp = exp();
+            let sw: Vec<Wire> = (0..s.len())
+                .map(|i| ctx.assign(cfg.base.main[9], i, Value::known(fr_from_i64(s[i]))))
+                .collect();
+            ctx.row = s.len();
+            let b = &cfg.base;
+            let p = cfg
+                .softmax
+                .assign(ctx, &b.dot, &b.range, &cfg.table, &exp, &sw, fault)?;
+            for (pw, want) in p.iter().zip(softmax(&exp, &s)) {
+                ctx.constrain_constant(pw.cell, fr_from_i64(want))?;
+            }
+            Ok(())
+        }
+    }
+
+    const S: [i64; 5] = [10, -20, 35, 35, 0];
+
+    #[test]
+    fn honest_probabilities_pass_and_faults_fail() {
+        let t = tables();
+        passes_with(layout(S, Fault::default()), &t);
+        fails_with(layout(S, Fault { p0: 1, max: 0 }), &t);
+        fails_with(layout(S, Fault { p0: 0, max: 1 }), &t);
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        assert!(cells_with(layout(S, Fault::default()), &tables(), "softmax") > 5 * 8);
+    }
+}

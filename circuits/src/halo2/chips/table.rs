@@ -162,3 +162,62 @@ impl TableConfig {
         Ok(sum)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpt::tables::gelu_table;
+    use crate::gpt::toy::toy;
+    use crate::gpt::ACT;
+    use crate::halo2::chips::harness::{cells_with, fails_with, passes_with};
+    use crate::halo2::generation::config::GenConfig;
+
+    fn tables() -> Tables {
+        let m = toy(7);
+        let mut t = Tables::default();
+        t.push(TAG_GELU, ACT.0, &gelu_table(m.frac_bits));
+        t.push(TAG_EMBED, 0, &m.tok);
+        t
+    }
+
+    /// GELU of two values and the embedding of token 3 at columns 0 and 5, each `bump`ed.
+    fn layout(
+        bump: i64,
+    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+        move |cfg, ctx| {
+            let m = toy(7);
+            let gelu = gelu_table(m.frac_bits);
+            let main = &cfg.base.main;
+            let xs = [-100i64, 1500];
+            let xw: Vec<Wire> = (0..2)
+                .map(|i| ctx.assign(main[9], i, Value::known(fr_from_i64(xs[i]))))
+                .collect();
+            let token = ctx.assign(main[8], 0, Value::known(Fr::from(3)));
+            ctx.row = 2;
+            for (x, w) in xs.iter().zip(&xw) {
+                let v = fr_from_i64(gelu[(x - ACT.0) as usize] + bump);
+                cfg.table.apply(ctx, TAG_GELU, w, Value::known(v))?;
+            }
+            for c in [0, 5] {
+                let v = fr_from_i64(m.tok[3 * m.d_model + c] + bump);
+                cfg.table
+                    .embed(ctx, &token, m.d_model, c, Value::known(v), 11 - c as i64)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn table_values_pass_and_others_fail() {
+        passes_with(layout(0), &tables());
+        fails_with(layout(1), &tables());
+    }
+
+    #[test]
+    fn every_cell_is_bound() {
+        assert_eq!(
+            cells_with(layout(0), &tables(), "table"),
+            2 + 1 + 2 * 2 + 2 * 4
+        );
+    }
+}

@@ -76,6 +76,23 @@ impl GenerationCircuit {
     }
 }
 
+impl GenerationCircuit {
+    /// The five public values this circuit's witness lays out (its faults included), from a
+    /// counting run of the layout: the statement a prover holding this witness would claim.
+    pub fn claimed_instances(&self) -> Result<[Fr; 5], Error> {
+        let inputs = self.witness.as_deref().ok_or(Error::Synthesis)?;
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let cfg = GenConfig::configure(&mut cs);
+        let mut ctx = Ctx::counter();
+        let publics = layout(&cfg, &self.plan, &mut ctx, Some(inputs), &self.faults)?;
+        let mut out = [Fr::from(0); 5];
+        for (o, w) in out.iter_mut().zip(&publics) {
+            w.value.map(|v| *o = v);
+        }
+        Ok(out)
+    }
+}
+
 impl Circuit<Fr> for GenerationCircuit {
     type Config = GenConfig;
     type FloorPlanner = SimpleFloorPlanner;

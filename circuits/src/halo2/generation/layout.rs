@@ -51,6 +51,12 @@ pub struct Faults {
     pub adot: i64,
     /// Added to every looked-up embedding and GELU value.
     pub table: i64,
+    /// Finding 1 of `SECURITY.md` at the output read-out: `(j, δ)` writes `(1, δ)` into a padding
+    /// pair of `o_j`'s dot product, moving the committed token `j` by `δ`.
+    pub forge_readout: Option<(usize, i64)>,
+    /// Finding 1 at attention: `(position, column, δ)` moves the first block's `p·v` at that
+    /// position and output column by `δ` through a padding pair.
+    pub forge_mix: Option<(usize, usize, i64)>,
 }
 
 fn int(w: &Wire) -> Value<i64> {
@@ -100,9 +106,16 @@ struct Lay<'c, 'p> {
 }
 
 impl Lay<'_, '_> {
-    fn adot(&self, ctx: &mut Ctx, a: &[Option<&Wire>], b: &[Option<&Wire>]) -> Result<Wire, Error> {
+    fn adot(
+        &self,
+        ctx: &mut Ctx,
+        a: &[Option<&Wire>],
+        b: &[Option<&Wire>],
+        forge: Option<i64>,
+    ) -> Result<Wire, Error> {
         let bump = Value::known(fr_from_i64(self.faults.adot));
-        self.cfg.adot.assign_with(ctx, a, b, |v| v + bump)
+        let forge = forge.map(fr_from_i64);
+        self.cfg.adot.assign_forged(ctx, a, b, |v| v + bump, forge)
     }
 
     fn rescale(&self, ctx: &mut Ctx, accs: &[Wire], p: &RescaleParams) -> Result<Vec<Wire>, Error> {
@@ -159,6 +172,7 @@ impl Lay<'_, '_> {
         keys: &[&[Wire]],
         values: &[&[Wire]],
         fault: Fault,
+        forge: Option<(usize, i64)>,
     ) -> Result<Vec<Wire>, Error> {
         let m = self.m;
         let qs: Vec<Option<&Wire>> = q.iter().map(Some).collect();
@@ -166,7 +180,7 @@ impl Lay<'_, '_> {
             .iter()
             .map(|k| {
                 let ks: Vec<Option<&Wire>> = k.iter().map(Some).collect();
-                self.adot(ctx, &qs, &ks)
+                self.adot(ctx, &qs, &ks, None)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let score = RescaleParams {
@@ -193,7 +207,8 @@ impl Lay<'_, '_> {
         let accs = (0..q.len())
             .map(|c| {
                 let vs: Vec<Option<&Wire>> = values.iter().map(|v| Some(&v[c])).collect();
-                self.adot(ctx, &ps, &vs)
+                let forge = forge.filter(|(col, _)| *col == c).map(|(_, d)| d);
+                self.adot(ctx, &ps, &vs, forge)
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.rescale(ctx, &accs, &mix)
@@ -302,7 +317,11 @@ pub fn layout(
                 let cols = head * hd..(head + 1) * hd;
                 let ks: Vec<&[Wire]> = keys[bi].iter().map(|k| &k[cols.clone()]).collect();
                 let vs: Vec<&[Wire]> = values[bi].iter().map(|v| &v[cols.clone()]).collect();
-                o.extend(lay.attend(ctx, &qkv[cols.clone()], &ks, &vs, faults.softmax)?);
+                let forge = faults
+                    .forge_mix
+                    .filter(|(at, col, _)| bi == 0 && *at == i && cols.contains(col))
+                    .map(|(_, col, d)| (col - head * hd, d));
+                o.extend(lay.attend(ctx, &qkv[cols.clone()], &ks, &vs, faults.softmax, forge)?);
             }
             x = lay.linear(ctx, &blk.proj, &o, Some(&x), RES)?;
             let h = lay.norm(ctx, &blk.ln2, &x)?;
@@ -349,7 +368,8 @@ pub fn layout(
     let outputs = (0..t_slots)
         .map(|j| {
             let es: Vec<Option<&Wire>> = (0..=p_slots).map(|k| metered.out.get(k + j)).collect();
-            cfg.adot.assign(ctx, &hs, &es)
+            let forge = faults.forge_readout.filter(|(at, _)| *at == j);
+            lay.adot(ctx, &hs, &es, forge.map(|(_, d)| d))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
