@@ -145,17 +145,21 @@ fn steered_attention_cannot_bill_more_tokens() {
     let (mut circuit, run) = GenerationCircuit::prepare(plan.clone(), witness(&prompt)).unwrap();
     assert_eq!(run.statement.n_out, 1);
     let steered = (0..d)
-        .flat_map(|c| [-96i64, -48, -16, 16, 48, 96].map(|delta| (c, delta)))
-        .find_map(|(c, delta)| {
+        // `p·v` is at scale 2^PROB_BITS before its rescale: moves below 2^12 vanish there.
+        .flat_map(|c| [14, 16, 18, 20, 21, 22].map(|e| (c, 1i64 << e)))
+        .flat_map(|(c, d)| [(c, d), (c, -d)])
+        .filter_map(|(c, delta)| {
             circuit.faults = Faults {
                 forge_mix: Some((prompt.len() - 1, c, delta)),
                 ..Default::default()
             };
             let claimed = circuit.claimed_instances().unwrap();
-            let more = [2u64, 3, 4].map(Fr::from).contains(&claimed[4]);
-            more.then_some((c, delta, claimed))
-        });
-    let (c, delta, claimed) = steered.expect("some padding pair steers the generation");
+            let n_out = (2..=SLOTS.gen as u64).find(|n| claimed[4] == Fr::from(*n))?;
+            Some((n_out, c, delta, claimed))
+        })
+        .max_by_key(|(n_out, ..)| *n_out);
+    let (_, c, delta, claimed) = steered.expect("some padding pair steers the generation");
+    circuit.faults.forge_mix = Some((prompt.len() - 1, c, delta));
     eprintln!(
         "p·v column {c} moved by {delta}: claims n_out = {:?}",
         claimed[4]
