@@ -1,7 +1,8 @@
 //! The Groth16 model circuit against the reference executor: for random models its R1CS is
 //! satisfied and its public inputs are exactly the halo2 backend's instances for the same request.
-//! (Changed public inputs are tested against real proofs in the prover: ark-relations caches
-//! linear-combination values, so editing an assignment after synthesis would test nothing.)
+//! (Changed public inputs are tested against real proofs in the prover.) The mutation net edits
+//! witness assignments after synthesis, which is meaningful only because it first inlines
+//! ark-relations' cached linear-combination values (`groth16::mutation`).
 
 use std::sync::Arc;
 
@@ -60,4 +61,33 @@ fn field_conversion_round_trips() {
     for v in [Fr::from(0), Fr::from(5), -Fr::from(3)] {
         assert_eq!(from_ark(&to_ark(&v)), v);
     }
+}
+
+/// The R1CS mutation net over an MLP circuit: 2,000 witness variables spread over the whole
+/// witness vector (mask, input range checks, layers, rescales, both commitments), each changed by
+/// +1 and -1, must each leave a constraint unsatisfied.
+#[test]
+fn every_sampled_witness_variable_is_bound() {
+    use zkinfer_circuits::groth16::mutation::{spread, survivors, witness_count, DELTAS};
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let model = random_model(&mut rng, &[11, 6, 3]);
+    let shape = Arc::new(Shape::new(model, 3).unwrap());
+    let w = Witness {
+        rows: vec![(0..11).map(|i| i * 11 - 60).collect(), vec![-128; 11]],
+        request_id: Fr::from(7),
+        salt: Fr::from(99),
+    };
+    let (circuit, _) = Groth16Circuit::prepare(shape, w).unwrap();
+    let synth = |cs| circuit.clone().generate_constraints(cs);
+    let n = witness_count(&synth).unwrap();
+    let vars = spread(n, 2000);
+    let t = std::time::Instant::now();
+    let free = survivors(&synth, &vars, &DELTAS).unwrap();
+    eprintln!(
+        "Groth16 MLP circuit: {} of {n} witness variables mutated in {:.1?}",
+        vars.len(),
+        t.elapsed()
+    );
+    assert!(vars.len() >= 2000.min(n));
+    assert!(free.is_empty(), "free witness variables: {free:?}");
 }

@@ -195,7 +195,7 @@ fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
 }
 
 /// A backend that proves: the model, its batch size and keys.
-pub trait ProvingBackend: Sync {
+pub trait ProvingBackend: Send + Sync {
     fn manifest(&self) -> &Manifest;
     fn model(&self) -> &Model;
     fn batch(&self) -> usize;

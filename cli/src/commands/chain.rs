@@ -262,6 +262,7 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
         ChainCmd::Request {
             settlement,
             model_id,
+            nonce,
             input_commitment,
             model,
             input,
