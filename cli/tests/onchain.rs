@@ -188,9 +188,9 @@ fn manual_flow_on_a_persistent_embedded_chain() {
         ok(&chain(&["withdraw", "--settlement", &settlement], "3"))["amount"],
         "16000"
     );
-    // Refund before the deadline is refused; after `warp`, a fresh request is refunded.
-    let req2 = ok(&chain(
-        &[
+    // A request by commitment alone, under a chosen nonce (or a random one).
+    let request = |nonce: Option<&str>, max: &str| {
+        let mut args = vec![
             "request",
             "--settlement",
             &settlement,
@@ -199,37 +199,23 @@ fn manual_flow_on_a_persistent_embedded_chain() {
             "--input-commitment",
             "0x1",
             "--max-in",
-            "1",
+            max,
             "--max-out",
-            "1",
-        ],
-        "3",
-    ));
+            max,
+        ];
+        args.extend(nonce.iter().flat_map(|n| ["--nonce", *n]));
+        chain(&args, "3")
+    };
+    // Refund before the deadline is refused; after `warp`, a fresh request is refunded.
+    let req2 = ok(&request(None, "1"));
     let id2 = req2["request_id"].as_str().unwrap().to_string();
     // A nonce names one request per client: reusing it, or asking for nothing, is refused.
-    let again = |nonce: &str, max: &str| {
-        chain(
-            &[
-                "request",
-                "--settlement",
-                &settlement,
-                "--model-id",
-                &model_id,
-                "--input-commitment",
-                "0x1",
-                "--nonce",
-                nonce,
-                "--max-in",
-                max,
-                "--max-out",
-                max,
-            ],
-            "3",
-        )
-    };
     let nonce = req2["nonce"].to_string();
-    assert!(String::from_utf8_lossy(&again(&nonce, "1").stderr).contains("RequestExists"));
-    assert!(String::from_utf8_lossy(&again("77", "0").stderr).contains("ZeroCostRequest"));
+    let refused = |out: std::process::Output, why: &str| {
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{why}");
+    };
+    refused(request(Some(&nonce), "1"), "RequestExists");
+    refused(request(Some("77"), "0"), "ZeroCostRequest");
     let early = chain(
         &["refund", "--settlement", &settlement, "--request-id", &id2],
         "0",

@@ -484,3 +484,37 @@ pub fn assert_every_cell_bound<C: Circuit<Fr> + Sync>(
     assert_bound(&report, what);
     report
 }
+
+/// `n` cells spread over every region of `circuit`, each changed by +1, must be rejected; logs
+/// how many cells were covered of how many and how long it took.
+pub fn assert_sample_bound<C: Circuit<Fr> + Sync>(
+    k: u32,
+    circuit: &C,
+    instances: &[Vec<Fr>],
+    n: usize,
+    what: &str,
+) -> Report {
+    let all = sites(k, circuit, instances).expect("honest witness passes");
+    let cells = spread(&all, n);
+    let start = std::time::Instant::now();
+    let report = mutate(k, circuit, instances, &cells, &[1], &[]).expect("synthesis succeeds");
+    eprintln!(
+        "{what} (k={k}): {} of {} cells mutated in {:.1?}",
+        report.cells,
+        all.len(),
+        start.elapsed()
+    );
+    assert_eq!(report.cells, n.min(all.len()), "{what}: cells sampled");
+    // The spread reaches the last rows (for a decoder: meter, read-out, commitment).
+    let (first, last) = (cells.first(), cells.last());
+    assert!(
+        first.map(|c| c.row) == all.first().map(|c| c.row),
+        "{what}: first rows reached"
+    );
+    assert!(
+        last.map(|c| c.row * 10) >= all.last().map(|c| c.row * 9),
+        "{what}: last rows reached"
+    );
+    assert_bound(&report, what);
+    report
+}

@@ -425,9 +425,14 @@ fn market(
                     .unwrap_or("")
             );
         }
+        // The id is a hash of (client, nonce): its ends are enough to tell requests apart.
+        let id = format!("{request_id:x}");
         println!(
-            "request        #{request_id}: n_in {}, n_out {}",
-            claim.n_in, claim.n_out
+            "request        0x{}…{} (nonce {nonce}): n_in {}, n_out {}",
+            &id[..6.min(id.len())],
+            &id[id.len().saturating_sub(4)..],
+            claim.n_in,
+            claim.n_out
         );
         println!(
             "proof          {} bytes, proved in {prove_seconds:.2} s",

@@ -122,14 +122,13 @@ impl AdotConfig {
                 let mut put = |col, w: Option<&Option<&Wire>>| match w.copied().flatten() {
                     Some(w) => Ok(ctx.copy(col, row, w).value),
                     None => match padding {
-                        Padding::Pinned => ctx.zero(col, row).map(|w| w.value),
                         Padding::Forged(d) if idx == a.len() => {
                             let v = if col == self.a[i] { Fr::ONE } else { d };
                             ctx.pinned(col, row, Value::known(v)).map(|w| w.value)
                         }
-                        Padding::Forged(_) => ctx.zero(col, row).map(|w| w.value),
                         #[cfg(test)]
                         Padding::Free => Ok(ctx.assign(col, row, Value::known(Fr::ZERO)).value),
+                        _ => ctx.zero(col, row).map(|w| w.value),
                     },
                 };
                 let va = put(self.a[i], a.get(idx))?;
