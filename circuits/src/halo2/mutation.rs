@@ -212,14 +212,17 @@ impl MutRegion<'_, '_> {
             row: offset,
             column: column.index(),
         };
-        let mut log = self.log.lock().expect("log lock");
-        log.sites.insert(site);
+        // Only the honest run records the cells; a mutated run only notes that it hit its target.
         match self.target {
+            None => {
+                self.log.lock().expect("log lock").sites.insert(site);
+                v
+            }
             Some(t) if t.site == site => {
-                log.hit = true;
+                self.log.lock().expect("log lock").hit = true;
                 v.map(|v| v + Assigned::Trivial(t.delta))
             }
-            _ => v,
+            Some(_) => v,
         }
     }
 }
