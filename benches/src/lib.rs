@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use zkinfer_circuits::graph::quantize_input;
 use zkinfer_circuits::halo2::{Plan, Witness};
 use zkinfer_circuits::import::compile;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_circuits::Fr;
 
 pub fn example_path(file: &str) -> PathBuf {
@@ -24,14 +24,17 @@ pub fn example_rows(file: &str) -> Vec<Vec<f64>> {
 
 /// The example MLP's circuit plan (batch 1).
 pub fn mlp_plan() -> Arc<Plan> {
-    let imported = compile(&example_path("mlp.onnx"), &example_rows("calibration.json"))
-        .expect("example compiles");
+    let imported = compile(
+        &example_path("mlp.onnx"),
+        &example_rows("calibration.json"),
+        &Default::default(),
+    )
+    .expect("example compiles");
     Arc::new(Plan::new(imported.model, 1).expect("example plans"))
 }
 
 pub fn mlp_witness(plan: &Plan) -> Witness {
-    let row =
-        quantize_input(&example_rows("input.json")[0], &plan.model.input).expect("example input");
+    let row = quantize_input(&example_rows("input.json")[0], &plan.model).expect("example input");
     Witness {
         rows: vec![row],
         request_id: Fr::from(1),

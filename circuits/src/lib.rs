@@ -1,17 +1,18 @@
 //! What zkinfer proves.
 //!
-//! Data flows one way through these modules: `import` turns an ONNX file into the quantized
-//! [`model::Model`] IR, whose integer reference executor (`model::exec`) is the specification;
-//! `usage` defines the public statement every proof exposes; `halo2` lays the model and the usage
-//! statement out as a PLONKish circuit over BN254.
+//! Data flows one way through these modules: `import` turns an ONNX file (through tract) into the
+//! quantized tensor-graph IR of [`graph`], whose ops ([`ops`]) each define their reference
+//! semantics, bounds and lowering once; the integer reference executor (`graph::exec`) is the
+//! specification. `usage` defines the public statement every proof exposes; `halo2` and `groth16`
+//! implement the ops' instructions and lay the graph and the statement out as circuits over BN254.
 
 pub mod field;
 pub mod gpt;
+pub mod graph;
 pub mod groth16;
 pub mod halo2;
 pub mod import;
-pub mod lowering;
-pub mod model;
+pub mod ops;
 pub mod poseidon;
 pub mod usage;
 pub mod witness;

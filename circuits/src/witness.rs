@@ -1,7 +1,7 @@
 //! The private inputs of one proof and what the reference executor says they produce: the usage
 //! statement every backend must prove, and the outputs.
 
-use crate::model::{execute, Model, ModelError};
+use crate::graph::{execute, GraphError, Model};
 use crate::usage::{commit, UsageError, UsageStatement};
 use crate::Fr;
 
@@ -26,7 +26,7 @@ impl Witness {
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Model(#[from] GraphError),
     #[error(transparent)]
     Usage(#[from] UsageError),
     #[error("{rows} input rows exceed the circuit's batch size {batch}")]
@@ -56,11 +56,11 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
     let outputs = witness
         .rows
         .iter()
-        .map(|r| execute(model, r).map(|t| t.output().to_vec()))
+        .map(|r| execute(model, r).map(|t| t.output()))
         .collect::<Result<Vec<_>, _>>()?;
     let n = witness.rows.len() as u64;
     let inputs: Vec<i128> = witness
-        .padded_inputs(batch, model.input.len)
+        .padded_inputs(batch, model.input_len())
         .into_iter()
         .map(i128::from)
         .collect();
@@ -74,4 +74,17 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
         n_out: n,
     };
     Ok(Run { statement, outputs })
+}
+
+/// Largest batch a proof may cover.
+pub const MAX_BATCH: usize = 1024;
+
+/// Checks a batch size (both backends).
+pub fn check_batch(batch: usize) -> Result<(), GraphError> {
+    if batch == 0 || batch > MAX_BATCH {
+        return Err(GraphError::Shape(format!(
+            "batch size {batch} must be in 1..={MAX_BATCH}"
+        )));
+    }
+    Ok(())
 }

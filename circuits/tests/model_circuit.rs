@@ -7,8 +7,9 @@ use halo2_proofs::dev::MockProver;
 use halo2curves::ff::Field;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::graph::{execute, Model};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
-use zkinfer_circuits::model::Op;
+use zkinfer_circuits::ops::Op;
 
 mod common;
 use common::random_model;
@@ -59,11 +60,13 @@ fn random_models_match_reference() {
 #[test]
 fn extreme_inputs_and_clamping_match_reference() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let mut model = random_model(&mut rng, &[16, 6, 3]);
+    let model = random_model(&mut rng, &[16, 6, 3]);
     // a tiny shift clamps most outputs at the int8 bounds
-    if let Op::Rescale { shift, .. } = &mut model.ops[1] {
-        *shift = 12;
+    let mut g = model.graph().clone();
+    if let Op::Rescale(r) = &mut g.nodes[1].op {
+        r.shift = 12;
     }
+    let model = Model::new(g).unwrap();
     let plan = Arc::new(Plan::new(model, 1).unwrap());
     for v in [-128i64, 127, 0] {
         let w = Witness {
@@ -96,12 +99,7 @@ fn every_other_instance_is_rejected() {
         let mut o: Vec<i128> = w
             .rows
             .iter()
-            .flat_map(|r| {
-                zkinfer_circuits::model::execute(&model, r)
-                    .unwrap()
-                    .output()
-                    .to_vec()
-            })
+            .flat_map(|r| execute(&model, r).unwrap().output())
             .collect();
         o.resize(12, 0);
         o[0] = if o[0] == 5 { 6 } else { 5 };
@@ -119,6 +117,7 @@ fn every_other_instance_is_rejected() {
 
 #[test]
 fn plan_rows_match_layout_and_fit_k() {
+    // the plan sizes the circuit by a dry run of the layout itself
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let model = random_model(&mut rng, &[50, 20, 10]);
     let plan = Plan::new(model, 2).unwrap();

@@ -1,11 +1,15 @@
-//! Input files: `{"input": [[...], ...]}`, one array of floats per batch row, or EZKL's
-//! `{"input_data": [[...], ...]}` so its users' inputs work unchanged.
+//! Input files: `{"input": [[...], ...]}`, one array of floats per sample (every model input
+//! concatenated), or EZKL's `{"input_data": [[...], ...]}`, one array per model input with
+//! samples concatenated, so its users' data and calibration files work unchanged.
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
+use zkinfer_circuits::graph::Model;
+use zkinfer_circuits::import::data::quantized_samples;
 
+/// The arrays of an input file, as written.
 pub fn read_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let v: Value =
@@ -29,4 +33,9 @@ pub fn read_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
         bail!("{}: no input rows", path.display());
     }
     Ok(rows)
+}
+
+/// The quantized samples of an input file for `model`.
+pub fn read_quantized(path: &Path, model: &Model) -> Result<Vec<Vec<i64>>> {
+    quantized_samples(model, &read_rows(path)?).map_err(|e| anyhow!("{}: {e}", path.display()))
 }

@@ -32,9 +32,14 @@ enum Command {
     /// Import an ONNX model, quantize it and write the IR, settings and accuracy report.
     Compile {
         model: PathBuf,
-        /// Calibration inputs (`{"input": [[...], ...]}`); default: calibration.json or input.json beside the model.
+        /// Calibration inputs (`{"input": [[...], ...]}` or EZKL's `{"input_data": ...}`); default:
+        /// calibration.json or input.json beside the model.
         #[arg(long)]
         calibration: Option<PathBuf>,
+        /// Concrete shape of each graph input, in order, batch axis first (`1x3x32x32`); default:
+        /// the file's declared shapes with a symbolic batch axis set to 1.
+        #[arg(long = "input-shape", value_parser = parse_shape)]
+        input_shapes: Vec<Vec<usize>>,
         /// Samples per proof (padding rows are not metered).
         #[arg(long, default_value_t = 1)]
         batch: usize,
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         Command::Compile {
             model,
             calibration,
+            input_shapes,
             batch,
             prompt_slots,
             gen_slots,
@@ -148,6 +154,7 @@ fn main() -> ExitCode {
         } => commands::compile::run(
             &model,
             calibration.as_deref(),
+            &input_shapes,
             batch,
             (prompt_slots, gen_slots),
             backend.unwrap_or_default(),
@@ -215,4 +222,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `1x3x32x32` → `[1, 3, 32, 32]`.
+fn parse_shape(s: &str) -> Result<Vec<usize>, String> {
+    s.split(['x', ','])
+        .map(|d| match d.trim().parse::<usize>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(format!("`{s}` is not a shape like 1x3x32x32")),
+        })
+        .collect()
 }

@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::gpt::Gpt;
+use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
-use zkinfer_circuits::model::Model;
 
 use crate::ProverError;
 
@@ -162,11 +162,8 @@ impl ModelDir {
 
     pub fn model(&self) -> Result<Model, ProverError> {
         let path = self.path(MODEL_FILE);
-        let model: Model = read_json(&path)?;
-        model
-            .validate()
-            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
-        Ok(model)
+        // Deserializing a model validates it (shapes, cycles, bounds).
+        read_json(&path)
     }
 
     pub fn settings(&self) -> Result<Settings, ProverError> {

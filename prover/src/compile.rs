@@ -10,22 +10,23 @@ use zkinfer_circuits::gpt::Gpt;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
-use zkinfer_circuits::import::{self, Imported};
+use zkinfer_circuits::import::{self, Imported, Options};
 
 use crate::artifacts::*;
 use crate::ProverError;
 
-/// Compiles `model` (ONNX) calibrated on `samples` into `out`, for `backend` (a backend id) and
-/// `batch` samples per proof.
+/// Compiles `model` (ONNX) calibrated on `samples` (our or EZKL's layout) into `out`, for
+/// `backend` (a backend id) and `batch` samples per proof.
 pub fn compile_dir(
     model: &Path,
     samples: &[Vec<f64>],
     backend: &str,
     batch: usize,
+    opts: &Options,
     out: &Path,
 ) -> Result<(Imported, Settings), ProverError> {
-    let imported =
-        import::compile(model, samples).map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let imported = import::compile(model, samples, opts)
+        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let source = read_bytes(model)?;
     let mut settings = Settings {
         version: ARTIFACT_VERSION,

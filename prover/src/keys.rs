@@ -10,10 +10,10 @@ use ark_serialize::{CanonicalDeserialize, Compress, Validate};
 use halo2_proofs::plonk::Circuit;
 use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey};
 use halo2_proofs::SerdeFormat;
+use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::generation::{GenPlan, GenerationCircuit};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
-use zkinfer_circuits::model::Model;
 use zkinfer_circuits::witness::{Run, Witness};
 
 use crate::artifacts::*;

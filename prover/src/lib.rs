@@ -30,7 +30,7 @@ pub enum ProverError {
     #[error(transparent)]
     Witness(#[from] zkinfer_circuits::halo2::circuit::WitnessError),
     #[error(transparent)]
-    Model(#[from] zkinfer_circuits::model::ModelError),
+    Model(#[from] zkinfer_circuits::graph::GraphError),
     #[error(transparent)]
     Usage(#[from] zkinfer_circuits::usage::UsageError),
     #[error("proof system: {0}")]

@@ -89,7 +89,7 @@ pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, 
     let start = std::time::Instant::now();
     let (proof, Run { statement, outputs }) = keys.prove(witness.clone())?;
     let manifest = keys.manifest();
-    let scale = keys.model().output_scale;
+    let model = keys.model();
     let output: Vec<Vec<i64>> = outputs
         .iter()
         .map(|r| r.iter().map(|v| *v as i64).collect())
@@ -113,7 +113,7 @@ pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, 
             input: witness.rows,
             output_real: output
                 .iter()
-                .map(|r| r.iter().map(|v| *v as f64 / scale).collect())
+                .map(|r| model.dequantize(&r.iter().map(|v| *v as i128).collect::<Vec<_>>()))
                 .collect(),
             output,
         },

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use zkinfer_circuits::graph::quantize_input;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_circuits::import::compile;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_circuits::Fr;
 use zkinfer_prover::groth16::{check, prove, setup, snarkjs_proof, snarkjs_public, snarkjs_vk};
 
@@ -51,13 +51,17 @@ fn snarkjs_verify(
 #[test]
 fn groth16_proofs_verify_here_and_in_snarkjs_and_only_untampered() {
     let onnx = example("mlp.onnx");
-    let model = compile(&onnx, &example_rows("calibration.json"))
-        .unwrap()
-        .model;
+    let model = compile(
+        &onnx,
+        &example_rows("calibration.json"),
+        &Default::default(),
+    )
+    .unwrap()
+    .model;
     let shape = Arc::new(Shape::new(model, 1).unwrap());
     let (pk, constraints) = setup(shape.clone()).unwrap();
     assert!(constraints > 10_000, "{constraints}");
-    let row = quantize_input(&example_rows("input.json")[0], &shape.model.input).unwrap();
+    let row = quantize_input(&example_rows("input.json")[0], &shape.model).unwrap();
     let w = Witness {
         rows: vec![row],
         request_id: Fr::from(42),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use zkinfer_circuits::field::{fr_parse, fr_to_hex, MODULUS_HEX};
+use zkinfer_circuits::graph::quantize_input;
 use zkinfer_circuits::halo2::{Plan, Witness};
 use zkinfer_circuits::import::compile;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::*;
 use zkinfer_prover::keys::{load_prover, load_verifier, setup, SrsSource};
@@ -21,7 +21,12 @@ use common::{example, example_rows, small_model};
 /// Compiles the example MLP into `dir` the way `zkinfer compile` does.
 fn compile_example(dir: &Path) -> ModelDir {
     let onnx = example("mlp.onnx");
-    let imported = compile(&onnx, &example_rows("calibration.json")).unwrap();
+    let imported = compile(
+        &onnx,
+        &example_rows("calibration.json"),
+        &Default::default(),
+    )
+    .unwrap();
     let plan = Plan::new(imported.model.clone(), 1).unwrap();
     let md = ModelDir::new(dir);
     write_json(&md.path(MODEL_FILE), &imported.model).unwrap();
@@ -71,7 +76,7 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     assert!(setup(&md, &SrsSource::Dev).unwrap().cached);
 
     let keys = load_prover(&md).unwrap();
-    let row = quantize_input(&example_rows("input.json")[0], &keys.model().input).unwrap();
+    let row = quantize_input(&example_rows("input.json")[0], keys.model()).unwrap();
     let w = Witness {
         rows: vec![row],
         request_id: Fr::from(42),

@@ -8,7 +8,7 @@ use std::path::Path;
 use tract_onnx::pb;
 
 use super::{Block, Gpt, Linear, Norm, ACT, GPT_VERSION};
-use crate::import::onnx::{initializers, read_graph, Tensor};
+use crate::import::proto::{initializers, read_graph, Tensor};
 use crate::import::ImportError;
 
 /// Fractional bits of activations chosen at import.
@@ -48,11 +48,7 @@ fn round_at(v: f64, bits: u32) -> i64 {
 }
 
 pub fn import(path: &Path) -> Result<Gpt, ImportError> {
-    let p = path.display().to_string();
-    let malformed = |msg: String| ImportError::Malformed {
-        path: p.clone(),
-        msg,
-    };
+    let malformed = ImportError::Malformed;
     let graph = read_graph(path)?;
     let graph = &graph;
     if let Some(n) = graph
@@ -61,13 +57,12 @@ pub fn import(path: &Path) -> Result<Gpt, ImportError> {
         .find(|n| !DECODER_OPS.contains(&n.op_type.as_str()))
     {
         return Err(ImportError::Node {
-            path: p.clone(),
             node: n.name.clone(),
             op: n.op_type.clone(),
             msg: format!("not a decoder op (supported: {})", DECODER_OPS.join(", ")),
         });
     }
-    let consts = initializers(path, graph)?;
+    let consts = initializers(graph)?;
     let get = |name: &str, rank: usize| -> Result<&Tensor, ImportError> {
         let t = consts
             .get(name)

@@ -4,7 +4,7 @@
 
 use super::tables::{exp_table, gelu_table};
 use super::{Gpt, GptError, Linear, Norm, ACT, LOGIT, PROB_BITS, RES, RSQRT_BITS, SCORE_BITS};
-use crate::model::rescale;
+use crate::ops::rescale::rescale;
 
 /// Clamped rescale with multiplier 1; accumulators of a validated model never overflow `i128`.
 fn shift_round(acc: i128, shift: u32, clamp: (i64, i64)) -> i64 {

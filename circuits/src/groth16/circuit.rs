@@ -1,6 +1,6 @@
 //! The Groth16 model circuit: public inputs in statement order (request id, input commitment,
 //! output commitment, n_in, n_out), the batch mask, int8 range checks on every input, the model's
-//! stages per row, masked outputs, and both commitments computed exactly as `usage::commit`.
+//! graph per row, masked outputs, and both commitments computed exactly as `usage::commit`.
 
 use std::sync::Arc;
 
@@ -8,34 +8,29 @@ use ark_ff::{AdditiveGroup, Field};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef};
 
 use super::cs::{Cs, Num, Result};
-use super::gadgets::{mask::mask, poseidon::hash, rescale::rescale};
+use super::gadgets::{mask::mask, poseidon::hash};
+use super::instructions::R1csOps;
 use super::{to_ark, F};
 use crate::field::fr_from_i64;
-use crate::lowering::{forward, lower, RescaleParams, Stage, StageOps};
-use crate::model::{Model, ModelError};
+use crate::graph::{lower, GraphError, Model};
 use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
-use crate::witness::{run, Run, Witness, WitnessError};
+use crate::witness::{check_batch, run, Run, Witness, WitnessError};
 
-/// A model lowered for a batch size: what a Groth16 key is made for.
+/// A model over a batch size: what a Groth16 key is made for.
 #[derive(Debug, Clone)]
 pub struct Shape {
+    /// The validated model.
     pub model: Arc<Model>,
-    pub stages: Vec<Stage>,
+    /// Samples one proof covers.
     pub batch: usize,
 }
 
 impl Shape {
-    pub fn new(model: Model, batch: usize) -> std::result::Result<Self, ModelError> {
-        model.validate()?;
-        if batch == 0 || batch > 1024 {
-            return Err(ModelError::Shape(format!(
-                "batch size {batch} must be in 1..=1024"
-            )));
-        }
-        let stages = lower(&model)?;
+    /// The shape of `model` over `batch` samples.
+    pub fn new(model: Model, batch: usize) -> std::result::Result<Self, GraphError> {
+        check_batch(batch)?;
         Ok(Self {
             model: Arc::new(model),
-            stages,
             batch,
         })
     }
@@ -92,29 +87,11 @@ fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
     chain_with(&elements, &Num::constant(F::ZERO), |ins| hash(cs, ins))
 }
 
-/// The forward pass in R1CS: linear layers are free linear combinations with constant weights;
-/// rescales are the rescale gadget.
-struct Ops<'a>(&'a Cs);
-
-impl StageOps for Ops<'_> {
-    type Value = Num;
-    type Error = ark_relations::gr1cs::SynthesisError;
-
-    fn linear(&mut self, weights: &[i64], bias: i64, inputs: &[Num]) -> Result<Num> {
-        let terms: Vec<(F, &Num)> = weights.iter().map(|w| f64_(*w)).zip(inputs).collect();
-        Ok(Num::sum(&terms, f64_(bias)))
-    }
-
-    fn rescale(&mut self, acc: &Num, p: &RescaleParams) -> Result<Num> {
-        rescale(self.0, acc, p)
-    }
-}
-
 impl ConstraintSynthesizer<F> for Groth16Circuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<()> {
         let cs = Cs::new(cs);
         let shape = &self.shape;
-        let (in_len, batch) = (shape.model.input.len, shape.batch);
+        let (in_len, batch) = (shape.model.input_len(), shape.batch);
         let request_id = cs.input(self.known(|w| to_ark(&w.request_id)))?;
         let salt = cs.witness(self.known(|w| to_ark(&w.salt)))?;
         let bits: Vec<Option<F>> = (0..batch)
@@ -135,7 +112,7 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
         let mut outputs = Vec::new();
         for (b, bit) in bits.iter().enumerate() {
             let row = xs[b * in_len..(b + 1) * in_len].to_vec();
-            for y in &forward(&mut Ops(&cs), &shape.stages, row)? {
+            for y in &lower(&shape.model, &mut R1csOps(&cs), row)? {
                 outputs.push(cs.mul(y, bit)?);
             }
         }

@@ -5,6 +5,7 @@
 pub mod circuit;
 pub mod cs;
 pub mod gadgets;
+pub mod instructions;
 pub mod mutation;
 
 pub use circuit::Groth16Circuit;

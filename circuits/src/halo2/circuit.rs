@@ -1,5 +1,5 @@
 //! The model circuit: the batch mask and count, the input commitment (with int8 range checks on
-//! every input value), the model's stages per batch row, the masked outputs and their commitment,
+//! every input value), the model's graph per batch row, the masked outputs and their commitment,
 //! and the five public instances of the usage statement.
 
 use std::sync::Arc;
@@ -11,9 +11,10 @@ use super::chips::dot::Term;
 use super::commit::{commit, BYTES};
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
+use super::instructions::Halo2Ops;
 use super::plan::Plan;
 use crate::field::fr_from_i64;
-use crate::lowering::{forward, RescaleParams, StageOps};
+use crate::graph::{lower, Model};
 use crate::usage::BYTE_OFFSET;
 pub use crate::witness::{run, Run, Witness, WitnessError};
 use crate::Fr;
@@ -44,38 +45,6 @@ impl ModelCircuit {
             run,
         ))
     }
-
-    fn known<T>(&self, f: impl FnOnce(&Witness) -> T) -> Value<T> {
-        match &self.witness {
-            Some(w) => Value::known(f(w)),
-            None => Value::unknown(),
-        }
-    }
-}
-
-/// The forward pass on halo2 chips: linear layers on the dot chip (weights as fixed
-/// coefficients), rescales on the rescale chip.
-struct Ops<'c, 'x, 'a, 'r> {
-    cfg: &'c CircuitConfig,
-    ctx: &'x mut Ctx<'a, 'r>,
-}
-
-impl StageOps for Ops<'_, '_, '_, '_> {
-    type Value = Wire;
-    type Error = Error;
-
-    fn linear(&mut self, weights: &[i64], bias: i64, inputs: &[Wire]) -> Result<Wire, Error> {
-        let terms: Vec<Term> = inputs.iter().map(Term::Copy).collect();
-        let coeffs: Vec<Fr> = weights.iter().map(|w| fr_from_i64(*w)).collect();
-        self.cfg
-            .dot
-            .assign(self.ctx, &coeffs, &terms, fr_from_i64(bias))
-            .map(|(_, acc)| acc)
-    }
-
-    fn rescale(&mut self, acc: &Wire, p: &RescaleParams) -> Result<Wire, Error> {
-        self.cfg.rescale.assign(self.ctx, &self.cfg.range, acc, p)
-    }
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -94,62 +63,22 @@ impl Circuit<Fr> for ModelCircuit {
     fn synthesize(&self, cfg: CircuitConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         cfg.range.load_table(&mut layouter)?;
         let plan = &self.plan;
-        let (in_len, batch) = (plan.model.input.len, plan.batch);
         let publics = layouter.assign_region(
             || "model",
             |mut region| {
                 let mut ctx = Ctx::new(&mut region);
-                let (bits, count) =
-                    cfg.mask
-                        .mask(&mut ctx, batch, self.known(|w| w.rows.len() as u64))?;
-                let row = ctx.row;
-                let request_id = ctx.assign(cfg.main[0], row, self.known(|w| w.request_id));
-                let salt = ctx.assign(cfg.main[1], row, self.known(|w| w.salt));
-                ctx.row += 1;
-
-                let values = self.known(|w| w.padded_inputs(batch, in_len));
-                let inputs: Vec<Term> = (0..batch * in_len)
-                    .map(|i| Term::Fresh(values.as_ref().map(|v| fr_from_i64(v[i]))))
-                    .collect();
-                let (xs, in_commit) = commit(
+                let publics = layout(
                     &cfg,
                     &mut ctx,
-                    &[&request_id, &salt, &count],
-                    &inputs,
-                    BYTES,
-                )?;
-                for x in &xs {
-                    cfg.range.check(&mut ctx, x, 8, BYTE_OFFSET)?;
-                }
-
-                let mut outputs = Vec::new();
-                for (b, bit) in bits.iter().enumerate() {
-                    let row = xs[b * in_len..(b + 1) * in_len].to_vec();
-                    let ys = forward(
-                        &mut Ops {
-                            cfg: &cfg,
-                            ctx: &mut ctx,
-                        },
-                        &plan.stages,
-                        row,
-                    )?;
-                    for y in &ys {
-                        outputs.push(cfg.mask.mul(&mut ctx, y, bit)?);
-                    }
-                }
-                let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
-                let (_, out_commit) = commit(
-                    &cfg,
-                    &mut ctx,
-                    &[&request_id, &salt, &count],
-                    &out_terms,
-                    BYTES,
+                    &plan.model,
+                    plan.batch,
+                    self.witness.as_deref(),
                 )?;
                 debug_assert_eq!(
                     (ctx.row, ctx.range_row()),
                     (plan.main_rows, plan.range_rows)
                 );
-                Ok([request_id, in_commit, out_commit, count.clone(), count])
+                Ok(publics)
             },
         )?;
         for (i, w) in publics.iter().enumerate() {
@@ -157,4 +86,56 @@ impl Circuit<Fr> for ModelCircuit {
         }
         Ok(())
     }
+}
+
+/// The whole model circuit on `ctx`: the batch mask, the input commitment with int8 range checks,
+/// the graph once per batch row, the masked outputs and their commitment. Returns the cells of the
+/// five public instances. Plans run it on a counting context to size the circuit.
+pub fn layout(
+    cfg: &CircuitConfig,
+    ctx: &mut Ctx,
+    model: &Model,
+    batch: usize,
+    witness: Option<&Witness>,
+) -> Result<[Wire; 5], Error> {
+    let known = |f: &dyn Fn(&Witness) -> Fr| match witness {
+        Some(w) => Value::known(f(w)),
+        None => Value::unknown(),
+    };
+    let in_len = model.input_len();
+    let rows = match witness {
+        Some(w) => Value::known(w.rows.len() as u64),
+        None => Value::unknown(),
+    };
+    let (bits, count) = cfg.mask.mask(ctx, batch, rows)?;
+    let row = ctx.row;
+    let request_id = ctx.assign(cfg.main[0], row, known(&|w| w.request_id));
+    let salt = ctx.assign(cfg.main[1], row, known(&|w| w.salt));
+    ctx.row += 1;
+
+    let values = witness.map(|w| w.padded_inputs(batch, in_len));
+    let inputs: Vec<Term> = (0..batch * in_len)
+        .map(|i| {
+            Term::Fresh(match &values {
+                Some(v) => Value::known(fr_from_i64(v[i])),
+                None => Value::unknown(),
+            })
+        })
+        .collect();
+    let (xs, in_commit) = commit(cfg, ctx, &[&request_id, &salt, &count], &inputs, BYTES)?;
+    for x in &xs {
+        cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
+    }
+
+    let mut outputs = Vec::new();
+    for (b, bit) in bits.iter().enumerate() {
+        let row = xs[b * in_len..(b + 1) * in_len].to_vec();
+        let ys = lower(model, &mut Halo2Ops::new(cfg, ctx), row)?;
+        for y in &ys {
+            outputs.push(cfg.mask.mul(ctx, y, bit)?);
+        }
+    }
+    let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
+    let (_, out_commit) = commit(cfg, ctx, &[&request_id, &salt, &count], &out_terms, BYTES)?;
+    Ok([request_id, in_commit, out_commit, count.clone(), count])
 }

@@ -11,6 +11,7 @@ pub mod commit;
 pub mod config;
 pub mod ctx;
 pub mod generation;
+pub mod instructions;
 pub mod mutation;
 pub mod plan;
 

@@ -1,87 +1,272 @@
-//! ONNX → quantized IR. [`onnx`] reads a float MLP (Gemm, MatMul + Add, Relu, Flatten/Reshape)
-//! through tract-onnx's protobuf types, [`calibrate`] fixes every scale on a calibration set, and
-//! [`float`] runs the original model in tract so the accuracy of the quantized model is reported.
+//! ONNX → quantized graph IR, on tract: [`float`] loads the file with concrete input shapes and lets
+//! tract type it and fold constants and shape arithmetic; [`translate`] maps tract's ops to IR ops
+//! with float constants; tract's float run over the calibration set gives every tensor's range;
+//! [`quantize`] fixes the scales and writes the integer graph; the accuracy of the quantized model
+//! against tract's float outputs is reported per output. [`data`] reads our and EZKL's data files.
 
-pub mod calibrate;
+pub mod data;
 pub mod float;
-pub mod onnx;
+pub mod proto;
+pub(crate) mod quantize;
+pub(crate) mod translate;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto};
 
-use crate::model::{execute, quantize_input, Model, ModelError};
+use crate::graph::{execute, quantize_input, GraphError, Model};
 
+/// Why an ONNX file could not be compiled. Messages do not repeat the file's path: callers
+/// name the file once.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{path}: cannot read ONNX model: {msg}")]
-    Malformed { path: String, msg: String },
-    #[error("{path}: unsupported op `{op}` at node `{node}` (supported: Gemm, MatMul, Add, Relu, Flatten, Reshape, Identity, Dropout)")]
+    /// Not a readable ONNX model.
+    #[error("not a readable ONNX model: {0}")]
+    Malformed(String),
+    /// tract could not type or run the model.
+    #[error("tract cannot type or run the model: {0}")]
+    Tract(String),
+    /// An op the IR lacks.
+    #[error("node `{node}`: unsupported op `{op}`: {msg}")]
     UnsupportedOp {
-        path: String,
-        op: String,
+        /// The ONNX node.
         node: String,
-    },
-    #[error("{path}: node `{node}` ({op}): {msg}")]
-    Node {
-        path: String,
-        node: String,
+        /// The ONNX op type (tract's op name where the node is tract's own).
         op: String,
+        /// What about it is unsupported.
         msg: String,
     },
+    /// A node that does not fit.
+    #[error("node `{node}`{}: {msg}", if op.is_empty() { String::new() } else { format!(" ({op})") })]
+    Node {
+        /// The node.
+        node: String,
+        /// Its op type, if known.
+        op: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A graph input that cannot be given a concrete shape.
+    #[error("input `{name}`: {msg}")]
+    Input {
+        /// The input.
+        name: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The calibration data does not fit the model.
     #[error("calibration: {0}")]
     Calibration(String),
+    /// The quantized graph is invalid.
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Model(#[from] GraphError),
 }
 
-/// Float vs quantized outputs over the calibration set.
+/// Float vs quantized outputs of one model output over the calibration set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccuracyReport {
-    pub samples: usize,
+pub struct OutputAccuracy {
+    /// The output's name.
+    pub name: String,
+    /// Largest absolute error of any element.
     pub max_abs_error: f64,
+    /// Mean absolute error over all elements.
     pub mean_abs_error: f64,
     /// Fraction of samples whose argmax agrees.
     pub argmax_agreement: f64,
 }
 
+/// Float vs quantized outputs over the calibration set: every output, and the worst of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyReport {
+    /// Calibration samples compared.
+    pub samples: usize,
+    /// The largest `max_abs_error` of any output.
+    pub max_abs_error: f64,
+    /// The largest `mean_abs_error` of any output.
+    pub mean_abs_error: f64,
+    /// The smallest `argmax_agreement` of any output.
+    pub argmax_agreement: f64,
+    /// Per output, in order.
+    pub outputs: Vec<OutputAccuracy>,
+}
+
+/// A compiled model with its accuracy.
 pub struct Imported {
+    /// The quantized, validated model.
     pub model: Model,
+    /// Its accuracy against tract's float run.
     pub accuracy: AccuracyReport,
 }
 
-/// Imports, calibrates and measures accuracy against tract's float execution.
-pub fn compile(path: &Path, calibration: &[Vec<f64>]) -> Result<Imported, ImportError> {
-    let net = onnx::parse(path)?;
-    let model = calibrate::calibrate(&net, calibration)?;
-    let float_out = float::run(path, &net.input_dims, calibration)?;
-    let mut report = AccuracyReport {
-        samples: calibration.len(),
-        max_abs_error: 0.0,
-        mean_abs_error: 0.0,
-        argmax_agreement: 0.0,
-    };
-    let (mut sum, mut count, mut agree) = (0.0, 0usize, 0usize);
-    for (x, want) in calibration.iter().zip(&float_out) {
-        let q = quantize_input(x, &model.input)?;
-        let got: Vec<f64> = execute(&model, &q)?
-            .output()
-            .iter()
-            .map(|v| *v as f64 / model.output_scale)
-            .collect();
-        for (g, w) in got.iter().zip(want) {
-            let e = (g - w).abs();
-            report.max_abs_error = report.max_abs_error.max(e);
-            sum += e;
-            count += 1;
+/// How to compile.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Concrete shapes of the graph inputs, batch axis first; by default the file's declared
+    /// shapes with a symbolic batch axis set to 1.
+    pub input_shapes: Option<Vec<Vec<usize>>>,
+}
+
+/// The graph inputs' names and concrete shapes.
+pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
+    let graph = proto::read_graph(path)?;
+    let consts: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<_> = graph
+        .input
+        .iter()
+        .filter(|i| !consts.contains(&i.name.as_str()))
+        .collect();
+    if let Some(given) = &opts.input_shapes {
+        if given.len() != inputs.len() {
+            return Err(ImportError::Input {
+                name: inputs.first().map_or(String::new(), |i| i.name.clone()),
+                msg: format!(
+                    "{} shapes given for {} graph inputs",
+                    given.len(),
+                    inputs.len()
+                ),
+            });
         }
-        agree += (argmax(&got) == argmax(want)) as usize;
+        return Ok(inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(given.iter().cloned())
+            .collect());
     }
-    report.mean_abs_error = sum / count.max(1) as f64;
-    report.argmax_agreement = agree as f64 / calibration.len().max(1) as f64;
-    Ok(Imported {
-        model,
-        accuracy: report,
+    inputs
+        .iter()
+        .map(|i| {
+            let bad = |msg: String| ImportError::Input {
+                name: i.name.clone(),
+                msg,
+            };
+            let Some(type_proto::Value::TensorType(t)) =
+                i.r#type.as_ref().and_then(|t| t.value.as_ref())
+            else {
+                return Err(bad("is not a tensor".into()));
+            };
+            let dims = t
+                .shape
+                .as_ref()
+                .ok_or_else(|| bad("has no shape; give --input-shape".into()))?;
+            let shape = dims
+                .dim
+                .iter()
+                .enumerate()
+                .map(|(d, dim)| match &dim.value {
+                    Some(dimension::Value::DimValue(v)) if *v > 0 => Ok(*v as usize),
+                    _ if d == 0 => Ok(1),
+                    _ => Err(bad(format!(
+                        "dim {d} is symbolic; give its size with --input-shape"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((i.name.clone(), shape))
+        })
+        .collect()
+}
+
+/// The ONNX op type of a tract node: tract names the nodes it expands `<onnx node>.<part>`.
+fn onnx_op(ops: &BTreeMap<String, String>, node: &str) -> Option<(String, String)> {
+    let mut n = node;
+    loop {
+        if let Some(op) = ops.get(n) {
+            return Some((n.to_string(), op.clone()));
+        }
+        n = &n[..n.rfind('.')?];
+    }
+}
+
+/// Imports `path`, calibrates on `arrays` (our or EZKL's layout, see [`data::samples`]) and
+/// measures accuracy against tract's float run.
+pub fn compile(path: &Path, arrays: &[Vec<f64>], opts: &Options) -> Result<Imported, ImportError> {
+    let named = input_shapes(path, opts)?;
+    let shapes: Vec<Vec<usize>> = named.iter().map(|(_, s)| s.clone()).collect();
+    let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+    let samples = data::samples(&sizes, arrays).map_err(ImportError::Calibration)?;
+    let graph = proto::read_graph(path)?;
+    let ops: BTreeMap<String, String> = graph
+        .node
+        .iter()
+        .map(|n| (n.name.clone(), n.op_type.clone()))
+        .collect();
+    let typed = float::load(path, &shapes)?;
+    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    let fg = translate::translate(&typed, &names).map_err(|(node, op, msg)| {
+        let (node, op) = onnx_op(&ops, &node).unwrap_or((node, op));
+        ImportError::UnsupportedOp { node, op, msg }
+    })?;
+    let mut outlets: Vec<_> = fg.inputs.iter().map(|i| i.1).collect();
+    outlets.extend(fg.nodes.iter().map(|n| n.outlet));
+    outlets.extend(fg.outputs.iter().copied());
+    outlets.sort();
+    outlets.dedup();
+    let runs = float::run(&typed, &shapes, &outlets, &samples)?;
+    let mut range: BTreeMap<_, f64> = BTreeMap::new();
+    for run in &runs {
+        for (o, v) in run {
+            let m = range.entry(*o).or_default();
+            *m = v.iter().fold(*m, |m, x| m.max(x.abs()));
+        }
+    }
+    let name = if graph.name.is_empty() {
+        "model".to_string()
+    } else {
+        graph.name.clone()
+    };
+    let model = Model::new(quantize::quantize(&fg, &name, &range)?)?;
+    let accuracy = accuracy(&model, &fg.outputs, &runs, &samples)?;
+    Ok(Imported { model, accuracy })
+}
+
+fn accuracy(
+    model: &Model,
+    outputs: &[tract_onnx::prelude::OutletId],
+    runs: &[BTreeMap<tract_onnx::prelude::OutletId, Vec<f64>>],
+    samples: &[Vec<f64>],
+) -> Result<AccuracyReport, ImportError> {
+    let names = &model.graph().outputs;
+    let lens: Vec<usize> = model
+        .output_shapes()
+        .iter()
+        .map(|s| s.iter().product())
+        .collect();
+    let mut per: Vec<(f64, f64, usize)> = vec![(0.0, 0.0, 0); names.len()];
+    for (x, run) in samples.iter().zip(runs) {
+        let got = model.dequantize(&execute(model, &quantize_input(x, model)?)?.output());
+        let mut at = 0;
+        for (k, (o, len)) in outputs.iter().zip(&lens).enumerate() {
+            let (g, w) = (&got[at..at + len], &run[o]);
+            at += len;
+            for (a, b) in g.iter().zip(w) {
+                per[k].0 = per[k].0.max((a - b).abs());
+                per[k].1 += (a - b).abs();
+            }
+            per[k].2 += (argmax(g) == argmax(w)) as usize;
+        }
+    }
+    let n = samples.len().max(1) as f64;
+    let outputs: Vec<OutputAccuracy> = names
+        .iter()
+        .zip(&per)
+        .zip(&lens)
+        .map(|((name, p), len)| OutputAccuracy {
+            name: name.clone(),
+            max_abs_error: p.0,
+            mean_abs_error: p.1 / (n * *len as f64),
+            argmax_agreement: p.2 as f64 / n,
+        })
+        .collect();
+    Ok(AccuracyReport {
+        samples: samples.len(),
+        max_abs_error: outputs.iter().map(|o| o.max_abs_error).fold(0.0, f64::max),
+        mean_abs_error: outputs.iter().map(|o| o.mean_abs_error).fold(0.0, f64::max),
+        argmax_agreement: outputs
+            .iter()
+            .map(|o| o.argmax_agreement)
+            .fold(1.0, f64::min),
+        outputs,
     })
 }
 

@@ -2,41 +2,36 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use zkinfer_circuits::model::{Model, Op, TensorSpec, IR_VERSION};
+use zkinfer_circuits::graph::{Builder, Model, Tensor};
+use zkinfer_circuits::ops::{einsum::Einsum, rescale::Rescale, Op};
 
-/// A random int8 MLP with the given layer widths (ReLU between layers, rescale after each).
+/// A random int8 MLP with the given layer widths: dense layers as the front end writes them
+/// (`einsum bk,nk->bn` with a bias), each rescaled to int8, clamped at 0 (ReLU) between layers.
 pub fn random_model(rng: &mut ChaCha8Rng, dims: &[usize]) -> Model {
-    let mut ops = Vec::new();
+    let mut b = Builder::new("random");
+    let mut cur = b.input("input", &[1, dims[0]]);
     for (i, w) in dims.windows(2).enumerate() {
         let (n_in, n_out) = (w[0], w[1]);
-        ops.push(Op::Linear {
-            in_dim: n_in,
-            out_dim: n_out,
-            weights: (0..n_in * n_out)
-                .map(|_| rng.gen_range(-127..=127))
-                .collect(),
-            bias: (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect(),
+        let weights = (0..n_in * n_out)
+            .map(|_| rng.gen_range(-127..=127))
+            .collect();
+        let bias = (0..n_out).map(|_| rng.gen_range(-5000..=5000)).collect();
+        let dense = Op::Einsum(Einsum {
+            input_axes: "bk".into(),
+            weight_axes: "nk".into(),
+            output_axes: "bn".into(),
+            weights: Tensor::new(vec![n_out, n_in], weights).unwrap(),
+            bias: Tensor::new(vec![n_out], bias),
         });
-        ops.push(Op::Rescale {
+        let acc = b.node(&format!("fc{i}:acc"), dense, &[&cur]).unwrap();
+        let relu = i + 2 < dims.len();
+        let rescale = Op::Rescale(Rescale {
             multiplier: rng.gen_range(16384..32768),
             shift: 22,
-            min: -128,
+            min: if relu { 0 } else { -128 },
             max: 127,
         });
-        if i + 2 < dims.len() {
-            ops.push(Op::Relu);
-        }
+        cur = b.node(&format!("fc{i}"), rescale, &[&acc]).unwrap();
     }
-    Model {
-        version: IR_VERSION,
-        name: "random".into(),
-        input: TensorSpec {
-            len: dims[0],
-            scale: 1.0,
-            min: -128,
-            max: 127,
-        },
-        ops,
-        output_scale: 1.0,
-    }
+    b.finish(&[&cur]).unwrap()
 }

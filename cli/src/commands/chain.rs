@@ -11,7 +11,6 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use zkinfer_circuits::field::fr_parse;
 use zkinfer_circuits::halo2::Witness;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::Chain;
@@ -400,11 +399,7 @@ pub fn input_commitment_for(dir: &Path, input: &Path, salt: &str, id: U256) -> R
     let md = ModelDir::new(dir);
     let model = md.model()?;
     let batch = md.settings()?.batch;
-    let rows = crate::input::read_rows(input)?
-        .iter()
-        .map(|x| quantize_input(x, &model.input))
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{}", input.display()))?;
+    let rows = crate::input::read_quantized(input, &model)?;
     let w = Witness {
         rows,
         request_id: fr_parse(&format!("{id:#x}"))?,

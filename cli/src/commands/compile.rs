@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde_json::json;
 use zkinfer_circuits::gpt::reference::Slots;
+use zkinfer_circuits::import::Options;
 
 pub fn run(
     model: &Path,
     calibration: Option<&Path>,
+    input_shapes: &[Vec<usize>],
     batch: usize,
     slots: (usize, usize),
     backend: super::Backend,
@@ -30,8 +32,11 @@ pub fn run(
         }
     };
     let samples = crate::input::read_rows(&calib_path)?;
+    let opts = Options {
+        input_shapes: (!input_shapes.is_empty()).then(|| input_shapes.to_vec()),
+    };
     let (imported, settings) =
-        zkinfer_prover::compile::compile_dir(model, &samples, backend.id(), batch, out)?;
+        zkinfer_prover::compile::compile_dir(model, &samples, backend.id(), batch, &opts, out)?;
     let size = match backend {
         super::Backend::Halo2 => {
             json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows })
@@ -42,7 +47,9 @@ pub fn run(
     if json_out {
         super::print_json(&json!({
             "dir": out, "backend": backend.id(), "batch": batch, "size": size,
-            "input_scale": imported.model.input.scale, "output_scale": imported.model.output_scale,
+            "inputs": imported.model.graph().inputs.iter().map(|i| json!({"name": i.name, "shape": i.shape, "scale": i.scale})).collect::<Vec<_>>(),
+            "outputs": imported.model.graph().outputs.iter().zip(imported.model.output_shapes()).map(|(n, s)| json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+            "nodes": imported.model.graph().nodes.len(),
             "calibration": calib_path, "accuracy": acc,
         }));
     } else {

@@ -14,7 +14,6 @@ use serde_json::json;
 use zkinfer_circuits::field::random_fr;
 use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::halo2::Witness;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_circuits::usage::prompt_commitment;
 use zkinfer_circuits::Fr;
 use zkinfer_contracts::artifact::build;
@@ -212,15 +211,13 @@ fn prepare_mlp(
         &samples,
         backend.id(),
         1,
+        &Default::default(),
         &dir.dir,
     )?;
     step(json_out, "set up keys (INSECURE dev setup)");
     setup(dir, &SrsSource::Dev)?;
     let keys = load_prover(dir)?;
-    let row = quantize_input(
-        &crate::input::read_rows(&example.join("input.json"))?[0],
-        &keys.model().input,
-    )?;
+    let row = crate::input::read_quantized(&example.join("input.json"), keys.model())?.remove(0);
     let terms = Terms {
         label: "example MLP (784-64-10)".into(),
         price_in: PRICE_IN,

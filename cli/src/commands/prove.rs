@@ -7,7 +7,6 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 use zkinfer_circuits::field::{fr_parse, random_fr, Fr};
 use zkinfer_circuits::halo2::Witness;
-use zkinfer_circuits::model::quantize_input;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::load_prover;
 use zkinfer_prover::prove::prove_many;
@@ -26,14 +25,7 @@ pub fn run(
     let model = keys.model();
     let mut witnesses = Vec::new();
     for (i, path) in inputs.iter().enumerate() {
-        let rows = crate::input::read_rows(path)?
-            .iter()
-            .enumerate()
-            .map(|(r, x)| {
-                quantize_input(x, &model.input)
-                    .with_context(|| format!("{}: row {r}", path.display()))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let rows = crate::input::read_quantized(path, model)?;
         if rows.len() > keys.batch() {
             return Err(anyhow!(
                 "{}: {} rows exceed the batch size {} set at compile",

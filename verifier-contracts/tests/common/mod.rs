@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use alloy::primitives::U256;
 use zkinfer_circuits::field::fr_parse;
-use zkinfer_circuits::model::quantize_input;
+use zkinfer_circuits::graph::quantize_input;
 use zkinfer_circuits::witness::{run, Witness};
 use zkinfer_circuits::Fr;
 use zkinfer_contracts::artifact::{build, VerifierArtifact};
@@ -85,6 +85,7 @@ fn make_fixture(backend: &'static str) -> Fixture {
         &rows("calibration.json"),
         backend,
         1,
+        &Default::default(),
         &out,
     )
     .unwrap();
@@ -92,7 +93,7 @@ fn make_fixture(backend: &'static str) -> Fixture {
     setup(&dir, &SrsSource::Dev).unwrap();
     let verifier = build(&dir, solc()).unwrap();
     let keys = load_prover(&dir).unwrap();
-    let input = quantize_input(&rows("input.json")[0], &keys.model().input).unwrap();
+    let input = quantize_input(&rows("input.json")[0], keys.model()).unwrap();
     Fixture {
         _tmp: tmp,
         dir,

@@ -9,7 +9,7 @@ use ark_ff::{AdditiveGroup, Field};
 use crate::field::{fr_from_i128, fr_to_i128};
 use crate::groth16::cs::{Cs, Num, Result};
 use crate::groth16::{from_ark, to_ark, F};
-use crate::lowering::{RescaleParams, RescaleSteps};
+use crate::ops::rescale::{RescaleParams, RescaleSteps};
 
 fn f(v: i128) -> F {
     to_ark(&fr_from_i128(v))
@@ -75,7 +75,7 @@ pub(crate) fn rescale_with(
 mod tests {
     use super::*;
     use crate::groth16::cs::test_util::satisfied;
-    use crate::model::rescale as reference;
+    use crate::ops::rescale::rescale as reference;
 
     const P: RescaleParams = RescaleParams {
         multiplier: 3,

@@ -17,7 +17,7 @@ use crate::halo2::chips::dot::{DotConfig, Term};
 use crate::halo2::chips::range::RangeConfig;
 use crate::halo2::chips::rescale::{RescaleConfig, RescaleParams};
 use crate::halo2::ctx::{Ctx, Wire};
-use crate::model::bounds::bits_of;
+use crate::ops::kind::bits_of;
 use crate::Fr;
 
 #[derive(Debug, Clone)]

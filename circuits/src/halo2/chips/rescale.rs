@@ -14,8 +14,8 @@ use crate::field::{fr_from_i128, fr_to_i128};
 use crate::halo2::chips::range::RangeConfig;
 use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
 use crate::halo2::ctx::{Ctx, Wire};
-pub use crate::lowering::RescaleParams;
-use crate::lowering::RescaleSteps;
+pub use crate::ops::rescale::RescaleParams;
+use crate::ops::rescale::RescaleSteps;
 use crate::Fr;
 
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl RescaleConfig {
 mod tests {
     use super::*;
     use crate::halo2::chips::harness::{cells, fails, passes};
-    use crate::model::rescale;
+    use crate::ops::rescale::rescale;
 
     const P: RescaleParams = RescaleParams {
         multiplier: 3,

@@ -22,7 +22,7 @@ use crate::halo2::chips::softmax::Fault;
 use crate::halo2::chips::table::TAG_GELU;
 use crate::halo2::commit::{commit, TOKENS};
 use crate::halo2::ctx::{Ctx, Wire};
-use crate::model::bounds::bits_of;
+use crate::ops::kind::bits_of;
 use crate::Fr;
 
 /// The private inputs of one generation.

@@ -1,0 +1,167 @@
+//! The ops of the graph IR, one file each. An op says what its output shape is and which of four
+//! structures it has ([`Kind`]): wiring (every output element is an input element or a constant),
+//! a constant linear map (every output is `c + Σ k·x`), element-wise products, maxima over sets,
+//! or an element-wise rescale / ReLU. The reference executor, the bounds and the lowering are
+//! written once per kind ([`kind`]), against the [`Instructions`] both backends implement: so an op
+//! file holds only its index arithmetic, and what the circuit constrains is, by construction,
+//! what the reference computes.
+
+pub mod add;
+pub mod affine;
+pub mod conv;
+pub mod einsum;
+pub mod instructions;
+pub mod kind;
+pub mod max;
+pub mod mul;
+pub mod pool;
+pub mod reduce;
+pub mod relu;
+pub mod rescale;
+pub mod wiring;
+
+use serde::{Deserialize, Serialize};
+
+pub use instructions::Instructions;
+pub use kind::{Bound, Combination, Elem, Kind, Src};
+
+/// An op of the graph IR with its constants. The JSON form is `{"op": "<name>", ...fields}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Contraction with a constant tensor (Gemm, MatMul with a constant operand).
+    Einsum(einsum::Einsum),
+    /// N-d convolution with constant kernels (Conv).
+    Conv(conv::Conv),
+    /// `x · mul + add` with constant, broadcast tensors (BatchNorm, Mul/Add/Sub by a constant).
+    Affine(affine::Affine),
+    /// `ka · a + kb · b` of two tensors, broadcast (Add, Sub).
+    Add(add::Add),
+    /// `a · b` of two tensors, broadcast (Mul).
+    Mul(mul::Mul),
+    /// `max(a, b)` of two tensors, broadcast (Max, and Min through negation).
+    Max(max::Max),
+    /// Window sums (AveragePool, GlobalAveragePool, with a rescale after).
+    SumPool(pool::SumPool),
+    /// Window maxima (MaxPool, GlobalMaxPool).
+    MaxPool(pool::MaxPool),
+    /// Sums over axes (ReduceSum, ReduceMean with a rescale after).
+    ReduceSum(reduce::ReduceSum),
+    /// Maxima over axes (ReduceMax).
+    ReduceMax(reduce::ReduceMax),
+    /// `max(x, 0)`.
+    Relu(relu::Relu),
+    /// `clamp(round_half_away(x · multiplier / 2^shift), min, max)`.
+    Rescale(rescale::Rescale),
+    /// Wiring: same elements, new shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
+    Reshape(wiring::Reshape),
+    /// Wiring: axes permuted.
+    Transpose(wiring::Transpose),
+    /// Wiring: a strided range along axes.
+    Slice(wiring::Slice),
+    /// Wiring: inputs joined along an axis.
+    Concat(wiring::Concat),
+    /// Wiring: constant padding.
+    Pad(wiring::Pad),
+    /// Wiring: elements picked by constant indices along an axis.
+    Gather(wiring::Gather),
+    /// Wiring: broadcast to a larger shape (Expand, Tile of size-1 axes).
+    Expand(wiring::Expand),
+}
+
+/// What an op file provides: its output shape, and its structure over concrete input shapes.
+pub trait OpSpec {
+    /// The op's name in errors and in the JSON tag.
+    fn name(&self) -> &'static str;
+    /// How many inputs the op takes.
+    fn arity(&self) -> usize {
+        1
+    }
+    /// The output shape from the input shapes; an error says what does not fit.
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String>;
+    /// The op's structure over inputs of these (already checked) shapes.
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind;
+    /// Checks the constants (ranges of weights, multipliers); shapes are checked by [`Self::shape`].
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Op {
+    fn spec(&self) -> &dyn OpSpec {
+        match self {
+            Op::Einsum(o) => o,
+            Op::Conv(o) => o,
+            Op::Affine(o) => o,
+            Op::Add(o) => o,
+            Op::Mul(o) => o,
+            Op::Max(o) => o,
+            Op::SumPool(o) => o,
+            Op::MaxPool(o) => o,
+            Op::ReduceSum(o) => o,
+            Op::ReduceMax(o) => o,
+            Op::Relu(o) => o,
+            Op::Rescale(o) => o,
+            Op::Reshape(o) => o,
+            Op::Transpose(o) => o,
+            Op::Slice(o) => o,
+            Op::Concat(o) => o,
+            Op::Pad(o) => o,
+            Op::Gather(o) => o,
+            Op::Expand(o) => o,
+        }
+    }
+
+    /// The op's name, as in the JSON tag.
+    pub fn name(&self) -> &'static str {
+        self.spec().name()
+    }
+
+    /// Inputs the op takes.
+    pub fn arity(&self) -> usize {
+        self.spec().arity()
+    }
+
+    /// The output shape for these input shapes.
+    pub fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        if inputs.len() != self.arity() {
+            return Err(format!(
+                "takes {} input(s), wired to {}",
+                self.arity(),
+                inputs.len()
+            ));
+        }
+        self.spec().check()?;
+        self.spec().shape(inputs)
+    }
+
+    /// The op's structure over inputs of these shapes.
+    pub fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        self.spec().kind(inputs, out)
+    }
+}
+
+/// Shape of the one input of a unary op.
+pub(crate) fn unary<'a>(inputs: &[&'a [usize]]) -> &'a [usize] {
+    inputs[0]
+}
+
+/// The widest weight magnitude the IR accepts: int8 is the norm, wider weights are allowed where a
+/// layer needs them, but products must stay far below the field size.
+pub const MAX_WEIGHT_ABS: i64 = 1 << 24;
+/// The widest bias magnitude the IR accepts (biases live at the accumulator's scale).
+pub const MAX_BIAS_ABS: i64 = 1 << 40;
+
+pub(crate) fn check_weights(w: &[i64]) -> Result<(), String> {
+    match w.iter().find(|w| w.abs() > MAX_WEIGHT_ABS) {
+        Some(w) => Err(format!("weight {w} exceeds ±2^24")),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn check_bias(b: &[i64]) -> Result<(), String> {
+    match b.iter().find(|b| b.abs() > MAX_BIAS_ABS) {
+        Some(b) => Err(format!("bias {b} exceeds ±2^40")),
+        None => Ok(()),
+    }
+}

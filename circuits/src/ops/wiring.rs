@@ -1,0 +1,318 @@
+//! Shape ops: every output element is an input element (or a padding constant). They cost no
+//! constraints: the lowering hands the same cell or linear combination on, so nothing new can be
+//! chosen by the prover. Constants come from the backend's `constant`, fixed by the circuit.
+
+use serde::{Deserialize, Serialize};
+
+use super::kind::{Elem, Kind, Src};
+use super::{unary, OpSpec};
+use crate::graph::tensor::{
+    broadcast_map, broadcast_shape, numel, ravel, strides, unravel, Tensor,
+};
+
+/// Same elements, new shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reshape {
+    /// The output shape.
+    pub shape: Vec<usize>,
+}
+
+/// Axes permuted: output axis `d` is input axis `perm[d]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transpose {
+    /// A permutation of the input's axes.
+    pub perm: Vec<usize>,
+}
+
+/// `x[start:end:step]` along `axis`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slice {
+    /// The sliced axis.
+    pub axis: usize,
+    /// First index taken.
+    pub start: usize,
+    /// One past the last index considered.
+    pub end: usize,
+    /// Positive step.
+    pub step: usize,
+}
+
+/// The inputs joined along `axis`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concat {
+    /// The joining axis.
+    pub axis: usize,
+    /// Number of inputs.
+    pub inputs: usize,
+}
+
+/// Constant padding: `pads` holds the begin padding of every axis, then the end padding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pad {
+    /// Begin paddings, then end paddings.
+    pub pads: Vec<usize>,
+    /// The padding value (already quantized).
+    pub value: i64,
+}
+
+/// `x` indexed along `axis` by constant indices; the output axis is replaced by their shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gather {
+    /// The indexed axis.
+    pub axis: usize,
+    /// Indices in range (negative ones resolved by the front end).
+    pub indices: Tensor<i64>,
+}
+
+/// Broadcast (numpy) to `shape`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expand {
+    /// The output shape; the input broadcasts to it.
+    pub shape: Vec<usize>,
+}
+
+fn copies(idx: impl IntoIterator<Item = usize>) -> Kind {
+    Kind::Wiring(idx.into_iter().map(|i| Elem::Src(Src::of(i))).collect())
+}
+
+/// Maps each output multi-index to an input multi-index (or padding).
+fn remap(x: &[usize], out: &[usize], f: impl Fn(&[usize]) -> Option<Vec<usize>>, pad: i64) -> Kind {
+    let xs = strides(x);
+    Kind::Wiring(
+        (0..numel(out))
+            .map(|o| match f(&unravel(o, out)) {
+                Some(i) => Elem::Src(Src::of(ravel(&i, &xs))),
+                None => Elem::Const(pad),
+            })
+            .collect(),
+    )
+}
+
+impl OpSpec for Reshape {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        if numel(x) != numel(&self.shape) {
+            return Err(format!("cannot reshape {x:?} to {:?}", self.shape));
+        }
+        Ok(self.shape.clone())
+    }
+
+    fn kind(&self, _: &[&[usize]], out: &[usize]) -> Kind {
+        copies(0..numel(out))
+    }
+}
+
+impl OpSpec for Transpose {
+    fn name(&self) -> &'static str {
+        "transpose"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        let mut seen = self.perm.clone();
+        seen.sort_unstable();
+        if seen != (0..x.len()).collect::<Vec<_>>() {
+            return Err(format!(
+                "{:?} is not a permutation of {} axes",
+                self.perm,
+                x.len()
+            ));
+        }
+        Ok(self.perm.iter().map(|p| x[*p]).collect())
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let x = unary(inputs);
+        remap(
+            x,
+            out,
+            |o| {
+                let mut i = vec![0; x.len()];
+                for (d, p) in self.perm.iter().enumerate() {
+                    i[*p] = o[d];
+                }
+                Some(i)
+            },
+            0,
+        )
+    }
+}
+
+impl OpSpec for Slice {
+    fn name(&self) -> &'static str {
+        "slice"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        if self.axis >= x.len()
+            || self.step == 0
+            || self.end > x[self.axis]
+            || self.start > self.end
+        {
+            return Err(format!(
+                "slice {}..{} step {} of axis {} does not fit {x:?}",
+                self.start, self.end, self.step, self.axis
+            ));
+        }
+        let mut out = x.to_vec();
+        out[self.axis] = (self.end - self.start).div_ceil(self.step);
+        Ok(out)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        remap(
+            unary(inputs),
+            out,
+            |o| {
+                let mut i = o.to_vec();
+                i[self.axis] = self.start + o[self.axis] * self.step;
+                Some(i)
+            },
+            0,
+        )
+    }
+}
+
+impl OpSpec for Concat {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+
+    fn arity(&self) -> usize {
+        self.inputs
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let first = inputs.first().ok_or("concat needs an input")?;
+        if self.axis >= first.len() {
+            return Err(format!("axis {} does not fit {first:?}", self.axis));
+        }
+        let mut out = first.to_vec();
+        out[self.axis] = 0;
+        for x in inputs {
+            let same =
+                x.len() == first.len() && (0..x.len()).all(|d| d == self.axis || x[d] == first[d]);
+            if !same {
+                return Err(format!("{x:?} and {first:?} differ off axis {}", self.axis));
+            }
+            out[self.axis] += x[self.axis];
+        }
+        Ok(out)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        Kind::Wiring(
+            (0..numel(out))
+                .map(|o| {
+                    let mut idx = unravel(o, out);
+                    let mut input = 0;
+                    while idx[self.axis] >= inputs[input][self.axis] {
+                        idx[self.axis] -= inputs[input][self.axis];
+                        input += 1;
+                    }
+                    let index = ravel(&idx, &strides(inputs[input]));
+                    Elem::Src(Src { input, index })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl OpSpec for Pad {
+    fn name(&self) -> &'static str {
+        "pad"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        if self.pads.len() != 2 * x.len() {
+            return Err(format!(
+                "pads {:?} must cover {} axes twice",
+                self.pads,
+                x.len()
+            ));
+        }
+        Ok((0..x.len())
+            .map(|d| x[d] + self.pads[d] + self.pads[x.len() + d])
+            .collect())
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let x = unary(inputs);
+        remap(
+            x,
+            out,
+            |o| {
+                (0..x.len())
+                    .map(|d| o[d].checked_sub(self.pads[d]).filter(|i| *i < x[d]))
+                    .collect()
+            },
+            self.value,
+        )
+    }
+}
+
+impl OpSpec for Gather {
+    fn name(&self) -> &'static str {
+        "gather"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        if self.axis >= x.len() {
+            return Err(format!("axis {} does not fit {x:?}", self.axis));
+        }
+        if let Some(i) = self
+            .indices
+            .data
+            .iter()
+            .find(|i| **i < 0 || **i as usize >= x[self.axis])
+        {
+            return Err(format!("index {i} is outside axis {} of {x:?}", self.axis));
+        }
+        let mut out = x[..self.axis].to_vec();
+        out.extend_from_slice(&self.indices.shape);
+        out.extend_from_slice(&x[self.axis + 1..]);
+        Ok(out)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let r = self.indices.shape.len();
+        let ist = strides(&self.indices.shape);
+        remap(
+            unary(inputs),
+            out,
+            |o| {
+                let mut i = o[..self.axis].to_vec();
+                let at = ravel(&o[self.axis..self.axis + r], &ist);
+                i.push(self.indices.data[at] as usize);
+                i.extend_from_slice(&o[self.axis + r..]);
+                Some(i)
+            },
+            0,
+        )
+    }
+}
+
+impl OpSpec for Expand {
+    fn name(&self) -> &'static str {
+        "expand"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        match broadcast_shape(x, &self.shape) {
+            Some(s) if s == self.shape => Ok(s),
+            _ => Err(format!("{x:?} does not broadcast to {:?}", self.shape)),
+        }
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        copies(broadcast_map(unary(inputs), out))
+    }
+}

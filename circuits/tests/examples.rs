@@ -1,0 +1,142 @@
+//! The committed example models through the front end: each compiles from its ONNX file with its
+//! calibration set, holds the ops it was written with (shape arithmetic folded away), and its
+//! quantized outputs agree with tract's float run within a stated bound. EZKL's calibration layout
+//! (samples concatenated per input) gives the very same model.
+
+use std::path::{Path, PathBuf};
+
+use zkinfer_circuits::import::{compile, Imported, Options};
+
+fn example(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(file)
+}
+
+fn arrays(file: &str) -> Vec<Vec<f64>> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example(file)).unwrap()).unwrap();
+    serde_json::from_value(v["input"].clone()).unwrap()
+}
+
+fn build(stem: &str) -> Imported {
+    let onnx = example(&format!("{stem}.onnx"));
+    compile(
+        &onnx,
+        &arrays(&format!("{stem}.calibration.json")),
+        &Options::default(),
+    )
+    .unwrap()
+}
+
+fn ops(i: &Imported) -> Vec<&'static str> {
+    i.model.graph().nodes.iter().map(|n| n.op.name()).collect()
+}
+
+/// Within `frac` of each output's range (`±127 / scale`), and argmax agreement of at least `agree`.
+fn accurate(i: &Imported, frac: f64, agree: f64) {
+    let acc = &i.accuracy;
+    for (o, scale) in acc.outputs.iter().zip(i.model.output_scales()) {
+        let range = 127.0 / scale;
+        assert!(
+            o.max_abs_error < frac * range,
+            "{}: {o:?} (range {range})",
+            i.model.name()
+        );
+        assert!(o.argmax_agreement >= agree, "{}: {o:?}", i.model.name());
+    }
+}
+
+#[test]
+fn lenet_style_cnn() {
+    let i = build("cnn/lenet");
+    assert_eq!(i.model.input_sizes(), [256]);
+    let ops = ops(&i);
+    for op in ["conv", "sum_pool", "einsum", "rescale"] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    accurate(&i, 0.1, 0.85);
+}
+
+#[test]
+fn residual_cnn_folds_batchnorm_and_adds_the_skip() {
+    let i = build("cnn/residual");
+    let ops = ops(&i);
+    assert_eq!(
+        ops,
+        [
+            "conv",
+            "rescale",
+            "max_pool",
+            "conv",
+            "rescale",
+            "conv",
+            "rescale",
+            "add",
+            "rescale",
+            "reduce_sum",
+            "rescale",
+            "reshape",
+            "einsum",
+            "rescale"
+        ],
+        "BatchNorm folds into its Conv, each ReLU into the rescale before it"
+    );
+    accurate(&i, 0.1, 0.85);
+}
+
+#[test]
+fn torch_style_export_folds_its_shape_arithmetic() {
+    let i = build("cnn/torch_style");
+    assert_eq!(ops(&i), ["conv", "rescale", "reshape", "einsum", "rescale"]);
+    accurate(&i, 0.1, 0.85);
+}
+
+#[test]
+fn mlp_of_a_million_parameters() {
+    let i = build("mlp_1m/mlp_1m");
+    let weights: usize = i
+        .model
+        .graph()
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            zkinfer_circuits::ops::Op::Einsum(e) => e.weights.data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(weights, 1024 * 512 + 512 * 512 + 512 * 256 + 256 * 10);
+    accurate(&i, 0.15, 0.75);
+}
+
+#[test]
+fn ezkl_calibration_layout_gives_the_same_model() {
+    let ours = build("cnn/lenet");
+    let concatenated = vec![arrays("cnn/lenet.calibration.json").concat()];
+    let onnx = example("cnn/lenet.onnx");
+    let ezkl = compile(&onnx, &concatenated, &Options::default()).unwrap();
+    assert_eq!(
+        serde_json::to_string(&ezkl.model).unwrap(),
+        serde_json::to_string(&ours.model).unwrap()
+    );
+    assert_eq!(ezkl.accuracy.samples, 16);
+}
+
+#[test]
+fn symbolic_dims_need_a_shape_and_take_one() {
+    let onnx = example("cnn/lenet.onnx");
+    let cal = arrays("cnn/lenet.calibration.json");
+    // a wrong explicit shape is refused by tract's typing or by the sample length
+    let opts = Options {
+        input_shapes: Some(vec![vec![1, 1, 16, 16], vec![1, 2]]),
+    };
+    let e = compile(&onnx, &cal, &opts).err().unwrap().to_string();
+    assert!(e.contains("2 shapes given for 1 graph inputs"), "{e}");
+    let opts = Options {
+        input_shapes: Some(vec![vec![1, 1, 16, 16]]),
+    };
+    assert_eq!(
+        compile(&onnx, &cal, &opts).unwrap().model,
+        build("cnn/lenet").model
+    );
+}

@@ -1,0 +1,450 @@
+//! Every op of the graph IR on both backends: for a small graph around the op, the reference
+//! executor, the halo2 circuit (MockProver) and the R1CS (satisfiability) agree on random, extreme
+//! and clamping inputs; a statement with any one output changed is rejected (a wrong maximum, a
+//! wrong tap, a broadcast read from the wrong element or the wrong branch of a comparison all
+//! change an output); and the witness-mutation nets run over each op's circuits.
+
+use std::sync::Arc;
+
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use halo2_proofs::dev::MockProver;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::graph::{execute, Builder, Model, Tensor};
+use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::groth16::mutation::assert_every_variable_bound;
+use zkinfer_circuits::groth16::{from_ark, Groth16Circuit, F};
+use zkinfer_circuits::halo2::mutation::assert_sample_bound;
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::ops::{
+    add::Add, affine::Affine, conv::Conv, einsum::Einsum, max::Max, mul::Mul, pool, reduce,
+    relu::Relu, rescale::Rescale, wiring, Op,
+};
+use zkinfer_circuits::usage::commit;
+use zkinfer_circuits::Fr;
+
+/// Halo2 cells mutated per op circuit.
+const SAMPLE: usize = 300;
+
+fn rescale(shift: u32) -> Op {
+    Op::Rescale(Rescale {
+        multiplier: 21000,
+        shift,
+        min: -128,
+        max: 127,
+    })
+}
+
+fn ints(rng: &mut ChaCha8Rng, n: usize, r: i64) -> Vec<i64> {
+    (0..n).map(|_| rng.gen_range(-r..=r)).collect()
+}
+
+fn witness(rows: Vec<Vec<i64>>) -> Witness {
+    Witness {
+        rows,
+        request_id: Fr::from(77),
+        salt: Fr::from(5),
+    }
+}
+
+/// Reference, halo2 and R1CS agree on `rows` one at a time; for the first, any changed output is
+/// rejected.
+fn agree(model: &Model, rows: &[Vec<i64>]) {
+    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
+    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
+    for (r, row) in rows.iter().enumerate() {
+        let w = witness(vec![row.clone()]);
+        let (circuit, run) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
+        let inst = run.statement.instances().to_vec();
+        if let Err(e) = MockProver::run(plan.k, &circuit, vec![inst.clone()])
+            .unwrap()
+            .verify()
+        {
+            panic!(
+                "{}: halo2 rejects the reference: {:?}",
+                model.name(),
+                &e[..e.len().min(3)]
+            );
+        }
+        let (g16, g16_run) = Groth16Circuit::prepare(shape.clone(), w.clone()).unwrap();
+        let cs = ConstraintSystem::<F>::new_ref();
+        g16.generate_constraints(cs.clone()).unwrap();
+        assert!(
+            cs.is_satisfied().unwrap(),
+            "{}: R1CS unsatisfied",
+            model.name()
+        );
+        let publics: Vec<Fr> = cs.instance_assignment().unwrap()[1..]
+            .iter()
+            .map(from_ark)
+            .collect();
+        assert_eq!(publics, g16_run.statement.instances().to_vec());
+        assert_eq!(publics, inst, "backends disagree");
+        if r > 0 {
+            continue;
+        }
+        // every output, changed by one, is refused
+        let honest = execute(model, row).unwrap().output();
+        for i in 0..honest.len().min(6) {
+            let mut outs = honest.clone();
+            outs[i] += if outs[i] == 127 { -1 } else { 1 };
+            let mut bad = inst.clone();
+            bad[2] = commit(w.request_id, w.salt, 1, &outs).unwrap();
+            assert!(
+                MockProver::run(plan.k, &circuit, vec![bad])
+                    .unwrap()
+                    .verify()
+                    .is_err(),
+                "{}: output {i} changed by one accepted",
+                model.name()
+            );
+        }
+    }
+}
+
+/// The mutation nets: sampled halo2 cells, every R1CS witness variable.
+fn nets(model: &Model, row: Vec<i64>) {
+    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
+    let (circuit, run) = ModelCircuit::prepare(plan.clone(), witness(vec![row.clone()])).unwrap();
+    let inst = vec![run.statement.instances().to_vec()];
+    assert_sample_bound(plan.k, &circuit, &inst, SAMPLE, model.name());
+    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
+    let (g16, _) = Groth16Circuit::prepare(shape, witness(vec![row])).unwrap();
+    assert_every_variable_bound(&|cs| g16.clone().generate_constraints(cs), model.name());
+}
+
+/// Random rows, the extremes and a sign pattern; then the nets on a random row.
+fn check(model: Model, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = model.input_len();
+    let rows = vec![
+        ints(&mut rng, n, 128)
+            .into_iter()
+            .map(|v| v.min(127))
+            .collect(),
+        ints(&mut rng, n, 20),
+        vec![127; n],
+        vec![-128; n],
+        (0..n)
+            .map(|i| if i % 3 == 0 { 127 } else { -128 })
+            .collect::<Vec<i64>>(),
+    ];
+    agree(&model, &rows);
+    nets(&model, rows[0].clone());
+}
+
+fn tensor(rng: &mut ChaCha8Rng, shape: &[usize], r: i64) -> Tensor<i64> {
+    Tensor::new(shape.to_vec(), ints(rng, shape.iter().product(), r)).unwrap()
+}
+
+#[test]
+fn conv_2d_with_stride_padding_and_groups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut b = Builder::new("conv2d");
+    let x = b.input("x", &[1, 4, 5, 5]);
+    let conv = Op::Conv(Conv {
+        weights: tensor(&mut rng, &[4, 2, 3, 3], 127),
+        bias: Some(ints(&mut rng, 4, 3000)),
+        strides: vec![2, 1],
+        dilations: vec![1, 1],
+        pads: vec![1, 0, 1, 2],
+        groups: 2,
+    });
+    let acc = b.node("conv", conv, &[&x]).unwrap();
+    assert_eq!(b.shape(&acc), Some(&[1, 4, 3, 5][..]));
+    let y = b.node("y", rescale(20), &[&acc]).unwrap();
+    check(b.finish(&[&y]).unwrap(), 1);
+}
+
+#[test]
+fn conv_1d_dilated() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut b = Builder::new("conv1d");
+    let x = b.input("x", &[1, 2, 9]);
+    let conv = Op::Conv(Conv {
+        weights: tensor(&mut rng, &[3, 2, 3], 127),
+        bias: None,
+        strides: vec![1],
+        dilations: vec![2],
+        pads: vec![2, 0],
+        groups: 1,
+    });
+    let acc = b.node("conv", conv, &[&x]).unwrap();
+    let y = b.node("y", rescale(19), &[&acc]).unwrap();
+    check(b.finish(&[&y]).unwrap(), 2);
+}
+
+#[test]
+fn einsum_in_either_layout_with_a_broadcast_bias() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut b = Builder::new("einsum");
+    let x = b.input("x", &[1, 3, 5]);
+    let e = Op::Einsum(Einsum {
+        input_axes: "bsk".into(),
+        weight_axes: "kn".into(),
+        output_axes: "bsn".into(),
+        weights: tensor(&mut rng, &[5, 4], 127),
+        bias: Some(tensor(&mut rng, &[4], 2000)),
+    });
+    let acc = b.node("mm", e, &[&x]).unwrap();
+    let y = b.node("y", rescale(18), &[&acc]).unwrap();
+    // tract's `k,nk->mn`: a summed-out axis and a new output axis of size 1
+    let flat = b
+        .node(
+            "flat",
+            Op::Reshape(wiring::Reshape { shape: vec![12] }),
+            &[&y],
+        )
+        .unwrap();
+    let e2 = Op::Einsum(Einsum {
+        input_axes: "k".into(),
+        weight_axes: "nk".into(),
+        output_axes: "mn".into(),
+        weights: tensor(&mut rng, &[3, 12], 127),
+        bias: None,
+    });
+    let acc2 = b.node("mm2", e2, &[&flat]).unwrap();
+    assert_eq!(b.shape(&acc2), Some(&[1, 3][..]));
+    let z = b.node("z", rescale(17), &[&acc2]).unwrap();
+    check(b.finish(&[&y, &z]).unwrap(), 3);
+}
+
+#[test]
+fn affine_per_channel() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut b = Builder::new("affine");
+    let x = b.input("x", &[1, 3, 2, 2]);
+    let a = Op::Affine(Affine {
+        mul: tensor(&mut rng, &[1, 3, 1, 1], 127),
+        add: tensor(&mut rng, &[3, 1, 1], 3000),
+    });
+    let acc = b.node("bn", a, &[&x]).unwrap();
+    let y = b.node("y", rescale(15), &[&acc]).unwrap();
+    check(b.finish(&[&y]).unwrap(), 4);
+}
+
+#[test]
+fn add_sub_and_mul_of_two_inputs_broadcast() {
+    let mut b = Builder::new("binary");
+    let x = b.input("x", &[1, 3, 4]);
+    let s = b.input("s", &[1, 1, 4]);
+    let sum = Op::Add(Add { coeffs: [3, -5] });
+    let acc = b.node("sub", sum, &[&x, &s]).unwrap();
+    let y = b.node("y", rescale(14), &[&acc]).unwrap();
+    let p = b.node("prod", Op::Mul(Mul {}), &[&y, &s]).unwrap();
+    let z = b.node("z", rescale(22), &[&p]).unwrap();
+    check(b.finish(&[&y, &z]).unwrap(), 5);
+}
+
+#[test]
+fn max_relu_and_pools() {
+    let mut b = Builder::new("compare");
+    let x = b.input("x", &[1, 2, 5, 5]);
+    let m = b.input("m", &[1, 2, 1, 5]);
+    let mx = b.node("max", Op::Max(Max {}), &[&x, &m]).unwrap();
+    let win = |k: usize, s: usize, p: [usize; 4]| pool::Window {
+        kernel: vec![k, k],
+        strides: vec![s, s],
+        dilations: vec![1, 1],
+        pads: p.to_vec(),
+    };
+    let mp = b
+        .node(
+            "maxpool",
+            Op::MaxPool(pool::MaxPool(win(3, 2, [1, 1, 1, 1]))),
+            &[&mx],
+        )
+        .unwrap();
+    let r = b.node("relu", Op::Relu(Relu {}), &[&x]).unwrap();
+    let sp = b
+        .node(
+            "sumpool",
+            Op::SumPool(pool::SumPool(win(2, 2, [0, 0, 1, 1]))),
+            &[&r],
+        )
+        .unwrap();
+    let avg = b.node("avg", rescale(16), &[&sp]).unwrap();
+    let axes = |a: Vec<usize>, keepdims| reduce::Axes { axes: a, keepdims };
+    let rmax = b
+        .node(
+            "rmax",
+            Op::ReduceMax(reduce::ReduceMax(axes(vec![1, 3], false))),
+            &[&x],
+        )
+        .unwrap();
+    let rsum = b
+        .node(
+            "rsum",
+            Op::ReduceSum(reduce::ReduceSum(axes(vec![2], true))),
+            &[&x],
+        )
+        .unwrap();
+    let mean = b.node("mean", rescale(17), &[&rsum]).unwrap();
+    check(b.finish(&[&mp, &avg, &rmax, &mean]).unwrap(), 6);
+}
+
+#[test]
+fn wiring_moves_values_and_pads_with_pinned_constants() {
+    let mut b = Builder::new("wiring");
+    let x = b.input("x", &[1, 2, 3, 4]);
+    let y = b.input("y", &[1, 2, 3, 1]);
+    let t = b
+        .node(
+            "t",
+            Op::Transpose(wiring::Transpose {
+                perm: vec![0, 3, 1, 2],
+            }),
+            &[&x],
+        )
+        .unwrap();
+    let s = b
+        .node(
+            "s",
+            Op::Slice(wiring::Slice {
+                axis: 1,
+                start: 1,
+                end: 4,
+                step: 2,
+            }),
+            &[&t],
+        )
+        .unwrap();
+    let g = b
+        .node(
+            "g",
+            Op::Gather(wiring::Gather {
+                axis: 3,
+                indices: Tensor::new(vec![2], vec![3, 0]).unwrap(),
+            }),
+            &[&x],
+        )
+        .unwrap();
+    let c = b
+        .node(
+            "c",
+            Op::Concat(wiring::Concat { axis: 3, inputs: 2 }),
+            &[&g, &y],
+        )
+        .unwrap();
+    let p = b
+        .node(
+            "p",
+            Op::Pad(wiring::Pad {
+                pads: vec![0, 0, 1, 0, 0, 0, 0, 2],
+                value: -3,
+            }),
+            &[&c],
+        )
+        .unwrap();
+    let e = b
+        .node(
+            "e",
+            Op::Expand(wiring::Expand {
+                shape: vec![2, 2, 3, 1],
+            }),
+            &[&y],
+        )
+        .unwrap();
+    let r = b
+        .node("r", Op::Reshape(wiring::Reshape { shape: vec![12] }), &[&e])
+        .unwrap();
+    let model = b.finish(&[&s, &p, &r]).unwrap();
+    // the reference moves exactly the elements the index arithmetic says
+    let row: Vec<i64> = (0..30).map(|i| i - 15).collect();
+    let out = execute(&model, &row).unwrap().output();
+    // s = x transposed to [1, 4, 2, 3], rows 1 and 3 of axis 1: x[0, c, h, 1] then x[0, c, h, 3]
+    let xv = |c: i64, h: i64, w: i64| c * 12 + h * 4 + w - 15;
+    let s_want: Vec<i128> = [1, 3]
+        .iter()
+        .flat_map(|w| (0..2).flat_map(move |c| (0..3).map(move |h| xv(c, h, *w) as i128)))
+        .collect();
+    assert_eq!(&out[..12], &s_want[..]);
+    // p starts with the padded channel: (3 + 2 + 2) values of -3 per row
+    assert!(out[12..12 + 7].iter().all(|v| *v == -3));
+    check(model, 7);
+}
+
+#[test]
+fn bad_graphs_are_named_errors() {
+    use zkinfer_circuits::graph::{Graph, GraphError};
+    let mut b = Builder::new("bad");
+    let x = b.input("x", &[1, 4]);
+    let r = b.node("r", Op::Relu(Relu {}), &[&x]).unwrap();
+    let good = b.graph(&[&r]);
+    let err = |g: Graph| Model::new(g).err().expect("rejected").to_string();
+    // a dangling edge
+    let mut g = good.clone();
+    g.nodes[0].inputs = vec!["nowhere".into()];
+    assert!(
+        err(g).contains("node `r` (relu): input `nowhere` is no tensor"),
+        "dangling"
+    );
+    // a cycle
+    let mut g = good.clone();
+    g.nodes.push(g.nodes[0].clone());
+    g.nodes[0].inputs = vec!["r2".into()];
+    g.nodes[1].name = "r2".into();
+    g.nodes[1].inputs = vec!["r".into()];
+    let e = err(g);
+    assert!(e.contains("is on a cycle"), "{e}");
+    // a recorded shape the op does not compute
+    let mut g = good.clone();
+    g.nodes[0].shape = vec![1, 5];
+    assert!(err(g).contains("computes shape [1, 4] but the graph records [1, 5]"));
+    // an accumulator that could wrap: 2^100 bound exceeded
+    let mut b = Builder::new("wide");
+    let x = b.input("x", &[1, 1]);
+    let mut cur = x;
+    for i in 0..5 {
+        let a = Op::Affine(Affine {
+            mul: Tensor::new(vec![], vec![1 << 24]).unwrap(),
+            add: Tensor::new(vec![], vec![0]).unwrap(),
+        });
+        cur = b.node(&format!("a{i}"), a, &[&cur]).unwrap();
+    }
+    let e = b.finish(&[&cur]).err().unwrap();
+    assert!(
+        matches!(e, GraphError::Node { ref node, .. } if node == "a3"),
+        "{e}"
+    );
+    // an output that is not int8
+    let mut b = Builder::new("wide_out");
+    let x = b.input("x", &[1, 2]);
+    let s = b
+        .node(
+            "s",
+            Op::ReduceSum(reduce::ReduceSum(reduce::Axes {
+                axes: vec![1],
+                keepdims: false,
+            })),
+            &[&x],
+        )
+        .unwrap();
+    assert!(b
+        .finish(&[&s])
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("must end in a rescale"));
+    // an unknown IR version
+    let mut g = good;
+    g.version = 99;
+    assert!(err(g).contains("unsupported IR version 99"));
+}
+
+#[test]
+fn model_json_round_trips_and_validates_on_load() {
+    let mut b = Builder::new("json");
+    let x = b.input("x", &[1, 2]);
+    let r = b.node("r", Op::Relu(Relu {}), &[&x]).unwrap();
+    let model = b.finish(&[&r]).unwrap();
+    let json = serde_json::to_string(&model).unwrap();
+    let back: Model = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, model);
+    let broken = json.replace("\"inputs\":[\"x\"]", "\"inputs\":[\"y\"]");
+    let e = serde_json::from_str::<Model>(&broken)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("input `y` is no tensor"), "{e}");
+}
