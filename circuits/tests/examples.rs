@@ -76,11 +76,10 @@ fn residual_cnn_folds_batchnorm_and_adds_the_skip() {
             "rescale",
             "reduce_sum",
             "rescale",
-            "reshape",
             "einsum",
             "rescale"
         ],
-        "BatchNorm folds into its Conv, each ReLU into the rescale before it"
+        "BatchNorm folds into its Conv, each ReLU into the rescale before it, Flatten into the Gemm"
     );
     accurate(&i, 0.1, 0.85);
 }
@@ -88,7 +87,8 @@ fn residual_cnn_folds_batchnorm_and_adds_the_skip() {
 #[test]
 fn torch_style_export_folds_its_shape_arithmetic() {
     let i = build("cnn/torch_style");
-    assert_eq!(ops(&i), ["conv", "rescale", "reshape", "einsum", "rescale"]);
+    // Shape, Gather, Unsqueeze, Concat, Reshape, Identity and Dropout all fold away
+    assert_eq!(ops(&i), ["conv", "rescale", "einsum", "rescale"]);
     accurate(&i, 0.1, 0.85);
 }
 

@@ -359,8 +359,12 @@ fn wiring_moves_values_and_pads_with_pinned_constants() {
         .flat_map(|w| (0..2).flat_map(move |c| (0..3).map(move |h| xv(c, h, *w) as i128)))
         .collect();
     assert_eq!(&out[..12], &s_want[..]);
-    // p starts with the padded channel: (3 + 2 + 2) values of -3 per row
-    assert!(out[12..12 + 7].iter().all(|v| *v == -3));
+    // p is [1, 2, 4, 5]: a padded first row, then rows of 3 values and 2 padding
+    assert!(out[12..17].iter().all(|v| *v == -3));
+    assert_eq!(
+        &out[17..22],
+        &[xv(0, 0, 3) as i128, xv(0, 0, 0) as i128, -15 + 24, -3, -3]
+    );
     check(model, 7);
 }
 
