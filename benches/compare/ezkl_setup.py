@@ -19,7 +19,13 @@ x = json.loads(pathlib.Path(data).read_text())["input"]
 pathlib.Path(p["input.json"]).write_text(json.dumps({"input_data": [x[0]]}))
 c = json.loads(pathlib.Path(cal).read_text())["input"]
 pathlib.Path(p["cal.json"]).write_text(json.dumps({"input_data": [sum(c, [])]}))
-call(ezkl.gen_settings, onnx, p["settings.json"])
+# The batch axis is symbolic in our files; EZKL needs it fixed, as its users do with `variables`.
+import onnx as onnx_lib
+
+dims = {d.dim_param for i in onnx_lib.load(onnx).graph.input for d in i.type.tensor_type.shape.dim if d.dim_param}
+args = ezkl.PyRunArgs()
+args.variables = [(d, 1) for d in sorted(dims)]
+call(ezkl.gen_settings, onnx, p["settings.json"], py_run_args=args)
 call(ezkl.calibrate_settings, p["cal.json"], onnx, p["settings.json"], "resources")
 call(ezkl.compile_circuit, onnx, p["model.compiled"], p["settings.json"])
 logrows = json.loads(pathlib.Path(p["settings.json"]).read_text())["run_args"]["logrows"]

@@ -36,7 +36,7 @@ for m in "${@:-lenet mlp_1m}"; do
     "$ZK" compile "$base.onnx" --calibration "$base.calibration.json" -o "$d/zk" >/dev/null
     "$ZK" setup "$d/zk" --dev-srs >/dev/null
     read -r zs zm < <(measure "$ZK" prove "$d/zk" --input "$base.input.json" --request-id 1 -o "$d/zk-out")
-    "$VENV/bin/python" benches/compare/ezkl_setup.py "$base.onnx" "$base.input.json" "$base.calibration.json" "$d/ezkl"
+    "$VENV/bin/python" benches/compare/ezkl_setup.py "$base.onnx" "$base.input.json" "$base.calibration.json" "$d/ezkl" >"$d/ezkl-setup.log" 2>&1 || { cat "$d/ezkl-setup.log" >&2; exit 1; }
     read -r es em < <(measure "$VENV/bin/python" benches/compare/ezkl_prove.py "$d/ezkl")
     awk -v n="$name" -v zs="$zs" -v zm="$zm" -v es="$es" -v em="$em" 'BEGIN {
       printf "%-8s %12.2f %12.0f %12.2f %12.0f %8.1f %8.1f\n", n, zs, zm/1024, es, em/1024, es/zs, em/zm }'

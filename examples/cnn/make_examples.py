@@ -10,7 +10,8 @@ input. Requires `pip install onnx numpy`. Re-running it reproduces the committed
   Unsqueeze and Concat around the Reshape, Constant and Identity nodes, a Dropout;
 - mlp_1m.onnx (in ../mlp_1m): an MLP 1024-512-512-256-10 (921k parameters), the benchmark size.
 
-Weights are He-initialised, inputs are smooth blobs in [0, 1], so value ranges resemble real data."""
+Weights are He-initialised, inputs are smooth blobs in [0, 1], so value ranges resemble real data.
+Every Conv spells out its strides and pads (EZKL refuses a Conv without them)."""
 import json
 import pathlib
 
@@ -66,10 +67,10 @@ def lenet():
         "f2w": he((10, 32), 32), "f2b": small((10,)),
     }
     nodes = [
-        helper.make_node("Conv", ["x", "c1w", "c1b"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "c1w", "c1b"], ["c1"], name="conv1", pads=[1, 1, 1, 1], strides=[1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
         helper.make_node("AveragePool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Conv", ["p1", "c2w", "c2b"], ["c2"], name="conv2"),
+        helper.make_node("Conv", ["p1", "c2w", "c2b"], ["c2"], name="conv2", pads=[0, 0, 0, 0], strides=[1, 1]),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
         helper.make_node("AveragePool", ["r2"], ["p2"], name="pool2", kernel_shape=[3, 3], strides=[3, 3]),
         helper.make_node("Flatten", ["p2"], ["f"], name="flatten", axis=1),
@@ -99,14 +100,14 @@ def residual():
         "fw": he((5, c), c), "fb": small((5,)),
     }
     nodes = [
-        helper.make_node("Conv", ["x", "c0w", "c0b"], ["c0"], name="stem", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "c0w", "c0b"], ["c0"], name="stem", pads=[1, 1, 1, 1], strides=[1, 1]),
         bn("bn0", c, "c0", "n0", inits),
         helper.make_node("Relu", ["n0"], ["r0"], name="relu0"),
         helper.make_node("MaxPool", ["r0"], ["m0"], name="maxpool", kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Conv", ["m0", "c1w", "c1b"], ["c1"], name="block_conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["m0", "c1w", "c1b"], ["c1"], name="block_conv1", pads=[1, 1, 1, 1], strides=[1, 1]),
         bn("bn1", c, "c1", "n1", inits),
         helper.make_node("Relu", ["n1"], ["r1"], name="block_relu1"),
-        helper.make_node("Conv", ["r1", "c2w", "c2b"], ["c2"], name="block_conv2", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["r1", "c2w", "c2b"], ["c2"], name="block_conv2", pads=[1, 1, 1, 1], strides=[1, 1]),
         bn("bn2", c, "c2", "n2", inits),
         helper.make_node("Add", ["n2", "m0"], ["s"], name="skip_add"),
         helper.make_node("Relu", ["s"], ["r2"], name="block_relu2"),

@@ -280,7 +280,12 @@ pub fn load_verifier_keys(dir: &ModelDir) -> Result<LoadedVerifier, ProverError>
             (),
         )
     } else {
-        VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(&vk_bytes, SerdeFormat::RawBytes, ())
+        let lanes = dir.plan()?.range_lanes;
+        VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(
+            &vk_bytes,
+            SerdeFormat::RawBytes,
+            lanes,
+        )
     }
     .map_err(|e| ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}")))?;
     Ok(LoadedVerifier::Halo2(VerifierKeys { srs, vk, manifest }))
@@ -425,7 +430,7 @@ pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverErro
     let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(
         &pk_bytes,
         SerdeFormat::RawBytesUnchecked,
-        (),
+        plan.range_lanes,
     )
     .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
     Ok(Box::new(ProverKeys {

@@ -50,10 +50,19 @@ impl ModelCircuit {
 impl Circuit<Fr> for ModelCircuit {
     type Config = CircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    /// The plan's range lanes.
+    type Params = usize;
 
     fn without_witnesses(&self) -> Self {
         Self::shape(self.plan.clone())
+    }
+
+    fn params(&self) -> usize {
+        self.plan.range_lanes
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, lanes: usize) -> CircuitConfig {
+        CircuitConfig::configure_with(meta, lanes)
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> CircuitConfig {

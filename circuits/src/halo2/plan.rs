@@ -27,6 +27,9 @@ pub struct Plan {
     pub range_rows: usize,
     /// The circuit has `2^k` rows.
     pub k: u32,
+    /// Range lanes of the configuration: a second lane halves the range rows of a model whose
+    /// range checks, not its main lane, fix `k` (a CNN's many rescales).
+    pub range_lanes: usize,
 }
 
 /// Rows kept free at the bottom for halo2's blinding factors.
@@ -36,18 +39,29 @@ impl Plan {
     /// Sizes the circuit of `model` over `batch` samples.
     pub fn new(model: Model, batch: usize) -> Result<Self, GraphError> {
         check_batch(batch)?;
-        let mut meta = ConstraintSystem::<Fr>::default();
-        let cfg = CircuitConfig::configure(&mut meta);
-        let mut ctx = Ctx::counter();
-        layout(&cfg, &mut ctx, &model, batch, None).expect("a counting layout cannot fail");
-        let (main_rows, range_rows) = (ctx.row, ctx.range_row());
-        let need = main_rows.max(range_rows) + RESERVED_ROWS;
+        let size = |lanes: usize| {
+            let mut meta = ConstraintSystem::<Fr>::default();
+            let cfg = CircuitConfig::configure_with(&mut meta, lanes);
+            let mut ctx = Ctx::counter();
+            layout(&cfg, &mut ctx, &model, batch, None).expect("a counting layout cannot fail");
+            let (main_rows, range_rows) = (ctx.row, ctx.range_row());
+            let need = main_rows.max(range_rows) + RESERVED_ROWS;
+            let k = (range::RANGE_BITS + 1).max(need.next_power_of_two().trailing_zeros());
+            (k, main_rows, range_rows, lanes)
+        };
+        // One lane unless a second one lowers k: more columns cost proving time at equal k.
+        let one = size(1);
+        let (k, main_rows, range_rows, range_lanes) = match size(range::MAX_LANES) {
+            two if two.0 < one.0 => two,
+            _ => one,
+        };
         Ok(Plan {
             model: Arc::new(model),
             batch,
             main_rows,
             range_rows,
-            k: (range::RANGE_BITS + 1).max(need.next_power_of_two().trailing_zeros()),
+            k,
+            range_lanes,
         })
     }
 }
