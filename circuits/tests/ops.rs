@@ -368,6 +368,19 @@ fn wiring_moves_values_and_pads_with_pinned_constants() {
     check(model, 7);
 }
 
+/// `n` affine nodes after `from`, each multiplying by `k`: bounds that grow by `log2 k` bits each.
+fn scaled(b: &mut Builder, from: &str, prefix: &str, n: usize, k: i64) -> String {
+    let mut cur = from.to_string();
+    for i in 0..n {
+        let a = Op::Affine(Affine {
+            mul: Tensor::new(vec![], vec![k]).unwrap(),
+            add: Tensor::new(vec![], vec![0]).unwrap(),
+        });
+        cur = b.node(&format!("{prefix}{i}"), a, &[&cur]).unwrap();
+    }
+    cur
+}
+
 #[test]
 fn bad_graphs_are_named_errors() {
     use zkinfer_circuits::graph::{Graph, GraphError};
@@ -398,19 +411,26 @@ fn bad_graphs_are_named_errors() {
     // an accumulator that could wrap: 2^100 bound exceeded
     let mut b = Builder::new("wide");
     let x = b.input("x", &[1, 1]);
-    let mut cur = x;
-    for i in 0..5 {
-        let a = Op::Affine(Affine {
-            mul: Tensor::new(vec![], vec![1 << 24]).unwrap(),
-            add: Tensor::new(vec![], vec![0]).unwrap(),
-        });
-        cur = b.node(&format!("a{i}"), a, &[&cur]).unwrap();
-    }
+    let cur = scaled(&mut b, &x, "a", 5, 1 << 24);
     let e = b.finish(&[&cur]).err().unwrap();
     assert!(
         matches!(e, GraphError::Node { ref node, .. } if node == "a3"),
         "{e}"
     );
+    // bounds beyond i128 are refused, not wrapped: 2^99 inputs times 2^24 weights, 2^12 terms
+    let mut b = Builder::new("wrap");
+    let x = b.input("x", &[1, 4096]);
+    let cur = scaled(&mut b, &x, "w", 4, 1 << 23);
+    let e = Op::Einsum(Einsum {
+        input_axes: "bk".into(),
+        weight_axes: "k".into(),
+        output_axes: "b".into(),
+        weights: Tensor::new(vec![4096], vec![1 << 24; 4096]).unwrap(),
+        bias: None,
+    });
+    b.node("sum", e, &[&cur]).unwrap();
+    let e = b.finish(&["sum"]).err().unwrap().to_string();
+    assert!(e.contains("node `sum`") && e.contains("2^127"), "{e}");
     // an output that is not int8
     let mut b = Builder::new("wide_out");
     let x = b.input("x", &[1, 2]);

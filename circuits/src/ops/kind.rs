@@ -79,9 +79,13 @@ fn merge(a: Bound, b: Bound) -> Bound {
     (a.0.min(b.0), a.1.max(b.1))
 }
 
-fn term_bound(k: i64, b: Bound) -> Bound {
-    let (p, q) = (k as i128 * b.0, k as i128 * b.1);
-    (p.min(q), p.max(q))
+fn term_bound(k: i64, b: Bound) -> Option<Bound> {
+    let (p, q) = ((k as i128).checked_mul(b.0)?, (k as i128).checked_mul(b.1)?);
+    Some((p.min(q), p.max(q)))
+}
+
+fn overflow() -> String {
+    "values may exceed 2^127".into()
 }
 
 /// Number of bits needed to write `v`.
@@ -115,18 +119,29 @@ impl Kind {
                 Elem::Src(s) => merge(acc, inputs[s.input]),
                 Elem::Const(c) => merge(acc, (*c as i128, *c as i128)),
             }),
-            Kind::Linear(combs) => combs.iter().fold(none, |acc, c| {
-                let b = c.terms.iter().fold((c.constant, c.constant), |s, (k, x)| {
-                    let t = term_bound(*k, inputs[x.input]);
-                    (s.0 + t.0, s.1 + t.1)
-                });
-                merge(acc, b)
-            }),
-            Kind::Product(pairs) => pairs.iter().fold(none, |acc, [a, b]| {
+            // Checked: a model file may chain wide tensors, and a wrapped bound would size the
+            // range checks too narrow.
+            Kind::Linear(combs) => combs.iter().try_fold(none, |acc, c| {
+                let b = c
+                    .terms
+                    .iter()
+                    .try_fold((c.constant, c.constant), |s, (k, x)| {
+                        let t = term_bound(*k, inputs[x.input])?;
+                        Some((s.0.checked_add(t.0)?, s.1.checked_add(t.1)?))
+                    })
+                    .ok_or_else(overflow)?;
+                Ok::<_, String>(merge(acc, b))
+            })?,
+            Kind::Product(pairs) => pairs.iter().try_fold(none, |acc, [a, b]| {
                 let (x, y) = (inputs[a.input], inputs[b.input]);
-                let c = [x.0 * y.0, x.0 * y.1, x.1 * y.0, x.1 * y.1];
-                merge(acc, (*c.iter().min().unwrap(), *c.iter().max().unwrap()))
-            }),
+                let c =
+                    [(x.0, y.0), (x.0, y.1), (x.1, y.0), (x.1, y.1)].map(|(p, q)| p.checked_mul(q));
+                let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(overflow)?;
+                Ok::<_, String>(merge(
+                    acc,
+                    (*c.iter().min().unwrap(), *c.iter().max().unwrap()),
+                ))
+            })?,
             Kind::Max(sets) => {
                 if sets.iter().any(|s| s.is_empty()) {
                     return Err("a window holds no input element".into());
