@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kind::{Combination, Kind, Src};
+use super::pool::Window;
 use super::{check_bias, check_weights, unary, OpSpec};
 use crate::graph::tensor::{numel, ravel, strides, unravel, Tensor};
 
@@ -26,18 +27,16 @@ pub struct Conv {
     pub groups: usize,
 }
 
-/// Output length of a window sweep along one axis, if the window fits at all.
-pub(crate) fn sweep(
-    len: usize,
-    k: usize,
-    stride: usize,
-    dil: usize,
-    pb: usize,
-    pe: usize,
-) -> Option<usize> {
-    let span = dil * (k - 1) + 1;
-    let padded = len + pb + pe;
-    (k > 0 && stride > 0 && dil > 0 && padded >= span).then(|| (padded - span) / stride + 1)
+impl Conv {
+    /// The kernel's window: its spatial dims with this conv's strides, dilations and pads.
+    fn window(&self) -> Window {
+        Window {
+            kernel: self.weights.shape[2..].to_vec(),
+            strides: self.strides.clone(),
+            dilations: self.dilations.clone(),
+            pads: self.pads.clone(),
+        }
+    }
 }
 
 impl OpSpec for Conv {
@@ -59,11 +58,6 @@ impl OpSpec for Conv {
                 "input {x:?} and kernel {w:?} must both be [_, _, spatial...]"
             ));
         }
-        if self.strides.len() != k || self.dilations.len() != k || self.pads.len() != 2 * k {
-            return Err(format!(
-                "strides, dilations and pads must cover {k} spatial axes"
-            ));
-        }
         let g = self.groups;
         if g == 0 || x[1] % g != 0 || w[0] % g != 0 || w[1] * g != x[1] {
             return Err(format!(
@@ -75,29 +69,15 @@ impl OpSpec for Conv {
             return Err(format!("bias must have {} values", w[0]));
         }
         let mut out = vec![x[0], w[0]];
-        for d in 0..k {
-            let (s, dl, pb, pe) = (
-                self.strides[d],
-                self.dilations[d],
-                self.pads[d],
-                self.pads[k + d],
-            );
-            out.push(sweep(x[d + 2], w[d + 2], s, dl, pb, pe).ok_or_else(|| {
-                format!(
-                    "kernel {:?} does not fit input {x:?} on axis {}",
-                    &w[2..],
-                    d + 2
-                )
-            })?);
-        }
+        out.extend(self.window().spatial(&x[2..])?);
         Ok(out)
     }
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
         let x = unary(inputs);
         let w = &self.weights.shape;
-        let k = w.len() - 2;
         let (xs, ws) = (strides(x), strides(w));
+        let window = self.window();
         let per_group = w[0] / self.groups;
         let taps = numel(&w[1..]);
         let combs = (0..numel(out))
@@ -105,23 +85,17 @@ impl OpSpec for Conv {
                 let idx = unravel(o, out);
                 let (n, m) = (idx[0], idx[1]);
                 let c0 = (m / per_group) * w[1];
-                let mut terms = Vec::with_capacity(taps);
-                'tap: for t in 0..taps {
-                    let kidx = unravel(t, &w[1..]);
-                    let mut xi = vec![n, c0 + kidx[0]];
-                    for d in 0..k {
-                        let p = (idx[d + 2] * self.strides[d] + kidx[d + 1] * self.dilations[d])
-                            as isize
-                            - self.pads[d] as isize;
-                        if p < 0 || p as usize >= x[d + 2] {
-                            continue 'tap;
-                        }
-                        xi.push(p as usize);
-                    }
-                    let mut wi = vec![m];
-                    wi.extend_from_slice(&kidx);
-                    terms.push((self.weights.data[ravel(&wi, &ws)], Src::of(ravel(&xi, &xs))));
-                }
+                let terms = (0..taps)
+                    .filter_map(|t| {
+                        let kidx = unravel(t, &w[1..]);
+                        let p = window.position(&idx[2..], &kidx[1..], &x[2..])?;
+                        let mut xi = vec![n, c0 + kidx[0]];
+                        xi.extend(p);
+                        let mut wi = vec![m];
+                        wi.extend_from_slice(&kidx);
+                        Some((self.weights.data[ravel(&wi, &ws)], Src::of(ravel(&xi, &xs))))
+                    })
+                    .collect();
                 let constant = self.bias.as_ref().map_or(0, |b| b[m] as i128);
                 Combination { terms, constant }
             })

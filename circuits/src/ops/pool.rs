@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::conv::sweep;
 use super::kind::{Combination, Kind, Src};
 use super::{unary, OpSpec};
 use crate::graph::tensor::{numel, ravel, strides, unravel};
@@ -33,59 +32,77 @@ pub struct SumPool(pub Window);
 #[serde(transparent)]
 pub struct MaxPool(pub Window);
 
+/// Output length of a window sweep along one axis, if the window fits at all.
+fn sweep(len: usize, k: usize, stride: usize, dil: usize, pb: usize, pe: usize) -> Option<usize> {
+    let span = dil * (k - 1) + 1;
+    let padded = len + pb + pe;
+    (k > 0 && stride > 0 && dil > 0 && padded >= span).then(|| (padded - span) / stride + 1)
+}
+
 impl Window {
-    fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
+    /// The output's spatial dims for an input's spatial dims `x`.
+    pub(crate) fn spatial(&self, x: &[usize]) -> Result<Vec<usize>, String> {
         let k = self.kernel.len();
-        if k == 0 || x.len() != k + 2 {
-            return Err(format!("input {x:?} must be [N, C] and {k} spatial axes"));
+        if k == 0 || x.len() != k {
+            return Err(format!("a {k}-d window over {} spatial axes", x.len()));
         }
         if self.strides.len() != k || self.dilations.len() != k || self.pads.len() != 2 * k {
             return Err(format!(
                 "strides, dilations and pads must cover {k} spatial axes"
             ));
         }
-        let mut out = x[..2].to_vec();
-        for d in 0..k {
-            let (s, dl, pb, pe) = (
-                self.strides[d],
-                self.dilations[d],
+        (0..k)
+            .map(|d| {
+                let (s, dl) = (self.strides[d], self.dilations[d]);
+                sweep(x[d], self.kernel[d], s, dl, self.pads[d], self.pads[k + d]).ok_or_else(
+                    || format!("window {:?} does not fit spatial dims {x:?}", self.kernel),
+                )
+            })
+            .collect()
+    }
+
+    /// The input position tap `tap` of output position `out` reads, or `None` in the padding.
+    pub(crate) fn position(&self, out: &[usize], tap: &[usize], x: &[usize]) -> Option<Vec<usize>> {
+        (0..self.kernel.len())
+            .map(|d| {
+                let p = (out[d] * self.strides[d] + tap[d] * self.dilations[d]) as isize
+                    - self.pads[d] as isize;
+                (p >= 0 && (p as usize) < x[d]).then_some(p as usize)
+            })
+            .collect()
+    }
+
+    fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
+        if x.len() < 3 {
+            return Err(format!("input {x:?} must be [N, C, spatial...]"));
+        }
+        let k = self.kernel.len();
+        if let Some(d) = (0..k.min(self.pads.len() / 2))
+            .find(|d| self.pads[*d] >= self.kernel[*d] || self.pads[k + d] >= self.kernel[*d])
+        {
+            return Err(format!(
+                "padding {}/{} is not smaller than the window {}",
                 self.pads[d],
                 self.pads[k + d],
-            );
-            if pb >= self.kernel[d] || pe >= self.kernel[d] {
-                return Err(format!(
-                    "padding {pb}/{pe} is not smaller than the window {}",
-                    self.kernel[d]
-                ));
-            }
-            out.push(
-                sweep(x[d + 2], self.kernel[d], s, dl, pb, pe)
-                    .ok_or_else(|| format!("window {:?} does not fit input {x:?}", self.kernel))?,
-            );
+                self.kernel[d]
+            ));
         }
+        let mut out = x[..2].to_vec();
+        out.extend(self.spatial(&x[2..])?);
         Ok(out)
     }
 
     /// The in-range input elements of every output's window.
     pub fn windows(&self, x: &[usize], out: &[usize]) -> Vec<Vec<Src>> {
-        let k = self.kernel.len();
         let xs = strides(x);
         (0..numel(out))
             .map(|o| {
                 let idx = unravel(o, out);
                 (0..numel(&self.kernel))
                     .filter_map(|t| {
-                        let kidx = unravel(t, &self.kernel);
+                        let p = self.position(&idx[2..], &unravel(t, &self.kernel), &x[2..])?;
                         let mut xi = idx[..2].to_vec();
-                        for d in 0..k {
-                            let p = (idx[d + 2] * self.strides[d] + kidx[d] * self.dilations[d])
-                                as isize
-                                - self.pads[d] as isize;
-                            if p < 0 || p as usize >= x[d + 2] {
-                                return None;
-                            }
-                            xi.push(p as usize);
-                        }
+                        xi.extend(p);
                         Some(Src::of(ravel(&xi, &xs)))
                     })
                     .collect()
