@@ -7,7 +7,7 @@
 //! instruction whose backend relation is tested (negative cases, mutation net) on its own.
 
 use super::instructions::Instructions;
-use super::rescale::{rescale, RescaleParams};
+use super::rescale::{Rescale, RescaleParams};
 
 /// Inclusive static bounds `[lo, hi]` of a tensor's values.
 pub type Bound = (i128, i128);
@@ -58,16 +58,7 @@ pub enum Kind {
     /// Output elements are maxima of non-empty sets of input elements.
     Max(Vec<Vec<Src>>),
     /// Element-wise rescale of the first input.
-    Rescale {
-        /// `M0`.
-        multiplier: i64,
-        /// `n`.
-        shift: u32,
-        /// Clamp floor.
-        min: i64,
-        /// Clamp ceiling.
-        max: i64,
-    },
+    Rescale(Rescale),
     /// Element-wise `max(x, 0)` of the first input.
     Relu,
 }
@@ -106,7 +97,7 @@ impl Kind {
             Kind::Linear(c) => c.len(),
             Kind::Product(p) => p.len(),
             Kind::Max(s) => s.len(),
-            Kind::Rescale { .. } | Kind::Relu => input_len,
+            Kind::Rescale(_) | Kind::Relu => input_len,
         }
     }
 
@@ -162,15 +153,9 @@ impl Kind {
                     merge(acc, b)
                 })
             }
-            Kind::Rescale {
-                multiplier,
-                shift,
-                min,
-                max,
-            } => {
+            Kind::Rescale(r) => {
                 let (lo, hi) = inputs[0];
-                let r = |v| rescale(v, *multiplier, *shift, *min, *max);
-                match (r(lo), r(hi)) {
+                match (r.apply(lo), r.apply(hi)) {
                     (Some(a), Some(b)) => (a as i128, b as i128),
                     _ => return Err("the rescaled product overflows".into()),
                 }
@@ -213,14 +198,9 @@ impl Kind {
                 .map(|[a, b]| get(a).checked_mul(get(b)))
                 .collect(),
             Kind::Max(sets) => sets.iter().map(|s| s.iter().map(get).max()).collect(),
-            Kind::Rescale {
-                multiplier,
-                shift,
-                min,
-                max,
-            } => inputs[0]
+            Kind::Rescale(r) => inputs[0]
                 .iter()
-                .map(|v| rescale(*v, *multiplier, *shift, *min, *max).map(i128::from))
+                .map(|v| r.apply(*v).map(i128::from))
                 .collect(),
             Kind::Relu => Some(inputs[0].iter().map(|v| (*v).max(0)).collect()),
         }
@@ -266,19 +246,8 @@ impl Kind {
                     Ok(acc)
                 })
                 .collect(),
-            Kind::Rescale {
-                multiplier,
-                shift,
-                min,
-                max,
-            } => {
-                let p = RescaleParams {
-                    multiplier: *multiplier,
-                    shift: *shift,
-                    min: *min,
-                    max: *max,
-                    acc_bits: width(bounds[0]),
-                };
+            Kind::Rescale(r) => {
+                let p = r.params(width(bounds[0]));
                 inputs[0].iter().map(|x| ins.rescale(x, &p)).collect()
             }
             Kind::Relu => {

@@ -50,11 +50,24 @@ impl OpSpec for Rescale {
     }
 
     fn kind(&self, _: &[&[usize]], _: &[usize]) -> Kind {
-        Kind::Rescale {
+        Kind::Rescale(self.clone())
+    }
+}
+
+impl Rescale {
+    /// The op on one value; `None` when `x · M0` overflows.
+    pub fn apply(&self, x: i128) -> Option<i64> {
+        rescale(x, self.multiplier, self.shift, self.min, self.max)
+    }
+
+    /// The circuit parameters for inputs within `±2^acc_bits`.
+    pub fn params(&self, acc_bits: u32) -> RescaleParams {
+        RescaleParams {
             multiplier: self.multiplier,
             shift: self.shift,
             min: self.min,
             max: self.max,
+            acc_bits,
         }
     }
 }
