@@ -17,8 +17,9 @@ use zkinfer_circuits::groth16::{from_ark, Groth16Circuit, F};
 use zkinfer_circuits::halo2::mutation::assert_sample_bound;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::ops::{
-    add::Add, affine::Affine, conv::Conv, einsum::Einsum, max::Max, mul::Mul, pool, reduce,
-    relu::Relu, rescale::Rescale, wiring, Op,
+    add::Add, affine::Affine, clip::Clip, conv::Conv, conv_transpose::ConvTranspose,
+    einsum::Einsum, max::Max, max::Min, mul::Mul, piecewise::Piecewise, pool, reduce, relu::Relu,
+    rescale::Rescale, wiring, Op,
 };
 use zkinfer_circuits::usage::commit;
 use zkinfer_circuits::Fr;
@@ -281,6 +282,165 @@ fn max_relu_and_pools() {
         .unwrap();
     let mean = b.node("mean", rescale(17), &[&rsum]).unwrap();
     check(b.finish(&[&mp, &avg, &rmax, &mean]).unwrap(), 6);
+}
+
+#[test]
+fn conv_transpose_with_stride_crop_and_groups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut b = Builder::new("deconv");
+    let x = b.input("x", &[1, 4, 3, 3]);
+    let ct = Op::ConvTranspose(ConvTranspose {
+        weights: tensor(&mut rng, &[4, 1, 3, 2], 127),
+        bias: Some(ints(&mut rng, 2, 3000)),
+        strides: vec![2, 1],
+        dilations: vec![1, 2],
+        pads: vec![1, 0, 0, 1],
+        output_padding: vec![1, 0],
+        groups: 2,
+    });
+    let acc = b.node("deconv", ct, &[&x]).unwrap();
+    // (3-1)·2 + 2 + 1 + 1 - 1 = 7 rows; (3-1) + 2·1 + 1 - 1 = 4 columns
+    assert_eq!(b.shape(&acc), Some(&[1, 2, 7, 4][..]));
+    let y = b.node("y", rescale(18), &[&acc]).unwrap();
+    let model = b.finish(&[&y]).unwrap();
+    // the reference scatters: input (c, i, j) with tap (t, u) adds to (2i + t - 1, j + 2u)
+    let row: Vec<i64> = ints(&mut rng, 36, 127);
+    let Op::ConvTranspose(ref ct) = model.graph().nodes[0].op else {
+        unreachable!()
+    };
+    let mut want = vec![0i128; 56];
+    for m in 0..2 {
+        for v in want[m * 28..(m + 1) * 28].iter_mut() {
+            *v = ct.bias.as_ref().unwrap()[m] as i128;
+        }
+        for c in 2 * m..2 * m + 2 {
+            for (i, j, t, u) in (0..3).flat_map(|i| {
+                (0..3)
+                    .flat_map(move |j| (0..3).flat_map(move |t| (0..2).map(move |u| (i, j, t, u))))
+            }) {
+                let (r, q) = (2 * i + t, j + 2 * u);
+                if r < 1 || r - 1 >= 7 || q >= 4 {
+                    continue;
+                }
+                let w = ct.weights.data[c * 6 + t * 2 + u] as i128;
+                want[m * 28 + (r - 1) * 4 + q] += w * row[c * 9 + i * 3 + j] as i128;
+            }
+        }
+    }
+    let trace = zkinfer_circuits::graph::execute(&model, &row).unwrap();
+    let Op::Rescale(ref r) = model.graph().nodes[1].op else {
+        unreachable!()
+    };
+    let got = trace.output();
+    let want: Vec<i128> = want.iter().map(|v| r.apply(*v).unwrap() as i128).collect();
+    assert_eq!(got, want);
+    check(model, 8);
+}
+
+#[test]
+fn clamps_minima_arg_extremes_and_piecewise_slopes() {
+    let mut b = Builder::new("compare2");
+    let x = b.input("x", &[1, 2, 2, 4]);
+    let y = b.input("y", &[1, 2, 1, 4]);
+    let mn = b.node("min", Op::Min(Min {}), &[&x, &y]).unwrap();
+    let clip = |min, max| Op::Clip(Clip { min, max });
+    // a range around 0, one above it (shifted), one below it, and Sign
+    let c0 = b.node("c0", clip(-20, 50), &[&mn]).unwrap();
+    let c1 = b.node("c1", clip(5, 60), &[&x]).unwrap();
+    let c2 = b.node("c2", clip(-70, -10), &[&x]).unwrap();
+    let sign = b.node("sign", clip(-1, 1), &[&y]).unwrap();
+    let t = |shape: Vec<usize>, v: Vec<i64>| Tensor::new(shape, v).unwrap();
+    // LeakyRelu 0.1 at 2^7, PRelu per channel, Abs
+    let leaky = Op::Piecewise(Piecewise {
+        pos: t(vec![], vec![128]),
+        neg: t(vec![], vec![13]),
+    });
+    let l = b.node("leaky:acc", leaky, &[&x]).unwrap();
+    let l = b.node("leaky", rescale(7 + 14), &[&l]).unwrap();
+    let prelu = Op::Piecewise(Piecewise {
+        pos: t(vec![], vec![64]),
+        neg: t(vec![1, 2, 1, 1], vec![-32, 48]),
+    });
+    let p = b.node("prelu:acc", prelu, &[&x]).unwrap();
+    let p = b.node("prelu", rescale(6 + 14), &[&p]).unwrap();
+    let abs = Op::Piecewise(Piecewise {
+        pos: t(vec![], vec![1]),
+        neg: t(vec![], vec![-1]),
+    });
+    let a = b.node("abs", abs, &[&y]).unwrap();
+    let a = b.node("abs8", clip(0, 127), &[&a]).unwrap();
+    let axes = |a: Vec<usize>, keepdims| reduce::Axes { axes: a, keepdims };
+    let rmin = b
+        .node(
+            "rmin",
+            Op::ReduceMin(reduce::ReduceMin(axes(vec![3], true))),
+            &[&x],
+        )
+        .unwrap();
+    let arg = |axis, min, last| {
+        Op::ArgMax(reduce::ArgMax {
+            axis,
+            keepdims: false,
+            min,
+            last,
+        })
+    };
+    let am = b.node("argmax", arg(3, false, false), &[&x]).unwrap();
+    let an = b.node("argmin_last", arg(1, true, true), &[&c0]).unwrap();
+    let model = b
+        .finish(&[&c0, &c1, &c2, &sign, &l, &p, &a, &rmin, &am, &an])
+        .unwrap();
+    // ties: the first maximum, the last minimum
+    let mut row = vec![0i64; 24];
+    row[..4].copy_from_slice(&[3, 9, 9, -1]);
+    row[16..20].copy_from_slice(&[5, 5, 0, -2]);
+    let out = execute(&model, &row).unwrap().output();
+    let sizes: Vec<usize> = model
+        .output_shapes()
+        .iter()
+        .map(|s| s.iter().product())
+        .collect();
+    let am_at: usize = sizes[..8].iter().sum();
+    assert_eq!(out[am_at], 1, "first of two maxima");
+    // c0 over channels at (h 0, w 0): both equal → the last index, 1
+    assert_eq!(out[am_at + 4], 1, "last of two minima");
+    check(model, 9);
+}
+
+#[test]
+fn tile_and_gather_elements_copy_the_indexed_elements() {
+    let mut b = Builder::new("wiring2");
+    let x = b.input("x", &[1, 2, 3]);
+    let tile = b
+        .node(
+            "tile",
+            Op::Tile(wiring::Tile {
+                reps: vec![2, 1, 2],
+            }),
+            &[&x],
+        )
+        .unwrap();
+    let idx = Tensor::new(vec![1, 2, 2], vec![2, 0, 1, 1]).unwrap();
+    let ge = b
+        .node(
+            "ge",
+            Op::GatherElements(wiring::GatherElements {
+                axis: 2,
+                indices: idx,
+            }),
+            &[&x],
+        )
+        .unwrap();
+    let model = b.finish(&[&tile, &ge]).unwrap();
+    let row: Vec<i64> = (1..=6).collect();
+    let out = execute(&model, &row).unwrap().output();
+    let want: Vec<i128> = [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6]
+        .repeat(2)
+        .into_iter()
+        .chain([3, 1, 5, 5])
+        .collect();
+    assert_eq!(out, want);
+    check(model, 10);
 }
 
 #[test]

@@ -45,6 +45,18 @@ pub trait Instructions {
         let r = self.rescale(&d, &RescaleParams::relu(diff, (0, diff.1.max(0))))?;
         self.linear(&[(1, b), (1, &r)], 0)
     }
+
+    /// `min(a, b)` where `a - b` lies within `diff`: `a - relu(a - b)`.
+    fn min(
+        &mut self,
+        a: &Self::Value,
+        b: &Self::Value,
+        diff: Bound,
+    ) -> Result<Self::Value, Self::Error> {
+        let d = self.linear(&[(1, a), (-1, b)], 0)?;
+        let r = self.rescale(&d, &RescaleParams::relu(diff, (0, diff.1.max(0))))?;
+        self.linear(&[(1, a), (-1, &r)], 0)
+    }
 }
 
 impl RescaleParams {

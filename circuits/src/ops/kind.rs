@@ -57,6 +57,25 @@ pub enum Kind {
     Product(Vec<[Src; 2]>),
     /// Output elements are maxima of non-empty sets of input elements.
     Max(Vec<Vec<Src>>),
+    /// Output elements are minima of non-empty sets of input elements.
+    Min(Vec<Vec<Src>>),
+    /// Output elements are the reported index of the first extreme of each non-empty set of
+    /// candidates `(index, element)`: the maximum, or the minimum when `min`.
+    Arg {
+        /// Candidates per output, in tie-breaking order.
+        sets: Vec<Vec<(i64, Src)>>,
+        /// Minimum instead of maximum.
+        min: bool,
+    },
+    /// Element-wise `pos · x` where `x ≥ 0`, `neg · x` below, per output element.
+    Piecewise(Vec<[i64; 2]>),
+    /// Element-wise `clamp(x, min, max)` of the first input.
+    Clamp {
+        /// Floor.
+        min: i64,
+        /// Ceiling, at least `min`.
+        max: i64,
+    },
     /// Element-wise rescale of the first input.
     Rescale(Rescale),
     /// Element-wise `max(x, 0)` of the first input.
@@ -73,6 +92,16 @@ fn merge(a: Bound, b: Bound) -> Bound {
 fn term_bound(k: i64, b: Bound) -> Option<Bound> {
     let (p, q) = ((k as i128).checked_mul(b.0)?, (k as i128).checked_mul(b.1)?);
     Some((p.min(q), p.max(q)))
+}
+
+/// Comparisons take their inputs' difference through the rescale relation, which bounds it.
+fn compared(inputs: &[Bound]) -> Result<(), String> {
+    match inputs.iter().map(|b| width(*b)).max() {
+        Some(w) if w > MAX_COMPARE_BITS => Err(format!(
+            "compares values up to 2^{w}; the limit is 2^{MAX_COMPARE_BITS}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn overflow() -> String {
@@ -96,8 +125,10 @@ impl Kind {
             Kind::Wiring(e) => e.len(),
             Kind::Linear(c) => c.len(),
             Kind::Product(p) => p.len(),
-            Kind::Max(s) => s.len(),
-            Kind::Rescale(_) | Kind::Relu => input_len,
+            Kind::Max(s) | Kind::Min(s) => s.len(),
+            Kind::Arg { sets, .. } => sets.len(),
+            Kind::Piecewise(p) => p.len(),
+            Kind::Rescale(_) | Kind::Relu | Kind::Clamp { .. } => input_len,
         }
     }
 
@@ -133,25 +164,45 @@ impl Kind {
                     (*c.iter().min().unwrap(), *c.iter().max().unwrap()),
                 ))
             })?,
-            Kind::Max(sets) => {
-                if sets.iter().any(|s| s.is_empty()) {
-                    return Err("a window holds no input element".into());
-                }
-                for b in inputs {
-                    if width(*b) > MAX_COMPARE_BITS {
-                        return Err(format!(
-                            "compares values up to 2^{}; the limit is 2^{MAX_COMPARE_BITS}",
-                            width(*b)
-                        ));
+            Kind::Max(sets) | Kind::Min(sets) => {
+                let min = matches!(self, Kind::Min(_));
+                compared(inputs)?;
+                let pick = |a: i128, b: i128| if min { a.min(b) } else { a.max(b) };
+                sets.iter().try_fold(none, |acc, set| {
+                    let (first, rest) =
+                        set.split_first().ok_or("a window holds no input element")?;
+                    let b = rest.iter().fold(inputs[first.input], |m, s| {
+                        let b = inputs[s.input];
+                        (pick(m.0, b.0), pick(m.1, b.1))
+                    });
+                    Ok::<_, String>(merge(acc, b))
+                })?
+            }
+            Kind::Arg { sets, .. } => {
+                compared(inputs)?;
+                sets.iter().try_fold(none, |acc, set| {
+                    if set.is_empty() {
+                        return Err("a window holds no input element".to_string());
                     }
-                }
-                sets.iter().fold(none, |acc, set| {
-                    let b = set
+                    Ok(set
                         .iter()
-                        .map(|s| inputs[s.input])
-                        .fold((i128::MIN, i128::MIN), |m, b| (m.0.max(b.0), m.1.max(b.1)));
-                    merge(acc, b)
-                })
+                        .fold(acc, |m, (i, _)| merge(m, (*i as i128, *i as i128))))
+                })?
+            }
+            Kind::Piecewise(coeffs) => {
+                compared(inputs)?;
+                let (lo, hi) = inputs[0];
+                let (pos, neg) = ((lo.max(0), hi.max(0)), (lo.min(0), hi.min(0)));
+                coeffs.iter().try_fold(none, |acc, [p, n]| {
+                    let (a, b) = (term_bound(*p, pos), term_bound(*n, neg));
+                    let (a, b) = a.zip(b).ok_or_else(overflow)?;
+                    Ok::<_, String>(merge(acc, (a.0.min(b.0), a.1.max(b.1))))
+                })?
+            }
+            Kind::Clamp { min, max } => {
+                compared(inputs)?;
+                let c = |v: i128| v.clamp(*min as i128, *max as i128);
+                (c(inputs[0].0), c(inputs[0].1))
             }
             Kind::Rescale(r) => {
                 let (lo, hi) = inputs[0];
@@ -161,12 +212,7 @@ impl Kind {
                 }
             }
             Kind::Relu => {
-                if width(inputs[0]) > MAX_COMPARE_BITS {
-                    return Err(format!(
-                        "compares values up to 2^{}; the limit is 2^{MAX_COMPARE_BITS}",
-                        width(inputs[0])
-                    ));
-                }
+                compared(inputs)?;
                 (inputs[0].0.max(0), inputs[0].1.max(0))
             }
         })
@@ -198,6 +244,33 @@ impl Kind {
                 .map(|[a, b]| get(a).checked_mul(get(b)))
                 .collect(),
             Kind::Max(sets) => sets.iter().map(|s| s.iter().map(get).max()).collect(),
+            Kind::Min(sets) => sets.iter().map(|s| s.iter().map(get).min()).collect(),
+            Kind::Arg { sets, min } => sets
+                .iter()
+                .map(|set| {
+                    let better = |v: i128, b: i128| if *min { v < b } else { v > b };
+                    let (first, rest) = set.split_first()?;
+                    let best = rest.iter().fold((first.0, get(&first.1)), |b, (i, s)| {
+                        if better(get(s), b.1) {
+                            (*i, get(s))
+                        } else {
+                            b
+                        }
+                    });
+                    Some(best.0 as i128)
+                })
+                .collect(),
+            Kind::Piecewise(coeffs) => coeffs
+                .iter()
+                .zip(inputs[0])
+                .map(|([p, n], x)| (if *x >= 0 { *p } else { *n } as i128).checked_mul(*x))
+                .collect(),
+            Kind::Clamp { min, max } => Some(
+                inputs[0]
+                    .iter()
+                    .map(|x| (*x).clamp(*min as i128, *max as i128))
+                    .collect(),
+            ),
             Kind::Rescale(r) => inputs[0]
                 .iter()
                 .map(|v| r.apply(*v).map(i128::from))
@@ -233,18 +306,37 @@ impl Kind {
                 })
                 .collect(),
             Kind::Product(pairs) => pairs.iter().map(|[a, b]| ins.mul(get(a), get(b))).collect(),
-            Kind::Max(sets) => sets
+            Kind::Max(sets) | Kind::Min(sets) => {
+                let min = matches!(self, Kind::Min(_));
+                sets.iter()
+                    .map(|set| {
+                        let set: Vec<_> = set.iter().map(|s| (get(s), bounds[s.input])).collect();
+                        Ok(extreme(ins, &set, min)?.0)
+                    })
+                    .collect()
+            }
+            Kind::Arg { sets, min } => sets
                 .iter()
                 .map(|set| {
-                    let mut acc = get(&set[0]).clone();
-                    let mut b = bounds[set[0].input];
-                    for s in &set[1..] {
-                        let c = bounds[s.input];
-                        acc = ins.max(&acc, get(s), (b.0 - c.1, b.1 - c.0))?;
-                        b = (b.0.max(c.0), b.1.max(c.1));
-                    }
-                    Ok(acc)
+                    let vals: Vec<_> = set.iter().map(|(_, s)| (get(s), bounds[s.input])).collect();
+                    let idx: Vec<i64> = set.iter().map(|(i, _)| *i).collect();
+                    arg(ins, &vals, &idx, *min)
                 })
+                .collect(),
+            Kind::Piecewise(coeffs) => {
+                let p = RescaleParams::relu(bounds[0], bounds[0]);
+                coeffs
+                    .iter()
+                    .zip(inputs[0])
+                    .map(|([pos, neg], x)| {
+                        let r = ins.rescale(x, &p)?;
+                        ins.linear(&[(pos - neg, &r), (*neg, x)], 0)
+                    })
+                    .collect()
+            }
+            Kind::Clamp { min, max } => inputs[0]
+                .iter()
+                .map(|x| clamp(ins, x, bounds[0], *min, *max))
                 .collect(),
             Kind::Rescale(r) => {
                 let p = r.params(width(bounds[0]));
@@ -256,4 +348,93 @@ impl Kind {
             }
         }
     }
+}
+
+/// The maximum (minimum when `min`) of a non-empty set of values with their bounds, folded
+/// pairwise through [`Instructions::max`] / [`Instructions::min`]; returns it with its bound.
+fn extreme<I: Instructions>(
+    ins: &mut I,
+    set: &[(&I::Value, Bound)],
+    min: bool,
+) -> Result<(I::Value, Bound), I::Error> {
+    let mut acc = set[0].0.clone();
+    let mut b = set[0].1;
+    for (x, c) in &set[1..] {
+        let diff = (b.0 - c.1, b.1 - c.0);
+        acc = if min {
+            ins.min(&acc, x, diff)?
+        } else {
+            ins.max(&acc, x, diff)?
+        };
+        b = if min {
+            (b.0.min(c.0), b.1.min(c.1))
+        } else {
+            (b.0.max(c.0), b.1.max(c.1))
+        };
+    }
+    Ok((acc, b))
+}
+
+/// The reported index of the first extreme of `vals`. With `m` the proven extreme, each
+/// candidate's gap `g_i = |m - x_i| ≥ 0` clamps to `z_i = min(g_i, 1)`, 0 exactly at the
+/// extremes; `p_0 = 1, p_{i+1} = p_i · z_i` is 1 until the first extreme and 0 from there, so
+/// `p_i - p_{i+1}` is the one-hot of the first extreme and the index is `Σ idx_i (p_i - p_{i+1})`.
+/// Every step is a function of the inputs, so the index is unique.
+fn arg<I: Instructions>(
+    ins: &mut I,
+    vals: &[(&I::Value, Bound)],
+    idx: &[i64],
+    min: bool,
+) -> Result<I::Value, I::Error> {
+    let (m, mb) = extreme(ins, vals, min)?;
+    let n = vals.len();
+    // p[0] = 1 is implicit: its term is the constant idx[0]
+    let mut p: Vec<I::Value> = Vec::with_capacity(n);
+    for (i, (x, b)) in vals.iter().enumerate() {
+        let (terms, gap) = if min {
+            ([(1, *x), (-1, &m)], (b.0 - mb.1, b.1 - mb.0))
+        } else {
+            ([(1, &m), (-1, *x)], (mb.0 - b.1, mb.1 - b.0))
+        };
+        let g = ins.linear(&terms, 0)?;
+        let z = ins.rescale(&g, &RescaleParams::relu(gap, (0, 1)))?;
+        let next = if i == 0 { z } else { ins.mul(&p[i - 1], &z)? };
+        p.push(next);
+    }
+    // Σ_i idx_i (p_i - p_{i+1}) = idx_0 + Σ_{i=1}^{n-1} (idx_i - idx_{i-1}) p_i - idx_{n-1} p_n
+    let mut terms: Vec<(i64, &I::Value)> =
+        (1..n).map(|i| (idx[i] - idx[i - 1], &p[i - 1])).collect();
+    terms.push((-idx[n - 1], &p[n - 1]));
+    ins.linear(&terms, idx[0] as i128)
+}
+
+/// `clamp(x, min, max)` as an exact rescale; the rescale clamps around 0, so a range that does
+/// not contain 0 is shifted to touch it first.
+fn clamp<I: Instructions>(
+    ins: &mut I,
+    x: &I::Value,
+    b: Bound,
+    min: i64,
+    max: i64,
+) -> Result<I::Value, I::Error> {
+    let c = if min > 0 {
+        min
+    } else if max < 0 {
+        max
+    } else {
+        0
+    };
+    let p = |b: Bound| RescaleParams {
+        multiplier: 1,
+        shift: 0,
+        min: min - c,
+        max: max - c,
+        acc_bits: width(b),
+    };
+    if c == 0 {
+        return ins.rescale(x, &p(b));
+    }
+    let t = ins.linear(&[(1, x)], -(c as i128))?;
+    let r = ins.rescale(&t, &p((b.0 - c as i128, b.1 - c as i128)))?;
+    ins.linear(&[(1, &r)], c as i128)
 }

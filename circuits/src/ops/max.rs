@@ -1,4 +1,5 @@
-//! `y = max(a, b)` of two tensors broadcast (numpy) together: one comparison per output.
+//! `y = max(a, b)` and `y = min(a, b)` of two tensors broadcast (numpy) together: one comparison
+//! per output.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,33 @@ impl OpSpec for Max {
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
         Kind::Max(
+            binary_pairs(inputs, out)
+                .into_iter()
+                .map(Vec::from)
+                .collect(),
+        )
+    }
+}
+
+/// The element-wise minimum.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Min {}
+
+impl OpSpec for Min {
+    fn name(&self) -> &'static str {
+        "min"
+    }
+
+    fn arity(&self) -> usize {
+        2
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        binary_shape(inputs)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        Kind::Min(
             binary_pairs(inputs, out)
                 .into_iter()
                 .map(Vec::from)

@@ -1,19 +1,22 @@
-//! The ops of the graph IR, one file each. An op says what its output shape is and which of four
-//! structures it has ([`Kind`]): wiring (every output element is an input element or a constant),
-//! a constant linear map (every output is `c + Σ k·x`), element-wise products, maxima over sets,
-//! or an element-wise rescale / ReLU. The reference executor, the bounds and the lowering are
+//! The ops of the graph IR, one file each. An op says what its output shape is and which structure
+//! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
+//! linear map (every output is `c + Σ k·x`), element-wise products, maxima, minima or arg-extremes
+//! over sets, or an element-wise rescale, clamp, ReLU or piecewise-linear map. The reference executor, the bounds and the lowering are
 //! written once per kind ([`kind`]), against the [`Instructions`] both backends implement: so an op
 //! file holds only its index arithmetic, and what the circuit constrains is, by construction,
 //! what the reference computes.
 
 pub mod add;
 pub mod affine;
+pub mod clip;
 pub mod conv;
+pub mod conv_transpose;
 pub mod einsum;
 pub mod instructions;
 pub mod kind;
 pub mod max;
 pub mod mul;
+pub mod piecewise;
 pub mod pool;
 pub mod reduce;
 pub mod relu;
@@ -39,16 +42,28 @@ pub enum Op {
     Add(add::Add),
     /// `a · b` of two tensors, broadcast (Mul).
     Mul(mul::Mul),
-    /// `max(a, b)` of two tensors, broadcast (Max, and Min through negation).
+    /// N-d transposed convolution with constant kernels (ConvTranspose).
+    ConvTranspose(conv_transpose::ConvTranspose),
+    /// `max(a, b)` of two tensors, broadcast (Max).
     Max(max::Max),
+    /// `min(a, b)` of two tensors, broadcast (Min).
+    Min(max::Min),
+    /// `clamp(x, min, max)` (Clip, Max / Min with a constant, Sign).
+    Clip(clip::Clip),
+    /// `pos · x` for `x ≥ 0`, `neg · x` below (LeakyRelu, PRelu, Abs).
+    Piecewise(piecewise::Piecewise),
     /// Window sums (AveragePool, GlobalAveragePool, with a rescale after).
     SumPool(pool::SumPool),
     /// Window maxima (MaxPool, GlobalMaxPool).
     MaxPool(pool::MaxPool),
     /// Sums over axes (ReduceSum, ReduceMean with a rescale after).
     ReduceSum(reduce::ReduceSum),
-    /// Maxima over axes (ReduceMax).
+    /// Maxima over axes (ReduceMax, GlobalMaxPool).
     ReduceMax(reduce::ReduceMax),
+    /// Minima over axes (ReduceMin).
+    ReduceMin(reduce::ReduceMin),
+    /// Index of the extreme along an axis (ArgMax, ArgMin).
+    ArgMax(reduce::ArgMax),
     /// `max(x, 0)`.
     Relu(relu::Relu),
     /// `clamp(round_half_away(x · multiplier / 2^shift), min, max)`.
@@ -65,8 +80,12 @@ pub enum Op {
     Pad(wiring::Pad),
     /// Wiring: elements picked by constant indices along an axis.
     Gather(wiring::Gather),
-    /// Wiring: broadcast to a larger shape (Expand, Tile of size-1 axes).
+    /// Wiring: broadcast to a larger shape (Expand).
     Expand(wiring::Expand),
+    /// Wiring: repeated along axes (Tile).
+    Tile(wiring::Tile),
+    /// Wiring: elements picked by a constant index tensor along an axis (GatherElements).
+    GatherElements(wiring::GatherElements),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -95,11 +114,17 @@ impl Op {
             Op::Affine(o) => o,
             Op::Add(o) => o,
             Op::Mul(o) => o,
+            Op::ConvTranspose(o) => o,
             Op::Max(o) => o,
+            Op::Min(o) => o,
+            Op::Clip(o) => o,
+            Op::Piecewise(o) => o,
             Op::SumPool(o) => o,
             Op::MaxPool(o) => o,
             Op::ReduceSum(o) => o,
             Op::ReduceMax(o) => o,
+            Op::ReduceMin(o) => o,
+            Op::ArgMax(o) => o,
             Op::Relu(o) => o,
             Op::Rescale(o) => o,
             Op::Reshape(o) => o,
@@ -109,6 +134,8 @@ impl Op {
             Op::Pad(o) => o,
             Op::Gather(o) => o,
             Op::Expand(o) => o,
+            Op::Tile(o) => o,
+            Op::GatherElements(o) => o,
         }
     }
 

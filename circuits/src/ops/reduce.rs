@@ -1,5 +1,6 @@
-//! Reductions over axes: [`ReduceSum`] (ReduceSum, and ReduceMean with the rescale after it) and
-//! [`ReduceMax`]. Reduced axes are kept with size 1 or dropped, as `keepdims` says.
+//! Reductions over axes: [`ReduceSum`] (ReduceSum, and ReduceMean with the rescale after it),
+//! [`ReduceMax`], [`ReduceMin`] and [`ArgMax`] (ArgMax, ArgMin). Reduced axes are kept with size 1
+//! or dropped, as `keepdims` says.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,25 @@ pub struct ReduceSum(pub Axes);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ReduceMax(pub Axes);
+
+/// Minima over axes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReduceMin(pub Axes);
+
+/// The index along `axis` of each maximum (minimum when `min`): the first one, or the last one
+/// when `last` (ONNX `select_last_index`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgMax {
+    /// The reduced axis.
+    pub axis: usize,
+    /// Keep the axis with size 1.
+    pub keepdims: bool,
+    /// ArgMin.
+    pub min: bool,
+    /// Report the last extreme instead of the first.
+    pub last: bool,
+}
 
 impl Axes {
     fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
@@ -97,14 +117,73 @@ impl OpSpec for ReduceMax {
     }
 
     fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
-        let out = self.0.shape(unary(inputs))?;
-        if numel(unary(inputs)) == 0 {
-            return Err("reduces an empty tensor".into());
-        }
-        Ok(out)
+        nonempty(unary(inputs), self.0.shape(unary(inputs))?)
     }
 
     fn kind(&self, inputs: &[&[usize]], _: &[usize]) -> Kind {
         Kind::Max(self.0.sets(unary(inputs)))
+    }
+}
+
+fn nonempty(x: &[usize], out: Vec<usize>) -> Result<Vec<usize>, String> {
+    if numel(x) == 0 {
+        return Err("reduces an empty tensor".into());
+    }
+    Ok(out)
+}
+
+impl OpSpec for ReduceMin {
+    fn name(&self) -> &'static str {
+        "reduce_min"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        nonempty(unary(inputs), self.0.shape(unary(inputs))?)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], _: &[usize]) -> Kind {
+        Kind::Min(self.0.sets(unary(inputs)))
+    }
+}
+
+impl ArgMax {
+    fn axes(&self) -> Axes {
+        Axes {
+            axes: vec![self.axis],
+            keepdims: self.keepdims,
+        }
+    }
+}
+
+impl OpSpec for ArgMax {
+    fn name(&self) -> &'static str {
+        "arg_max"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        nonempty(unary(inputs), self.axes().shape(unary(inputs))?)
+    }
+
+    fn kind(&self, inputs: &[&[usize]], _: &[usize]) -> Kind {
+        let sets = self
+            .axes()
+            .sets(unary(inputs))
+            .into_iter()
+            .map(|set| {
+                let mut c: Vec<(i64, Src)> = set
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| (i as i64, s))
+                    .collect();
+                if self.last {
+                    c.reverse();
+                }
+                c
+            })
+            .collect();
+        Kind::Arg {
+            sets,
+            min: self.min,
+        }
     }
 }

@@ -71,6 +71,23 @@ pub struct Expand {
     pub shape: Vec<usize>,
 }
 
+/// Repeated `reps[d]` times along each axis `d` (Tile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tile {
+    /// Repetitions per axis, positive.
+    pub reps: Vec<usize>,
+}
+
+/// `x` indexed along `axis` by a constant index tensor of the output's shape (GatherElements):
+/// `out[..., j, ...] = x[..., indices[..., j, ...], ...]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatherElements {
+    /// The indexed axis.
+    pub axis: usize,
+    /// Indices in range, of the output's shape.
+    pub indices: Tensor<i64>,
+}
+
 fn copies(idx: impl IntoIterator<Item = usize>) -> Kind {
     Kind::Wiring(idx.into_iter().map(|i| Elem::Src(Src::of(i))).collect())
 }
@@ -314,5 +331,75 @@ impl OpSpec for Expand {
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
         copies(broadcast_map(unary(inputs), out))
+    }
+}
+
+impl OpSpec for Tile {
+    fn name(&self) -> &'static str {
+        "tile"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        if self.reps.len() != x.len() || self.reps.contains(&0) {
+            return Err(format!(
+                "repetitions {:?} must be positive, one per axis of {x:?}",
+                self.reps
+            ));
+        }
+        Ok(x.iter().zip(&self.reps).map(|(d, r)| d * r).collect())
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let x = unary(inputs);
+        remap(
+            x,
+            out,
+            |o| Some(o.iter().zip(x).map(|(i, d)| i % d).collect()),
+            0,
+        )
+    }
+}
+
+impl OpSpec for GatherElements {
+    fn name(&self) -> &'static str {
+        "gather_elements"
+    }
+
+    fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let x = unary(inputs);
+        let s = &self.indices.shape;
+        if self.axis >= x.len() || s.len() != x.len() {
+            return Err(format!(
+                "indices {s:?} and axis {} do not fit {x:?}",
+                self.axis
+            ));
+        }
+        if let Some(d) = (0..x.len()).find(|d| *d != self.axis && s[*d] > x[*d]) {
+            return Err(format!("indices {s:?} exceed {x:?} on axis {d}"));
+        }
+        if let Some(i) = self
+            .indices
+            .data
+            .iter()
+            .find(|i| **i < 0 || **i as usize >= x[self.axis])
+        {
+            return Err(format!("index {i} is outside axis {} of {x:?}", self.axis));
+        }
+        Ok(s.clone())
+    }
+
+    fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let ist = strides(out);
+        remap(
+            unary(inputs),
+            out,
+            |o| {
+                let mut i = o.to_vec();
+                i[self.axis] = self.indices.data[ravel(o, &ist)] as usize;
+                Some(i)
+            },
+            0,
+        )
     }
 }
