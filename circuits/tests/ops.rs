@@ -319,7 +319,7 @@ fn conv_transpose_with_stride_crop_and_groups() {
                     .flat_map(move |j| (0..3).flat_map(move |t| (0..2).map(move |u| (i, j, t, u))))
             }) {
                 let (r, q) = (2 * i + t, j + 2 * u);
-                if r < 1 || r - 1 >= 7 || q >= 4 {
+                if !(1..=7).contains(&r) || q >= 4 {
                     continue;
                 }
                 let w = ct.weights.data[c * 6 + t * 2 + u] as i128;
@@ -548,7 +548,7 @@ fn bad_graphs_are_named_errors() {
     let x = b.input("x", &[1, 4]);
     let r = b.node("r", Op::Relu(Relu {}), &[&x]).unwrap();
     let good = b.graph(&[&r]);
-    let err = |g: Graph| Model::new(g).err().expect("rejected").to_string();
+    let err = |g: Graph| Model::new(g).expect_err("rejected").to_string();
     // a dangling edge
     let mut g = good.clone();
     g.nodes[0].inputs = vec!["nowhere".into()];

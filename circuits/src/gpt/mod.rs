@@ -138,7 +138,7 @@ impl Gpt {
         if self.version != GPT_VERSION {
             return bad(format!("version {} (expected {GPT_VERSION})", self.version));
         }
-        if d == 0 || self.n_head == 0 || d % self.n_head != 0 {
+        if d == 0 || self.n_head == 0 || !d.is_multiple_of(self.n_head) {
             return bad(format!(
                 "d_model {d} is not a multiple of {} heads",
                 self.n_head

@@ -4,8 +4,11 @@
 //! [`quantize`] fixes the scales and writes the integer graph; the accuracy of the quantized model
 //! against tract's float outputs is reported per output. [`data`] reads our and EZKL's data files.
 
+pub(crate) mod accumulate;
+pub(crate) mod compare;
 pub mod data;
 pub mod float;
+pub(crate) mod fold;
 pub mod proto;
 pub(crate) mod quantize;
 pub(crate) mod translate;

@@ -77,9 +77,7 @@ pub(crate) fn read_graph(path: &Path) -> Result<pb::GraphProto, ImportError> {
 }
 
 /// Every initializer of `graph`, decoded, by name.
-pub(crate) fn initializers<'g>(
-    graph: &'g pb::GraphProto,
-) -> Result<BTreeMap<&'g str, Tensor>, ImportError> {
+pub(crate) fn initializers(graph: &pb::GraphProto) -> Result<BTreeMap<&str, Tensor>, ImportError> {
     graph
         .initializer
         .iter()

@@ -11,18 +11,25 @@ use std::collections::BTreeMap;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::{
     array::{
-        Gather as TGather, MultiBroadcastTo, Pad as TPad, PadMode, Slice as TSlice, TypedConcat,
+        Gather as TGather, GatherElements as TGatherElements, MultiBroadcastTo, Pad as TPad,
+        PadMode, Slice as TSlice, Tile as TTile, TypedConcat,
     },
     binary::TypedBinOp,
     change_axes::AxisOp,
-    cnn::{Conv as TConv, KernelFormat, MaxPool as TMaxPool, PoolSpec, SumPool as TSumPool},
+    cnn::{
+        Conv as TConv, Deconv, KernelFormat, MaxPool as TMaxPool, PoolSpec, SumPool as TSumPool,
+    },
     einsum::EinSum,
+    element_wise::ElementWiseOp,
     konst::Const,
+    logic::Iff,
     nn::{DataFormat, Reduce, Reducer},
     source::TypedSource,
 };
 
-use crate::graph::tensor::{broadcast_map, broadcast_shape, numel, Tensor};
+use super::compare;
+use super::fold::{self, Constant};
+use crate::graph::tensor::{numel, Tensor};
 use crate::ops::{pool::Window, reduce::Axes, wiring, Op};
 
 /// A translated op whose constants are still floats.
@@ -45,8 +52,13 @@ pub(crate) enum FloatOp {
     },
     /// `x · mul + add`.
     Affine { mul: Tensor<f64>, add: Tensor<f64> },
-    /// Window sums times `factor` (1 / window for an average).
-    SumPool { window: Window, factor: f64 },
+    /// Window sums times `factor` (1 / window for an average); with `exclude_pad`, divided
+    /// instead by the taps inside the input (AveragePool with `count_include_pad = 0`).
+    SumPool {
+        window: Window,
+        factor: f64,
+        exclude_pad: bool,
+    },
     /// Sums over axes times `factor`.
     ReduceSum { axes: Axes, factor: f64 },
     /// `a + b`, or `a - b`.
@@ -57,19 +69,48 @@ pub(crate) enum FloatOp {
     MaxPool(Window),
     /// Maxima over axes.
     ReduceMax(Axes),
-    /// `max(x, 0)`.
-    Relu,
+    /// Minima over axes.
+    ReduceMin(Axes),
+    /// Transposed convolution; the kernel in ONNX's `[C, M/groups, k..]`.
+    ConvTranspose {
+        weights: Tensor<f64>,
+        bias: Vec<f64>,
+        strides: Vec<usize>,
+        dilations: Vec<usize>,
+        pads: Vec<usize>,
+        output_padding: Vec<usize>,
+        groups: usize,
+    },
+    /// `clamp(x, lo, hi)`, an infinite side unbounded (Relu, Clip, Max / Min with a constant).
+    Clip { lo: f64, hi: f64 },
+    /// `pos · x` for `x ≥ 0`, `neg · x` below, both broadcast (LeakyRelu, PRelu).
+    Piecewise { pos: Tensor<f64>, neg: Tensor<f64> },
+    /// `|x|`.
+    Abs,
+    /// `-x`.
+    Neg,
+    /// `sign(x)`, a tensor of -1, 0, 1 at scale 1.
+    Sign,
+    /// `max(a, b)`, or `min(a, b)`, of two tensors.
+    Extreme { min: bool },
+    /// The index of the maximum (minimum) along `axis`, the first or the `last` of ties, at
+    /// scale 1.
+    ArgMax { axis: usize, min: bool, last: bool },
     /// A shape op, already in the IR's terms.
     Wire(Op),
 }
 
 impl FloatOp {
-    /// Linear ops end in a rescale back to int8.
-    pub fn is_linear(&self) -> bool {
+    /// Linear ops, products and piecewise slopes end in a rescale back to int8.
+    pub fn rescaled(&self) -> bool {
         matches!(
             self,
-            FloatOp::Einsum { .. }
+            FloatOp::Add { .. }
+                | FloatOp::Mul
+                | FloatOp::Einsum { .. }
                 | FloatOp::Conv { .. }
+                | FloatOp::ConvTranspose { .. }
+                | FloatOp::Piecewise { .. }
                 | FloatOp::Affine { .. }
                 | FloatOp::SumPool { .. }
                 | FloatOp::ReduceSum { .. }
@@ -98,7 +139,7 @@ pub(crate) struct FloatGraph {
 /// A translation failure at one node: `(node, op, message)`.
 pub(crate) type NodeError = (String, String, String);
 
-fn const_of(model: &TypedModel, o: OutletId) -> Option<Tensor<f64>> {
+pub(crate) fn const_of(model: &TypedModel, o: OutletId) -> Option<Tensor<f64>> {
     let k = model.outlet_fact(o).ok()?.konst.clone()?;
     let t = k.cast_to::<f64>().ok()?;
     let view = t.to_plain_array_view::<f64>().ok()?;
@@ -111,108 +152,6 @@ fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>, String> {
         .as_concrete()
         .map(|s| s.to_vec())
         .ok_or_else(|| format!("shape {:?} is not concrete", f.shape))
-}
-
-/// `a ⊙ b` broadcast together.
-fn combine(a: &Tensor<f64>, b: &Tensor<f64>, f: impl Fn(f64, f64) -> f64) -> Option<Tensor<f64>> {
-    let shape = broadcast_shape(&a.shape, &b.shape)?;
-    let (ma, mb) = (
-        broadcast_map(&a.shape, &shape),
-        broadcast_map(&b.shape, &shape),
-    );
-    let data = (0..numel(&shape))
-        .map(|i| f(a.data[ma[i]], b.data[mb[i]]))
-        .collect();
-    Tensor::new(shape, data)
-}
-
-/// The per-channel vector of a constant broadcast over `[N, C, spatial...]`, if it is one.
-fn per_channel(k: &Tensor<f64>, out: &[usize]) -> Option<Vec<f64>> {
-    if broadcast_shape(&k.shape, out).as_deref() != Some(out) {
-        return None;
-    }
-    let lead = out.len() - k.shape.len();
-    let ok = k
-        .shape
-        .iter()
-        .enumerate()
-        .all(|(d, s)| *s == 1 || d + lead == 1);
-    ok.then(|| {
-        let m = broadcast_map(&k.shape, out);
-        let per: usize = out[2..].iter().product();
-        (0..out[1]).map(|c| k.data[m[c * per]]).collect()
-    })
-}
-
-/// Folds `y = x ⊙ k` (a constant Mul, or Add when `add`) into the node computing `x`, if the
-/// algebra allows; true when folded.
-fn fold(node: &mut FloatNode, k: &Tensor<f64>, add: bool) -> bool {
-    let scalar = numel(&k.shape) == 1
-        && broadcast_shape(&k.shape, &node.shape).as_deref() == Some(&node.shape[..]);
-    let out = node.shape.clone();
-    match &mut node.op {
-        FloatOp::Affine { mul, add: offset } => {
-            let m = if add {
-                mul.clone()
-            } else {
-                combine(mul, k, |a, b| a * b).unwrap_or(mul.clone())
-            };
-            let o = combine(offset, k, |a, b| if add { a + b } else { a * b });
-            match o {
-                Some(o)
-                    if broadcast_shape(&o.shape, &out).as_deref() == Some(&out[..])
-                        && broadcast_shape(&m.shape, &out).as_deref() == Some(&out[..]) =>
-                {
-                    *mul = m;
-                    *offset = o;
-                    true
-                }
-                _ => false,
-            }
-        }
-        FloatOp::Conv { weights, bias, .. } => {
-            let Some(v) = per_channel(k, &out) else {
-                return false;
-            };
-            let per = numel(&weights.shape[1..]);
-            for (c, kv) in v.iter().enumerate() {
-                if add {
-                    bias[c] += kv;
-                } else {
-                    bias[c] *= kv;
-                    weights.data[c * per..(c + 1) * per]
-                        .iter_mut()
-                        .for_each(|w| *w *= kv);
-                }
-            }
-            true
-        }
-        FloatOp::Einsum { bias, .. } if add => {
-            let b = match bias {
-                Some(b) => combine(b, k, |a, c| a + c),
-                None => Some(k.clone()),
-            };
-            match b {
-                Some(b) if broadcast_shape(&b.shape, &out).as_deref() == Some(&out[..]) => {
-                    *bias = Some(b);
-                    true
-                }
-                _ => false,
-            }
-        }
-        FloatOp::Einsum { weights, bias, .. } if scalar => {
-            weights.data.iter_mut().for_each(|w| *w *= k.data[0]);
-            if let Some(b) = bias {
-                b.data.iter_mut().for_each(|v| *v *= k.data[0]);
-            }
-            true
-        }
-        FloatOp::SumPool { factor, .. } | FloatOp::ReduceSum { factor, .. } if scalar && !add => {
-            *factor *= k.data[0];
-            true
-        }
-        _ => false,
-    }
 }
 
 fn window(spec: &PoolSpec, input: &[usize]) -> Result<Window, String> {
@@ -243,6 +182,74 @@ fn window(spec: &PoolSpec, input: &[usize]) -> Result<Window, String> {
     })
 }
 
+/// tract's deconvolution as the IR's transposed convolution. tract regroups ONNX's kernel
+/// `[C, M/g, k..]` into `[M, C/g, k..]`; this puts it back.
+fn deconv(
+    d: &Deconv,
+    x: &[usize],
+    w: Tensor<f64>,
+    bias: Option<Tensor<f64>>,
+    n_inputs: usize,
+) -> Result<FloatOp, String> {
+    if !matches!(d.kernel_format, KernelFormat::OIHW) || w.shape.len() < 3 {
+        return Err(format!("kernel format {:?} (only OIHW)", d.kernel_format));
+    }
+    let spec = &d.pool_spec;
+    if !matches!(spec.data_format, DataFormat::NCHW) {
+        return Err(format!("data format {:?} (only NCHW)", spec.data_format));
+    }
+    let g = d.group;
+    let (m, cg) = (w.shape[0], w.shape[1]);
+    if g == 0 || m % g != 0 {
+        return Err(format!("{m} output channels in {g} groups"));
+    }
+    let mg = m / g;
+    let taps = numel(&w.shape[2..]);
+    let mut data = Vec::with_capacity(w.data.len());
+    for gi in 0..g {
+        for ci in 0..cg {
+            for mi in 0..mg {
+                let at = ((gi * mg + mi) * cg + ci) * taps;
+                data.extend_from_slice(&w.data[at..at + taps]);
+            }
+        }
+    }
+    let mut shape = vec![cg * g, mg];
+    shape.extend_from_slice(&w.shape[2..]);
+    let k = shape.len() - 2;
+    let dilations = spec
+        .dilations
+        .clone()
+        .map(|d| d.to_vec())
+        .unwrap_or(vec![1; k]);
+    let strides = spec
+        .strides
+        .clone()
+        .map(|d| d.to_vec())
+        .unwrap_or(vec![1; k]);
+    let computed = spec
+        .padding
+        .compute_for_deconv(&x[2..], &shape[2..], &dilations, &strides, &d.adjustments)
+        .map_err(|e| e.to_string())?;
+    let mut pads: Vec<usize> = computed.iter().map(|c| c.pad_before).collect();
+    pads.extend(computed.iter().map(|c| c.pad_after));
+    let bias = match bias {
+        Some(b) if numel(&b.shape) == m => b.data,
+        Some(b) if numel(&b.shape) == 1 => vec![b.data[0]; m],
+        None if n_inputs < 3 => vec![0.0; m],
+        _ => return Err("the bias is not a constant".into()),
+    };
+    Ok(FloatOp::ConvTranspose {
+        weights: Tensor { shape, data },
+        bias,
+        strides,
+        dilations,
+        pads,
+        output_padding: d.adjustments.to_vec(),
+        groups: g,
+    })
+}
+
 /// Translates every node of `model` (typed, decluttered, concrete shapes).
 pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGraph, NodeError> {
     let mut g = FloatGraph {
@@ -259,7 +266,12 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         .input_outlets()
         .map_err(|e| (String::new(), String::new(), e.to_string()))?
         .to_vec();
+    // PRelu arrives as a select over a comparison and a product; those two are absorbed
+    let (mut prelu, absorbed) = compare::prelu(model);
     for id in order {
+        if absorbed.contains(&id) {
+            continue;
+        }
         let node = model.node(id);
         let err = |msg: String| (node.name.clone(), node.op.name().to_string(), msg);
         let out = OutletId::new(id, 0);
@@ -329,13 +341,9 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             FloatOp::MaxPool(window(&p.pool_spec, &in_shape(0).map_err(&err)?).map_err(&err)?)
         } else if let Some(p) = node.op_as::<TSumPool>() {
             let win = window(&p.pool_spec, &in_shape(0).map_err(&err)?).map_err(&err)?;
-            let padded = win.pads.iter().any(|p| *p > 0);
-            if p.normalize && padded && !p.count_include_pad {
-                return Err(err(
-                    "AveragePool over padding with count_include_pad = 0".into()
-                ));
-            }
-            let factor = if p.normalize {
+            let exclude_pad =
+                p.normalize && !p.count_include_pad && win.pads.iter().any(|p| *p > 0);
+            let factor = if p.normalize && !exclude_pad {
                 1.0 / numel(&win.kernel) as f64
             } else {
                 1.0
@@ -343,6 +351,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             FloatOp::SumPool {
                 window: win,
                 factor,
+                exclude_pad,
             }
         } else if let Some(r) = node.op_as::<Reduce>() {
             let axes = Axes {
@@ -352,6 +361,12 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             match r.reducer {
                 Reducer::Sum => FloatOp::ReduceSum { axes, factor: 1.0 },
                 Reducer::Max => FloatOp::ReduceMax(axes),
+                Reducer::Min => FloatOp::ReduceMin(axes),
+                Reducer::ArgMax(last) | Reducer::ArgMin(last) => FloatOp::ArgMax {
+                    axis: r.axes[0],
+                    min: matches!(r.reducer, Reducer::ArgMin(_)),
+                    last,
+                },
                 other => return Err(err(format!("reducer {other:?}"))),
             }
         } else if let Some(b) = node.op_as::<TypedBinOp>() {
@@ -364,6 +379,8 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                         "Add" => FloatOp::Add { sub: false },
                         "Sub" => FloatOp::Add { sub: true },
                         "Mul" => FloatOp::Mul,
+                        "Max" => FloatOp::Extreme { min: false },
+                        "Min" => FloatOp::Extreme { min: true },
                         _ => return Err(err(format!("{name} of two computed tensors"))),
                     }
                 }
@@ -374,77 +391,56 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                         _ => unreachable!(),
                     };
                     inputs = vec![node.inputs[x]];
-                    let k1 = |f: fn(f64) -> f64| k.map(|v| f(*v));
-                    let (mul, add) = match (name, flipped) {
-                        ("Add", _) => (None, Some(k.clone())),
-                        ("Sub", false) => (None, Some(k1(|v| -v))),
-                        ("Sub", true) | ("SubF", false) => {
-                            // k - x
-                            (
-                                Some(Tensor {
-                                    shape: vec![],
-                                    data: vec![-1.0],
-                                }),
-                                Some(k.clone()),
-                            )
-                        }
-                        ("SubF", true) => (None, Some(k1(|v| -v))),
-                        ("Mul", _) => (Some(k.clone()), None),
-                        ("Div", false) => (Some(k1(|v| 1.0 / v)), None),
-                        ("Max", _) if k.data.iter().all(|v| *v == 0.0) => {
-                            g.nodes.push(FloatNode {
-                                name: node.name.clone(),
-                                op: FloatOp::Relu,
-                                inputs,
-                                outlet: out,
-                                shape,
-                            });
-                            at.insert(out, g.nodes.len() - 1);
-                            continue;
-                        }
-                        _ => return Err(err(format!("{name} with a constant operand"))),
-                    };
-                    if let Some(j) = at.get(&inputs[0]).copied() {
-                        let single_use = model.node(inputs[0].node).outputs[inputs[0].slot]
-                            .successors
-                            .len()
-                            == 1;
-                        let mut ok = single_use;
-                        if ok {
-                            let prev = &mut g.nodes[j];
-                            let saved = prev.clone();
-                            if let Some(m) = &mul {
-                                ok = fold(prev, m, false);
-                            }
-                            if ok {
-                                if let Some(a) = &add {
-                                    ok = fold(prev, a, true);
+                    let single_use = model.node(inputs[0].node).outputs[inputs[0].slot]
+                        .successors
+                        .len()
+                        == 1;
+                    match fold::with_constant(name, &k, flipped).map_err(&err)? {
+                        Constant::Clip { lo, hi } => {
+                            // ONNX Clip arrives as Max then Min: one clamp
+                            let prev = at.get(&inputs[0]).copied().filter(|_| single_use);
+                            if let Some(j) = prev {
+                                if let FloatOp::Clip { lo: a, hi: b } = &mut g.nodes[j].op {
+                                    (*a, *b) = (a.max(lo), b.min(hi));
+                                    g.nodes[j].outlet = out;
+                                    g.nodes[j].name = node.name.clone();
+                                    at.insert(out, j);
+                                    continue;
                                 }
                             }
-                            if !ok {
-                                *prev = saved;
+                            FloatOp::Clip { lo, hi }
+                        }
+                        Constant::Scale { mul, add } => match at.get(&inputs[0]).copied() {
+                            Some(j)
+                                if single_use
+                                    && fold::fold_scale(
+                                        &mut g.nodes[j],
+                                        mul.as_ref(),
+                                        add.as_ref(),
+                                    ) =>
+                            {
+                                g.nodes[j].outlet = out;
+                                g.nodes[j].name = node.name.clone();
+                                at.insert(out, j);
+                                continue;
                             }
-                        }
-                        if ok {
-                            g.nodes[j].outlet = out;
-                            g.nodes[j].name = node.name.clone();
-                            at.insert(out, j);
-                            continue;
-                        }
+                            _ => fold::affine(mul, add),
+                        },
                     }
-                    let one = Tensor {
-                        shape: vec![],
-                        data: vec![1.0],
-                    };
-                    let zero = Tensor {
-                        shape: vec![],
-                        data: vec![0.0],
-                    };
-                    let (m, a) = (mul.unwrap_or(one), add.unwrap_or(zero));
-                    // the offset applies after the multiplier: (x · m) + a
-                    FloatOp::Affine { mul: m, add: a }
                 }
             }
+        } else if let Some(e) = node.op_as::<ElementWiseOp>() {
+            compare::element_wise(e).map_err(&err)?
+        } else if node.op_is::<Iff>() {
+            let (a, op) = prelu
+                .remove(&id)
+                .ok_or_else(|| err("a select that is not PRelu".into()))?;
+            inputs = vec![a];
+            op
+        } else if let Some(d) = node.op_as::<Deconv>() {
+            let x = in_shape(0).map_err(&err)?;
+            let w = konst(1).ok_or_else(|| err("the kernel is not a constant".into()))?;
+            deconv(d, &x, w, konst(2), node.inputs.len()).map_err(&err)?
         } else if let Some(a) = node.op_as::<AxisOp>() {
             match a {
                 AxisOp::Move(from, to) => {
@@ -505,6 +501,21 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 axis: ga.axis,
                 indices,
             }))
+        } else if let Some(ge) = node.op_as::<TGatherElements>() {
+            let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
+            let len = in_shape(0).map_err(&err)?[ge.axis] as i64;
+            FloatOp::Wire(Op::GatherElements(wiring::GatherElements {
+                axis: ge.axis,
+                indices: idx.map(|v| if *v < 0.0 { *v as i64 + len } else { *v as i64 }),
+            }))
+        } else if let Some(t) = node.op_as::<TTile>() {
+            let reps = t
+                .multipliers
+                .iter()
+                .map(|d| d.to_i64().map(|v| v as usize))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| err("symbolic repetitions".into()))?;
+            FloatOp::Wire(Op::Tile(wiring::Tile { reps }))
         } else if node.op_is::<MultiBroadcastTo>() {
             FloatOp::Wire(Op::Expand(wiring::Expand {
                 shape: shape.clone(),

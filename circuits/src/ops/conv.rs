@@ -59,7 +59,7 @@ impl OpSpec for Conv {
             ));
         }
         let g = self.groups;
-        if g == 0 || x[1] % g != 0 || w[0] % g != 0 || w[1] * g != x[1] {
+        if g == 0 || !x[1].is_multiple_of(g) || !w[0].is_multiple_of(g) || w[1] * g != x[1] {
             return Err(format!(
                 "{} input channels, {} kernels of {} channels and {g} groups do not fit",
                 x[1], w[0], w[1]

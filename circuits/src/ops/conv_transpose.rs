@@ -49,7 +49,7 @@ impl OpSpec for ConvTranspose {
             ));
         }
         let g = self.groups;
-        if g == 0 || w[0] != x[1] || x[1] % g != 0 {
+        if g == 0 || w[0] != x[1] || !x[1].is_multiple_of(g) {
             return Err(format!(
                 "{} input channels, a kernel for {} and {g} groups do not fit",
                 x[1], w[0]

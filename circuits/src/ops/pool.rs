@@ -72,6 +72,21 @@ impl Window {
             .collect()
     }
 
+    /// How many taps of each output position's window fall inside spatial dims `x`, the output
+    /// positions row-major (AveragePool without the padding in its count divides by these).
+    pub fn taps_inside(&self, x: &[usize]) -> Result<Vec<usize>, String> {
+        let out = self.spatial(x)?;
+        let n = numel(&self.kernel);
+        Ok((0..numel(&out))
+            .map(|o| {
+                let idx = unravel(o, &out);
+                (0..n)
+                    .filter(|t| self.position(&idx, &unravel(*t, &self.kernel), x).is_some())
+                    .count()
+            })
+            .collect())
+    }
+
     fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
         if x.len() < 3 {
             return Err(format!("input {x:?} must be [N, C, spatial...]"));

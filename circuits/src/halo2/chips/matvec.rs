@@ -17,6 +17,9 @@ pub const B: usize = 5;
 /// Fixed columns the chip needs: the weight block and the chain flag.
 pub const FIXED: usize = B * B + 1;
 
+/// One row of a block: its inputs, and the weight of input `j` for output `k`.
+type Row<'a> = (Vec<Option<&'a Wire>>, Box<dyn Fn(usize, usize) -> i64 + 'a>);
+
 #[derive(Debug, Clone)]
 pub struct MatvecConfig {
     x: [Column<Advice>; B],
@@ -95,8 +98,7 @@ impl MatvecConfig {
         for g in 0..layer.out_dim.div_ceil(B) {
             let outputs: Vec<usize> = (g * B..((g + 1) * B).min(layer.out_dim)).collect();
             // Each row: (inputs, weight of input j for output k).
-            let mut rows: Vec<(Vec<Option<&Wire>>, Box<dyn Fn(usize, usize) -> i64 + '_>)> =
-                Vec::new();
+            let mut rows: Vec<Row<'_>> = Vec::new();
             rows.push((
                 vec![Some(one)],
                 Box::new(|j, k| if j == 0 { layer.bias[k] } else { 0 }),
@@ -115,7 +117,7 @@ impl MatvecConfig {
                     Box::new(move |j, k| layer.weights[k * layer.in_dim + c * B + j]),
                 ));
             }
-            let mut acc = vec![zero; B];
+            let mut acc = [zero; B];
             let mut cells = Vec::new();
             let last = rows.len() - 1;
             for (r, (ins, weight)) in rows.iter().enumerate() {

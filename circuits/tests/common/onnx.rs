@@ -1,0 +1,154 @@
+//! A small ONNX writer for tests: a graph of named nodes over named tensors, float or int64
+//! initializers, inputs with concrete shapes, and attributes, written with opset 13.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use tract_onnx::pb::{self, attribute_proto::AttributeType};
+
+/// An ONNX graph under construction.
+#[derive(Default)]
+pub struct Net {
+    nodes: Vec<pb::NodeProto>,
+    inits: Vec<pb::TensorProto>,
+    inputs: Vec<pb::ValueInfoProto>,
+    outputs: Vec<pb::ValueInfoProto>,
+}
+
+fn value_info(name: &str, dims: Option<&[i64]>) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension, Dimension};
+    let r#type = dims.map(|dims| pb::TypeProto {
+        value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+            elem_type: 1,
+            shape: Some(pb::TensorShapeProto {
+                dim: dims
+                    .iter()
+                    .map(|d| Dimension {
+                        value: Some(dimension::Value::DimValue(*d)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
+        })),
+        ..Default::default()
+    });
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type,
+        ..Default::default()
+    }
+}
+
+impl Net {
+    /// A float input of shape `dims`.
+    pub fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.inputs.push(value_info(name, Some(dims)));
+        self
+    }
+
+    /// A float initializer.
+    pub fn init(&mut self, name: &str, dims: &[i64], data: Vec<f32>) -> &mut Self {
+        assert_eq!(dims.iter().product::<i64>() as usize, data.len(), "{name}");
+        self.inits.push(pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 1,
+            float_data: data,
+            ..Default::default()
+        });
+        self
+    }
+
+    /// An int64 initializer (indices, repeats, split sizes).
+    pub fn init_i64(&mut self, name: &str, dims: &[i64], data: Vec<i64>) -> &mut Self {
+        self.inits.push(pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 7,
+            int64_data: data,
+            ..Default::default()
+        });
+        self
+    }
+
+    /// A node `op(inputs) -> outputs`, named after its first output.
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) -> &mut Self {
+        self.nodes.push(pb::NodeProto {
+            op_type: op.into(),
+            name: format!("{op}_{}", outputs[0]),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        self
+    }
+
+    /// A graph output, its shape left to inference.
+    pub fn output(&mut self, name: &str) -> &mut Self {
+        self.outputs.push(value_info(name, None));
+        self
+    }
+
+    /// Writes the model to `dir/name.onnx`.
+    pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
+        let graph = pb::GraphProto {
+            name: name.into(),
+            node: self.nodes.clone(),
+            initializer: self.inits.clone(),
+            input: self.inputs.clone(),
+            output: self.outputs.clone(),
+            ..Default::default()
+        };
+        let model = pb::ModelProto {
+            ir_version: 8,
+            graph: Some(graph),
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            ..Default::default()
+        };
+        let path = dir.join(format!("{name}.onnx"));
+        std::fs::write(&path, model.encode_to_vec()).unwrap();
+        path
+    }
+}
+
+fn attr(name: &str, t: AttributeType) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: t as i32,
+        ..Default::default()
+    }
+}
+
+/// An int attribute.
+pub fn int(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto {
+        i: v,
+        ..attr(name, AttributeType::Int)
+    }
+}
+
+/// A float attribute.
+pub fn float(name: &str, v: f32) -> pb::AttributeProto {
+    pb::AttributeProto {
+        f: v,
+        ..attr(name, AttributeType::Float)
+    }
+}
+
+/// An ints attribute.
+pub fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto {
+        ints: v.to_vec(),
+        ..attr(name, AttributeType::Ints)
+    }
+}

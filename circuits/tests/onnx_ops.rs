@@ -1,0 +1,312 @@
+//! Each ONNX op of the comparison, transposed-convolution and wiring families through the front
+//! end, in a graph written here: it becomes the IR ops it should (nothing computed twice, clamps
+//! fused into the rescale before them), its quantized outputs stay within a stated distance of
+//! tract's float run, and the compiled model satisfies both backends on a calibration sample.
+//! The ops' own soundness (broken witnesses, mutation nets) is tested in `ops.rs`.
+
+#[path = "common/onnx.rs"]
+mod onnx;
+
+use std::sync::Arc;
+
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use halo2_proofs::dev::MockProver;
+use onnx::{float, int, ints, Net};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::graph::{quantize_input, Model};
+use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::groth16::{Groth16Circuit, F};
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::import::{compile, Imported, Options};
+use zkinfer_circuits::ops::Op;
+use zkinfer_circuits::Fr;
+
+/// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
+fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
+    let dir = tempfile::tempdir().unwrap();
+    let path = net.write(dir.path(), name);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let samples: Vec<Vec<f64>> = (0..24)
+        .map(|_| (0..size).map(|_| rng.gen_range(-1.0..1.0)).collect())
+        .collect();
+    let imported =
+        compile(&path, &samples, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    proves(&imported.model, &samples[0]);
+    imported
+}
+
+fn ops(i: &Imported) -> Vec<&'static str> {
+    i.model.graph().nodes.iter().map(|n| n.op.name()).collect()
+}
+
+/// Every output within `tol` (real units) of tract's float run.
+fn within(i: &Imported, tol: f64) {
+    for o in &i.accuracy.outputs {
+        assert!(o.max_abs_error <= tol, "{}: {o:?}", i.model.name());
+    }
+}
+
+/// The compiled model on `x` satisfies the halo2 circuit and the R1CS with the same statement.
+fn proves(model: &Model, x: &[f64]) {
+    let w = Witness {
+        rows: vec![quantize_input(x, model).unwrap()],
+        request_id: Fr::from(3),
+        salt: Fr::from(9),
+    };
+    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
+    let (circuit, run) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
+    let inst = run.statement.instances().to_vec();
+    if let Err(e) = MockProver::run(plan.k, &circuit, vec![inst])
+        .unwrap()
+        .verify()
+    {
+        panic!("{}: {:?}", model.name(), &e[..e.len().min(3)]);
+    }
+    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
+    let (g16, _) = Groth16Circuit::prepare(shape, w).unwrap();
+    let cs = ConstraintSystem::<F>::new_ref();
+    g16.generate_constraints(cs.clone()).unwrap();
+    assert!(cs.is_satisfied().unwrap(), "{}: R1CS", model.name());
+}
+
+fn normal(rng: &mut ChaCha8Rng, n: usize, s: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-s..s)).collect()
+}
+
+#[test]
+fn conv_transpose_with_stride_padding_and_groups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut net = Net::default();
+    net.input("x", &[1, 2, 4, 4])
+        .init("w", &[2, 3, 3, 3], normal(&mut rng, 54, 0.5))
+        .init("b", &[3], normal(&mut rng, 3, 0.2))
+        .init("wg", &[2, 2, 2, 2], normal(&mut rng, 16, 0.5))
+        .node(
+            "ConvTranspose",
+            &["x", "w", "b"],
+            &["y"],
+            vec![
+                ints("strides", &[2, 2]),
+                ints("pads", &[1, 1, 1, 1]),
+                ints("output_padding", &[1, 1]),
+            ],
+        )
+        .node(
+            "ConvTranspose",
+            &["x", "wg"],
+            &["z"],
+            vec![int("group", 2), ints("strides", &[1, 1])],
+        )
+        .output("y")
+        .output("z");
+    let i = compiled(&net, "deconv", 32, 11);
+    assert_eq!(
+        ops(&i),
+        ["conv_transpose", "rescale", "conv_transpose", "rescale"]
+    );
+    assert_eq!(i.model.output_shapes(), [&[1, 3, 8, 8][..], &[1, 4, 5, 5]]);
+    within(&i, 0.05);
+}
+
+#[test]
+fn leaky_relu_and_prelu_are_one_piecewise_op() {
+    let mut net = Net::default();
+    net.input("x", &[1, 2, 3, 3])
+        .init("slope", &[2, 1, 1], vec![0.25, -0.5])
+        .node("LeakyRelu", &["x"], &["l"], vec![float("alpha", 0.1)])
+        .node("PRelu", &["x", "slope"], &["p"], vec![])
+        .output("l")
+        .output("p");
+    let i = compiled(&net, "leaky", 18, 2);
+    assert_eq!(ops(&i), ["piecewise", "rescale", "piecewise", "rescale"]);
+    within(&i, 0.02);
+}
+
+#[test]
+fn clips_fuse_into_the_rescale_before_them() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut net = Net::default();
+    net.input("x", &[1, 8])
+        .init("w", &[8, 6], normal(&mut rng, 48, 1.0))
+        .init("lo", &[], vec![-0.5])
+        .init("hi", &[], vec![0.75])
+        .init("six", &[], vec![0.4])
+        .init("zero", &[], vec![0.0])
+        .node("MatMul", &["x", "w"], &["h"], vec![])
+        .node("Clip", &["h", "lo", "hi"], &["c"], vec![])
+        // Relu6-style clip on the input: no rescale before it, so a clip op of its own
+        .node("Clip", &["x", "zero", "six"], &["r6"], vec![])
+        .output("c")
+        .output("r6");
+    let i = compiled(&net, "clip", 8, 4);
+    assert_eq!(ops(&i), ["einsum", "rescale", "clip"]);
+    let g = i.model.graph();
+    let Op::Rescale(r) = &g.nodes[1].op else {
+        panic!("{:?}", g.nodes[1].op)
+    };
+    // the clamp at the clip's own output scale: -0.5 is -127 · 0.5 / 0.75
+    assert_eq!((r.min, r.max), (-85, 127));
+    within(&i, 0.03);
+}
+
+#[test]
+fn max_min_of_tensors_at_different_scales_and_with_constants() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = Net::default();
+    net.input("x", &[1, 6])
+        .init("w1", &[6, 4], normal(&mut rng, 24, 1.0))
+        .init("w2", &[6, 4], normal(&mut rng, 24, 0.1))
+        .init("c", &[], vec![0.2])
+        .node("MatMul", &["x", "w1"], &["a"], vec![])
+        .node("MatMul", &["x", "w2"], &["b"], vec![])
+        .node("Max", &["a", "b"], &["mx"], vec![])
+        .node("Min", &["a", "b"], &["mn"], vec![])
+        .node("Max", &["b", "c"], &["bc"], vec![])
+        .output("mx")
+        .output("mn")
+        .output("bc");
+    let i = compiled(&net, "maxmin", 6, 6);
+    let ops = ops(&i);
+    // b is read three times, so its Max with 0.2 is a clip of its own; the finer of a, b is
+    // rescaled once to the coarser scale for both joins
+    assert_eq!(
+        ops,
+        ["einsum", "rescale", "einsum", "rescale", "rescale", "max", "min", "clip"]
+    );
+    within(&i, 0.05);
+}
+
+#[test]
+fn abs_neg_sign_keep_their_input_scale() {
+    let mut net = Net::default();
+    net.input("x", &[1, 10])
+        .node("Abs", &["x"], &["a"], vec![])
+        .node("Neg", &["x"], &["n"], vec![])
+        .node("Sign", &["x"], &["s"], vec![])
+        .output("a")
+        .output("n")
+        .output("s");
+    let i = compiled(&net, "signs", 10, 7);
+    // |-128| and -(-128) leave int8, so those two outputs end in a clamp to int8
+    assert_eq!(ops(&i), ["piecewise", "affine", "clip", "clip", "clip"]);
+    assert_eq!(i.model.output_scales()[20], 1.0);
+    within(&i, 0.01);
+}
+
+#[test]
+fn reductions_arg_extremes_and_global_max_pool() {
+    let mut net = Net::default();
+    net.input("x", &[1, 3, 4, 4])
+        .node(
+            "ReduceMin",
+            &["x"],
+            &["rmin"],
+            vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+        )
+        .node(
+            "ArgMax",
+            &["x"],
+            &["amax"],
+            vec![int("axis", 1), int("keepdims", 0)],
+        )
+        .node(
+            "ArgMin",
+            &["x"],
+            &["amin"],
+            vec![int("axis", 3), int("select_last_index", 1)],
+        )
+        .node("GlobalMaxPool", &["x"], &["gmax"], vec![])
+        .output("rmin")
+        .output("amax")
+        .output("amin")
+        .output("gmax");
+    let i = compiled(&net, "reduce", 48, 8);
+    let ops = ops(&i);
+    for op in ["reduce_min", "arg_max", "reduce_max"] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    assert_eq!(
+        i.model.output_shapes(),
+        [&[1, 3][..], &[1, 4, 4], &[1, 3, 4, 1], &[1, 3, 1, 1]]
+    );
+    // indices are exact but for ties that quantization creates: the index outputs may differ
+    // only where two inputs quantize to the same value, which random inputs make rare
+    let acc = &i.accuracy.outputs;
+    assert!(
+        acc[0].max_abs_error <= 0.01 && acc[3].max_abs_error <= 0.01,
+        "{acc:?}"
+    );
+    assert!(
+        acc[1].mean_abs_error <= 0.05 && acc[2].mean_abs_error <= 0.1,
+        "{acc:?}"
+    );
+}
+
+#[test]
+fn tile_gather_elements_and_split_only_copy() {
+    let mut net = Net::default();
+    net.input("x", &[2, 3])
+        .init_i64("reps", &[2], vec![2, 2])
+        .init_i64("idx", &[2, 2], vec![2, 0, -1, 1])
+        .init_i64("parts", &[2], vec![1, 2])
+        .node("Tile", &["x", "reps"], &["t"], vec![])
+        .node(
+            "GatherElements",
+            &["x", "idx"],
+            &["g"],
+            vec![int("axis", 1)],
+        )
+        .node(
+            "Split",
+            &["x", "parts"],
+            &["s0", "s1"],
+            vec![int("axis", 1)],
+        )
+        .output("t")
+        .output("g")
+        .output("s0")
+        .output("s1");
+    let i = compiled(&net, "wiring", 6, 9);
+    let ops = ops(&i);
+    assert!(
+        ops.contains(&"tile") && ops.contains(&"gather_elements"),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter().all(|o| !["rescale", "clip"].contains(o)),
+        "{ops:?}"
+    );
+    assert_eq!(
+        i.model.output_shapes(),
+        [&[4, 6][..], &[2, 2], &[2, 1], &[2, 2]]
+    );
+    within(&i, 0.005);
+}
+
+#[test]
+fn average_pool_over_padding_divides_by_the_taps_inside() {
+    let mut net = Net::default();
+    net.input("x", &[1, 2, 5, 5])
+        .node(
+            "AveragePool",
+            &["x"],
+            &["y"],
+            vec![
+                ints("kernel_shape", &[3, 3]),
+                ints("pads", &[1, 1, 1, 1]),
+                ints("strides", &[2, 2]),
+                int("count_include_pad", 0),
+            ],
+        )
+        .output("y");
+    let i = compiled(&net, "avgpool", 50, 10);
+    assert_eq!(ops(&i), ["sum_pool", "affine", "rescale"]);
+    // a corner averages 4 taps, an edge 6, the centre 9: 2^12 / count, rounded
+    let Op::Affine(a) = &i.model.graph().nodes[1].op else {
+        unreachable!()
+    };
+    assert_eq!(&a.mul.data[..3], [1024, 683, 1024]);
+    assert_eq!(a.mul.data[4], 455);
+    within(&i, 0.01);
+}
