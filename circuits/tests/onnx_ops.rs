@@ -310,3 +310,54 @@ fn average_pool_over_padding_divides_by_the_taps_inside() {
     assert_eq!(a.mul.data[4], 455);
     within(&i, 0.01);
 }
+
+#[test]
+fn qdq_uses_the_files_scales() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let mut w: Vec<i32> = (0..32).map(|_| rng.gen_range(-127..=127)).collect();
+    w[5] = -127;
+    let mut net = Net::default();
+    net.input("x", &[1, 8])
+        .init("sx", &[], vec![1.0 / 128.0])
+        .init_i8("zx", &[], vec![0], false)
+        .init("sw", &[], vec![0.01])
+        .init_i8("zw", &[], vec![0], false)
+        .init_i8("wq", &[8, 4], w.clone(), false)
+        .init("sy", &[], vec![0.02])
+        .init_i8("zy", &[], vec![10], true)
+        .node("QuantizeLinear", &["x", "sx", "zx"], &["xq"], vec![])
+        .node("DequantizeLinear", &["xq", "sx", "zx"], &["xd"], vec![])
+        .node("DequantizeLinear", &["wq", "sw", "zw"], &["wd"], vec![])
+        .node("MatMul", &["xd", "wd"], &["h"], vec![])
+        .node("Relu", &["h"], &["r"], vec![])
+        .node("QuantizeLinear", &["r", "sy", "zy"], &["yq"], vec![])
+        .node("DequantizeLinear", &["yq", "sy", "zy"], &["y"], vec![])
+        .output("y");
+    let i = compiled(&net, "qdq", 8, 13);
+    let g = i.model.graph();
+    // the input on the file's grid; the weights are the file's integers; ReLU and the
+    // requantization are the clamp of one rescale, to uint8 less its zero point; the output
+    // is brought into int8 after it
+    assert_eq!(
+        (g.inputs[0].scale, g.inputs[0].min, g.inputs[0].max),
+        (128.0, -128, 127)
+    );
+    assert_eq!(ops(&i), ["einsum", "rescale", "rescale"]);
+    let Op::Einsum(mm) = &g.nodes[0].op else {
+        unreachable!()
+    };
+    assert_eq!(
+        mm.weights.data,
+        w.iter().map(|v| *v as i64).collect::<Vec<_>>()
+    );
+    let Op::Rescale(r) = &g.nodes[1].op else {
+        unreachable!()
+    };
+    assert_eq!((r.min, r.max), (0, 245));
+    assert!(
+        (g.nodes[1].scale - 50.0).abs() < 1e-4,
+        "{}",
+        g.nodes[1].scale
+    );
+    within(&i, 0.03);
+}

@@ -10,6 +10,7 @@ pub mod data;
 pub mod float;
 pub(crate) mod fold;
 pub mod proto;
+pub(crate) mod qdq;
 pub(crate) mod quantize;
 pub(crate) mod translate;
 

@@ -40,13 +40,14 @@ pub(crate) fn multiplier(m: f64) -> (i64, u32) {
     (v.round().max(1.0) as i64, n)
 }
 
-/// A quantized tensor: its IR name, scale and shape, and whether it may leave int8.
+/// A quantized tensor: its IR name, scale and shape, and the range its integers stay in.
 #[derive(Debug, Clone)]
 struct Q {
     name: String,
     scale: f64,
     shape: Vec<usize>,
-    wide: bool,
+    lo: i64,
+    hi: i64,
 }
 
 /// The integer graph being written, and the tensor each tract outlet became.
@@ -56,7 +57,7 @@ struct Emit {
     tensors: BTreeMap<OutletId, Q>,
     /// (tensor, target scale's bits) → its rescaled copy, so a tensor joined twice is
     /// rescaled once
-    aligned: BTreeMap<(String, u64), String>,
+    aligned: BTreeMap<(String, u64), Q>,
 }
 
 impl Emit {
@@ -70,6 +71,25 @@ impl Emit {
         });
     }
 
+    /// `x` rescaled to `scale`, clamped to `[min, max]`, as tensor `name`.
+    fn rescale(&mut self, name: &str, x: &Q, scale: f64, min: i64, max: i64) -> Q {
+        let (m0, shift) = multiplier(scale / x.scale);
+        let op = Op::Rescale(rescale::Rescale {
+            multiplier: m0,
+            shift,
+            min,
+            max,
+        });
+        self.push(name, op, vec![x.name.clone()], &x.shape, scale);
+        Q {
+            name: name.to_string(),
+            scale,
+            shape: x.shape.clone(),
+            lo: min,
+            hi: max,
+        }
+    }
+
     /// `ins` at one scale, the coarsest of them: each finer one rescaled down, never clamped.
     fn align(&mut self, node: &str, ins: &[Q]) -> Vec<Q> {
         let s = ins.iter().map(|q| q.scale).fold(f64::INFINITY, f64::min);
@@ -80,28 +100,16 @@ impl Emit {
                 continue;
             }
             let key = (q.name.clone(), s.to_bits());
-            let name = match self.aligned.get(&key) {
-                Some(name) => name.clone(),
+            let q = match self.aligned.get(&key) {
+                Some(q) => q.clone(),
                 None => {
                     let name = format!("{node}:in{i}");
-                    let (m0, shift) = multiplier(s / q.scale);
-                    let op = Op::Rescale(rescale::Rescale {
-                        multiplier: m0,
-                        shift,
-                        min: -128,
-                        max: 127,
-                    });
-                    self.push(&name, op, vec![q.name.clone()], &q.shape, s);
-                    self.aligned.insert(key, name.clone());
-                    name
+                    let r = self.rescale(&name, q, s, -128, 127);
+                    self.aligned.insert(key, r.clone());
+                    r
                 }
             };
-            out.push(Q {
-                name,
-                scale: s,
-                shape: q.shape.clone(),
-                wide: false,
-            });
+            out.push(q);
         }
         out
     }
@@ -131,25 +139,6 @@ pub(crate) fn quantize(
     range: &BTreeMap<OutletId, f64>,
 ) -> Result<Graph, ImportError> {
     let scale_of = |o: &OutletId| scale_for(range.get(o).copied().unwrap_or(0.0));
-    let mut e = Emit::default();
-    let mut inputs = Vec::new();
-    for (n, o, shape) in &fg.inputs {
-        let s = scale_of(o);
-        inputs.push(Input {
-            name: n.clone(),
-            shape: shape.clone(),
-            scale: s,
-            min: -128,
-            max: 127,
-        });
-        let q = Q {
-            name: n.clone(),
-            scale: s,
-            shape: shape.clone(),
-            wide: false,
-        };
-        e.tensors.insert(*o, q);
-    }
     let mut readers: BTreeMap<OutletId, usize> = BTreeMap::new();
     for n in &fg.nodes {
         for i in &n.inputs {
@@ -159,7 +148,50 @@ pub(crate) fn quantize(
     for o in &fg.outputs {
         *readers.entry(*o).or_default() += 1;
     }
+    // the node that alone reads outlet `o`
+    let only_reader = |o: OutletId, after: usize| {
+        (readers.get(&o) == Some(&1))
+            .then(|| {
+                fg.nodes
+                    .iter()
+                    .enumerate()
+                    .skip(after)
+                    .find(|(_, r)| r.inputs.contains(&o))
+            })
+            .flatten()
+    };
+    let mut e = Emit::default();
     let mut fused = vec![false; fg.nodes.len()];
+    let mut inputs = Vec::new();
+    for (n, o, shape) in &fg.inputs {
+        let mut q = Q {
+            name: n.clone(),
+            scale: scale_of(o),
+            shape: shape.clone(),
+            lo: -128,
+            hi: 127,
+        };
+        let mut outlet = *o;
+        // an input quantized by the file alone is taken on the file's grid
+        if let Some((k, r)) = only_reader(*o, 0) {
+            if let FloatOp::Quant { step, lo, hi } = r.op {
+                let (min, max) = (bound(lo, 1.0 / step), bound(hi, 1.0 / step));
+                if -128 <= min && max <= 127 {
+                    (q.scale, q.lo, q.hi, fused[k], outlet) =
+                        (1.0 / step, min, max, true, r.outlet);
+                }
+            }
+        }
+        inputs.push(Input {
+            name: n.clone(),
+            shape: shape.clone(),
+            scale: q.scale,
+            min: q.lo,
+            max: q.hi,
+        });
+        e.tensors.insert(*o, q.clone());
+        e.tensors.insert(outlet, q);
+    }
     for (j, fnode) in fg.nodes.iter().enumerate() {
         if fused[j] {
             continue;
@@ -179,89 +211,74 @@ pub(crate) fn quantize(
                     .ok_or_else(|| bad("reads a tensor that was not translated".into()))
             })
             .collect::<Result<_, _>>()?;
-        if fnode.op.rescaled() {
-            // the clamps that alone read this node's output, in a chain, become its clamp
-            let (mut out, mut lo, mut hi, mut chain) =
-                (fnode, f64::NEG_INFINITY, f64::INFINITY, Vec::new());
-            while readers.get(&out.outlet) == Some(&1) {
-                let next = fg
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .skip(j + 1)
-                    .find(|(_, r)| r.inputs.contains(&out.outlet));
-                let Some((
-                    k,
-                    c @ FloatNode {
-                        op: FloatOp::Clip { lo: a, hi: b },
-                        ..
-                    },
-                )) = next
-                else {
-                    break;
-                };
-                (lo, hi, out) = (lo.max(*a), hi.min(*b), c);
-                chain.push(k);
-            }
-            let s_y = scale_of(&out.outlet);
-            let (min, max) = (bound(lo, s_y).max(-128), bound(hi, s_y).min(127));
-            let (out, min, max) = if min <= 0 && 0 <= max {
-                chain.iter().for_each(|k| fused[*k] = true);
-                (out, min, max)
-            } else {
-                (fnode, -128, 127)
-            };
-            let s_y = scale_of(&out.outlet);
-            let s_in: Vec<f64> = ins.iter().map(|q| q.scale).collect();
-            let (chain, ratio) = accumulate(&fnode.op, &ins[0].shape, &s_in, s_y).map_err(bad)?;
-            let mut acc = String::new();
-            let mut from = names(&ins);
-            for (k, (op, s_acc)) in chain.into_iter().enumerate() {
-                acc = match k {
-                    0 => format!("{}:acc", fnode.name),
-                    k => format!("{}:acc{k}", fnode.name),
-                };
-                e.push(&acc, op, from, &fnode.shape, s_acc);
-                from = vec![acc.clone()];
-            }
-            let (m0, shift) = multiplier(ratio);
-            let op = Op::Rescale(rescale::Rescale {
-                multiplier: m0,
-                shift,
-                min,
-                max,
-            });
-            e.push(&out.name, op, vec![acc], &fnode.shape, s_y);
-            let q = Q {
-                name: out.name.clone(),
-                scale: s_y,
-                shape: fnode.shape.clone(),
-                wide: false,
-            };
-            e.tensors.insert(out.outlet, q);
-        } else {
+        if !fnode.op.rescaled() {
             let q = plain(&mut e, fnode, &ins).map_err(bad)?;
             e.tensors.insert(fnode.outlet, q);
+            continue;
         }
+        // the clamps and requantizations that alone read this node's output, in a chain,
+        // become its rescale's clamp; a requantization fixes the scale
+        let (mut out, mut lo, mut hi, mut grid, mut chain) =
+            (fnode, f64::NEG_INFINITY, f64::INFINITY, None, Vec::new());
+        while let Some((k, c)) = only_reader(out.outlet, j + 1) {
+            match c.op {
+                FloatOp::Clip { lo: a, hi: b } => (lo, hi) = (lo.max(a), hi.min(b)),
+                FloatOp::Quant { step, lo: a, hi: b } => {
+                    (lo, hi, grid) = (lo.max(a), hi.min(b), Some(1.0 / step))
+                }
+                _ => break,
+            }
+            out = c;
+            chain.push(k);
+        }
+        let s_y = grid.unwrap_or_else(|| scale_of(&out.outlet));
+        let (min, max) = (bound(lo, s_y).max(-128), bound(hi, s_y).min(127));
+        let (out, s_y, min, max) = match grid {
+            // the file's range, which may reach past int8 (uint8 less its zero point)
+            Some(_) if bound(lo, s_y) <= 0 && 0 <= bound(hi, s_y) => {
+                (out, s_y, bound(lo, s_y), bound(hi, s_y))
+            }
+            None if min <= 0 && 0 <= max => (out, s_y, min, max),
+            _ => {
+                chain.clear();
+                (fnode, scale_of(&fnode.outlet), -128, 127)
+            }
+        };
+        chain.iter().for_each(|k| fused[*k] = true);
+        let s_in: Vec<f64> = ins.iter().map(|q| q.scale).collect();
+        let (ops, ratio) = accumulate(&fnode.op, &ins[0].shape, &s_in, s_y).map_err(bad)?;
+        let mut from = names(&ins);
+        for (k, (op, s_acc)) in ops.into_iter().enumerate() {
+            let acc = match k {
+                0 => format!("{}:acc", fnode.name),
+                k => format!("{}:acc{k}", fnode.name),
+            };
+            e.push(&acc, op, from, &fnode.shape, s_acc);
+            from = vec![acc];
+        }
+        let (m0, shift) = multiplier(ratio);
+        let op = Op::Rescale(rescale::Rescale {
+            multiplier: m0,
+            shift,
+            min,
+            max,
+        });
+        e.push(&out.name, op, from, &fnode.shape, s_y);
+        let q = Q {
+            name: out.name.clone(),
+            scale: s_y,
+            shape: fnode.shape.clone(),
+            lo: min,
+            hi: max,
+        };
+        e.tensors.insert(out.outlet, q);
     }
     let mut outputs = Vec::new();
     for o in &fg.outputs {
         let q = e.tensors.get(o).cloned().ok_or_else(|| {
             ImportError::Calibration(format!("output {o:?} is a constant or was not translated"))
         })?;
-        if !q.wide {
-            outputs.push(q.name);
-            continue;
-        }
-        let clamped = format!("{}:int8", q.name);
-        if !e.nodes.iter().any(|n| n.name == clamped) {
-            let op = Op::Clip(Clip {
-                min: -128,
-                max: 127,
-            });
-            e.push(&clamped, op, vec![q.name], &q.shape, q.scale);
-        }
-        outputs.push(clamped);
+        outputs.push(to_int8(&mut e, &q));
     }
     Ok(Graph {
         version: GRAPH_VERSION,
@@ -272,7 +289,31 @@ pub(crate) fn quantize(
     })
 }
 
-/// An op without a rescale: it keeps its input's scale (Sign and ArgMax give plain integers).
+/// The name of `q` within int8, as outputs must be: itself; clamped when it may be off by one
+/// (`-(-128)`); otherwise rescaled to fit.
+fn to_int8(e: &mut Emit, q: &Q) -> String {
+    if -128 <= q.lo && q.hi <= 127 {
+        return q.name.clone();
+    }
+    let name = format!("{}:int8", q.name);
+    if e.nodes.iter().any(|n| n.name == name) {
+        return name;
+    }
+    let reach = q.lo.abs().max(q.hi.abs());
+    if reach <= 129 {
+        let op = Op::Clip(Clip {
+            min: -128,
+            max: 127,
+        });
+        e.push(&name, op, vec![q.name.clone()], &q.shape, q.scale);
+    } else {
+        e.rescale(&name, q, q.scale * 127.0 / reach as f64, -128, 127);
+    }
+    name
+}
+
+/// An op without a rescale: it keeps its input's scale (Sign and ArgMax give plain integers;
+/// a requantization that could not fuse is a rescale of its own).
 fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
     let ins = if ins.len() > 1 {
         e.align(&fnode.name, ins)
@@ -280,35 +321,46 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
         ins.to_vec()
     };
     let x = &ins[0];
-    let (mut scale, mut wide) = (x.scale, ins.iter().any(|q| q.wide));
+    let mut scale = x.scale;
+    let (mut lo, mut hi) = (
+        ins.iter().map(|q| q.lo).min().unwrap_or(0),
+        ins.iter().map(|q| q.hi).max().unwrap_or(0),
+    );
     let op = match &fnode.op {
         FloatOp::MaxPool(w) => Op::MaxPool(pool::MaxPool(w.clone())),
         FloatOp::ReduceMax(a) => Op::ReduceMax(reduce::ReduceMax(a.clone())),
         FloatOp::ReduceMin(a) => Op::ReduceMin(reduce::ReduceMin(a.clone())),
         FloatOp::Extreme { min: false } => Op::Max(max::Max {}),
         FloatOp::Extreme { min: true } => Op::Min(max::Min {}),
-        FloatOp::Clip { lo, hi } if *lo == 0.0 && *hi == f64::INFINITY => Op::Relu(relu::Relu {}),
-        FloatOp::Clip { lo, hi } => {
-            let (min, max) = (bound(*lo, scale), bound(*hi, scale));
-            wide &= min < -128 || max > 127;
+        FloatOp::Clip { lo: a, hi: b } if *a == 0.0 && *b == f64::INFINITY => {
+            (lo, hi) = (lo.max(0), hi.max(0));
+            Op::Relu(relu::Relu {})
+        }
+        FloatOp::Clip { lo: a, hi: b } => {
+            let (min, max) = (bound(*a, scale), bound(*b, scale));
+            (lo, hi) = (lo.clamp(min, max), hi.clamp(min, max));
             Op::Clip(Clip { min, max })
         }
+        FloatOp::Quant { step, lo: a, hi: b } => {
+            let s = 1.0 / step;
+            return Ok(e.rescale(&fnode.name, x, s, bound(*a, s), bound(*b, s)));
+        }
         FloatOp::Abs => {
-            wide = true;
+            (lo, hi) = (0, lo.abs().max(hi.abs()));
             Op::Piecewise(piecewise::Piecewise {
                 pos: scalar(1),
                 neg: scalar(-1),
             })
         }
         FloatOp::Neg => {
-            wide = true;
+            (lo, hi) = (-hi, -lo);
             Op::Affine(affine::Affine {
                 mul: scalar(-1),
                 add: scalar(0),
             })
         }
         FloatOp::Sign => {
-            (scale, wide) = (1.0, false);
+            (scale, lo, hi) = (1.0, -1, 1);
             Op::Clip(Clip { min: -1, max: 1 })
         }
         FloatOp::ArgMax { axis, min, last } => {
@@ -318,7 +370,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
                     "an index over {n} values does not fit int8 (at most 128)"
                 ));
             }
-            (scale, wide) = (1.0, false);
+            (scale, lo, hi) = (1.0, 0, n as i64 - 1);
             Op::ArgMax(reduce::ArgMax {
                 axis: *axis,
                 keepdims: true,
@@ -334,7 +386,8 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
         name: fnode.name.clone(),
         scale,
         shape: fnode.shape.clone(),
-        wide,
+        lo,
+        hi,
     })
 }
 

@@ -22,13 +22,12 @@ use tract_onnx::tract_core::ops::{
     einsum::EinSum,
     element_wise::ElementWiseOp,
     konst::Const,
-    logic::Iff,
     nn::{DataFormat, Reduce, Reducer},
     source::TypedSource,
 };
 
-use super::compare;
 use super::fold::{self, Constant};
+use super::{compare, qdq};
 use crate::graph::tensor::{numel, Tensor};
 use crate::ops::{pool::Window, reduce::Axes, wiring, Op};
 
@@ -83,6 +82,9 @@ pub(crate) enum FloatOp {
     },
     /// `clamp(x, lo, hi)`, an infinite side unbounded (Relu, Clip, Max / Min with a constant).
     Clip { lo: f64, hi: f64 },
+    /// A QuantizeLinear → DequantizeLinear pair: `x` on the grid `step`, clamped to
+    /// `[lo, hi]` (the quantized type's range less the zero point, times `step`).
+    Quant { step: f64, lo: f64, hi: f64 },
     /// `pos · x` for `x ≥ 0`, `neg · x` below, both broadcast (LeakyRelu, PRelu).
     Piecewise { pos: Tensor<f64>, neg: Tensor<f64> },
     /// `|x|`.
@@ -266,8 +268,13 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         .input_outlets()
         .map_err(|e| (String::new(), String::new(), e.to_string()))?
         .to_vec();
-    // PRelu arrives as a select over a comparison and a product; those two are absorbed
-    let (mut prelu, absorbed) = compare::prelu(model);
+    // PRelu arrives as a select over a comparison and a product, a requantization as a
+    // QuantizeLinear and a DequantizeLinear: the last node of each stands for the pattern
+    let (mut patterns, mut absorbed) = compare::prelu(model);
+    let (pairs, quantizers) =
+        qdq::pairs(model).map_err(|(node, msg)| (node, "QuantizeLinear".to_string(), msg))?;
+    patterns.extend(pairs);
+    absorbed.extend(quantizers);
     for id in order {
         if absorbed.contains(&id) {
             continue;
@@ -291,7 +298,10 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         let in_shape = |i: usize| shape_of(model, node.inputs[i]);
         let konst = |i: usize| const_of(model, node.inputs[i]);
         let mut inputs = vec![node.inputs[0]];
-        let op = if let Some(e) = node.op_as::<EinSum>() {
+        let op = if let Some((a, op)) = patterns.remove(&id) {
+            inputs = vec![a];
+            op
+        } else if let Some(e) = node.op_as::<EinSum>() {
             let (ins, outs) = e.axes.to_strs();
             let (x, w) =
                 match (konst(0), konst(1)) {
@@ -431,12 +441,6 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             }
         } else if let Some(e) = node.op_as::<ElementWiseOp>() {
             compare::element_wise(e).map_err(&err)?
-        } else if node.op_is::<Iff>() {
-            let (a, op) = prelu
-                .remove(&id)
-                .ok_or_else(|| err("a select that is not PRelu".into()))?;
-            inputs = vec![a];
-            op
         } else if let Some(d) = node.op_as::<Deconv>() {
             let x = in_shape(0).map_err(&err)?;
             let w = konst(1).ok_or_else(|| err("the kernel is not a constant".into()))?;

@@ -71,6 +71,24 @@ impl Net {
         self
     }
 
+    /// An int8 (`unsigned`: uint8) initializer, as quantizers write weights and zero points.
+    pub fn init_i8(
+        &mut self,
+        name: &str,
+        dims: &[i64],
+        data: Vec<i32>,
+        unsigned: bool,
+    ) -> &mut Self {
+        self.inits.push(pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: if unsigned { 2 } else { 3 },
+            int32_data: data,
+            ..Default::default()
+        });
+        self
+    }
+
     /// A node `op(inputs) -> outputs`, named after its first output.
     pub fn node(
         &mut self,
