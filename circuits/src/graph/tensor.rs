@@ -19,6 +19,14 @@ impl<T> Tensor<T> {
         (numel(&shape) == data.len()).then_some(Self { shape, data })
     }
 
+    /// A 0-d tensor holding `v` (it broadcasts to any shape).
+    pub fn scalar(v: T) -> Self {
+        Tensor {
+            shape: vec![],
+            data: vec![v],
+        }
+    }
+
     /// Elements, shape unchanged.
     pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> Tensor<U> {
         Tensor {

@@ -52,10 +52,7 @@ pub(crate) fn accumulate(
         };
         let scaled = Op::Affine(affine::Affine {
             mul,
-            add: Tensor {
-                shape: vec![],
-                data: vec![0],
-            },
+            add: Tensor::scalar(0),
         });
         let sum = Op::SumPool(pool::SumPool(window.clone()));
         return Ok((vec![(sum, s_x), (scaled, s_x * div)], s_y / (s_x * div)));

@@ -18,8 +18,8 @@ use crate::graph::tensor::Tensor;
 pub(crate) fn element_wise(e: &ElementWiseOp) -> Result<FloatOp, String> {
     if let Some(l) = e.0.downcast_ref::<LeakyRelu>() {
         return Ok(FloatOp::Piecewise {
-            pos: scalar(1.0),
-            neg: scalar(l.alpha as f64),
+            pos: Tensor::scalar(1.0),
+            neg: Tensor::scalar(l.alpha as f64),
         });
     }
     match e.0.name().as_str() {
@@ -27,13 +27,6 @@ pub(crate) fn element_wise(e: &ElementWiseOp) -> Result<FloatOp, String> {
         "Neg" => Ok(FloatOp::Neg),
         "Sign" => Ok(FloatOp::Sign),
         other => Err(format!("element-wise {other}")),
-    }
-}
-
-fn scalar(v: f64) -> Tensor<f64> {
-    Tensor {
-        shape: vec![],
-        data: vec![v],
     }
 }
 

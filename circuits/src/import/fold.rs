@@ -18,13 +18,6 @@ pub(crate) enum Constant {
     Clip { lo: f64, hi: f64 },
 }
 
-fn scalar(v: f64) -> Tensor<f64> {
-    Tensor {
-        shape: vec![],
-        data: vec![v],
-    }
-}
-
 /// `x ⊙ k` for tract's binary op `name`; `flipped` when the constant is the left operand.
 pub(crate) fn with_constant(
     name: &str,
@@ -36,7 +29,7 @@ pub(crate) fn with_constant(
         ("Add", _) => (None, Some(k.clone())),
         ("Sub", false) | ("SubF", true) => (None, Some(neg())),
         // k - x
-        ("Sub", true) | ("SubF", false) => (Some(scalar(-1.0)), Some(k.clone())),
+        ("Sub", true) | ("SubF", false) => (Some(Tensor::scalar(-1.0)), Some(k.clone())),
         ("Mul", _) => (Some(k.clone()), None),
         ("Div", false) => (Some(k.map(|v| 1.0 / v)), None),
         ("Max" | "Min", _) => {
@@ -69,8 +62,8 @@ pub(crate) fn with_constant(
 /// The standalone op for a scale that did not fold: `(x · m) + a`.
 pub(crate) fn affine(mul: Option<Tensor<f64>>, add: Option<Tensor<f64>>) -> FloatOp {
     FloatOp::Affine {
-        mul: mul.unwrap_or(scalar(1.0)),
-        add: add.unwrap_or(scalar(0.0)),
+        mul: mul.unwrap_or(Tensor::scalar(1.0)),
+        add: add.unwrap_or(Tensor::scalar(0.0)),
     }
 }
 

@@ -125,13 +125,6 @@ fn bound(v: f64, s: f64) -> i64 {
     (v * s).round().clamp(-m, m) as i64
 }
 
-fn scalar(v: i64) -> Tensor<i64> {
-    Tensor {
-        shape: vec![],
-        data: vec![v],
-    }
-}
-
 /// Quantizes `fg`; `range[o]` is `max|value|` of outlet `o` over the calibration set.
 pub(crate) fn quantize(
     fg: &FloatGraph,
@@ -348,15 +341,15 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
         FloatOp::Abs => {
             (lo, hi) = (0, lo.abs().max(hi.abs()));
             Op::Piecewise(piecewise::Piecewise {
-                pos: scalar(1),
-                neg: scalar(-1),
+                pos: Tensor::scalar(1),
+                neg: Tensor::scalar(-1),
             })
         }
         FloatOp::Neg => {
             (lo, hi) = (-hi, -lo);
             Op::Affine(affine::Affine {
-                mul: scalar(-1),
-                add: scalar(0),
+                mul: Tensor::scalar(-1),
+                add: Tensor::scalar(0),
             })
         }
         FloatOp::Sign => {

@@ -156,21 +156,21 @@ fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>, String> {
         .ok_or_else(|| format!("shape {:?} is not concrete", f.shape))
 }
 
+/// A window's dilations and strides, 1 where the spec leaves them out.
+fn steps(spec: &PoolSpec) -> (Vec<usize>, Vec<usize>) {
+    let k = spec.kernel_shape.len();
+    let or_ones = |v: Option<&[usize]>| v.map(|d| d.to_vec()).unwrap_or(vec![1; k]);
+    (
+        or_ones(spec.dilations.as_deref()),
+        or_ones(spec.strides.as_deref()),
+    )
+}
+
 fn window(spec: &PoolSpec, input: &[usize]) -> Result<Window, String> {
     if !matches!(spec.data_format, DataFormat::NCHW) {
         return Err(format!("data format {:?} (only NCHW)", spec.data_format));
     }
-    let k = spec.kernel_shape.len();
-    let dil: Vec<usize> = spec
-        .dilations
-        .clone()
-        .map(|d| d.to_vec())
-        .unwrap_or(vec![1; k]);
-    let st: Vec<usize> = spec
-        .strides
-        .clone()
-        .map(|d| d.to_vec())
-        .unwrap_or(vec![1; k]);
+    let (dil, st) = steps(spec);
     let computed = spec
         .padding
         .compute(&input[2..], &spec.kernel_shape, &dil, &st);
@@ -218,17 +218,7 @@ fn deconv(
     }
     let mut shape = vec![cg * g, mg];
     shape.extend_from_slice(&w.shape[2..]);
-    let k = shape.len() - 2;
-    let dilations = spec
-        .dilations
-        .clone()
-        .map(|d| d.to_vec())
-        .unwrap_or(vec![1; k]);
-    let strides = spec
-        .strides
-        .clone()
-        .map(|d| d.to_vec())
-        .unwrap_or(vec![1; k]);
+    let (dilations, strides) = steps(spec);
     let computed = spec
         .padding
         .compute_for_deconv(&x[2..], &shape[2..], &dilations, &strides, &d.adjustments)
