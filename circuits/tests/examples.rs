@@ -109,6 +109,55 @@ fn mlp_of_a_million_parameters() {
     accurate(&i, 0.15, 0.75);
 }
 
+/// The int8 initializer `name` of an ONNX file, as the file stores it.
+fn int8_initializer(onnx: &Path, name: &str) -> Vec<i64> {
+    use tract_onnx::prelude::Framework;
+    let pb = tract_onnx::onnx().proto_model_for_path(onnx).unwrap();
+    let t = pb
+        .graph
+        .unwrap()
+        .initializer
+        .into_iter()
+        .find(|t| t.name == name)
+        .unwrap();
+    t.raw_data.iter().map(|b| *b as i8 as i64).collect()
+}
+
+#[test]
+fn onnxruntime_qdq_model_keeps_the_files_grid() {
+    // lenet.onnx quantized by onnxruntime's quantize_static (make_qdq.py): every activation
+    // between a QuantizeLinear and a DequantizeLinear, the Flatten's pair fused by tract into
+    // an identity table
+    let i = build("cnn/lenet_qdq");
+    let g = i.model.graph();
+    assert_eq!(
+        ops(&i),
+        [
+            "rescale", "conv", "rescale", "sum_pool", "rescale", "conv", "rescale", "sum_pool",
+            "rescale", "reshape", "einsum", "rescale", "einsum", "rescale", "rescale"
+        ],
+        "the input's uint8 grid does not fit int8 and is reached by a rescale; each ReLU is \
+         the pair's clamp at the zero point; the output's uint8-like range is brought into int8"
+    );
+    let onnx = example("cnn/lenet_qdq.onnx");
+    let zkinfer_circuits::ops::Op::Conv(c) = &g.nodes[1].op else {
+        panic!("{:?}", g.nodes[1].op)
+    };
+    assert_eq!(c.weights.data, int8_initializer(&onnx, "c1w_quantized"));
+    // the file's activation grid: 1 / r1_scale
+    let r1 = 1.0 / 0.008790286;
+    assert!(
+        (g.nodes[2].scale - r1).abs() < 1e-3 * r1,
+        "{}",
+        g.nodes[2].scale
+    );
+    // the reference is onnxruntime's grid: within a few steps of the output's (y_scale 0.0058)
+    for o in &i.accuracy.outputs {
+        assert!(o.max_abs_error < 4.0 * 0.0058, "{o:?}");
+        assert!(o.argmax_agreement >= 0.9, "{o:?}");
+    }
+}
+
 #[test]
 fn ezkl_calibration_layout_gives_the_same_model() {
     let ours = build("cnn/lenet");

@@ -361,3 +361,27 @@ fn qdq_uses_the_files_scales() {
     );
     within(&i, 0.03);
 }
+
+#[test]
+fn qdq_pair_on_two_grids_is_refused_by_name() {
+    // a QuantizeLinear read by a DequantizeLinear of another scale is not one requantization:
+    // taking either scale would silently change the model, so the pair is refused
+    let mut net = Net::default();
+    net.input("x", &[1, 4])
+        .init("s1", &[], vec![0.01])
+        .init("s2", &[], vec![0.02])
+        .init_i8("z", &[], vec![0], false)
+        .node("QuantizeLinear", &["x", "s1", "z"], &["xq"], vec![])
+        .node("DequantizeLinear", &["xq", "s2", "z"], &["y"], vec![])
+        .output("y");
+    let dir = tempfile::tempdir().unwrap();
+    let path = net.write(dir.path(), "two_grids");
+    let e = compile(&path, &[vec![0.5; 4]], &Options::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("another scale or zero point") && e.contains("QuantizeLinear"),
+        "{e}"
+    );
+}

@@ -91,6 +91,13 @@ fn lenet_style_cnn_on_halo2() {
 }
 
 #[test]
+fn onnxruntime_quantized_cnn_on_groth16() {
+    // a QDQ file from onnxruntime's quantize_static: proved on the file's own grid
+    let p = flow("lenet_qdq", "groth16");
+    assert_eq!(p["proofs"][0]["output"][0].as_array().unwrap().len(), 10);
+}
+
+#[test]
 fn torch_style_export_on_groth16() {
     flow("torch_style", "groth16");
 }

@@ -15,7 +15,10 @@ fn tract_err(e: TractError) -> ImportError {
 
 /// Loads `path` with the given f32 input shapes, typed and decluttered.
 pub fn load(path: &Path, shapes: &[Vec<usize>]) -> Result<TypedModel, ImportError> {
+    // Exporters and quantizers annotate intermediate tensors with a symbolic batch (`N`); those
+    // hints contradict the concrete input shape, and tract derives every shape anyway.
     let mut model = tract_onnx::onnx()
+        .with_ignore_value_info(true)
         .model_for_path(path)
         .map_err(|e| ImportError::Malformed(format!("{e:#}")))?;
     for (i, s) in shapes.iter().enumerate() {

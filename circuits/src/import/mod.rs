@@ -206,7 +206,14 @@ pub fn compile(path: &Path, arrays: &[Vec<f64>], opts: &Options) -> Result<Impor
     outlets.extend(fg.outputs.iter().copied());
     outlets.sort();
     outlets.dedup();
-    let runs = float::run(&typed, &shapes, &outlets, &samples)?;
+    let mut runs = float::run(&typed, &shapes, &outlets, &samples)?;
+    for run in &mut runs {
+        for (o, v) in run.iter_mut() {
+            if let Some((step, z)) = fg.grid.get(o) {
+                v.iter_mut().for_each(|q| *q = (*q - *z as f64) * step);
+            }
+        }
+    }
     let mut range: BTreeMap<_, f64> = BTreeMap::new();
     for run in &runs {
         for (o, v) in run {

@@ -136,6 +136,8 @@ pub(crate) struct FloatGraph {
     pub inputs: Vec<(String, OutletId, Vec<usize>)>,
     pub nodes: Vec<FloatNode>,
     pub outputs: Vec<OutletId>,
+    /// Outlets where tract's run holds the file's integers, with their `(step, zero point)`.
+    pub grid: BTreeMap<OutletId, (f64, i32)>,
 }
 
 /// A translation failure at one node: `(node, op, message)`.
@@ -248,6 +250,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         inputs: Vec::new(),
         nodes: Vec::new(),
         outputs: Vec::new(),
+        grid: BTreeMap::new(),
     };
     // outlet → index of the node that stands for it
     let mut at: BTreeMap<OutletId, usize> = BTreeMap::new();
@@ -260,16 +263,27 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         .to_vec();
     // PRelu arrives as a select over a comparison and a product, a requantization as a
     // QuantizeLinear and a DequantizeLinear: the last node of each stands for the pattern
-    let (mut patterns, mut absorbed) = compare::prelu(model);
-    let (pairs, quantizers) =
-        qdq::pairs(model).map_err(|(node, msg)| (node, "QuantizeLinear".to_string(), msg))?;
-    patterns.extend(pairs);
-    absorbed.extend(quantizers);
+    let (mut patterns, absorbed) = compare::prelu(model);
+    let qdq::Pairs {
+        quant,
+        passthrough,
+        grid,
+    } = qdq::pairs(model).map_err(|(node, msg)| (node, "QuantizeLinear".to_string(), msg))?;
+    patterns.extend(quant);
+    g.grid = grid;
+    // outlet → the outlet it is an alias of (a dequantize, an identity table)
+    let mut alias: BTreeMap<OutletId, OutletId> = BTreeMap::new();
+    let resolve = |alias: &BTreeMap<OutletId, OutletId>, o: &OutletId| *alias.get(o).unwrap_or(o);
     for id in order {
         if absorbed.contains(&id) {
             continue;
         }
         let node = model.node(id);
+        let from: Vec<OutletId> = node.inputs.iter().map(|o| resolve(&alias, o)).collect();
+        if passthrough.contains(&id) {
+            alias.insert(OutletId::new(id, 0), from[0]);
+            continue;
+        }
         let err = |msg: String| (node.name.clone(), node.op.name().to_string(), msg);
         let out = OutletId::new(id, 0);
         if node.op_is::<TypedSource>() {
@@ -287,7 +301,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         let shape = shape_of(model, out).map_err(&err)?;
         let in_shape = |i: usize| shape_of(model, node.inputs[i]);
         let konst = |i: usize| const_of(model, node.inputs[i]);
-        let mut inputs = vec![node.inputs[0]];
+        let mut inputs = vec![from[0]];
         let op = if let Some((a, op)) = patterns.remove(&id) {
             inputs = vec![a];
             op
@@ -302,7 +316,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                             .into(),
                     )),
                 };
-            inputs = vec![node.inputs[x]];
+            inputs = vec![from[x]];
             FloatOp::Einsum {
                 axes: [ins[x].clone(), ins[1 - x].clone(), outs[0].clone()],
                 weights: w,
@@ -374,7 +388,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             match (konst(0), konst(1)) {
                 (Some(_), Some(_)) => unreachable!("tract folds constant expressions"),
                 (None, None) => {
-                    inputs = node.inputs.to_vec();
+                    inputs = from.clone();
                     match name {
                         "Add" => FloatOp::Add { sub: false },
                         "Sub" => FloatOp::Add { sub: true },
@@ -390,7 +404,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                         (Some(k), None) => (1, k, true),
                         _ => unreachable!(),
                     };
-                    inputs = vec![node.inputs[x]];
+                    inputs = vec![from[x]];
                     let single_use = model.node(inputs[0].node).outputs[inputs[0].slot]
                         .successors
                         .len()
@@ -462,7 +476,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             if let Some(i) = (0..node.inputs.len()).find(|i| konst(*i).is_some()) {
                 return Err(err(format!("input {i} of the concatenation is a constant")));
             }
-            inputs = node.inputs.to_vec();
+            inputs = from.clone();
             FloatOp::Wire(Op::Concat(wiring::Concat {
                 axis: c.axis,
                 inputs: inputs.len(),
@@ -537,6 +551,8 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
     g.outputs = model
         .output_outlets()
         .map_err(|e| (String::new(), String::new(), e.to_string()))?
-        .to_vec();
+        .iter()
+        .map(|o| resolve(&alias, o))
+        .collect();
     Ok(g)
 }
