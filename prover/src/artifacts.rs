@@ -29,6 +29,7 @@ use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
 
+use crate::backend::{BackendId, ModelKind};
 use crate::ProverError;
 
 pub const ARTIFACT_VERSION: u32 = 1;
@@ -44,7 +45,7 @@ pub const SNARKJS_VK_FILE: &str = "verification_key.json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub version: u32,
-    pub backend: String,
+    pub backend: BackendId,
     pub batch: usize,
     /// halo2: circuit size and the rows each lane uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,10 +65,20 @@ pub struct Settings {
     pub slots: Option<Slots>,
 }
 
+impl Settings {
+    /// A decoder when the settings record generation slots, a graph otherwise.
+    pub fn kind(&self) -> ModelKind {
+        match self.slots {
+            Some(_) => ModelKind::Decoder,
+            None => ModelKind::Graph,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: u32,
-    pub backend: String,
+    pub backend: BackendId,
     pub transcript: String,
     /// True when the setup is a development one (a KZG SRS from a public seed, or a single-party
     /// Groth16 setup): proofs under these keys can be forged.
@@ -169,15 +180,10 @@ impl ModelDir {
     pub fn settings(&self) -> Result<Settings, ProverError> {
         let path = self.path(SETTINGS_FILE);
         let s: Settings = read_json(&path)?;
-        if s.version != ARTIFACT_VERSION
-            || (s.backend != crate::BACKEND && s.backend != crate::groth16::BACKEND)
-        {
+        if s.version != ARTIFACT_VERSION {
             return Err(ProverError::artifact(
                 &path,
-                format!(
-                    "unsupported settings (version {}, backend {})",
-                    s.version, s.backend
-                ),
+                format!("unsupported settings version {}", s.version),
             ));
         }
         Ok(s)
@@ -228,9 +234,9 @@ impl ModelDir {
 
     /// The halo2 circuit of this directory, whichever kind it is.
     pub fn halo2(&self) -> Result<Halo2Plan, ProverError> {
-        Ok(match self.settings()?.slots {
-            Some(_) => Halo2Plan::Generation(self.gen_plan()?),
-            None => Halo2Plan::Model(self.plan()?),
+        Ok(match self.settings()?.kind() {
+            ModelKind::Decoder => Halo2Plan::Generation(self.gen_plan()?),
+            ModelKind::Graph => Halo2Plan::Model(self.plan()?),
         })
     }
 

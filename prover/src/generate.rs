@@ -64,7 +64,7 @@ impl GenProverKeys {
         Ok(Generated {
             file: ProofFile {
                 version: ARTIFACT_VERSION,
-                backend: m.backend.clone(),
+                backend: m.backend.id().into(),
                 transcript: m.transcript.clone(),
                 insecure_dev_srs: m.insecure_dev_srs,
                 vk_sha256: m.vk_sha256.clone(),

@@ -15,8 +15,6 @@ use zkinfer_circuits::witness::{Run, Witness};
 
 use crate::{Fr, ProverError};
 
-pub const BACKEND: &str = "groth16-bn254";
-
 fn err(stage: &str, e: impl std::fmt::Debug) -> ProverError {
     ProverError::Backend(format!("groth16 {stage}: {e:?}"))
 }

@@ -17,6 +17,7 @@ use zkinfer_circuits::halo2::{ModelCircuit, Plan};
 use zkinfer_circuits::witness::{Run, Witness};
 
 use crate::artifacts::*;
+use crate::backend::{BackendId, ModelKind};
 use crate::srs::{self, Srs};
 use crate::{Fr, G1Affine, ProverError};
 
@@ -62,10 +63,13 @@ pub(crate) fn spinner(msg: &'static str) -> indicatif::ProgressBar {
     pb
 }
 
+/// Generates (or reuses) a model directory's keys with its backend.
 pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverError> {
-    if dir.settings()?.backend == crate::groth16::BACKEND {
-        return setup_groth16(dir);
-    }
+    dir.settings()?.backend.backend().setup(dir, source)
+}
+
+/// halo2: keys from a universal SRS, reused while model, settings and SRS are unchanged.
+pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverError> {
     let start = Instant::now();
     let plan = dir.halo2()?;
     let k = plan.k();
@@ -114,7 +118,7 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
     let pk_bytes = pk.to_bytes(SerdeFormat::RawBytesUnchecked);
     let manifest = Manifest {
         version: ARTIFACT_VERSION,
-        backend: crate::BACKEND.into(),
+        backend: BackendId::Halo2,
         transcript: crate::TRANSCRIPT.into(),
         insecure_dev_srs: insecure,
         srs_source,
@@ -137,7 +141,7 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
 }
 
 /// Groth16: circuit-specific keys, reused while the manifest still matches the model.
-fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
+pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
     let start = Instant::now();
     let shape = dir.shape()?;
     let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
@@ -146,7 +150,7 @@ fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
         let intact = [(VK_FILE, &old.vk_sha256), (PK_FILE, &old.pk_sha256)]
             .iter()
             .all(|(f, h)| dir.read_checked(f, h).is_ok());
-        if old.backend == crate::groth16::BACKEND
+        if old.backend == BackendId::Groth16
             && old.model_sha256 == model_sha
             && old.settings_sha256 == settings_sha
             && intact
@@ -167,7 +171,7 @@ fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> {
     );
     let manifest = Manifest {
         version: ARTIFACT_VERSION,
-        backend: crate::groth16::BACKEND.into(),
+        backend: BackendId::Groth16,
         transcript: "none".into(),
         insecure_dev_srs: true,
         srs_source:
@@ -257,38 +261,41 @@ pub enum LoadedVerifier {
     Groth16(Groth16VerifierKeys),
 }
 
-/// Loads a model directory's verifying keys, each file checked against the manifest.
+/// Loads a model directory's verifying keys with its backend, each file checked against the
+/// manifest.
 pub fn load_verifier_keys(dir: &ModelDir) -> Result<LoadedVerifier, ProverError> {
+    dir.manifest()?.backend.backend().verifier(dir)
+}
+
+pub(crate) fn load_groth16_verifier(dir: &ModelDir) -> Result<Groth16VerifierKeys, ProverError> {
     let manifest = dir.manifest()?;
     warn_insecure(dir, &manifest);
     let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
-    if manifest.backend == crate::groth16::BACKEND {
-        let vk = crate::groth16::from_bytes(&vk_bytes).ok_or_else(|| {
-            ProverError::artifact(&dir.path(VK_FILE), "not a Groth16 verifying key")
-        })?;
-        return Ok(LoadedVerifier::Groth16(Groth16VerifierKeys {
-            vk,
-            manifest,
-        }));
-    }
+    let vk = crate::groth16::from_bytes(&vk_bytes)
+        .ok_or_else(|| ProverError::artifact(&dir.path(VK_FILE), "not a Groth16 verifying key"))?;
+    Ok(Groth16VerifierKeys { vk, manifest })
+}
+
+pub(crate) fn load_halo2_verifier(dir: &ModelDir) -> Result<VerifierKeys, ProverError> {
+    let manifest = dir.manifest()?;
+    warn_insecure(dir, &manifest);
+    let vk_bytes = dir.read_checked(VK_FILE, &manifest.vk_sha256)?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
-    let vk = if dir.settings()?.slots.is_some() {
-        VerifyingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
+    let vk = match dir.settings()?.kind() {
+        ModelKind::Decoder => VerifyingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
             &vk_bytes,
             SerdeFormat::RawBytes,
             (),
-        )
-    } else {
-        let lanes = dir.plan()?.range_lanes;
-        VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(
+        ),
+        ModelKind::Graph => VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(
             &vk_bytes,
             SerdeFormat::RawBytes,
-            lanes,
-        )
+            dir.plan()?.range_lanes,
+        ),
     }
     .map_err(|e| ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}")))?;
-    Ok(LoadedVerifier::Halo2(VerifierKeys { srs, vk, manifest }))
+    Ok(VerifierKeys { srs, vk, manifest })
 }
 
 /// The verifier of a model directory, whichever its backend.
@@ -359,8 +366,8 @@ pub struct GenProverKeys {
     pub manifest: Manifest,
 }
 
-/// The generation prover of a decoder's model directory.
-pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
+/// The manifest, once the model and settings files still hash to what it records.
+fn checked_manifest(dir: &ModelDir) -> Result<Manifest, ProverError> {
     let manifest = dir.manifest()?;
     for (file, want) in [
         (MODEL_FILE, &manifest.model_sha256),
@@ -369,6 +376,12 @@ pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
         dir.read_checked(file, want)?;
     }
     warn_insecure(dir, &manifest);
+    Ok(manifest)
+}
+
+/// The generation prover of a decoder's model directory.
+pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
+    let manifest = checked_manifest(dir)?;
     let plan = dir.gen_plan()?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
@@ -387,44 +400,41 @@ pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
     })
 }
 
-/// The prover of a model directory, whichever its backend.
+/// The prover of a graph model's directory, with its backend.
 pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverError> {
-    let manifest = dir.manifest()?;
-    for (file, want) in [
-        (MODEL_FILE, &manifest.model_sha256),
-        (SETTINGS_FILE, &manifest.settings_sha256),
-    ] {
-        dir.read_checked(file, want)?;
-    }
-    warn_insecure(dir, &manifest);
+    dir.manifest()?.backend.backend().prover(dir)
+}
+
+pub(crate) fn load_groth16_prover(dir: &ModelDir) -> Result<Groth16ProverKeys, ProverError> {
+    let manifest = checked_manifest(dir)?;
     let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
-    if manifest.backend == crate::groth16::BACKEND {
-        // uncompressed and unchecked: the manifest's hash already vouches for these bytes, and
-        // decompressing tens of thousands of points would cost more than the proof
-        let pk = ark_groth16::ProvingKey::deserialize_with_mode(
-            &pk_bytes[..],
-            Compress::No,
-            Validate::No,
-        )
-        .map_err(|e| {
+    // uncompressed and unchecked: the manifest's hash already vouches for these bytes, and
+    // decompressing tens of thousands of points would cost more than the proof
+    let pk =
+        ark_groth16::ProvingKey::deserialize_with_mode(&pk_bytes[..], Compress::No, Validate::No)
+            .map_err(|e| {
             ProverError::artifact(
                 &dir.path(PK_FILE),
                 format!("not a Groth16 proving key: {e}"),
             )
         })?;
-        return Ok(Box::new(Groth16ProverKeys {
-            pk,
-            shape: dir.shape()?,
-            manifest,
-        }));
-    }
-    if dir.settings()?.slots.is_some() {
+    Ok(Groth16ProverKeys {
+        pk,
+        shape: dir.shape()?,
+        manifest,
+    })
+}
+
+pub(crate) fn load_halo2_prover(dir: &ModelDir) -> Result<ProverKeys, ProverError> {
+    let manifest = checked_manifest(dir)?;
+    if dir.settings()?.kind() == ModelKind::Decoder {
         return Err(ProverError::artifact(
             &dir.path(SETTINGS_FILE),
             "this is a generation model: prove with `zkinfer generate`",
         ));
     }
     let plan = dir.plan()?;
+    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
     let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(
@@ -433,10 +443,10 @@ pub fn load_prover(dir: &ModelDir) -> Result<Box<dyn ProvingBackend>, ProverErro
         plan.range_lanes,
     )
     .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
-    Ok(Box::new(ProverKeys {
+    Ok(ProverKeys {
         srs,
         pk,
         plan,
         manifest,
-    }))
+    })
 }

@@ -1,9 +1,12 @@
 //! How zkinfer makes proofs: on-disk artifacts written atomically ([`artifacts`]), key generation
 //! with caching ([`keys`]), parallel proving ([`prove`]) and verification ([`verify`]), for two
-//! backends behind the [`keys::ProvingBackend`] and [`keys::VerifyingBackend`] traits: halo2 with
-//! a KZG structured reference string ([`srs`], [`transcript`]) and Groth16 ([`groth16`]).
+//! proof systems behind one [`backend::Backend`] trait, chosen by a typed [`backend::BackendId`]:
+//! halo2 with a KZG structured reference string ([`srs`], [`transcript`]) and Groth16
+//! ([`groth16`]). Loaded keys prove and verify behind [`keys::ProvingBackend`] and
+//! [`keys::VerifyingBackend`].
 
 pub mod artifacts;
+pub mod backend;
 pub mod compile;
 pub mod generate;
 pub mod groth16;
@@ -17,8 +20,7 @@ pub mod verify;
 
 pub use halo2curves::bn256::{Bn256, Fr, G1Affine};
 
-/// Proof system identifier written into every artifact.
-pub const BACKEND: &str = "halo2-kzg-bn254-shplonk";
+pub use backend::BackendId;
 pub use transcript::TRANSCRIPT;
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,8 @@ use crate::{artifacts::ARTIFACT_VERSION, Bn256, G1Affine, ProverError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofFile {
     pub version: u32,
+    /// The backend's identifier as the file states it: an untrusted file naming a system we do
+    /// not know is refused as another backend, not as unreadable JSON.
     pub backend: String,
     pub transcript: String,
     pub insecure_dev_srs: bool,
@@ -97,7 +99,7 @@ pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, 
     Ok(Proved {
         file: ProofFile {
             version: ARTIFACT_VERSION,
-            backend: manifest.backend.clone(),
+            backend: manifest.backend.id().into(),
             transcript: manifest.transcript.clone(),
             insecure_dev_srs: manifest.insecure_dev_srs,
             vk_sha256: manifest.vk_sha256.clone(),

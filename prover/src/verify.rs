@@ -56,7 +56,7 @@ pub fn check_with_layout(
 pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), Rejection> {
     let m = keys.manifest();
     if file.version != crate::artifacts::ARTIFACT_VERSION
-        || file.backend != m.backend
+        || file.backend != m.backend.id()
         || file.transcript != m.transcript
     {
         return Err(Rejection::Format(format!(

@@ -32,7 +32,7 @@ fn compile_example(dir: &Path) -> ModelDir {
     write_json(&md.path(MODEL_FILE), &imported.model).unwrap();
     let settings = Settings {
         version: ARTIFACT_VERSION,
-        backend: zkinfer_prover::BACKEND.into(),
+        backend: zkinfer_prover::BackendId::Halo2,
         batch: 1,
         k: Some(plan.k),
         main_rows: Some(plan.main_rows),

@@ -34,7 +34,7 @@ pub struct ContractInfo {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VerifierManifest {
-    pub backend: String,
+    pub backend: zkinfer_prover::BackendId,
     pub vk_sha256: String,
     pub compiler: CompilerSettings,
     /// The generated verifier's parts, in deployment and call order.
@@ -106,7 +106,7 @@ fn info(name: &str, c: &CompiledContract) -> ContractInfo {
 impl VerifierArtifact {
     pub fn manifest(&self) -> VerifierManifest {
         VerifierManifest {
-            backend: self.sources.backend.clone(),
+            backend: self.sources.backend,
             vk_sha256: self.sources.vk_sha256.clone(),
             compiler: self.compiler.clone(),
             parts: self

@@ -48,12 +48,16 @@ pub fn from_proof_file(file: &ProofFile) -> Result<Claim, ContractsError> {
             .map_err(|_| ContractsError::Proof(format!("{name} does not fit in 64 bits")))
     };
     let raw = file.proof_bytes().map_err(ContractsError::Proof)?;
+    let backend: zkinfer_prover::BackendId = file
+        .backend
+        .parse()
+        .map_err(|e: zkinfer_prover::ProverError| ContractsError::Proof(e.to_string()))?;
     Ok(Claim {
         request_id: to_u256(&inst[0]),
         input_commitment: to_u256(&inst[1]),
         output_commitment: to_u256(&inst[2]),
         n_in: count(3, "n_in")?,
         n_out: count(4, "n_out")?,
-        proof: crate::generate::evm_proof(&file.backend, &raw)?.into(),
+        proof: crate::generate::evm_proof(backend, &raw)?.into(),
     })
 }

@@ -18,6 +18,7 @@ use snark_verifier::verifier::{plonk::PlonkVerifier, SnarkVerifier};
 use zkinfer_circuits::usage::NUM_INSTANCES;
 use zkinfer_prover::keys::{Groth16VerifierKeys, LoadedVerifier};
 use zkinfer_prover::transcript::Layout;
+use zkinfer_prover::BackendId;
 
 use crate::ContractsError;
 
@@ -31,7 +32,7 @@ const GROTH16_ADAPTER_SOL: &str = include_str!("../contracts/Groth16UsageVerifie
 /// interface, by file name.
 #[derive(Clone, Debug)]
 pub struct VerifierSources {
-    pub backend: String,
+    pub backend: BackendId,
     pub vk_sha256: String,
     pub sources: BTreeMap<String, String>,
     /// Contract names of the generated verifier's parts, deployed first, in call order.
@@ -44,7 +45,7 @@ pub struct VerifierSources {
 /// A model's verifier as generated, before a halo2 verifier is split into parts. Generating is
 /// the slow step, so it is done once and split as often as [`crate::artifact::build`] needs.
 pub struct Generated {
-    backend: String,
+    backend: BackendId,
     vk_sha256: String,
     code: Code,
 }
@@ -72,7 +73,7 @@ pub fn generate(keys: &LoadedVerifier) -> Generated {
         ),
     };
     Generated {
-        backend: manifest.backend.clone(),
+        backend: manifest.backend,
         vk_sha256: manifest.vk_sha256.clone(),
         code,
     }
@@ -108,7 +109,7 @@ impl Generated {
             halo2_adapter(&self.vk_sha256, layout, names.len()),
         );
         Ok(VerifierSources {
-            backend: self.backend.clone(),
+            backend: self.backend,
             vk_sha256: self.vk_sha256.clone(),
             sources: with_interface(sources),
             parts: names,
@@ -118,7 +119,7 @@ impl Generated {
 
     fn groth16_sources(&self, verifier: &str) -> VerifierSources {
         VerifierSources {
-            backend: self.backend.clone(),
+            backend: self.backend,
             vk_sha256: self.vk_sha256.clone(),
             sources: with_interface(BTreeMap::from([
                 ("Groth16Verifier.sol".to_string(), verifier.to_string()),
@@ -362,8 +363,8 @@ fn scalar_checks(layout: &Layout) -> String {
 
 /// The bytes a contract verifies for a proof file's proof: halo2 proofs are already in the EVM
 /// transcript's encoding; Groth16 proofs are re-encoded as EIP-197 words (A, B, C).
-pub fn evm_proof(backend: &str, proof: &[u8]) -> Result<Vec<u8>, ContractsError> {
-    if backend != zkinfer_prover::groth16::BACKEND {
+pub fn evm_proof(backend: BackendId, proof: &[u8]) -> Result<Vec<u8>, ContractsError> {
+    if backend == BackendId::Halo2 {
         return Ok(proof.to_vec());
     }
     use ark_ec::AffineRepr;

@@ -9,11 +9,12 @@ use zkinfer_prover::inspect::stats;
 
 pub fn run(dir: &Path, json_out: bool) -> Result<ExitCode> {
     let md = ModelDir::new(dir);
-    if md.settings()?.backend == zkinfer_prover::groth16::BACKEND {
+    let backend = md.settings()?.backend;
+    if backend == zkinfer_prover::BackendId::Groth16 {
         let n = zkinfer_prover::groth16::constraint_count(md.shape()?)?;
         if json_out {
             super::print_json(
-                &serde_json::json!({ "backend": "groth16-bn254", "constraints": n, "public_instances": 5 }),
+                &serde_json::json!({ "backend": backend, "constraints": n, "public_instances": 5 }),
             );
         } else {
             println!(

@@ -27,10 +27,10 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn id(self) -> &'static str {
+    pub fn id(self) -> zkinfer_prover::BackendId {
         match self {
-            Backend::Halo2 => zkinfer_prover::BACKEND,
-            Backend::Groth16 => zkinfer_prover::groth16::BACKEND,
+            Backend::Halo2 => zkinfer_prover::BackendId::Halo2,
+            Backend::Groth16 => zkinfer_prover::BackendId::Groth16,
         }
     }
 }

@@ -48,7 +48,7 @@ pub fn run(
         let opening_path = out.join(format!("opening-{i}.json"));
         write_json(&proof_path, &proved.file)?;
         write_json(&opening_path, &proved.opening)?;
-        if proved.file.backend == zkinfer_prover::groth16::BACKEND {
+        if keys.manifest().backend == zkinfer_prover::BackendId::Groth16 {
             // snarkjs's formats, for `snarkjs groth16 verify verification_key.json public.json proof.json`
             let bytes = hex::decode(proved.file.proof.trim_start_matches("0x"))?;
             let instances = proved.file.instances.parse()?;

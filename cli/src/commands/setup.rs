@@ -9,7 +9,11 @@ use zkinfer_prover::artifacts::ModelDir;
 use zkinfer_prover::keys::{setup, SrsSource};
 
 pub fn run(dir: &Path, srs: Option<PathBuf>, dev_srs: bool, json_out: bool) -> Result<ExitCode> {
-    let groth16 = ModelDir::new(dir).settings()?.backend == zkinfer_prover::groth16::BACKEND;
+    let groth16 = !ModelDir::new(dir)
+        .settings()?
+        .backend
+        .backend()
+        .universal_srs();
     let source = match (srs, dev_srs) {
         (Some(_), _) if groth16 => bail!("Groth16 keys are circuit-specific: it takes no --srs (setup runs a dev setup)"),
         _ if groth16 => SrsSource::Dev,

@@ -36,7 +36,7 @@ pub const SALT: u64 = 0x5a17;
 pub struct Fixture {
     pub _tmp: tempfile::TempDir,
     pub dir: ModelDir,
-    pub backend: &'static str,
+    pub backend: zkinfer_prover::BackendId,
     pub verifier: VerifierArtifact,
     keys: Box<dyn ProvingBackend>,
     input: Vec<i64>,
@@ -77,7 +77,7 @@ pub fn solc() -> &'static Solc {
     SOLC.get_or_init(|| Solc::find().expect("run `npm ci --prefix verifier-contracts`"))
 }
 
-fn make_fixture(backend: &'static str) -> Fixture {
+fn make_fixture(backend: zkinfer_prover::BackendId) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("model");
     zkinfer_prover::compile::compile_dir(
@@ -107,12 +107,12 @@ fn make_fixture(backend: &'static str) -> Fixture {
 
 pub fn halo2() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| make_fixture(zkinfer_prover::BACKEND))
+    F.get_or_init(|| make_fixture(zkinfer_prover::BackendId::Halo2))
 }
 
 pub fn groth16() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| make_fixture(zkinfer_prover::groth16::BACKEND))
+    F.get_or_init(|| make_fixture(zkinfer_prover::BackendId::Groth16))
 }
 
 pub fn settlement() -> &'static CompiledContract {
