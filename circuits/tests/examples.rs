@@ -59,6 +59,20 @@ fn lenet_style_cnn() {
 }
 
 #[test]
+fn smooth_mlp_has_one_table_per_activation() {
+    let i = build("smooth_mlp/smooth_mlp");
+    // GELU as torch writes it (Div, Erf, Add, Mul, Mul) is one table like Tanh and Sigmoid
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        expected.extend(["einsum", "rescale", "table"]);
+    }
+    expected.extend(["einsum", "rescale"]);
+    assert_eq!(ops(&i), expected);
+    assert_eq!(i.model.tables().len(), 3);
+    accurate(&i, 0.05, 0.85);
+}
+
+#[test]
 fn residual_cnn_folds_batchnorm_and_adds_the_skip() {
     let i = build("cnn/residual");
     let ops = ops(&i);

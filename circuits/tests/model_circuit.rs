@@ -127,3 +127,28 @@ fn plan_rows_match_layout_and_fit_k() {
     run(&plan, w, None).unwrap();
     assert!(plan.main_rows + 10 <= 1 << plan.k);
 }
+
+#[test]
+fn matvec_blocks_are_taken_only_where_they_lower_k() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    // 512 × 256 weights: a row per nine inputs per output on the dot chip needs 2^14 rows, five
+    // outputs at a time on the matvec chip fit in 2^13
+    let wide = Plan::new(random_model(&mut rng, &[512, 256, 10]), 1).unwrap();
+    assert!(wide.shape.matvec, "{:?}", wide.shape);
+    let chains = Plan::with_shape(Model::clone(&wide.model), 1, Default::default()).unwrap();
+    assert!(wide.k < chains.k, "{} vs {}", wide.k, chains.k);
+    let w = witness(&mut rng, 512, 1);
+    let wide = Arc::new(wide);
+    run(&wide, w.clone(), None).unwrap();
+    let mut bad = ModelCircuit::prepare(wide.clone(), w.clone())
+        .unwrap()
+        .1
+        .statement
+        .instances()
+        .to_vec();
+    bad[2] += Fr::ONE;
+    assert!(run(&wide, w, Some(bad)).is_err());
+    // at equal k the narrower circuit wins: no matvec columns in a small model's verifier
+    let small = Plan::new(random_model(&mut rng, &[50, 20, 10]), 1).unwrap();
+    assert!(!small.shape.matvec);
+}

@@ -10,17 +10,14 @@ mod onnx;
 use std::sync::Arc;
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use halo2_proofs::dev::MockProver;
-use onnx::{float, int, ints, Net};
+use onnx::{float, halo2_accepts, int, ints, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use zkinfer_circuits::graph::{quantize_input, Model};
+use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::groth16::{Groth16Circuit, F};
-use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::import::{compile, Imported, Options};
 use zkinfer_circuits::ops::Op;
-use zkinfer_circuits::Fr;
 
 /// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
 fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
@@ -49,20 +46,7 @@ fn within(i: &Imported, tol: f64) {
 
 /// The compiled model on `x` satisfies the halo2 circuit and the R1CS with the same statement.
 fn proves(model: &Model, x: &[f64]) {
-    let w = Witness {
-        rows: vec![quantize_input(x, model).unwrap()],
-        request_id: Fr::from(3),
-        salt: Fr::from(9),
-    };
-    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
-    let (circuit, run) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
-    let inst = run.statement.instances().to_vec();
-    if let Err(e) = MockProver::run(plan.k, &circuit, vec![inst])
-        .unwrap()
-        .verify()
-    {
-        panic!("{}: {:?}", model.name(), &e[..e.len().min(3)]);
-    }
+    let w = halo2_accepts(model, x);
     let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
     let (g16, _) = Groth16Circuit::prepare(shape, w).unwrap();
     let cs = ConstraintSystem::<F>::new_ref();
@@ -384,4 +368,27 @@ fn qdq_pair_on_two_grids_is_refused_by_name() {
         e.contains("another scale or zero point") && e.contains("QuantizeLinear"),
         "{e}"
     );
+}
+
+#[test]
+fn matmul_of_two_activations_on_both_backends() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut net = Net::default();
+    net.input("x", &[1, 4, 6])
+        .init("wa", &[6, 5], normal(&mut rng, 30, 0.6))
+        .init("wb", &[6, 5], normal(&mut rng, 30, 0.6))
+        .node("MatMul", &["x", "wa"], &["a"], vec![])
+        .node("MatMul", &["x", "wb"], &["b"], vec![])
+        .node("Transpose", &["b"], &["bt"], vec![ints("perm", &[0, 2, 1])])
+        .node("MatMul", &["a", "bt"], &["s"], vec![])
+        .output("s");
+    let i = compiled(&net, "qk", 24, 12);
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "matmul").count(),
+        1,
+        "{names:?}"
+    );
+    let range = 127.0 / i.model.output_scales()[0];
+    within(&i, 0.05 * range);
 }

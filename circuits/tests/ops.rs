@@ -1,142 +1,18 @@
-//! Every op of the graph IR on both backends: for a small graph around the op, the reference
-//! executor, the halo2 circuit (MockProver) and the R1CS (satisfiability) agree on random, extreme
-//! and clamping inputs; a statement with any one output changed is rejected (a wrong maximum, a
-//! wrong tap, a broadcast read from the wrong element or the wrong branch of a comparison all
-//! change an output); and the witness-mutation nets run over each op's circuits.
+//! Every op of the graph IR on both backends, through the checks of `op_nets`: reference,
+//! halo2 and R1CS agree, a changed output is refused, and the witness-mutation nets run over
+//! each op's circuits.
 
-use std::sync::Arc;
+mod op_nets;
 
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use halo2_proofs::dev::MockProver;
-use rand::{Rng, SeedableRng};
+use op_nets::{check, ints, plans, rescale, tensor};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::graph::{execute, Builder, Model, Tensor};
-use zkinfer_circuits::groth16::circuit::Shape;
-use zkinfer_circuits::groth16::mutation::assert_every_variable_bound;
-use zkinfer_circuits::groth16::{from_ark, Groth16Circuit, F};
-use zkinfer_circuits::halo2::mutation::assert_sample_bound;
-use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::ops::{
     add::Add, affine::Affine, clip::Clip, conv::Conv, conv_transpose::ConvTranspose,
-    einsum::Einsum, max::Max, max::Min, mul::Mul, piecewise::Piecewise, pool, reduce, relu::Relu,
-    rescale::Rescale, wiring, Op,
+    einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul, piecewise::Piecewise, pool,
+    reduce, relu::Relu, wiring, Op,
 };
-use zkinfer_circuits::usage::commit;
-use zkinfer_circuits::Fr;
-
-/// Halo2 cells mutated per op circuit.
-const SAMPLE: usize = 300;
-
-fn rescale(shift: u32) -> Op {
-    Op::Rescale(Rescale {
-        multiplier: 21000,
-        shift,
-        min: -128,
-        max: 127,
-    })
-}
-
-fn ints(rng: &mut ChaCha8Rng, n: usize, r: i64) -> Vec<i64> {
-    (0..n).map(|_| rng.gen_range(-r..=r)).collect()
-}
-
-fn witness(rows: Vec<Vec<i64>>) -> Witness {
-    Witness {
-        rows,
-        request_id: Fr::from(77),
-        salt: Fr::from(5),
-    }
-}
-
-/// Reference, halo2 and R1CS agree on `rows` one at a time; for the first, any changed output is
-/// rejected.
-fn agree(model: &Model, rows: &[Vec<i64>]) {
-    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
-    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
-    for (r, row) in rows.iter().enumerate() {
-        let w = witness(vec![row.clone()]);
-        let (circuit, run) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
-        let inst = run.statement.instances().to_vec();
-        if let Err(e) = MockProver::run(plan.k, &circuit, vec![inst.clone()])
-            .unwrap()
-            .verify()
-        {
-            panic!(
-                "{}: halo2 rejects the reference: {:?}",
-                model.name(),
-                &e[..e.len().min(3)]
-            );
-        }
-        let (g16, g16_run) = Groth16Circuit::prepare(shape.clone(), w.clone()).unwrap();
-        let cs = ConstraintSystem::<F>::new_ref();
-        g16.generate_constraints(cs.clone()).unwrap();
-        assert!(
-            cs.is_satisfied().unwrap(),
-            "{}: R1CS unsatisfied",
-            model.name()
-        );
-        let publics: Vec<Fr> = cs.instance_assignment().unwrap()[1..]
-            .iter()
-            .map(from_ark)
-            .collect();
-        assert_eq!(publics, g16_run.statement.instances().to_vec());
-        assert_eq!(publics, inst, "backends disagree");
-        if r > 0 {
-            continue;
-        }
-        // every output, changed by one, is refused
-        let honest = execute(model, row).unwrap().output();
-        for i in 0..honest.len().min(6) {
-            let mut outs = honest.clone();
-            outs[i] += if outs[i] == 127 { -1 } else { 1 };
-            let mut bad = inst.clone();
-            bad[2] = commit(w.request_id, w.salt, 1, &outs).unwrap();
-            assert!(
-                MockProver::run(plan.k, &circuit, vec![bad])
-                    .unwrap()
-                    .verify()
-                    .is_err(),
-                "{}: output {i} changed by one accepted",
-                model.name()
-            );
-        }
-    }
-}
-
-/// The mutation nets: sampled halo2 cells, every R1CS witness variable.
-fn nets(model: &Model, row: Vec<i64>) {
-    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
-    let (circuit, run) = ModelCircuit::prepare(plan.clone(), witness(vec![row.clone()])).unwrap();
-    let inst = vec![run.statement.instances().to_vec()];
-    assert_sample_bound(plan.k, &circuit, &inst, SAMPLE, model.name());
-    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
-    let (g16, _) = Groth16Circuit::prepare(shape, witness(vec![row])).unwrap();
-    assert_every_variable_bound(&|cs| g16.clone().generate_constraints(cs), model.name());
-}
-
-/// Random rows, the extremes and a sign pattern; then the nets on a random row.
-fn check(model: Model, seed: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n = model.input_len();
-    let rows = vec![
-        ints(&mut rng, n, 128)
-            .into_iter()
-            .map(|v| v.min(127))
-            .collect(),
-        ints(&mut rng, n, 20),
-        vec![127; n],
-        vec![-128; n],
-        (0..n)
-            .map(|i| if i % 3 == 0 { 127 } else { -128 })
-            .collect::<Vec<i64>>(),
-    ];
-    agree(&model, &rows);
-    nets(&model, rows[0].clone());
-}
-
-fn tensor(rng: &mut ChaCha8Rng, shape: &[usize], r: i64) -> Tensor<i64> {
-    Tensor::new(shape.to_vec(), ints(rng, shape.iter().product(), r)).unwrap()
-}
 
 #[test]
 fn conv_2d_with_stride_padding_and_groups() {
@@ -207,7 +83,10 @@ fn einsum_in_either_layout_with_a_broadcast_bias() {
     let acc2 = b.node("mm2", e2, &[&flat]).unwrap();
     assert_eq!(b.shape(&acc2), Some(&[1, 3][..]));
     let z = b.node("z", rescale(17), &[&acc2]).unwrap();
-    check(b.finish(&[&y, &z]).unwrap(), 3);
+    let model = b.finish(&[&y, &z]).unwrap();
+    // both products also run on the matvec chip, under the same checks
+    assert_eq!(plans(&model).len(), 2);
+    check(model, 3);
 }
 
 #[test]
@@ -526,6 +405,31 @@ fn wiring_moves_values_and_pads_with_pinned_constants() {
         &[xv(0, 0, 3) as i128, xv(0, 0, 0) as i128, -15 + 24, -3, -3]
     );
     check(model, 7);
+}
+
+#[test]
+fn matmul_of_two_computed_tensors_batched() {
+    let mut b = Builder::new("matmul");
+    let q = b.input("q", &[2, 3, 4]);
+    let k = b.input("k", &[2, 5, 4]);
+    let mm = Op::MatMul(MatMul {
+        a_axes: "bqd".into(),
+        b_axes: "bkd".into(),
+        output_axes: "bqk".into(),
+    });
+    let acc = b.node("scores", mm, &[&q, &k]).unwrap();
+    let y = b.node("y", rescale(23), &[&acc]).unwrap();
+    let model = b.finish(&[&y]).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let (qv, kv) = (ints(&mut rng, 24, 128), ints(&mut rng, 40, 128));
+    let row: Vec<i64> = qv.iter().chain(&kv).map(|v| (*v).min(127)).collect();
+    let trace = execute(&model, &row).unwrap();
+    // batch 1, query 2, key 4: Σ_d q[1,2,d] · k[1,4,d], at [1,2,4] of the [2,3,5] scores
+    let want: i128 = (0..4)
+        .map(|d| row[20 + d] as i128 * row[24 + 36 + d] as i128)
+        .sum();
+    assert_eq!(trace.tensors[2][15 + 10 + 4], want);
+    check(model, 14);
 }
 
 /// `n` affine nodes after `from`, each multiplying by `k`: bounds that grow by `log2 k` bits each.

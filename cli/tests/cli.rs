@@ -174,22 +174,22 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
         2,
         "junk.onnx",
     );
-    // unsupported op: the example with its Relu renamed to Tanh
+    // an op no translation knows: the example with its Relu renamed to `Relx`
     let onnx = std::fs::read(example("mlp.onnx")).unwrap();
     let pos = onnx.windows(4).position(|w| w == b"Relu").unwrap();
-    let mut tanh = onnx.clone();
-    tanh[pos..pos + 4].copy_from_slice(b"Tanh");
-    let tanh_path = tmp.path().join("tanh.onnx");
-    std::fs::write(&tanh_path, &tanh).unwrap();
+    let mut unknown = onnx.clone();
+    unknown[pos..pos + 4].copy_from_slice(b"Relx");
+    let unknown_path = tmp.path().join("unknown_op.onnx");
+    std::fs::write(&unknown_path, &unknown).unwrap();
     let out = zkinfer(&[
         "compile",
-        tanh_path.to_str().unwrap(),
+        unknown_path.to_str().unwrap(),
         "--calibration",
         &example("input.json"),
         "-o",
         d,
     ]);
-    fails_with(&out, 2, "Tanh");
+    fails_with(&out, 2, "Relx");
     fails_with(&out, 2, "relu1");
     assert_eq!(
         snapshot(&dir),

@@ -12,16 +12,27 @@ fn zkinfer(args: &[&str]) -> Output {
     common::zkinfer_env(args, &[])
 }
 
-fn cnn(file: &str) -> String {
+fn example(dir: &str, file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/cnn")
+        .join("../examples")
+        .join(dir)
         .join(file)
         .display()
         .to_string()
 }
 
-/// The full flow on `stem` for `backend`; returns the prove report.
+fn cnn(file: &str) -> String {
+    example("cnn", file)
+}
+
+/// The full flow on the CNN example `stem` for `backend`; returns the prove report.
 fn flow(stem: &str, backend: &str) -> serde_json::Value {
+    flow_in("cnn", stem, backend)
+}
+
+/// The full flow on `examples/DIR/STEM.onnx` for `backend`; returns the prove report.
+fn flow_in(dir: &str, stem: &str, backend: &str) -> serde_json::Value {
+    let cnn = |file: &str| example(dir, file);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(stem);
     let d = dir.to_str().unwrap();
@@ -95,6 +106,31 @@ fn onnxruntime_quantized_cnn_on_groth16() {
     // a QDQ file from onnxruntime's quantize_static: proved on the file's own grid
     let p = flow("lenet_qdq", "groth16");
     assert_eq!(p["proofs"][0]["output"][0].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn tanh_sigmoid_gelu_mlp_on_halo2_and_refused_by_groth16() {
+    let p = flow_in("smooth_mlp", "smooth_mlp", "halo2");
+    assert_eq!(p["proofs"][0]["output"][0].as_array().unwrap().len(), 10);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("m");
+    let out = zkinfer(&[
+        "--backend",
+        "groth16",
+        "compile",
+        &example("smooth_mlp", "smooth_mlp.onnx"),
+        "--calibration",
+        &example("smooth_mlp", "smooth_mlp.calibration.json"),
+        "-o",
+        d.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("node `tanh`") && err.contains("Groth16 has none"),
+        "{err}"
+    );
+    assert!(!d.exists(), "nothing written");
 }
 
 #[test]

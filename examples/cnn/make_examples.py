@@ -8,7 +8,9 @@ input. Requires `pip install onnx numpy`. Re-running it reproduces the committed
   BatchNorm, Add of the skip, ReLU), GlobalAveragePool, Flatten, Gemm, on a 3x12x12 input;
 - torch_style.onnx: written the way torch.onnx writes `x.view(x.size(0), -1)`: Shape, Gather,
   Unsqueeze and Concat around the Reshape, Constant and Identity nodes, a Dropout;
-- mlp_1m.onnx (in ../mlp_1m): an MLP 1024-512-512-256-10 (921k parameters), the benchmark size.
+- mlp_1m.onnx (in ../mlp_1m): an MLP 1024-512-512-256-10 (921k parameters), the benchmark size;
+- smooth_mlp.onnx (in ../smooth_mlp): an MLP 64-32-16-16-10 with Tanh, Sigmoid and GELU written
+  the way torch.onnx writes it below opset 20 (Div, Erf, Add, Mul, Mul), on an 8x8 input.
 
 Weights are He-initialised, inputs are smooth blobs in [0, 1], so value ranges resemble real data.
 Every Conv spells out its strides and pads (EZKL refuses a Conv without them)."""
@@ -159,7 +161,35 @@ def mlp_1m():
     save(model_of(nodes, "mlp_1m", inp, out, inits), HERE.parent / "mlp_1m" / "mlp_1m.onnx", lambda: blobs(1, 32, 32), n_cal=8)
 
 
+def smooth_mlp():
+    dims = [64, 32, 16, 16, 10]
+    inits = {}
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        inits[f"w{i}"], inits[f"b{i}"] = he((b, a), a), small((b,))
+    inits["sqrt2"] = np.array(np.sqrt(2.0), dtype=np.float32)
+    inits["one"] = np.array(1.0, dtype=np.float32)
+    inits["half"] = np.array(0.5, dtype=np.float32)
+    gemm = lambda i, x, y: helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [y], name=f"fc{i}", transB=1)
+    nodes = [
+        gemm(0, "x", "h0"),
+        helper.make_node("Tanh", ["h0"], ["a0"], name="tanh"),
+        gemm(1, "a0", "h1"),
+        helper.make_node("Sigmoid", ["h1"], ["a1"], name="sigmoid"),
+        gemm(2, "a1", "h2"),
+        helper.make_node("Div", ["h2", "sqrt2"], ["g0"], name="/gelu/Div"),
+        helper.make_node("Erf", ["g0"], ["g1"], name="/gelu/Erf"),
+        helper.make_node("Add", ["g1", "one"], ["g2"], name="/gelu/Add"),
+        helper.make_node("Mul", ["h2", "g2"], ["g3"], name="/gelu/Mul"),
+        helper.make_node("Mul", ["g3", "half"], ["a2"], name="/gelu/Mul_1"),
+        gemm(3, "a2", "y"),
+    ]
+    inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])
+    save(model_of(nodes, "smooth_mlp", inp, out, inits), HERE.parent / "smooth_mlp" / "smooth_mlp.onnx", lambda: blobs(1, 8, 8))
+
+
 lenet()
 residual()
 torch_style()
 mlp_1m()
+smooth_mlp()

@@ -32,7 +32,7 @@ pub fn stats(plan: &Halo2Plan) -> CircuitStats {
     let mut cs = ConstraintSystem::<Fr>::default();
     let (k, main, range) = match plan {
         Halo2Plan::Model(p) => {
-            let _ = ModelCircuit::configure_with_params(&mut cs, p.range_lanes);
+            let _ = ModelCircuit::configure_with_params(&mut cs, p.shape);
             (p.k, p.main_rows, p.range_rows)
         }
         Halo2Plan::Generation(p) => {

@@ -291,7 +291,7 @@ pub(crate) fn load_halo2_verifier(dir: &ModelDir) -> Result<VerifierKeys, Prover
         ModelKind::Graph => VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(
             &vk_bytes,
             SerdeFormat::RawBytes,
-            dir.plan()?.range_lanes,
+            dir.plan()?.shape,
         ),
     }
     .map_err(|e| ProverError::artifact(&dir.path(VK_FILE), format!("not a verifying key: {e}")))?;
@@ -440,7 +440,7 @@ pub(crate) fn load_halo2_prover(dir: &ModelDir) -> Result<ProverKeys, ProverErro
     let pk = ProvingKey::<G1Affine>::from_bytes::<ModelCircuit>(
         &pk_bytes,
         SerdeFormat::RawBytesUnchecked,
-        plan.range_lanes,
+        plan.shape,
     )
     .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
     Ok(ProverKeys {

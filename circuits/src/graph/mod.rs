@@ -115,8 +115,8 @@ pub enum GraphError {
 
 /// A validated graph with everything later stages need derived once: the evaluation order, every
 /// tensor's shape and bounds, and every node's structure.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "Graph", into = "Graph")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Graph")]
 pub struct Model {
     graph: Graph,
     /// Node indices in evaluation order.
@@ -145,6 +145,14 @@ impl TryFrom<Graph> for Model {
 impl From<Model> for Graph {
     fn from(m: Model) -> Graph {
         m.graph
+    }
+}
+
+/// A model is stored as its graph; what was derived from it is derived again on load. Written by
+/// hand so that serializing borrows the graph instead of cloning the derived structures.
+impl Serialize for Model {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.graph.serialize(s)
     }
 }
 
@@ -212,6 +220,23 @@ impl Model {
             .zip(self.output_scales())
             .map(|(v, s)| *v as f64 / s)
             .collect()
+    }
+
+    /// Each distinct lookup table (a function table, a softmax's exp table), `(first, values)`,
+    /// in the order of the nodes that first use it: the circuit tags tables in this order.
+    pub fn tables(&self) -> Vec<(i64, &[i64])> {
+        let mut out: Vec<(i64, &[i64])> = Vec::new();
+        for k in &self.kinds {
+            let (first, values) = match k {
+                Kind::Table { first, values } => (*first, &values[..]),
+                Kind::Softmax(n) => (n.first, &n.exp[..]),
+                _ => continue,
+            };
+            if !out.iter().any(|(f, v)| *f == first && *v == values) {
+                out.push((first, values));
+            }
+        }
+        out
     }
 
     fn scale(&self, t: usize) -> f64 {

@@ -13,6 +13,7 @@ use super::instructions::R1csOps;
 use super::{to_ark, F};
 use crate::field::fr_from_i64;
 use crate::graph::{lower, GraphError, Model};
+use crate::ops::Op;
 use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
 use crate::witness::{check_batch, run, Run, Witness, WitnessError};
 
@@ -29,6 +30,19 @@ impl Shape {
     /// The shape of `model` over `batch` samples.
     pub fn new(model: Model, batch: usize) -> std::result::Result<Self, GraphError> {
         check_batch(batch)?;
+        if let Some(node) = model.graph().nodes.iter().find(|n| n.op.lookups()) {
+            let what = match &node.op {
+                Op::Table(t) => format!("{} is a function table", t.func),
+                other => format!("{} has an exp table", other.name()),
+            };
+            return Err(GraphError::Node {
+                node: node.name.clone(),
+                op: node.op.name(),
+                msg: format!(
+                    "{what}, which needs lookups; Groth16 has none (use the halo2 backend)"
+                ),
+            });
+        }
         Ok(Self {
             model: Arc::new(model),
             batch,

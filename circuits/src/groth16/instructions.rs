@@ -4,10 +4,11 @@
 
 use super::cs::{Cs, Num, Result};
 use super::gadgets::rescale::rescale;
-use super::{to_ark, F};
-use crate::field::{fr_from_i128, fr_from_i64};
+use super::{from_ark, to_ark, F};
+use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
+use crate::ops::instructions::division;
 use crate::ops::rescale::RescaleParams;
-use crate::ops::Instructions;
+use crate::ops::{Bound, Instructions};
 
 /// The instructions on one constraint system.
 pub struct R1csOps<'a>(pub &'a Cs);
@@ -38,5 +39,59 @@ impl Instructions for R1csOps<'_> {
 
     fn rescale(&mut self, acc: &Num, p: &RescaleParams) -> Result<Num> {
         rescale(self.0, acc, p)
+    }
+
+    /// The quotient a witness, one product constraint, the remainder and the divisor's slack
+    /// linear, each range-checked by bits with the quotient.
+    fn div(&mut self, num: &Num, den: &Num, nb: Bound, db: Bound) -> Result<Num> {
+        let (qb, q_bits, r_bits) = division(nb, db);
+        let int = |v: &Option<F>| v.as_ref().and_then(|v| fr_to_i128(&from_ark(v)));
+        let value = match (int(&num.value), int(&den.value)) {
+            (Some(n), Some(d)) if d > 0 => Some(f(n.div_euclid(d))),
+            (Some(_), Some(_)) => Some(F::from(0u64)),
+            _ => None,
+        };
+        let cs = self.0;
+        let q = cs.witness(value)?;
+        let p = cs.mul(&q, den)?;
+        let r = num.minus(&p);
+        cs.range(&r, r_bits)?;
+        cs.range(
+            &den.minus(&r).scale_add(F::from(1u64), -F::from(1u64)),
+            r_bits,
+        )?;
+        cs.range(&q.scale_add(F::from(1u64), -f(qb.0)), q_bits)?;
+        Ok(q)
+    }
+
+    /// R1CS has no lookups: [`super::circuit::Shape::new`] refuses a model with a table, so
+    /// this is never reached by a shaped circuit.
+    fn lookup(&mut self, _: &Num, _: i64, _: &[i64]) -> Result<Num> {
+        Err(ark_relations::gr1cs::SynthesisError::Unsatisfiable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ark_relations::gr1cs::ConstraintSystemRef;
+
+    use super::*;
+    use crate::groth16::mutation::assert_every_variable_bound;
+
+    /// `floor(n / d)` with `n` and `d` public: the quotient is the floor, and every variable
+    /// of the division (quotient, product, the bits of the three range checks) is bound.
+    #[test]
+    fn division_is_the_floor_and_every_variable_is_bound() {
+        for (n, d) in [(1000i128, 7i128), (0, 3), (-50, 9), (255, 255), (254, 255)] {
+            let synth = move |cs: ConstraintSystemRef<F>| -> Result<()> {
+                let c = Cs::new(cs);
+                let num = c.input(Some(f(n)))?;
+                let den = c.input(Some(f(d)))?;
+                let q = R1csOps(&c).div(&num, &den, (-1000, 1000), (1, 255))?;
+                assert_eq!(q.value, Some(f(n.div_euclid(d))));
+                Ok(())
+            };
+            assert_every_variable_bound(&synth, "division");
+        }
     }
 }

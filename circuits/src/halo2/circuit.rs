@@ -9,9 +9,9 @@ use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use super::chips::dot::Term;
 use super::commit::{commit, BYTES};
-use super::config::CircuitConfig;
+use super::config::{CircuitConfig, Shape};
 use super::ctx::{Ctx, Wire};
-use super::instructions::Halo2Ops;
+use super::instructions::{tags, Halo2Ops};
 use super::plan::Plan;
 use crate::field::fr_from_i64;
 use crate::graph::{lower, Model};
@@ -50,19 +50,19 @@ impl ModelCircuit {
 impl Circuit<Fr> for ModelCircuit {
     type Config = CircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
-    /// The plan's range lanes.
-    type Params = usize;
+    /// The plan's configuration.
+    type Params = Shape;
 
     fn without_witnesses(&self) -> Self {
         Self::shape(self.plan.clone())
     }
 
-    fn params(&self) -> usize {
-        self.plan.range_lanes
+    fn params(&self) -> Shape {
+        self.plan.shape
     }
 
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, lanes: usize) -> CircuitConfig {
-        CircuitConfig::configure_with(meta, lanes)
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> CircuitConfig {
+        CircuitConfig::configure_with(meta, shape)
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> CircuitConfig {
@@ -72,6 +72,9 @@ impl Circuit<Fr> for ModelCircuit {
     fn synthesize(&self, cfg: CircuitConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         cfg.range.load_table(&mut layouter)?;
         let plan = &self.plan;
+        if let Some(table) = &cfg.table {
+            table.load(&mut layouter, &tags(&plan.model.tables()))?;
+        }
         let publics = layouter.assign_region(
             || "model",
             |mut region| {
@@ -137,9 +140,10 @@ pub fn layout(
     }
 
     let mut outputs = Vec::new();
+    let tables = model.tables();
     for (b, bit) in bits.iter().enumerate() {
         let row = xs[b * in_len..(b + 1) * in_len].to_vec();
-        let ys = lower(model, &mut Halo2Ops::new(cfg, ctx), row)?;
+        let ys = lower(model, &mut Halo2Ops::new(cfg, ctx, &tables), row)?;
         for y in &ys {
             outputs.push(cfg.mask.mul(ctx, y, bit)?);
         }

@@ -2,8 +2,9 @@
 
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
+use super::chips::table::TableConfig;
 use super::chips::{dot::DotConfig, mask::MaskConfig, poseidon::PoseidonConfig};
-use super::chips::{range::RangeConfig, rescale::RescaleConfig};
+use super::chips::{matvec, matvec::MatvecConfig, range::RangeConfig, rescale::RescaleConfig};
 use crate::Fr;
 
 /// Advice columns of the main lane.
@@ -19,19 +20,49 @@ pub struct CircuitConfig {
     pub fixed: [Column<Fixed>; FIXED_WIDTH],
     pub instance: Column<Instance>,
     pub dot: DotConfig,
+    /// Constant-weight blocks, five inputs by five outputs a row, on the shared fixed columns
+    /// and `matvec::FIXED - FIXED_WIDTH` of its own; absent where the plan found they do not
+    /// lower `k` (their fixed columns would cost a commitment each in every verifier).
+    pub matvec: Option<MatvecConfig>,
     pub rescale: RescaleConfig,
     pub poseidon: PoseidonConfig,
     pub mask: MaskConfig,
     pub range: RangeConfig,
+    /// Function tables, on the main lane and the shared fixed columns; only in circuits of
+    /// models with table ops.
+    pub table: Option<TableConfig>,
+}
+
+/// The choices a plan makes between configurations of the same chips: each lowers the rows
+/// a model needs at the price of columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Range lanes (more lanes, fewer range rows).
+    pub range_lanes: usize,
+    /// Whether constant-weight blocks go on the matvec chip.
+    pub matvec: bool,
+    /// Whether the circuit has function tables (the model has table ops).
+    pub lookups: bool,
+}
+
+impl Default for Shape {
+    /// The narrowest circuit: one range lane, no matvec columns, no tables.
+    fn default() -> Self {
+        Shape {
+            range_lanes: 1,
+            matvec: false,
+            lookups: false,
+        }
+    }
 }
 
 impl CircuitConfig {
     pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
-        Self::configure_with(meta, 1)
+        Self::configure_with(meta, Shape::default())
     }
 
-    /// The configuration with `range_lanes` range lanes (more lanes, fewer rows).
-    pub fn configure_with(meta: &mut ConstraintSystem<Fr>, range_lanes: usize) -> Self {
+    /// The configuration of `shape`.
+    pub fn configure_with(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Self {
         let main: [Column<Advice>; MAIN_WIDTH] = std::array::from_fn(|_| meta.advice_column());
         let fixed: [Column<Fixed>; FIXED_WIDTH] = std::array::from_fn(|_| meta.fixed_column());
         for c in main {
@@ -41,15 +72,31 @@ impl CircuitConfig {
         meta.enable_constant(constants);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
+        let dot = DotConfig::configure(meta, &main, &fixed);
+        let rescale = RescaleConfig::configure(meta, &main, &fixed);
+        let poseidon = PoseidonConfig::configure(meta, &main, &fixed);
+        let mask = MaskConfig::configure(meta, &main);
+        let range = RangeConfig::configure(meta, shape.range_lanes);
+        // Last, so that a circuit without it keeps the column order of the others.
+        let matvec = shape.matvec.then(|| {
+            let mut pool: Vec<Column<Fixed>> = fixed.to_vec();
+            pool.extend((FIXED_WIDTH..matvec::FIXED).map(|_| meta.fixed_column()));
+            MatvecConfig::configure(meta, &main, &pool)
+        });
+        let table = shape
+            .lookups
+            .then(|| TableConfig::configure(meta, &main, &fixed[..4]));
         Self {
             main,
             fixed,
             instance,
-            dot: DotConfig::configure(meta, &main, &fixed),
-            rescale: RescaleConfig::configure(meta, &main, &fixed),
-            poseidon: PoseidonConfig::configure(meta, &main, &fixed),
-            mask: MaskConfig::configure(meta, &main),
-            range: RangeConfig::configure(meta, range_lanes),
+            dot,
+            matvec,
+            rescale,
+            poseidon,
+            mask,
+            range,
+            table,
         }
     }
 }

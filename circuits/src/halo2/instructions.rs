@@ -1,18 +1,23 @@
-//! The graph instructions on halo2 chips: constant linear combinations on the dot chip (the
-//! coefficients are fixed columns, part of the verifying key), products on the mask chip's
+//! The graph instructions on halo2 chips: constant linear combinations on the dot chip, and
+//! blocks of them over one input list on the matvec chip (the coefficients are fixed columns,
+//! part of the verifying key), products on the mask chip's
 //! product gate, rescales (and through them ReLU and max) on the rescale chip with its range
-//! checks, constants pinned by the permutation argument.
+//! checks, function tables on the table chip's lookup, constants pinned by the permutation
+//! argument.
 
 use std::collections::BTreeMap;
 
 use halo2_proofs::plonk::Error;
 
-use super::chips::dot::Term;
+use super::chips::dot::{self, Term};
+use super::chips::matvec::{self, Layer};
+use super::chips::table::Tables;
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
-use crate::field::{fr_from_i128, fr_from_i64};
+use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
+use crate::ops::instructions::division;
 use crate::ops::rescale::RescaleParams;
-use crate::ops::Instructions;
+use crate::ops::{Bound, Instructions};
 use crate::Fr;
 
 /// The instructions on one region's context.
@@ -21,17 +26,34 @@ pub struct Halo2Ops<'c, 'x, 'a, 'r> {
     ctx: &'x mut Ctx<'a, 'r>,
     /// One pinned cell per constant value: later uses copy it.
     constants: BTreeMap<i128, Wire>,
+    /// The model's tables, `(first, values)`; table `i` has tag `i + 1` (0 is the empty row's).
+    tables: &'c [(i64, &'c [i64])],
 }
 
 impl<'c, 'x, 'a, 'r> Halo2Ops<'c, 'x, 'a, 'r> {
-    /// Instructions laying out on `ctx` with the chips of `cfg`.
-    pub fn new(cfg: &'c CircuitConfig, ctx: &'x mut Ctx<'a, 'r>) -> Self {
+    /// Instructions laying out on `ctx` with the chips of `cfg`, the function tables loaded as
+    /// `tables` (see [`tags`]).
+    pub fn new(
+        cfg: &'c CircuitConfig,
+        ctx: &'x mut Ctx<'a, 'r>,
+        tables: &'c [(i64, &'c [i64])],
+    ) -> Self {
         Self {
             cfg,
             ctx,
             constants: BTreeMap::new(),
+            tables,
         }
     }
+}
+
+/// The function table's rows for `tables` (a model's, in order): table `i` under tag `i + 1`.
+pub fn tags(tables: &[(i64, &[i64])]) -> Tables {
+    let mut t = Tables::default();
+    for (i, (first, values)) in tables.iter().enumerate() {
+        t.push(i as u64 + 1, *first, values);
+    }
+    t
 }
 
 impl Instructions for Halo2Ops<'_, '_, '_, '_> {
@@ -63,11 +85,99 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         Ok(acc)
     }
 
+    /// Blocks of five outputs on the matvec chip, where the plan configured it and that takes
+    /// fewer rows than five dot chains (one bias row, then a row per five inputs, against a row
+    /// per nine inputs per output); the rest on the dot chip.
+    fn linear_block(
+        &mut self,
+        xs: &[&Wire],
+        weights: &[Vec<i64>],
+        constants: &[i128],
+    ) -> Result<Vec<Wire>, Error> {
+        let m = xs.len();
+        let cfg = self.cfg;
+        let mut out = Vec::with_capacity(weights.len());
+        for (ws, cs) in weights.chunks(matvec::B).zip(constants.chunks(matvec::B)) {
+            let block_rows = 1 + m.div_ceil(matvec::B);
+            let chain_rows = ws.len() * dot::rows_for(m);
+            let bias: Option<Vec<i64>> = cs.iter().map(|c| i64::try_from(*c).ok()).collect();
+            match (&cfg.matvec, bias) {
+                (Some(chip), Some(bias)) if block_rows < chain_rows => {
+                    let one = self.constant(1)?;
+                    let flat: Vec<i64> = ws.concat();
+                    let x: Vec<Wire> = xs.iter().map(|w| (*w).clone()).collect();
+                    let layer = Layer {
+                        in_dim: m,
+                        out_dim: ws.len(),
+                        weights: &flat,
+                        bias: &bias,
+                        shift: 0,
+                    };
+                    out.extend(chip.assign(self.ctx, &layer, &x, None, &one)?);
+                }
+                _ => {
+                    for (w, c) in ws.iter().zip(cs) {
+                        let terms: Vec<(i64, &Wire)> =
+                            w.iter().copied().zip(xs.iter().copied()).collect();
+                        out.push(self.linear(&terms, *c)?);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn mul(&mut self, a: &Wire, b: &Wire) -> Result<Wire, Error> {
         self.cfg.mask.mul(self.ctx, a, b)
     }
 
     fn rescale(&mut self, acc: &Wire, p: &RescaleParams) -> Result<Wire, Error> {
         self.cfg.rescale.assign(self.ctx, &self.cfg.range, acc, p)
+    }
+
+    /// The quotient in a cell of its own, its product with `den` on the mask chip's product
+    /// gate, the remainder and the divisor's slack over it as combinations, and the three range
+    /// checks on the range lane.
+    fn div(&mut self, num: &Wire, den: &Wire, nb: Bound, db: Bound) -> Result<Wire, Error> {
+        let (qb, q_bits, r_bits) = division(nb, db);
+        let value = num.value.zip(den.value).map(|(n, d)| {
+            match (fr_to_i128(&n), fr_to_i128(&d)) {
+                (Some(n), Some(d)) if d > 0 => fr_from_i128(n.div_euclid(d)),
+                // not a division the circuit can accept: the checks fail
+                _ => Fr::from(0),
+            }
+        });
+        let row = self.ctx.row;
+        let q = self.ctx.assign(self.cfg.main[0], row, value);
+        self.ctx.row += 1;
+        let p = self.mul(&q, den)?;
+        let r = self.linear(&[(1, num), (-1, &p)], 0)?;
+        let slack = self.linear(&[(1, den), (-1, &r)], -1)?;
+        let range = &self.cfg.range;
+        range.check(self.ctx, &r, r_bits, 0)?;
+        range.check(self.ctx, &slack, r_bits, 0)?;
+        range.check(self.ctx, &q, q_bits, -(qb.0 as i64))?;
+        Ok(q)
+    }
+
+    /// One row of the table chip: `(tag, x, y)` looked up, the tag fixed by the key. An input
+    /// outside the domain gets `y = 0`, which no entry of the tag pairs with it.
+    fn lookup(&mut self, x: &Wire, first: i64, values: &[i64]) -> Result<Wire, Error> {
+        let (Some(chip), Some(i)) = (
+            &self.cfg.table,
+            self.tables
+                .iter()
+                .position(|(f, v)| *f == first && *v == values),
+        ) else {
+            // a plan sizes tables from the model, so a circuit of it has them all
+            return Err(Error::Synthesis);
+        };
+        let y = x.value.map(|v| {
+            let e = fr_to_i128(&v)
+                .and_then(|x| usize::try_from(x - first as i128).ok())
+                .and_then(|i| values.get(i));
+            e.map_or(Fr::from(0), |e| fr_from_i64(*e))
+        });
+        chip.apply(self.ctx, i as u64 + 1, x, y)
     }
 }

@@ -6,7 +6,9 @@
 use super::quantize::{multiplier, scale_for};
 use super::translate::FloatOp;
 use crate::graph::Tensor;
-use crate::ops::{add, affine, conv, conv_transpose, einsum, mul, piecewise, pool, reduce, Op};
+use crate::ops::{
+    add, affine, conv, conv_transpose, einsum, matmul, mul, piecewise, pool, reduce, Op,
+};
 
 fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
@@ -161,6 +163,15 @@ fn single(op: &FloatOp, s_in: &[f64], s_y: f64) -> Result<(Op, f64, f64), String
             (op, (1u64 << n) as f64 * s_y, 1.0 / (1u64 << n) as f64)
         }
         FloatOp::Mul => (Op::Mul(mul::Mul {}), s_x * s_in[1], at(s_x * s_in[1])),
+        FloatOp::MatMul { axes: [a, b, o] } => (
+            Op::MatMul(matmul::MatMul {
+                a_axes: a.clone(),
+                b_axes: b.clone(),
+                output_axes: o.clone(),
+            }),
+            s_x * s_in[1],
+            at(s_x * s_in[1]),
+        ),
         other => unreachable!("{other:?} has no rescale"),
     })
 }

@@ -9,6 +9,7 @@ pub(crate) mod compare;
 pub mod data;
 pub mod float;
 pub(crate) mod fold;
+pub(crate) mod func;
 pub mod proto;
 pub(crate) mod qdq;
 pub(crate) mod quantize;

@@ -5,20 +5,23 @@
 //! read a rescaled tensor become the rescale's clamp, as long as its range keeps 0. Every other
 //! op keeps its input's scale; one that joins tensors at different scales (Max, Concat) first
 //! rescales them to the coarsest, so no value is clamped. An output that may leave int8 (after
-//! Neg or Abs of -128) ends in a clamp to int8. Only IEEE-exact f64 operations (mul, div, round)
-//! are used, so every machine derives the same model.
+//! Neg or Abs of -128) ends in a clamp to int8. A function of one tensor becomes a table from its
+//! input's integers to int8 at its output's calibrated scale; a softmax gets an exp table over
+//! the differences its input can show and gives probabilities at scale 127. Only IEEE-exact f64
+//! operations (mul, div, round) and `libm` are used, so every machine derives the same model.
 
 use std::collections::BTreeMap;
 
 use tract_onnx::prelude::OutletId;
 
 use super::accumulate::accumulate;
+use super::func::Expr;
 use super::translate::{FloatGraph, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
-use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, Op};
+use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, softmax, table, Op};
 
 /// `127 / max|v|`, or 1 for a tensor that is always 0.
 pub(crate) fn scale_for(max_abs: f64) -> f64 {
@@ -205,7 +208,7 @@ pub(crate) fn quantize(
             })
             .collect::<Result<_, _>>()?;
         if !fnode.op.rescaled() {
-            let q = plain(&mut e, fnode, &ins).map_err(bad)?;
+            let q = plain(&mut e, fnode, &ins, scale_of(&fnode.outlet)).map_err(bad)?;
             e.tensors.insert(fnode.outlet, q);
             continue;
         }
@@ -306,8 +309,9 @@ fn to_int8(e: &mut Emit, q: &Q) -> String {
 }
 
 /// An op without a rescale: it keeps its input's scale (Sign and ArgMax give plain integers;
-/// a requantization that could not fuse is a rescale of its own).
-fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
+/// a requantization that could not fuse is a rescale of its own; a function's table goes from
+/// its input's scale to `s_out`, the calibrated one of its output).
+fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, String> {
     let ins = if ins.len() > 1 {
         e.align(&fnode.name, ins)
     } else {
@@ -371,6 +375,19 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
                 last: *last,
             })
         }
+        FloatOp::Softmax { axes } => {
+            (scale, lo, hi) = (softmax::OUT as f64, 0, softmax::OUT);
+            Op::Softmax(softmax_of(axes, x)?)
+        }
+        FloatOp::Func { name, expr } => {
+            let t = func_table(name, expr, x, s_out)?;
+            (scale, lo, hi) = (
+                s_out,
+                *t.values.iter().min().unwrap(),
+                *t.values.iter().max().unwrap(),
+            );
+            Op::Table(t)
+        }
         FloatOp::Wire(op) => op.clone(),
         other => unreachable!("{other:?} is rescaled"),
     };
@@ -381,6 +398,56 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, String> {
         shape: fnode.shape.clone(),
         lo,
         hi,
+    })
+}
+
+/// Softmax over `axes` of `x`, probabilities at scale 127: the exp table over every difference
+/// `x_j - max x` can take, `round(2^16 · exp(d / s_x))`.
+fn softmax_of(axes: &[usize], x: &Q) -> Result<softmax::Softmax, String> {
+    let first = x.lo - x.hi;
+    if (1 - first) as usize > table::MAX_TABLE_LEN {
+        return Err(format!(
+            "softmax over values {} apart; its exp table holds at most {}",
+            -first,
+            table::MAX_TABLE_LEN
+        ));
+    }
+    let one = (1i64 << softmax::EXP_BITS) as f64;
+    Ok(softmax::Softmax {
+        axes: axes.to_vec(),
+        first,
+        exp: (first..=0)
+            .map(|d| (libm::exp(d as f64 / x.scale) * one).round() as i64)
+            .collect(),
+        out: softmax::OUT,
+    })
+}
+
+/// The table of `f` over the integers `x` can hold, from `x`'s scale to `s_y`: each entry
+/// `f(i / s_x) · s_y` rounded half away from zero into int8; a NaN (a log of 0 or less, a
+/// square root below 0) is 0, an infinity the int8 end on its side.
+fn func_table(name: &str, f: &Expr, x: &Q, s_y: f64) -> Result<table::Table, String> {
+    let n = (x.hi - x.lo + 1) as usize;
+    if n > table::MAX_TABLE_LEN {
+        return Err(format!(
+            "{name} over {n} input values; a table holds at most {}",
+            table::MAX_TABLE_LEN
+        ));
+    }
+    let values = (x.lo..=x.hi)
+        .map(|i| {
+            let v = f.eval(i as f64 / x.scale) * s_y;
+            if v.is_nan() {
+                0
+            } else {
+                v.round().clamp(-128.0, 127.0) as i64
+            }
+        })
+        .collect();
+    Ok(table::Table {
+        func: name.to_string(),
+        first: x.lo,
+        values,
     })
 }
 

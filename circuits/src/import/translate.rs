@@ -4,7 +4,8 @@
 //! ops on tensors. Each is translated here into an IR op with float constants ([`FloatOp`]);
 //! constant Mul / Add / Sub / Div are folded into the linear op before them where the algebra
 //! allows (Gemm's alpha and beta, a bias Add after MatMul, BatchNorm after Conv), so they cost
-//! no rescale. An op without a translation is an error naming the ONNX node and op.
+//! no rescale. Chains of element-wise functions of one tensor (Sigmoid, an expanded Elu) become
+//! one function ([`func`]). An op without a translation is an error naming the ONNX node and op.
 
 use std::collections::BTreeMap;
 
@@ -22,11 +23,12 @@ use tract_onnx::tract_core::ops::{
     einsum::EinSum,
     element_wise::ElementWiseOp,
     konst::Const,
-    nn::{DataFormat, Reduce, Reducer},
+    nn::{DataFormat, Reduce, Reducer, Softmax as TSoftmax, SoftmaxKind},
     source::TypedSource,
 };
 
 use super::fold::{self, Constant};
+use super::func::{self, Expr};
 use super::{compare, qdq};
 use crate::graph::tensor::{numel, Tensor};
 use crate::ops::{pool::Window, reduce::Axes, wiring, Op};
@@ -64,6 +66,8 @@ pub(crate) enum FloatOp {
     Add { sub: bool },
     /// `a · b`.
     Mul,
+    /// `einsum(a, b)` of two computed tensors, labels as the IR's matmul.
+    MatMul { axes: [String; 3] },
     /// Window maxima.
     MaxPool(Window),
     /// Maxima over axes.
@@ -98,6 +102,10 @@ pub(crate) enum FloatOp {
     /// The index of the maximum (minimum) along `axis`, the first or the `last` of ties, at
     /// scale 1.
     ArgMax { axis: usize, min: bool, last: bool },
+    /// Softmax over axes.
+    Softmax { axes: Vec<usize> },
+    /// An element-wise function of one tensor, made a table ([`func`]).
+    Func { name: String, expr: Expr },
     /// A shape op, already in the IR's terms.
     Wire(Op),
 }
@@ -109,6 +117,7 @@ impl FloatOp {
             self,
             FloatOp::Add { .. }
                 | FloatOp::Mul
+                | FloatOp::MatMul { .. }
                 | FloatOp::Einsum { .. }
                 | FloatOp::Conv { .. }
                 | FloatOp::ConvTranspose { .. }
@@ -263,7 +272,11 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         .to_vec();
     // PRelu arrives as a select over a comparison and a product, a requantization as a
     // QuantizeLinear and a DequantizeLinear: the last node of each stands for the pattern
-    let (mut patterns, absorbed) = compare::prelu(model);
+    let (mut patterns, mut absorbed) = compare::prelu(model);
+    // a chain of element-wise functions of one tensor: its last node stands for the chain
+    let (chains, inner) = func::chains(model);
+    patterns.extend(chains);
+    absorbed.extend(inner);
     let qdq::Pairs {
         quant,
         passthrough,
@@ -303,24 +316,30 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         let konst = |i: usize| const_of(model, node.inputs[i]);
         let mut inputs = vec![from[0]];
         let op = if let Some((a, op)) = patterns.remove(&id) {
-            inputs = vec![a];
+            inputs = vec![resolve(&alias, &a)];
             op
         } else if let Some(e) = node.op_as::<EinSum>() {
             let (ins, outs) = e.axes.to_strs();
-            let (x, w) =
-                match (konst(0), konst(1)) {
-                    (None, Some(w)) => (0, w),
-                    (Some(w), None) => (1, w),
-                    _ => return Err(err(
-                        "a product of two computed tensors (only a constant operand is supported)"
-                            .into(),
-                    )),
-                };
-            inputs = vec![from[x]];
-            FloatOp::Einsum {
-                axes: [ins[x].clone(), ins[1 - x].clone(), outs[0].clone()],
-                weights: w,
-                bias: None,
+            match (konst(0), konst(1)) {
+                (None, None) => {
+                    inputs = from.clone();
+                    FloatOp::MatMul {
+                        axes: [ins[0].clone(), ins[1].clone(), outs[0].clone()],
+                    }
+                }
+                (a, b) => {
+                    let (x, w) = match (a, b) {
+                        (None, Some(w)) => (0, w),
+                        (Some(w), None) => (1, w),
+                        _ => unreachable!("tract folds constant expressions"),
+                    };
+                    inputs = vec![from[x]];
+                    FloatOp::Einsum {
+                        axes: [ins[x].clone(), ins[1 - x].clone(), outs[0].clone()],
+                        weights: w,
+                        bias: None,
+                    }
+                }
             }
         } else if let Some(c) = node.op_as::<TConv>() {
             if c.q_params.is_some() {
@@ -445,6 +464,13 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             }
         } else if let Some(e) = node.op_as::<ElementWiseOp>() {
             compare::element_wise(e).map_err(&err)?
+        } else if let Some(s) = node.op_as::<TSoftmax>() {
+            if s.kind != SoftmaxKind::Softmax || s.quant_output_dt.is_some() {
+                return Err(err(format!("{:?} (only a float Softmax)", s.kind)));
+            }
+            FloatOp::Softmax {
+                axes: s.axes.to_vec(),
+            }
         } else if let Some(d) = node.op_as::<Deconv>() {
             let x = in_shape(0).map_err(&err)?;
             let w = konst(1).ok_or_else(|| err("the kernel is not a constant".into()))?;

@@ -5,7 +5,7 @@
 //! only one that satisfies the constraints for the given inputs (given the stated bounds). Ops
 //! compose only these, so an op is as sound as the instructions it uses.
 
-use super::kind::{width, Bound};
+use super::kind::{bits_of, width, Bound};
 use super::rescale::RescaleParams;
 
 /// The instructions of one backend.
@@ -25,13 +25,68 @@ pub trait Instructions {
         constant: i128,
     ) -> Result<Self::Value, Self::Error>;
 
+    /// `constants[k] + Σ_j weights[k][j] · xs[j]` for each output `k`: combinations that all
+    /// read the same inputs in the same order (a dense layer's outputs, a convolution's output
+    /// channels at one position). A backend may lay them out as one block; by default each is a
+    /// [`Self::linear`] of its own, so the relation is the same either way.
+    fn linear_block(
+        &mut self,
+        xs: &[&Self::Value],
+        weights: &[Vec<i64>],
+        constants: &[i128],
+    ) -> Result<Vec<Self::Value>, Self::Error> {
+        weights
+            .iter()
+            .zip(constants)
+            .map(|(w, c)| {
+                let terms: Vec<(i64, &Self::Value)> =
+                    w.iter().copied().zip(xs.iter().copied()).collect();
+                self.linear(&terms, *c)
+            })
+            .collect()
+    }
+
     /// `a · b` of two values.
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value, Self::Error>;
+
+    /// `Σ a · b` over witness pairs: by default a product each and their sum, so the relation is
+    /// the product's; a backend may lay the pairs out more densely.
+    fn inner(
+        &mut self,
+        pairs: &[(&Self::Value, &Self::Value)],
+    ) -> Result<Self::Value, Self::Error> {
+        let products = pairs
+            .iter()
+            .map(|(a, b)| self.mul(a, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let terms: Vec<(i64, &Self::Value)> = products.iter().map(|p| (1, p)).collect();
+        self.linear(&terms, 0)
+    }
 
     /// The clamped, rounded `acc · multiplier / 2^shift` of [`RescaleParams`], for `acc` within
     /// `±2^acc_bits`.
     fn rescale(&mut self, acc: &Self::Value, p: &RescaleParams)
         -> Result<Self::Value, Self::Error>;
+
+    /// `values[x - first]`, for `x` within the table's domain: a lookup. A backend without
+    /// lookups refuses the op before it synthesizes (see [`super::table`]).
+    fn lookup(
+        &mut self,
+        x: &Self::Value,
+        first: i64,
+        values: &[i64],
+    ) -> Result<Self::Value, Self::Error>;
+
+    /// `floor(num / den)` for `num` within `nb` and `den` within `db`, `db.0 ≥ 1`: a quotient
+    /// `q` and remainder `r` with `num = q · den + r`, `0 ≤ r < den` and `q` within its bound
+    /// ([`division`]), which has one integer solution.
+    fn div(
+        &mut self,
+        num: &Self::Value,
+        den: &Self::Value,
+        nb: Bound,
+        db: Bound,
+    ) -> Result<Self::Value, Self::Error>;
 
     /// `max(a, b)` where `a - b` lies within `diff`: `b + relu(a - b)`, the ReLU being an exact
     /// rescale clamped at 0. A backend may replace it with a fused comparison.
@@ -57,6 +112,22 @@ pub trait Instructions {
         let r = self.rescale(&d, &RescaleParams::relu(diff, (0, diff.1.max(0))))?;
         self.linear(&[(1, a), (-1, &r)], 0)
     }
+}
+
+/// The widths of a division's checks: the quotient's bound, its width above its floor, and the
+/// remainder's width (`r` and `den - 1 - r` each within it).
+pub fn division(nb: Bound, db: Bound) -> (Bound, u32, u32) {
+    assert!(db.0 >= 1, "a divisor bound must be positive");
+    let c = [
+        nb.0.div_euclid(db.0),
+        nb.0.div_euclid(db.1),
+        nb.1.div_euclid(db.0),
+        nb.1.div_euclid(db.1),
+    ];
+    let q = (*c.iter().min().unwrap(), *c.iter().max().unwrap());
+    let q_bits = bits_of((q.1 - q.0) as u128).max(1);
+    let r_bits = bits_of((db.1 - 1) as u128).max(1);
+    (q, q_bits, r_bits)
 }
 
 impl RescaleParams {

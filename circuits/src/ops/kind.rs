@@ -1,19 +1,25 @@
-//! The five structures an op can have, and for each, written once: the reference semantics
+//! The structures an op can have, and for each, written once: the reference semantics
 //! (exact integers), the static bounds of the output, and the lowering onto [`Instructions`].
 //!
 //! Soundness rests on the lowering constraining exactly what `eval` computes: wiring moves
 //! values and constrains nothing (a copy is an equality in the backend); a linear map is one
-//! `linear` per output with the same terms; products, maxima and rescales are each one
-//! instruction whose backend relation is tested (negative cases, mutation net) on its own.
+//! `linear` per output with the same terms, handed over as blocks of outputs that read one
+//! input list (`linear_block`, whose default is exactly that); a sum of products is a product
+//! per term and their combination (`inner`, by default); products, maxima, rescales and
+//! table lookups are each one instruction whose backend relation is tested (negative cases,
+//! mutation net) on its own.
+
+use std::collections::BTreeMap;
 
 use super::instructions::Instructions;
 use super::rescale::{Rescale, RescaleParams};
+use super::softmax::Normalise;
 
 /// Inclusive static bounds `[lo, hi]` of a tensor's values.
 pub type Bound = (i128, i128);
 
 /// An element of one of a node's inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Src {
     /// Which input of the node.
     pub input: usize,
@@ -55,6 +61,8 @@ pub enum Kind {
     Linear(Vec<Combination>),
     /// Output elements are products of two input elements.
     Product(Vec<[Src; 2]>),
+    /// Output elements are sums of products of two input elements.
+    Inner(Vec<Vec<[Src; 2]>>),
     /// Output elements are maxima of non-empty sets of input elements.
     Max(Vec<Vec<Src>>),
     /// Output elements are minima of non-empty sets of input elements.
@@ -80,6 +88,15 @@ pub enum Kind {
     Rescale(Rescale),
     /// Element-wise `max(x, 0)` of the first input.
     Relu,
+    /// Element-wise `values[x - first]` of the first input, whose bound lies in the domain.
+    Table {
+        /// The input of `values[0]`.
+        first: i64,
+        /// The outputs of consecutive inputs.
+        values: Vec<i64>,
+    },
+    /// Softmax of each set of the first input, in its layout ([`super::softmax`]).
+    Softmax(Normalise),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -104,6 +121,14 @@ fn compared(inputs: &[Bound]) -> Result<(), String> {
     }
 }
 
+/// The bound of `a · b` from its operands' bounds.
+fn product_bound(inputs: &[Bound], [a, b]: &[Src; 2]) -> Result<Bound, String> {
+    let (x, y) = (inputs[a.input], inputs[b.input]);
+    let c = [(x.0, y.0), (x.0, y.1), (x.1, y.0), (x.1, y.1)].map(|(p, q)| p.checked_mul(q));
+    let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(overflow)?;
+    Ok((*c.iter().min().unwrap(), *c.iter().max().unwrap()))
+}
+
 fn overflow() -> String {
     "values may exceed 2^127".into()
 }
@@ -125,10 +150,15 @@ impl Kind {
             Kind::Wiring(e) => e.len(),
             Kind::Linear(c) => c.len(),
             Kind::Product(p) => p.len(),
+            Kind::Inner(s) => s.len(),
             Kind::Max(s) | Kind::Min(s) => s.len(),
             Kind::Arg { sets, .. } => sets.len(),
             Kind::Piecewise(p) => p.len(),
-            Kind::Rescale(_) | Kind::Relu | Kind::Clamp { .. } => input_len,
+            Kind::Rescale(_)
+            | Kind::Relu
+            | Kind::Clamp { .. }
+            | Kind::Table { .. }
+            | Kind::Softmax(_) => input_len,
         }
     }
 
@@ -154,15 +184,18 @@ impl Kind {
                     .ok_or_else(overflow)?;
                 Ok::<_, String>(merge(acc, b))
             })?,
-            Kind::Product(pairs) => pairs.iter().try_fold(none, |acc, [a, b]| {
-                let (x, y) = (inputs[a.input], inputs[b.input]);
-                let c =
-                    [(x.0, y.0), (x.0, y.1), (x.1, y.0), (x.1, y.1)].map(|(p, q)| p.checked_mul(q));
-                let c: Vec<i128> = c.into_iter().collect::<Option<_>>().ok_or_else(overflow)?;
-                Ok::<_, String>(merge(
-                    acc,
-                    (*c.iter().min().unwrap(), *c.iter().max().unwrap()),
-                ))
+            Kind::Product(pairs) => pairs.iter().try_fold(none, |acc, pair| {
+                Ok::<_, String>(merge(acc, product_bound(inputs, pair)?))
+            })?,
+            Kind::Inner(sums) => sums.iter().try_fold(none, |acc, pairs| {
+                let b = pairs.iter().try_fold((0i128, 0i128), |s, pair| {
+                    let p = product_bound(inputs, pair)?;
+                    Ok::<_, String>((
+                        s.0.checked_add(p.0).ok_or_else(overflow)?,
+                        s.1.checked_add(p.1).ok_or_else(overflow)?,
+                    ))
+                })?;
+                Ok::<_, String>(merge(acc, b))
             })?,
             Kind::Max(sets) | Kind::Min(sets) => {
                 let min = matches!(self, Kind::Min(_));
@@ -215,6 +248,24 @@ impl Kind {
                 compared(inputs)?;
                 (inputs[0].0.max(0), inputs[0].1.max(0))
             }
+            Kind::Table { first, values } => {
+                let (lo, hi) = inputs[0];
+                let last = *first as i128 + values.len() as i128 - 1;
+                if lo < *first as i128 || hi > last {
+                    return Err(format!(
+                        "the input may reach [{lo}, {hi}], outside the table's domain [{first}, {last}]"
+                    ));
+                }
+                let reach =
+                    &values[(lo - *first as i128) as usize..=(hi - *first as i128) as usize];
+                reach
+                    .iter()
+                    .fold(none, |acc, v| merge(acc, (*v as i128, *v as i128)))
+            }
+            Kind::Softmax(n) => {
+                compared(inputs)?;
+                n.bounds(inputs[0])?
+            }
         })
     }
 
@@ -242,6 +293,14 @@ impl Kind {
             Kind::Product(pairs) => pairs
                 .iter()
                 .map(|[a, b]| get(a).checked_mul(get(b)))
+                .collect(),
+            Kind::Inner(sums) => sums
+                .iter()
+                .map(|pairs| {
+                    pairs.iter().try_fold(0i128, |s, [a, b]| {
+                        s.checked_add(get(a).checked_mul(get(b))?)
+                    })
+                })
                 .collect(),
             Kind::Max(sets) => sets.iter().map(|s| s.iter().map(get).max()).collect(),
             Kind::Min(sets) => sets.iter().map(|s| s.iter().map(get).min()).collect(),
@@ -276,6 +335,15 @@ impl Kind {
                 .map(|v| r.apply(*v).map(i128::from))
                 .collect(),
             Kind::Relu => Some(inputs[0].iter().map(|v| (*v).max(0)).collect()),
+            // outside the domain only if a bound was violated: no entry, an error
+            Kind::Table { first, values } => inputs[0]
+                .iter()
+                .map(|x| {
+                    let i = usize::try_from(x.checked_sub(*first as i128)?).ok()?;
+                    values.get(i).map(|v| *v as i128)
+                })
+                .collect(),
+            Kind::Softmax(n) => n.eval(inputs[0]),
         }
     }
 
@@ -297,15 +365,47 @@ impl Kind {
                     Elem::Const(c) => ins.constant(*c as i128),
                 })
                 .collect(),
-            Kind::Linear(combs) => combs
+            Kind::Linear(combs) => {
+                // outputs over the same input list are one block, in first-appearance order
+                let mut blocks: BTreeMap<Vec<Src>, Vec<usize>> = BTreeMap::new();
+                let mut order = Vec::new();
+                for (i, c) in combs.iter().enumerate() {
+                    let key: Vec<Src> = c.terms.iter().map(|(_, x)| *x).collect();
+                    let members = blocks.entry(key.clone()).or_default();
+                    if members.is_empty() {
+                        order.push(key);
+                    }
+                    members.push(i);
+                }
+                let mut out: Vec<Option<I::Value>> = vec![None; combs.len()];
+                for key in order {
+                    let members = &blocks[&key];
+                    let xs: Vec<&I::Value> = key.iter().map(get).collect();
+                    let weights: Vec<Vec<i64>> = members
+                        .iter()
+                        .map(|i| combs[*i].terms.iter().map(|(k, _)| *k).collect())
+                        .collect();
+                    let constants: Vec<i128> = members.iter().map(|i| combs[*i].constant).collect();
+                    for (i, v) in members
+                        .iter()
+                        .zip(ins.linear_block(&xs, &weights, &constants)?)
+                    {
+                        out[*i] = Some(v);
+                    }
+                }
+                Ok(out
+                    .into_iter()
+                    .map(|v| v.expect("every output is in a block"))
+                    .collect())
+            }
+            Kind::Product(pairs) => pairs.iter().map(|[a, b]| ins.mul(get(a), get(b))).collect(),
+            Kind::Inner(sums) => sums
                 .iter()
-                .map(|c| {
-                    let terms: Vec<(i64, &I::Value)> =
-                        c.terms.iter().map(|(k, x)| (*k, get(x))).collect();
-                    ins.linear(&terms, c.constant)
+                .map(|pairs| {
+                    let pairs: Vec<_> = pairs.iter().map(|[a, b]| (get(a), get(b))).collect();
+                    ins.inner(&pairs)
                 })
                 .collect(),
-            Kind::Product(pairs) => pairs.iter().map(|[a, b]| ins.mul(get(a), get(b))).collect(),
             Kind::Max(sets) | Kind::Min(sets) => {
                 let min = matches!(self, Kind::Min(_));
                 sets.iter()
@@ -346,13 +446,18 @@ impl Kind {
                 let p = RescaleParams::relu(bounds[0], out);
                 inputs[0].iter().map(|x| ins.rescale(x, &p)).collect()
             }
+            Kind::Table { first, values } => inputs[0]
+                .iter()
+                .map(|x| ins.lookup(x, *first, values))
+                .collect(),
+            Kind::Softmax(n) => n.lower(ins, inputs[0], bounds[0]),
         }
     }
 }
 
 /// The maximum (minimum when `min`) of a non-empty set of values with their bounds, folded
 /// pairwise through [`Instructions::max`] / [`Instructions::min`]; returns it with its bound.
-fn extreme<I: Instructions>(
+pub(crate) fn extreme<I: Instructions>(
     ins: &mut I,
     set: &[(&I::Value, Bound)],
     min: bool,

@@ -1,10 +1,11 @@
 //! The ops of the graph IR, one file each. An op says what its output shape is and which structure
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
-//! linear map (every output is `c + Σ k·x`), element-wise products, maxima, minima or arg-extremes
-//! over sets, or an element-wise rescale, clamp, ReLU or piecewise-linear map. The reference executor, the bounds and the lowering are
-//! written once per kind ([`kind`]), against the [`Instructions`] both backends implement: so an op
-//! file holds only its index arithmetic, and what the circuit constrains is, by construction,
-//! what the reference computes.
+//! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
+//! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
+//! over sets. The reference executor, the bounds and the lowering are written once per kind
+//! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
+//! so an op file holds only its index arithmetic, and what the circuit constrains is, by
+//! construction, what the reference computes.
 
 pub mod add;
 pub mod affine;
@@ -14,6 +15,7 @@ pub mod conv_transpose;
 pub mod einsum;
 pub mod instructions;
 pub mod kind;
+pub mod matmul;
 pub mod max;
 pub mod mul;
 pub mod piecewise;
@@ -21,6 +23,8 @@ pub mod pool;
 pub mod reduce;
 pub mod relu;
 pub mod rescale;
+pub mod softmax;
+pub mod table;
 pub mod wiring;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +46,8 @@ pub enum Op {
     Add(add::Add),
     /// `a · b` of two tensors, broadcast (Mul).
     Mul(mul::Mul),
+    /// Contraction of two computed tensors (MatMul of activations).
+    MatMul(matmul::MatMul),
     /// N-d transposed convolution with constant kernels (ConvTranspose).
     ConvTranspose(conv_transpose::ConvTranspose),
     /// `max(a, b)` of two tensors, broadcast (Max).
@@ -68,6 +74,10 @@ pub enum Op {
     Relu(relu::Relu),
     /// `clamp(round_half_away(x · multiplier / 2^shift), min, max)`.
     Rescale(rescale::Rescale),
+    /// A function table (Sigmoid, Tanh, Exp, Gelu... and chains of them).
+    Table(table::Table),
+    /// Softmax over axes: proven maximum, exp table, proven division.
+    Softmax(softmax::Softmax),
     /// Wiring: same elements, new shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
     Reshape(wiring::Reshape),
     /// Wiring: axes permuted.
@@ -100,6 +110,10 @@ pub trait OpSpec {
     fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String>;
     /// The op's structure over inputs of these (already checked) shapes.
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind;
+    /// Whether the op needs lookups (a backend without them refuses it).
+    fn lookups(&self) -> bool {
+        false
+    }
     /// Checks the constants (ranges of weights, multipliers); shapes are checked by [`Self::shape`].
     fn check(&self) -> Result<(), String> {
         Ok(())
@@ -114,6 +128,7 @@ impl Op {
             Op::Affine(o) => o,
             Op::Add(o) => o,
             Op::Mul(o) => o,
+            Op::MatMul(o) => o,
             Op::ConvTranspose(o) => o,
             Op::Max(o) => o,
             Op::Min(o) => o,
@@ -127,6 +142,8 @@ impl Op {
             Op::ArgMax(o) => o,
             Op::Relu(o) => o,
             Op::Rescale(o) => o,
+            Op::Table(o) => o,
+            Op::Softmax(o) => o,
             Op::Reshape(o) => o,
             Op::Transpose(o) => o,
             Op::Slice(o) => o,
@@ -160,6 +177,11 @@ impl Op {
         }
         self.spec().check()?;
         self.spec().shape(inputs)
+    }
+
+    /// Whether the op needs lookups (a table, a softmax's exp table).
+    pub fn lookups(&self) -> bool {
+        self.spec().lookups()
     }
 
     /// The op's structure over inputs of these shapes.

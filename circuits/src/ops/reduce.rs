@@ -47,7 +47,8 @@ pub struct ArgMax {
 }
 
 impl Axes {
-    fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
+    /// The output shape over an input of shape `x`.
+    pub(crate) fn shape(&self, x: &[usize]) -> Result<Vec<usize>, String> {
         for (i, a) in self.axes.iter().enumerate() {
             if *a >= x.len() || self.axes[..i].contains(a) {
                 return Err(format!("axes {:?} do not fit rank {}", self.axes, x.len()));
@@ -63,7 +64,7 @@ impl Axes {
     }
 
     /// The input elements each output reduces.
-    fn sets(&self, x: &[usize]) -> Vec<Vec<Src>> {
+    pub(crate) fn sets(&self, x: &[usize]) -> Vec<Vec<Src>> {
         let kept: Vec<usize> = (0..x.len()).filter(|d| !self.axes.contains(d)).collect();
         let kept_shape: Vec<usize> = kept.iter().map(|d| x[*d]).collect();
         let red_shape: Vec<usize> = self.axes.iter().map(|d| x[*d]).collect();

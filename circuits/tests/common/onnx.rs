@@ -1,10 +1,37 @@
 //! A small ONNX writer for tests: a graph of named nodes over named tensors, float or int64
-//! initializers, inputs with concrete shapes, and attributes, written with opset 13.
+//! initializers, inputs with concrete shapes, and attributes, written with opset 13; and the
+//! halo2 check every compiled test model passes. Each test file uses a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use halo2_proofs::dev::MockProver;
 use prost::Message;
 use tract_onnx::pb::{self, attribute_proto::AttributeType};
+use zkinfer_circuits::graph::{quantize_input, Model};
+use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::Fr;
+
+/// The compiled `model` on the real sample `x` satisfies its halo2 circuit (MockProver);
+/// returns the witness, for the other backend.
+pub fn halo2_accepts(model: &Model, x: &[f64]) -> Witness {
+    let w = Witness {
+        rows: vec![quantize_input(x, model).unwrap()],
+        request_id: Fr::from(3),
+        salt: Fr::from(9),
+    };
+    let plan = Arc::new(Plan::new(model.clone(), 1).unwrap());
+    let (circuit, run) = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap();
+    let inst = run.statement.instances().to_vec();
+    if let Err(e) = MockProver::run(plan.k, &circuit, vec![inst])
+        .unwrap()
+        .verify()
+    {
+        panic!("{}: {:?}", model.name(), &e[..e.len().min(3)]);
+    }
+    w
+}
 
 /// An ONNX graph under construction.
 #[derive(Default)]
@@ -168,5 +195,13 @@ pub fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto {
         ints: v.to_vec(),
         ..attr(name, AttributeType::Ints)
+    }
+}
+
+/// A string attribute.
+pub fn string(name: &str, v: &str) -> pb::AttributeProto {
+    pb::AttributeProto {
+        s: v.as_bytes().to_vec(),
+        ..attr(name, AttributeType::String)
     }
 }

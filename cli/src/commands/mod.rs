@@ -12,10 +12,10 @@ pub mod verify;
 
 /// Prints `value` as JSON on stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values serialize")
-    );
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    // a reader that stopped early (`| head`) has what it wanted; that is not our failure
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// The proof systems the CLI drives.
