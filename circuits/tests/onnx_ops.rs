@@ -392,3 +392,18 @@ fn matmul_of_two_activations_on_both_backends() {
     let range = 127.0 / i.model.output_scales()[0];
     within(&i, 0.05 * range);
 }
+
+#[test]
+fn mean_of_squares_is_a_product_then_a_sum() {
+    // tract fuses ReduceMean(Pow(x, 2)) into one reduction, the variance of a LayerNorm
+    let mut net = Net::default();
+    net.input("x", &[1, 3, 8])
+        .init("two", &[], vec![2.0])
+        .node("Pow", &["x", "two"], &["sq"], vec![])
+        .node("ReduceMean", &["sq"], &["var"], vec![ints("axes", &[-1])])
+        .output("var");
+    let i = compiled(&net, "mean_squares", 24, 13);
+    assert_eq!(ops(&i), ["mul", "reduce_sum", "rescale"]);
+    let range = 127.0 / i.model.output_scales()[0];
+    within(&i, 0.02 * range);
+}

@@ -59,6 +59,13 @@ pub(crate) fn accumulate(
         let sum = Op::SumPool(pool::SumPool(window.clone()));
         return Ok((vec![(sum, s_x), (scaled, s_x * div)], s_y / (s_x * div)));
     }
+    if let FloatOp::SumSquares { axes, factor } = op {
+        // the square a product of the input with itself, then its sum
+        let sum = Op::ReduceSum(reduce::ReduceSum(axes.clone()));
+        let s_acc = s_x * s_in[1];
+        let square = Op::Mul(mul::Mul {});
+        return Ok((vec![(square, s_acc), (sum, s_acc)], factor * s_y / s_acc));
+    }
     let (op, s_acc, ratio) = single(op, s_in, s_y)?;
     Ok((vec![(op, s_acc)], ratio))
 }

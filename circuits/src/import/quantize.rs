@@ -244,13 +244,17 @@ pub(crate) fn quantize(
         let s_in: Vec<f64> = ins.iter().map(|q| q.scale).collect();
         let (ops, ratio) = accumulate(&fnode.op, &ins[0].shape, &s_in, s_y).map_err(bad)?;
         let mut from = names(&ins);
+        // each op of the chain has the shape it computes (a square, then its sum, differ)
+        let mut shapes: Vec<Vec<usize>> = ins.iter().map(|q| q.shape.clone()).collect();
         for (k, (op, s_acc)) in ops.into_iter().enumerate() {
             let acc = match k {
                 0 => format!("{}:acc", fnode.name),
                 k => format!("{}:acc{k}", fnode.name),
             };
-            e.push(&acc, op, from, &fnode.shape, s_acc);
-            from = vec![acc];
+            let refs: Vec<&[usize]> = shapes.iter().map(|s| &s[..]).collect();
+            let shape = op.shape(&refs).map_err(bad)?;
+            e.push(&acc, op, from, &shape, s_acc);
+            (from, shapes) = (vec![acc], vec![shape]);
         }
         let (m0, shift) = multiplier(ratio);
         let op = Op::Rescale(rescale::Rescale {

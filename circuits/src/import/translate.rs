@@ -62,6 +62,8 @@ pub(crate) enum FloatOp {
     },
     /// Sums over axes times `factor`.
     ReduceSum { axes: Axes, factor: f64 },
+    /// Sums of squares over axes times `factor` (the input twice: its square is a product).
+    SumSquares { axes: Axes, factor: f64 },
     /// `a + b`, or `a - b`.
     Add { sub: bool },
     /// `a · b`.
@@ -125,6 +127,7 @@ impl FloatOp {
                 | FloatOp::Affine { .. }
                 | FloatOp::SumPool { .. }
                 | FloatOp::ReduceSum { .. }
+                | FloatOp::SumSquares { .. }
         )
     }
 }
@@ -393,6 +396,16 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             };
             match r.reducer {
                 Reducer::Sum => FloatOp::ReduceSum { axes, factor: 1.0 },
+                // the mean of squares tract fuses from ReduceMean(Pow(x, 2)): x · x, summed
+                Reducer::MeanOfSquares => {
+                    let x = in_shape(0).map_err(&err)?;
+                    let n: usize = axes.axes.iter().map(|a| x[*a]).product();
+                    inputs = vec![from[0], from[0]];
+                    FloatOp::SumSquares {
+                        axes,
+                        factor: 1.0 / n as f64,
+                    }
+                }
                 Reducer::Max => FloatOp::ReduceMax(axes),
                 Reducer::Min => FloatOp::ReduceMin(axes),
                 Reducer::ArgMax(last) | Reducer::ArgMin(last) => FloatOp::ArgMax {
