@@ -102,42 +102,62 @@ impl OpSpec for Einsum {
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
         let sizes = self.sizes(inputs[0]).expect("checked by shape");
-        let out_labels: Vec<char> = self.output_axes.chars().collect();
-        let summed: Vec<char> = sizes
-            .keys()
-            .copied()
-            .filter(|l| !out_labels.contains(l))
-            .collect();
-        let summed_shape: Vec<usize> = summed.iter().map(|l| sizes[l]).collect();
-        let place = |axes: &str, shape: &[usize]| -> Vec<(char, usize)> {
-            axes.chars().zip(strides(shape)).collect()
-        };
-        let (xs, ws) = (
-            place(&self.input_axes, inputs[0]),
-            place(&self.weight_axes, &self.weights.shape),
-        );
+        let operands = [
+            (&self.input_axes[..], inputs[0]),
+            (&self.weight_axes[..], &self.weights.shape[..]),
+        ];
         let bias = self
             .bias
             .as_ref()
             .map(|b| (b, broadcast_map(&b.shape, out)));
-        let combs = (0..numel(out))
-            .map(|o| {
-                let mut value: BTreeMap<char, usize> =
-                    out_labels.iter().copied().zip(unravel(o, out)).collect();
-                let terms = (0..numel(&summed_shape))
-                    .map(|s| {
-                        for (l, v) in summed.iter().zip(unravel(s, &summed_shape)) {
-                            value.insert(*l, v);
-                        }
-                        let at = |p: &[(char, usize)]| p.iter().map(|(l, st)| value[l] * st).sum();
-                        let (xi, wi): (usize, usize) = (at(&xs), at(&ws));
-                        (self.weights.data[wi], Src::of(xi))
-                    })
-                    .collect();
-                let constant = bias.as_ref().map_or(0, |(b, map)| b.data[map[o]] as i128);
-                Combination { terms, constant }
+        let combs = contraction(&sizes, &operands, &self.output_axes, out)
+            .into_iter()
+            .enumerate()
+            .map(|(o, terms)| Combination {
+                terms: terms
+                    .into_iter()
+                    .map(|[x, w]| (self.weights.data[w], Src::of(x)))
+                    .collect(),
+                constant: bias.as_ref().map_or(0, |(b, map)| b.data[map[o]] as i128),
             })
             .collect();
         Kind::Linear(combs)
     }
+}
+
+/// For each output element of `numpy.einsum` over two operands (their labels and shapes),
+/// each term of its sum over the labels the output lacks: the flat index in each operand.
+pub(crate) fn contraction(
+    sizes: &BTreeMap<char, usize>,
+    operands: &[(&str, &[usize]); 2],
+    output_axes: &str,
+    out: &[usize],
+) -> Vec<Vec<[usize; 2]>> {
+    let out_labels: Vec<char> = output_axes.chars().collect();
+    let summed: Vec<char> = sizes
+        .keys()
+        .copied()
+        .filter(|l| !out_labels.contains(l))
+        .collect();
+    let summed_shape: Vec<usize> = summed.iter().map(|l| sizes[l]).collect();
+    let place = |(axes, shape): &(&str, &[usize])| -> Vec<(char, usize)> {
+        axes.chars().zip(strides(shape)).collect()
+    };
+    let places = [place(&operands[0]), place(&operands[1])];
+    (0..numel(out))
+        .map(|o| {
+            let mut value: BTreeMap<char, usize> =
+                out_labels.iter().copied().zip(unravel(o, out)).collect();
+            (0..numel(&summed_shape))
+                .map(|s| {
+                    for (l, v) in summed.iter().zip(unravel(s, &summed_shape)) {
+                        value.insert(*l, v);
+                    }
+                    places
+                        .each_ref()
+                        .map(|p| p.iter().map(|(l, st)| value[l] * st).sum())
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::einsum::contraction;
 use super::kind::{Kind, Src};
 use super::OpSpec;
-use crate::graph::tensor::{numel, strides, unravel};
 
 /// The contraction op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,41 +78,13 @@ impl OpSpec for MatMul {
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
         let sizes = self.sizes(inputs[0], inputs[1]).expect("checked by shape");
-        let out_labels: Vec<char> = self.output_axes.chars().collect();
-        let summed: Vec<char> = sizes
-            .keys()
-            .copied()
-            .filter(|l| !out_labels.contains(l))
-            .collect();
-        let summed_shape: Vec<usize> = summed.iter().map(|l| sizes[l]).collect();
-        let place = |axes: &str, shape: &[usize]| -> Vec<(char, usize)> {
-            axes.chars().zip(strides(shape)).collect()
-        };
-        let (pa, pb) = (
-            place(&self.a_axes, inputs[0]),
-            place(&self.b_axes, inputs[1]),
-        );
-        let sums = (0..numel(out))
-            .map(|o| {
-                let mut value: BTreeMap<char, usize> =
-                    out_labels.iter().copied().zip(unravel(o, out)).collect();
-                (0..numel(&summed_shape))
-                    .map(|s| {
-                        for (l, v) in summed.iter().zip(unravel(s, &summed_shape)) {
-                            value.insert(*l, v);
-                        }
-                        let at = |p: &[(char, usize)]| p.iter().map(|(l, st)| value[l] * st).sum();
-                        [
-                            Src {
-                                input: 0,
-                                index: at(&pa),
-                            },
-                            Src {
-                                input: 1,
-                                index: at(&pb),
-                            },
-                        ]
-                    })
+        let operands = [(&self.a_axes[..], inputs[0]), (&self.b_axes[..], inputs[1])];
+        let sums = contraction(&sizes, &operands, &self.output_axes, out)
+            .into_iter()
+            .map(|terms| {
+                terms
+                    .into_iter()
+                    .map(|[a, b]| [Src { input: 0, index: a }, Src { input: 1, index: b }])
                     .collect()
             })
             .collect();
