@@ -6,6 +6,7 @@
 //! specification. `usage` defines the public statement every proof exposes; `halo2` and `groth16`
 //! implement the ops' instructions and lay the graph and the statement out as circuits over BN254.
 
+pub mod decoder;
 pub mod field;
 pub mod gpt;
 pub mod graph;

@@ -15,7 +15,8 @@
 //! `h = Poseidon(h, next three)` while elements remain, the last group padded with zeros. Anyone can
 //! recompute it with circomlibjs or light-poseidon.
 //!
-//! A generation commits to tokens instead ([`prompt_commitment`], [`completion_commitment`]):
+//! A model whose inputs are token ids packs them as tokens ([`commit_tokens`]). A generation
+//! commits to tokens too ([`prompt_commitment`], [`completion_commitment`]):
 //! 16 bits per token, 15 per field element, and the input head also binds the client's
 //! `max_tokens`.
 
@@ -44,6 +45,8 @@ pub const BYTE_OFFSET: i64 = 128;
 pub enum UsageError {
     #[error("value {value} at position {index} is not int8 and cannot be committed")]
     NotInt8 { index: usize, value: i128 },
+    #[error("value {value} at position {index} is not a 16-bit token id and cannot be committed")]
+    NotToken { index: usize, value: i128 },
     #[error("instance {name}: {source}")]
     Instance {
         name: &'static str,
@@ -129,6 +132,29 @@ pub fn pack_tokens(tokens: &[u64]) -> Vec<Fr> {
             })
         })
         .collect()
+}
+
+/// The commitment to `count` metered units whose rows of token ids (padding included) are
+/// `tokens`: as [`commit`], the values packed by [`pack_tokens`].
+pub fn commit_tokens(
+    request_id: Fr,
+    salt: Fr,
+    count: u64,
+    tokens: &[i128],
+) -> Result<Fr, UsageError> {
+    let ids = tokens
+        .iter()
+        .enumerate()
+        .map(|(index, t)| {
+            u64::try_from(*t)
+                .ok()
+                .filter(|t| *t < 1 << TOKEN_BITS)
+                .ok_or(UsageError::NotToken { index, value: *t })
+        })
+        .collect::<Result<Vec<u64>, _>>()?;
+    let mut elements = vec![request_id, salt, Fr::from(count)];
+    elements.extend(pack_tokens(&ids));
+    Ok(chain(&elements))
 }
 
 /// A generation's input commitment: the chain over

@@ -2,7 +2,7 @@
 //! statement every backend must prove, and the outputs.
 
 use crate::graph::{execute, GraphError, Model};
-use crate::usage::{commit, UsageError, UsageStatement};
+use crate::usage::{commit, commit_tokens, UsageError, UsageStatement};
 use crate::Fr;
 
 #[derive(Debug, Clone)]
@@ -68,7 +68,11 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
     outs.resize(batch * model.output_len(), 0);
     let statement = UsageStatement {
         request_id: witness.request_id,
-        input_commitment: commit(witness.request_id, witness.salt, n, &inputs)?,
+        input_commitment: if model.token_inputs() {
+            commit_tokens(witness.request_id, witness.salt, n, &inputs)?
+        } else {
+            commit(witness.request_id, witness.salt, n, &inputs)?
+        },
         output_commitment: commit(witness.request_id, witness.salt, n, &outs)?,
         n_in: n,
         n_out: n,

@@ -106,6 +106,35 @@ fn torch_style_export_folds_its_shape_arithmetic() {
     accurate(&i, 0.1, 0.85);
 }
 
+/// The transformer block torch.onnx would write (`attention_block/make_block.py`): both
+/// decomposed LayerNorms become rsqrt tables over 12-bit variances, the tanh-GELU one table, the
+/// Trilu / Equal / Where mask the softmax's causal pattern; the shape arithmetic folds away.
+#[test]
+fn attention_block_as_torch_exports_it() {
+    let i = build("attention_block/attention_block");
+    let ops = ops(&i);
+    let count = |op: &str| ops.iter().filter(|o| **o == op).count();
+    // two rsqrt tables and the GELU; one softmax; q·kᵀ (its 1/√d folded into its rescale)
+    // and p·v; tract moves the qkv Split into the projection, one einsum each
+    assert_eq!(
+        (count("table"), count("softmax"), count("matmul")),
+        (3, 1, 2),
+        "{ops:?}"
+    );
+    assert_eq!((count("einsum"), count("affine")), (6, 2), "{ops:?}");
+    for n in &i.model.graph().nodes {
+        if let zkinfer_circuits::ops::Op::Softmax(s) = &n.op {
+            let keep = s.keep.as_ref().expect("the causal mask is folded in");
+            let causal: Vec<i64> = (0..256).map(|j| i64::from(j % 16 <= j / 16)).collect();
+            assert_eq!(keep.data, causal);
+        }
+    }
+    for o in &i.accuracy.outputs {
+        eprintln!("{o:?}");
+    }
+    accurate(&i, 0.1, 0.0);
+}
+
 #[test]
 fn mlp_of_a_million_parameters() {
     let i = build("mlp_1m/mlp_1m");

@@ -9,7 +9,10 @@ mod onnx;
 use onnx::{float, halo2_accepts, string, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::mutation::assert_sample_bound;
+use zkinfer_circuits::halo2::{ModelCircuit, Plan};
 use zkinfer_circuits::import::{compile, Imported, Options};
 
 /// Compiles `net` on 24 random samples in `[-1, 1]` and proves the first with MockProver.
@@ -191,4 +194,162 @@ fn single_head_attention() {
     for o in &i.accuracy.outputs {
         assert!(o.max_abs_error <= 0.05 * range, "{o:?} (range {range})");
     }
+}
+
+/// LayerNormalization written as one op (opset 17) and as torch decomposes it (ReduceMean, Sub,
+/// Pow, ReduceMean, Add, Sqrt, Div, then the affine): tract fuses both into a centring and an
+/// RmsNorm, which the front end proves as a mean of squares at 12 bits, an rsqrt table and a
+/// product. Both branches stay within a stated distance of tract's float run, and the
+/// mutation net holds over the circuit (a rsqrt or any other cell off by one is refused).
+#[test]
+fn layer_norm_as_one_op_and_decomposed() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut w = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
+        (0..n).map(|_| rng.gen_range(lo..hi)).collect()
+    };
+    let (gamma, beta) = (w(16, 0.5, 1.5), w(16, -0.3, 0.3));
+    let mut net = Net::default();
+    net.opset(17)
+        .input("x", &[1, 4, 16])
+        .init("g", &[16], gamma)
+        .init("b", &[16], beta)
+        .init("two", &[], vec![2.0])
+        .init("eps", &[], vec![1e-5])
+        .node(
+            "LayerNormalization",
+            &["x", "g", "b"],
+            &["ln"],
+            vec![onnx::int("axis", -1), float("epsilon", 1e-5)],
+        )
+        .node(
+            "ReduceMean",
+            &["x"],
+            &["mu"],
+            vec![onnx::ints("axes", &[-1])],
+        )
+        .node("Sub", &["x", "mu"], &["d"], vec![])
+        .node("Pow", &["d", "two"], &["d2"], vec![])
+        .node(
+            "ReduceMean",
+            &["d2"],
+            &["var"],
+            vec![onnx::ints("axes", &[-1])],
+        )
+        .node("Add", &["var", "eps"], &["ve"], vec![])
+        .node("Sqrt", &["ve"], &["sd"], vec![])
+        .node("Div", &["d", "sd"], &["z"], vec![])
+        .node("Mul", &["z", "g"], &["zg"], vec![])
+        .node("Add", &["zg", "b"], &["dec"], vec![])
+        .output("ln")
+        .output("dec");
+    let i = compiled(&net, "layer_norm", 64);
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "table").count(),
+        2,
+        "{names:?}"
+    );
+    // each rsqrt table reads a 12-bit variance
+    for t in i.model.graph().nodes.iter() {
+        if let zkinfer_circuits::ops::Op::Table(t) = &t.op {
+            assert_eq!((t.first, t.values.len()), (0, 4096), "{}", t.func);
+        }
+    }
+    for o in &i.accuracy.outputs {
+        assert!(o.max_abs_error <= 0.08, "{o:?}");
+    }
+    let plan = Arc::new(Plan::new(i.model.clone(), 1).unwrap());
+    let x: Vec<f64> = (0..64).map(|j| ((j * 7 % 13) as f64 - 6.0) / 6.0).collect();
+    let w = halo2_accepts(&i.model, &x);
+    let (circuit, run) = ModelCircuit::prepare(plan.clone(), w).unwrap();
+    let inst = vec![run.statement.instances().to_vec()];
+    assert_sample_bound(plan.k, &circuit, &inst, 1500, "layer_norm");
+}
+
+/// Causal attention as exporters write the mask: `masked_fill(tril(ones) == 0, -inf)` (Trilu,
+/// Equal and Where, which tract folds to a constant condition) on one head, an additive mask of
+/// 0 and -1e9 on the other. Each softmax takes the lower-triangular pattern as its mask: a
+/// masked probability is the constant 0, and a change to a masked (future) position leaves the
+/// earlier outputs as they were.
+#[test]
+fn causal_masks_fold_into_the_softmax() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let mut w = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-0.7..0.7)).collect() };
+    let (l, d) = (4usize, 8usize);
+    let additive: Vec<f32> = (0..l * l)
+        .map(|i| if i % l <= i / l { 0.0 } else { -1e9 })
+        .collect();
+    let mut net = Net::default();
+    net.opset(14)
+        .input("x", &[1, l as i64, d as i64])
+        .init("wq", &[8, 8], w(64))
+        .init("wk", &[8, 8], w(64))
+        .init("wv", &[8, 8], w(64))
+        .init("ones", &[4, 4], vec![1.0; 16])
+        .init("zero", &[], vec![0.0])
+        .init("ninf", &[], vec![f32::NEG_INFINITY])
+        .init("bias", &[4, 4], additive)
+        .node("MatMul", &["x", "wq"], &["q"], vec![])
+        .node("MatMul", &["x", "wk"], &["k"], vec![])
+        .node("MatMul", &["x", "wv"], &["v"], vec![])
+        .node(
+            "Transpose",
+            &["k"],
+            &["kt"],
+            vec![onnx::ints("perm", &[0, 2, 1])],
+        )
+        .node("MatMul", &["q", "kt"], &["s"], vec![])
+        .node("Trilu", &["ones"], &["tril"], vec![onnx::int("upper", 0)])
+        .node("Equal", &["tril", "zero"], &["future"], vec![])
+        .node("Where", &["future", "ninf", "s"], &["masked"], vec![])
+        .node("Softmax", &["masked"], &["p"], vec![])
+        .node("MatMul", &["p", "v"], &["o"], vec![])
+        .node("Add", &["s", "bias"], &["biased"], vec![])
+        .node("Softmax", &["biased"], &["p2"], vec![])
+        .output("o")
+        .output("p2");
+    let i = compiled(&net, "causal", l * d);
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "softmax").count(),
+        2,
+        "{names:?}"
+    );
+    let tril: Vec<i64> = (0..l * l).map(|i| i64::from(i % l <= i / l)).collect();
+    for n in &i.model.graph().nodes {
+        if let zkinfer_circuits::ops::Op::Softmax(s) = &n.op {
+            let keep = s.keep.as_ref().expect("the mask is folded in");
+            assert_eq!(keep.data, tril, "{}", n.name);
+        }
+    }
+    for o in &i.accuracy.outputs {
+        assert!(o.max_abs_error <= 0.05, "{o:?}");
+    }
+    // the additive mask's probabilities: exactly 0 above the diagonal; position 0's outputs do
+    // not move when the last token changes
+    let mut x: Vec<f64> = (0..l * d)
+        .map(|j| ((j * 5 % 11) as f64 - 5.0) / 5.0)
+        .collect();
+    let run = |x: &[f64]| {
+        let q = zkinfer_circuits::graph::quantize_input(x, &i.model).unwrap();
+        zkinfer_circuits::graph::execute(&i.model, &q)
+            .unwrap()
+            .output()
+    };
+    let before = run(&x);
+    let p2 = &before[l * d..];
+    for (j, p) in p2.iter().enumerate() {
+        if tril[j] == 0 {
+            assert_eq!(*p, 0, "masked probability {j}: {p2:?}");
+        }
+    }
+    x[(l - 1) * d..].iter_mut().for_each(|v| *v = -*v);
+    let after = run(&x);
+    assert_eq!(
+        before[..d],
+        after[..d],
+        "the first position saw the last token"
+    );
+    assert_eq!(p2[..l * (l - 1)], after[l * d..l * d + l * (l - 1)]);
+    halo2_accepts(&i.model, &x);
 }

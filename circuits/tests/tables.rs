@@ -91,6 +91,7 @@ fn softmax(axes: &[usize], s: f64, first: i64) -> Op {
             .map(|d| ((d as f64 / s).exp() * 65536.0).round() as i64)
             .collect(),
         out: 127,
+        keep: None,
     })
 }
 
@@ -114,6 +115,51 @@ fn softmax_rows_are_normalised_on_any_axis() {
         assert!((*p as f64 - 127.0 * e / total).abs() <= 0.6, "{out:?}");
     }
     check(model, 31);
+}
+
+/// A causal mask: masked outputs are 0, each row's kept probabilities are a softmax of its
+/// kept scores alone, so a masked score cannot leak in (changing one changes nothing); the nets
+/// hold; a mask that empties a row, or has other entries than 0 and 1, is refused.
+#[test]
+fn a_masked_softmax_sees_only_its_kept_scores() {
+    let causal = |keep: Vec<i64>| {
+        let Op::Softmax(mut s) = softmax(&[2], 16.0, -255) else {
+            unreachable!()
+        };
+        s.keep = Some(zkinfer_circuits::graph::Tensor::new(vec![1, 4, 4], keep).unwrap());
+        Op::Softmax(s)
+    };
+    let tril: Vec<i64> = (0..16).map(|i| i64::from(i % 4 <= i / 4)).collect();
+    let mut b = Builder::new("masked_softmax");
+    let x = b.input("x", &[1, 4, 4]);
+    let p = b.node("p", causal(tril.clone()), &[&x]).unwrap();
+    let model = b.finish(&[&p]).unwrap();
+    let mut row: Vec<i64> = vec![
+        5, -128, 127, 0, -1, 64, 64, 3, 100, -100, 20, 21, 7, 7, -7, 90,
+    ];
+    let out = execute(&model, &row).unwrap().output();
+    for r in 0..4 {
+        let kept = &row[r * 4..r * 4 + r + 1];
+        let e: Vec<f64> = kept.iter().map(|v| (*v as f64 / 16.0).exp()).collect();
+        let total: f64 = e.iter().sum();
+        for (j, p) in out[r * 4..r * 4 + 4].iter().enumerate() {
+            let want = if j <= r { 127.0 * e[j] / total } else { 0.0 };
+            assert!((*p as f64 - want).abs() <= 0.6, "row {r}: {out:?}");
+        }
+    }
+    // the future scores of row 0, however large, change nothing
+    row[1..4].copy_from_slice(&[127, 127, 127]);
+    assert_eq!(execute(&model, &row).unwrap().output(), out);
+    check(model, 37);
+    for (keep, why) in [
+        ((0..16).map(|i| i64::from(i >= 4)).collect(), "no element"),
+        (vec![2; 16], "0 or 1"),
+    ] {
+        let mut b = Builder::new("bad_mask");
+        let x = b.input("x", &[1, 4, 4]);
+        let e = b.node("p", causal(keep), &[&x]).err().unwrap().to_string();
+        assert!(e.contains("node `p` (softmax)") && e.contains(why), "{e}");
+    }
 }
 
 #[test]

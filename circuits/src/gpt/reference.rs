@@ -125,15 +125,7 @@ pub fn mix(p: &[i64], values: &[&[i64]]) -> Vec<i64> {
 }
 
 /// Greedy choice: the first index of the maximum.
-pub fn argmax(logits: &[i64]) -> usize {
-    let mut best = 0;
-    for (i, l) in logits.iter().enumerate() {
-        if *l > logits[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use crate::decoder::argmax;
 
 /// The model with its tables and the keys and values of every position run so far.
 pub struct Runner<'m> {

@@ -36,6 +36,21 @@ impl Builder {
             scale: 1.0,
             min: -128,
             max: 127,
+            tokens: false,
+        });
+        self.shapes.insert(name.into(), shape.to_vec());
+        name.into()
+    }
+
+    /// Adds an input of token ids in `[0, max]` of `shape`; returns its name.
+    pub fn tokens(&mut self, name: &str, shape: &[usize], max: i64) -> String {
+        self.graph.inputs.push(Input {
+            name: name.into(),
+            shape: shape.to_vec(),
+            scale: 1.0,
+            min: 0,
+            max,
+            tokens: true,
         });
         self.shapes.insert(name.into(), shape.to_vec());
         name.into()

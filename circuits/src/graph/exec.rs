@@ -43,6 +43,18 @@ pub fn quantize_input(x: &[f64], model: &Model) -> Result<Vec<i64>, GraphError> 
                     out.len() - at
                 )));
             }
+            if input.tokens {
+                if v.fract() != 0.0 || *v < 0.0 || *v > input.max as f64 {
+                    return Err(GraphError::Shape(format!(
+                        "input `{}` value {} is not a token id in [0, {}] ({v})",
+                        input.name,
+                        out.len() - at,
+                        input.max
+                    )));
+                }
+                out.push(*v as i64);
+                continue;
+            }
             // f64 multiply and round are exactly specified by IEEE 754: no platform math here.
             let q = (v * input.scale).round();
             out.push(q.clamp(input.min as f64, input.max as f64) as i64);

@@ -45,7 +45,7 @@ pub struct Graph {
 }
 
 /// A graph input and how float values become its integers:
-/// `clamp(round_half_away(x · scale), min, max)`.
+/// `clamp(round_half_away(x · scale), min, max)`; a token input takes integers as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     /// The tensor's name.
@@ -54,10 +54,13 @@ pub struct Input {
     pub shape: Vec<usize>,
     /// Integer units per real unit.
     pub scale: f64,
-    /// Smallest quantized value (within int8).
+    /// Smallest quantized value (within int8; 0 for tokens).
     pub min: i64,
-    /// Largest quantized value (within int8).
+    /// Largest quantized value (within int8; below `2^16` for tokens).
     pub max: i64,
+    /// Token ids (an ONNX integer input), committed 16 bits each: scale 1, `[0, max]`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tokens: bool,
 }
 
 /// A node: an op applied to named tensors, defining the tensor `name`.
@@ -176,6 +179,11 @@ impl Model {
             .sum()
     }
 
+    /// Whether the inputs are token ids (validation makes it all inputs or none).
+    pub fn token_inputs(&self) -> bool {
+        self.graph.inputs.iter().any(|i| i.tokens)
+    }
+
     /// Values of each input, in order.
     pub fn input_sizes(&self) -> Vec<usize> {
         self.graph
@@ -222,7 +230,8 @@ impl Model {
             .collect()
     }
 
-    /// Each distinct lookup table (a function table, a softmax's exp table), `(first, values)`,
+    /// Each distinct lookup table (a function table, a softmax's exp table, an embedding keyed
+    /// from 0), `(first, values)`,
     /// in the order of the nodes that first use it: the circuit tags tables in this order.
     pub fn tables(&self) -> Vec<(i64, &[i64])> {
         let mut out: Vec<(i64, &[i64])> = Vec::new();
@@ -230,6 +239,7 @@ impl Model {
             let (first, values) = match k {
                 Kind::Table { first, values } => (*first, &values[..]),
                 Kind::Softmax(n) => (n.first, &n.exp[..]),
+                Kind::Embed(e) => (0, &e.values[..]),
                 _ => continue,
             };
             if !out.iter().any(|(f, v)| *f == first && *v == values) {

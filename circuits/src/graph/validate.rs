@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::tensor::numel;
 use super::{Graph, GraphError, Model, GRAPH_VERSION, MAX_BOUND_BITS};
 use crate::ops::kind::width;
+use crate::usage::TOKEN_BITS;
 
 impl Model {
     /// Validates `graph` and derives its order, shapes, bounds and node structures.
@@ -36,11 +37,25 @@ impl Model {
             if !(i.scale.is_finite() && i.scale > 0.0) {
                 return Err(bad(format!("scale {} is not finite and positive", i.scale)));
             }
-            if !(-128 <= i.min && i.min <= 0 && 0 <= i.max && i.max <= 127) {
+            if i.tokens {
+                if i.scale != 1.0 || i.min != 0 || !(0..1 << TOKEN_BITS).contains(&i.max) {
+                    return Err(bad(format!(
+                        "token ids take scale 1 and a range [0, max] below 2^{TOKEN_BITS}, \
+                         not scale {} and [{}, {}]",
+                        i.scale, i.min, i.max
+                    )));
+                }
+            } else if !(-128 <= i.min && i.min <= 0 && 0 <= i.max && i.max <= 127) {
                 return Err(bad(format!(
                     "range [{}, {}] must contain 0 and lie within int8",
                     i.min, i.max
                 )));
+            }
+            if i.tokens != graph.inputs[0].tokens {
+                return Err(bad(
+                    "the inputs mix token ids and real values (one commitment packs them all)"
+                        .into(),
+                ));
             }
             shapes.push(i.shape.clone());
             bounds.push((i.min as i128, i.max as i128));

@@ -30,9 +30,18 @@ impl Shape {
     /// The shape of `model` over `batch` samples.
     pub fn new(model: Model, batch: usize) -> std::result::Result<Self, GraphError> {
         check_batch(batch)?;
+        if let Some(i) = model.graph().inputs.iter().find(|i| i.tokens) {
+            return Err(GraphError::Input {
+                name: i.name.clone(),
+                msg: "token ids are committed 16 bits each, which the Groth16 circuit does not \
+                      pack (use the halo2 backend)"
+                    .into(),
+            });
+        }
         if let Some(node) = model.graph().nodes.iter().find(|n| n.op.lookups()) {
             let what = match &node.op {
                 Op::Table(t) => format!("{} is a function table", t.func),
+                Op::Embed(_) => "an embedding is a table".to_string(),
                 other => format!("{} has an exp table", other.name()),
             };
             return Err(GraphError::Node {

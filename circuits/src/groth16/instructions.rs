@@ -69,6 +69,10 @@ impl Instructions for R1csOps<'_> {
     fn lookup(&mut self, _: &Num, _: i64, _: &[i64]) -> Result<Num> {
         Err(ark_relations::gr1cs::SynthesisError::Unsatisfiable)
     }
+
+    fn embed(&mut self, _: &Num, _: usize, _: usize, _: &[i64]) -> Result<Num> {
+        Err(ark_relations::gr1cs::SynthesisError::Unsatisfiable)
+    }
 }
 
 #[cfg(test)]

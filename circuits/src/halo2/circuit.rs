@@ -1,6 +1,6 @@
-//! The model circuit: the batch mask and count, the input commitment (with int8 range checks on
-//! every input value), the model's graph per batch row, the masked outputs and their commitment,
-//! and the five public instances of the usage statement.
+//! The model circuit: the batch mask and count, the input commitment (with range checks on every
+//! input value: int8, or for token ids `[0, max]`), the model's graph per batch row, the masked
+//! outputs and their commitment, and the five public instances of the usage statement.
 
 use std::sync::Arc;
 
@@ -8,12 +8,13 @@ use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use super::chips::dot::Term;
-use super::commit::{commit, BYTES};
+use super::commit::{commit, BYTES, TOKENS};
 use super::config::{CircuitConfig, Shape};
 use super::ctx::{Ctx, Wire};
 use super::instructions::{tags, Halo2Ops};
 use super::plan::Plan;
 use crate::field::fr_from_i64;
+use crate::graph::tensor::numel;
 use crate::graph::{lower, Model};
 use crate::usage::BYTE_OFFSET;
 pub use crate::witness::{run, Run, Witness, WitnessError};
@@ -100,8 +101,8 @@ impl Circuit<Fr> for ModelCircuit {
     }
 }
 
-/// The whole model circuit on `ctx`: the batch mask, the input commitment with int8 range checks,
-/// the graph once per batch row, the masked outputs and their commitment. Returns the cells of the
+/// The whole model circuit on `ctx`: the batch mask, the input commitment with range checks
+/// (int8, or token ids within `[0, max]`), the graph once per batch row, the masked outputs and their commitment. Returns the cells of the
 /// five public instances. Plans run it on a counting context to size the circuit.
 pub fn layout(
     cfg: &CircuitConfig,
@@ -134,10 +135,28 @@ pub fn layout(
             })
         })
         .collect();
-    let (xs, in_commit) = commit(cfg, ctx, &[&request_id, &salt, &count], &inputs, BYTES)?;
-    for x in &xs {
-        cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
-    }
+    let head = [&request_id, &salt, &count];
+    let xs = if model.token_inputs() {
+        // each id within [0, max], below 2^16, so the packing is one-to-one
+        let (xs, in_commit) = commit(cfg, ctx, &head, &inputs, TOKENS)?;
+        let maxes = model
+            .graph()
+            .inputs
+            .iter()
+            .flat_map(|i| std::iter::repeat_n(i.max, numel(&i.shape)));
+        let maxes: Vec<i64> = maxes.collect();
+        for (x, max) in xs.iter().zip(maxes.iter().cycle()) {
+            cfg.range.within(ctx, x, *max)?;
+        }
+        (xs, in_commit)
+    } else {
+        let (xs, in_commit) = commit(cfg, ctx, &head, &inputs, BYTES)?;
+        for x in &xs {
+            cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
+        }
+        (xs, in_commit)
+    };
+    let (xs, in_commit) = xs;
 
     let mut outputs = Vec::new();
     let tables = model.tables();

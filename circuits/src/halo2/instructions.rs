@@ -180,4 +180,32 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         });
         chip.apply(self.ctx, i as u64 + 1, x, y)
     }
+
+    /// One embedding row of the table chip: the key `index · width + column` proven by its gate
+    /// (width and column fixed), `(tag, key, y)` looked up. An index that is no row gets `y = 0`,
+    /// which no entry pairs with its key.
+    fn embed(
+        &mut self,
+        index: &Wire,
+        width: usize,
+        column: usize,
+        values: &[i64],
+    ) -> Result<Wire, Error> {
+        let (Some(chip), Some(i)) = (
+            &self.cfg.table,
+            self.tables
+                .iter()
+                .position(|(f, v)| *f == 0 && *v == values),
+        ) else {
+            return Err(Error::Synthesis);
+        };
+        let y = index.value.map(|v| {
+            let e = fr_to_i128(&v)
+                .and_then(|t| usize::try_from(t).ok())
+                .and_then(|t| t.checked_mul(width)?.checked_add(column))
+                .and_then(|k| values.get(k));
+            e.map_or(Fr::from(0), |e| fr_from_i64(*e))
+        });
+        chip.embed(self.ctx, i as u64 + 1, index, width, column, y, 0)
+    }
 }

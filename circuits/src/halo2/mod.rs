@@ -10,6 +10,7 @@ pub mod circuit;
 pub mod commit;
 pub mod config;
 pub mod ctx;
+pub mod decoder;
 pub mod generation;
 pub mod instructions;
 pub mod mutation;

@@ -170,14 +170,17 @@ fn single(op: &FloatOp, s_in: &[f64], s_y: f64) -> Result<(Op, f64, f64), String
             (op, (1u64 << n) as f64 * s_y, 1.0 / (1u64 << n) as f64)
         }
         FloatOp::Mul => (Op::Mul(mul::Mul {}), s_x * s_in[1], at(s_x * s_in[1])),
-        FloatOp::MatMul { axes: [a, b, o] } => (
+        FloatOp::MatMul {
+            axes: [a, b, o],
+            factor,
+        } => (
             Op::MatMul(matmul::MatMul {
                 a_axes: a.clone(),
                 b_axes: b.clone(),
                 output_axes: o.clone(),
             }),
             s_x * s_in[1],
-            at(s_x * s_in[1]),
+            factor * at(s_x * s_in[1]),
         ),
         other => unreachable!("{other:?} has no rescale"),
     })

@@ -1,11 +1,16 @@
 //! tract's float run: typed with the concrete input shapes, decluttered (constants and shape
 //! arithmetic folded), and run with every translated tensor as an output, so calibration sees
-//! each tensor's real range and accuracy compares against the original model's outputs.
+//! each tensor's real range and accuracy compares against the original model's outputs. The
+//! fused ops tract's declutter makes that the IR proves as their parts (RmsNorm) are split back
+//! into those parts here, before anything reads the model, so calibration and translation see the
+//! same tensors.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::math::{add, mul, rsqrt};
+use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, RmsNorm};
 
 use super::ImportError;
 
@@ -13,8 +18,13 @@ fn tract_err(e: TractError) -> ImportError {
     ImportError::Tract(format!("{e:#}"))
 }
 
-/// Loads `path` with the given f32 input shapes, typed and decluttered.
-pub fn load(path: &Path, shapes: &[Vec<usize>]) -> Result<TypedModel, ImportError> {
+/// Loads `path` with the given input shapes, f32 or (where `integer`) i64 token ids, typed and
+/// decluttered.
+pub fn load(
+    path: &Path,
+    shapes: &[Vec<usize>],
+    integer: &[bool],
+) -> Result<TypedModel, ImportError> {
     // Exporters and quantizers annotate intermediate tensors with a symbolic batch (`N`); those
     // hints contradict the concrete input shape, and tract derives every shape anyway.
     let mut model = tract_onnx::onnx()
@@ -22,21 +32,61 @@ pub fn load(path: &Path, shapes: &[Vec<usize>]) -> Result<TypedModel, ImportErro
         .model_for_path(path)
         .map_err(|e| ImportError::Malformed(format!("{e:#}")))?;
     for (i, s) in shapes.iter().enumerate() {
-        model = model
-            .with_input_fact(i, f32::fact(s).into())
-            .map_err(tract_err)?;
+        let fact = if integer[i] {
+            i64::fact(s)
+        } else {
+            f32::fact(s)
+        };
+        model = model.with_input_fact(i, fact.into()).map_err(tract_err)?;
     }
-    model
+    let mut typed = model
         .into_typed()
         .and_then(|m| m.into_decluttered())
-        .map_err(tract_err)
+        .map_err(tract_err)?;
+    unfuse_rms_norm(&mut typed).map_err(tract_err)?;
+    Ok(typed)
 }
 
-/// Runs `model` on every sample (flat, inputs concatenated) and returns, per sample, the values of
-/// each of `outlets`.
+/// tract fuses `x · rsqrt(mean(x²) + eps)` (the second half of LayerNormalization, written as
+/// one op or decomposed by an exporter) into one RmsNorm. The IR proves it as a mean of squares,
+/// a table of `rsqrt(v + eps)` and a product, so it is wired back as those ops, each a tensor
+/// tract computes and calibration measures.
+fn unfuse_rms_norm(model: &mut TypedModel) -> TractResult<()> {
+    let fused: Vec<usize> = model
+        .nodes()
+        .iter()
+        .filter(|n| n.op_is::<RmsNorm>())
+        .map(|n| n.id)
+        .collect();
+    for id in fused {
+        let node = model.node(id);
+        let r = node.op_as::<RmsNorm>().expect("an RmsNorm").clone();
+        let (name, inputs) = (node.name.clone(), node.inputs.clone());
+        let rank = model.outlet_fact(inputs[0])?.rank();
+        let mut patch = TypedModelPatch::default();
+        let x = patch.taps(model, &inputs)?[0];
+        let reduce = Reduce {
+            axes: tvec![r.axis],
+            reducer: Reducer::MeanOfSquares,
+        };
+        let ms = patch.wire_node(format!("{name}.mean_sq"), reduce, &[x])?[0];
+        let eps = (*r.eps).clone().broadcast_into_rank(rank)?;
+        let eps = patch.add_const(format!("{name}.eps"), eps)?;
+        let v = patch.wire_node(format!("{name}.add_eps"), add(), &[ms, eps])?[0];
+        let s = patch.wire_node(format!("{name}.rsqrt"), rsqrt(), &[v])?[0];
+        let y = patch.wire_node(format!("{name}.mul"), mul(), &[x, s])?[0];
+        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
+        patch.apply(model)?;
+    }
+    model.compact()
+}
+
+/// Runs `model` on every sample (flat, inputs concatenated; token ids as i64 where `integer`) and
+/// returns, per sample, the values of each of `outlets`.
 pub fn run(
     model: &TypedModel,
     shapes: &[Vec<usize>],
+    integer: &[bool],
     outlets: &[OutletId],
     samples: &[Vec<f64>],
 ) -> Result<Vec<BTreeMap<OutletId, Vec<f64>>>, ImportError> {
@@ -50,12 +100,29 @@ pub fn run(
             let mut inputs = TVec::new();
             for s in shapes {
                 let n: usize = s.iter().product();
-                let data: Vec<f32> = x[at..at + n].iter().map(|v| *v as f32).collect();
+                let values = &x[at..at + n];
                 at += n;
-                let t = tract_ndarray::ArrayD::from_shape_vec(s.clone(), data).map_err(|e| {
+                let misfit = |e: tract_ndarray::ShapeError| {
                     ImportError::Calibration(format!("sample does not fit {s:?}: {e}"))
-                })?;
-                inputs.push(t.into_tensor().into());
+                };
+                let t = if integer[inputs.len()] {
+                    if let Some(v) = values.iter().find(|v| v.fract() != 0.0) {
+                        return Err(ImportError::Calibration(format!(
+                            "token id {v} of input {} is not an integer",
+                            inputs.len()
+                        )));
+                    }
+                    let data: Vec<i64> = values.iter().map(|v| *v as i64).collect();
+                    tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)
+                        .map_err(misfit)?
+                        .into_tensor()
+                } else {
+                    let data: Vec<f32> = values.iter().map(|v| *v as f32).collect();
+                    tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)
+                        .map_err(misfit)?
+                        .into_tensor()
+                };
+                inputs.push(t.into());
             }
             let out = plan.run(inputs).map_err(tract_err)?;
             outlets

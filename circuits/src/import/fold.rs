@@ -1,6 +1,6 @@
 //! A binary op with one constant operand. Mul / Add / Sub / Div by a constant become a scale and
 //! an offset, folded into the linear op before them where the algebra allows (Gemm's alpha and
-//! beta, a bias Add after MatMul, BatchNorm after Conv) so they cost no rescale; Max / Min with a
+//! beta, a bias Add after MatMul, BatchNorm after Conv, attention's score scale) so they cost no rescale; Max / Min with a
 //! constant become a clamp, which quantization fuses into the rescale before it.
 
 use super::translate::{FloatNode, FloatOp};
@@ -176,13 +176,15 @@ fn fold(node: &mut FloatNode, k: &Tensor<f64>, add: bool) -> bool {
             }
             true
         }
+        // a positive factor joins the rescale's ratio (attention's 1/√d after q·kᵀ)
         FloatOp::SumPool {
             factor,
             exclude_pad: false,
             ..
         }
         | FloatOp::ReduceSum { factor, .. }
-            if scalar && !add =>
+        | FloatOp::MatMul { factor, .. }
+            if scalar && !add && k.data[0] > 0.0 =>
         {
             *factor *= k.data[0];
             true

@@ -10,6 +10,8 @@ pub mod data;
 pub mod float;
 pub(crate) mod fold;
 pub(crate) mod func;
+pub(crate) mod linear;
+pub(crate) mod mask;
 pub mod proto;
 pub(crate) mod qdq;
 pub(crate) mod quantize;
@@ -172,6 +174,38 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
         .collect()
 }
 
+fn names_of(named: &[(String, Vec<usize>)]) -> Vec<&str> {
+    named.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// Whether each named graph input has an integer element type (token ids).
+fn integer_inputs(graph: &tract_onnx::pb::GraphProto, names: &[&str]) -> Vec<bool> {
+    use tract_onnx::pb::tensor_proto::DataType;
+    names
+        .iter()
+        .map(|n| {
+            let elem = graph.input.iter().find(|i| i.name == *n).and_then(|i| {
+                let type_proto::Value::TensorType(t) = i.r#type.as_ref()?.value.as_ref()?;
+                Some(t.elem_type)
+            });
+            elem.is_some_and(|e| {
+                [
+                    DataType::Int64,
+                    DataType::Int32,
+                    DataType::Int16,
+                    DataType::Int8,
+                    DataType::Uint8,
+                    DataType::Uint16,
+                    DataType::Uint32,
+                    DataType::Uint64,
+                ]
+                .iter()
+                .any(|d| *d as i32 == e)
+            })
+        })
+        .collect()
+}
+
 /// The ONNX op type of a tract node: tract names the nodes it expands `<onnx node>.<part>`.
 fn onnx_op(ops: &BTreeMap<String, String>, node: &str) -> Option<(String, String)> {
     let mut n = node;
@@ -196,18 +230,19 @@ pub fn compile(path: &Path, arrays: &[Vec<f64>], opts: &Options) -> Result<Impor
         .iter()
         .map(|n| (n.name.clone(), n.op_type.clone()))
         .collect();
-    let typed = float::load(path, &shapes)?;
+    let integer = integer_inputs(&graph, &names_of(&named));
+    let typed = float::load(path, &shapes, &integer)?;
     let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
     let fg = translate::translate(&typed, &names).map_err(|(node, op, msg)| {
         let (node, op) = onnx_op(&ops, &node).unwrap_or((node, op));
         ImportError::UnsupportedOp { node, op, msg }
     })?;
-    let mut outlets: Vec<_> = fg.inputs.iter().map(|i| i.1).collect();
+    let mut outlets: Vec<_> = fg.inputs.iter().map(|i| i.outlet).collect();
     outlets.extend(fg.nodes.iter().map(|n| n.outlet));
     outlets.extend(fg.outputs.iter().copied());
     outlets.sort();
     outlets.dedup();
-    let mut runs = float::run(&typed, &shapes, &outlets, &samples)?;
+    let mut runs = float::run(&typed, &shapes, &integer, &outlets, &samples)?;
     for run in &mut runs {
         for (o, v) in run.iter_mut() {
             if let Some((step, z)) = fg.grid.get(o) {
@@ -283,12 +318,4 @@ fn accuracy(
 }
 
 /// Index of the largest value; ties go to the lowest index.
-pub fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, x) in v.iter().enumerate() {
-        if *x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use crate::decoder::argmax;

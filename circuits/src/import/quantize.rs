@@ -6,7 +6,8 @@
 //! op keeps its input's scale; one that joins tensors at different scales (Max, Concat) first
 //! rescales them to the coarsest, so no value is clamped. An output that may leave int8 (after
 //! Neg or Abs of -128) ends in a clamp to int8. A function of one tensor becomes a table from its
-//! input's integers to int8 at its output's calibrated scale; a softmax gets an exp table over
+//! input's integers to int8 at its output's calibrated scale (a mean of squares read by a table
+//! alone, a norm's variance, is first rescaled to 12 bits, not 8); a softmax gets an exp table over
 //! the differences its input can show and gives probabilities at scale 127. Only IEEE-exact f64
 //! operations (mul, div, round) and `libm` are used, so every machine derives the same model.
 
@@ -21,7 +22,10 @@ use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
-use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, softmax, table, Op};
+use crate::ops::{affine, embed, max, piecewise, pool, reduce, relu, rescale, softmax, table, Op};
+
+/// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
+pub(crate) const VARIANCE_BITS: u32 = 12;
 
 /// `127 / max|v|`, or 1 for a tensor that is always 0.
 pub(crate) fn scale_for(max_abs: f64) -> f64 {
@@ -159,7 +163,21 @@ pub(crate) fn quantize(
     let mut e = Emit::default();
     let mut fused = vec![false; fg.nodes.len()];
     let mut inputs = Vec::new();
-    for (n, o, shape) in &fg.inputs {
+    for input in &fg.inputs {
+        let (n, o, shape) = (&input.name, &input.outlet, &input.shape);
+        if input.tokens {
+            let q = token_input(fg, input)?;
+            inputs.push(Input {
+                name: n.clone(),
+                shape: shape.clone(),
+                scale: 1.0,
+                min: 0,
+                max: q.hi,
+                tokens: true,
+            });
+            e.tensors.insert(*o, q);
+            continue;
+        }
         let mut q = Q {
             name: n.clone(),
             scale: scale_of(o),
@@ -184,6 +202,7 @@ pub(crate) fn quantize(
             scale: q.scale,
             min: q.lo,
             max: q.hi,
+            tokens: false,
         });
         e.tensors.insert(*o, q.clone());
         e.tensors.insert(outlet, q);
@@ -240,6 +259,19 @@ pub(crate) fn quantize(
                 (fnode, scale_of(&fnode.outlet), -128, 127)
             }
         };
+        // a mean of squares read by a table alone (a norm's rsqrt, steep near 0) keeps
+        // VARIANCE_BITS, so small variances still resolve to distinct table entries
+        let variance = matches!(fnode.op, FloatOp::SumSquares { .. })
+            && chain.is_empty()
+            && only_reader(fnode.outlet, j + 1)
+                .is_some_and(|(_, r)| matches!(r.op, FloatOp::Func { .. }));
+        let (s_y, min, max) = if variance {
+            let top = (1i64 << VARIANCE_BITS) - 1;
+            let m = range.get(&fnode.outlet).copied().unwrap_or(0.0);
+            (if m > 0.0 { top as f64 / m } else { 1.0 }, 0, top)
+        } else {
+            (s_y, min, max)
+        };
         chain.iter().for_each(|k| fused[*k] = true);
         let s_in: Vec<f64> = ins.iter().map(|q| q.scale).collect();
         let (ops, ratio) = accumulate(&fnode.op, &ins[0].shape, &s_in, s_y).map_err(bad)?;
@@ -286,6 +318,40 @@ pub(crate) fn quantize(
         inputs,
         nodes: e.nodes,
         outputs,
+    })
+}
+
+/// A token input: its ids in `[0, rows - 1]` of the smallest embedding that reads it; an
+/// integer input read by anything but embeddings is refused, naming it.
+fn token_input(fg: &FloatGraph, input: &super::translate::FloatInput) -> Result<Q, ImportError> {
+    let mut rows = usize::MAX;
+    for n in fg.nodes.iter().filter(|n| n.inputs.contains(&input.outlet)) {
+        match &n.op {
+            FloatOp::Embed { table } => rows = rows.min(table.shape[0]),
+            _ => {
+                return Err(ImportError::Input {
+                    name: input.name.clone(),
+                    msg: format!(
+                        "an integer input is taken as token ids, which only an embedding (Gather \
+                         on a constant table) may read; node `{}` reads it",
+                        n.name
+                    ),
+                })
+            }
+        }
+    }
+    if rows == usize::MAX || rows > 1 << crate::usage::TOKEN_BITS {
+        return Err(ImportError::Input {
+            name: input.name.clone(),
+            msg: "token ids must index an embedding of at most 2^16 rows".into(),
+        });
+    }
+    Ok(Q {
+        name: input.name.clone(),
+        scale: 1.0,
+        shape: input.shape.clone(),
+        lo: 0,
+        hi: rows as i64 - 1,
     })
 }
 
@@ -379,9 +445,9 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 last: *last,
             })
         }
-        FloatOp::Softmax { axes } => {
+        FloatOp::Softmax { axes, keep } => {
             (scale, lo, hi) = (softmax::OUT as f64, 0, softmax::OUT);
-            Op::Softmax(softmax_of(axes, x)?)
+            Op::Softmax(softmax_of(axes, keep.clone(), x)?)
         }
         FloatOp::Func { name, expr } => {
             let t = func_table(name, expr, x, s_out)?;
@@ -391,6 +457,17 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 *t.values.iter().max().unwrap(),
             );
             Op::Table(t)
+        }
+        FloatOp::Embed { table } => {
+            // the entries int8 at their own scale, as weights are
+            let s = scale_for(table.data.iter().fold(0.0, |m, v| m.max(v.abs())));
+            let ints = table.map(|v| (v * s).round() as i64);
+            (scale, lo, hi) = (
+                s,
+                *ints.data.iter().min().unwrap_or(&0),
+                *ints.data.iter().max().unwrap_or(&0),
+            );
+            Op::Embed(embed::Embed { table: ints })
         }
         FloatOp::Wire(op) => op.clone(),
         other => unreachable!("{other:?} is rescaled"),
@@ -407,7 +484,11 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
 
 /// Softmax over `axes` of `x`, probabilities at scale 127: the exp table over every difference
 /// `x_j - max x` can take, `round(2^16 · exp(d / s_x))`.
-fn softmax_of(axes: &[usize], x: &Q) -> Result<softmax::Softmax, String> {
+fn softmax_of(
+    axes: &[usize],
+    keep: Option<Tensor<i64>>,
+    x: &Q,
+) -> Result<softmax::Softmax, String> {
     let first = x.lo - x.hi;
     if (1 - first) as usize > table::MAX_TABLE_LEN {
         return Err(format!(
@@ -424,6 +505,7 @@ fn softmax_of(axes: &[usize], x: &Q) -> Result<softmax::Softmax, String> {
             .map(|d| (libm::exp(d as f64 / x.scale) * one).round() as i64)
             .collect(),
         out: softmax::OUT,
+        keep,
     })
 }
 

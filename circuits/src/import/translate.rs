@@ -1,11 +1,11 @@
 //! tract's typed, decluttered model → float graph nodes. tract has already typed every tensor
 //! with the concrete input shapes and folded constants and shape arithmetic (Shape, Gather and
 //! Concat on shape vectors, ConstantOfShape, Cast, Identity, Dropout), so what remains are real
-//! ops on tensors. Each is translated here into an IR op with float constants ([`FloatOp`]);
-//! constant Mul / Add / Sub / Div are folded into the linear op before them where the algebra
-//! allows (Gemm's alpha and beta, a bias Add after MatMul, BatchNorm after Conv), so they cost
-//! no rescale. Chains of element-wise functions of one tensor (Sigmoid, an expanded Elu) become
-//! one function ([`func`]). An op without a translation is an error naming the ONNX node and op.
+//! ops on tensors. Each is translated here into an IR op with float constants ([`FloatOp`]), the
+//! linear family (einsums, convolutions, pools) in [`linear`]. Constant Mul / Add / Sub / Div are
+//! folded into the linear op before them where the algebra allows (Gemm's alpha and beta, a bias
+//! Add after MatMul, BatchNorm after Conv), so they cost no rescale. Chains of element-wise functions of one tensor (Sigmoid, an expanded Elu) become
+//! one function ([`func`]); a mask before a softmax is folded into it ([`mask`]). An op without a translation is an error naming the ONNX node and op.
 
 use std::collections::BTreeMap;
 
@@ -17,20 +17,16 @@ use tract_onnx::tract_core::ops::{
     },
     binary::TypedBinOp,
     change_axes::AxisOp,
-    cnn::{
-        Conv as TConv, Deconv, KernelFormat, MaxPool as TMaxPool, PoolSpec, SumPool as TSumPool,
-    },
-    einsum::EinSum,
     element_wise::ElementWiseOp,
     konst::Const,
-    nn::{DataFormat, Reduce, Reducer, Softmax as TSoftmax, SoftmaxKind},
+    nn::{Reduce, Reducer, Softmax as TSoftmax, SoftmaxKind},
     source::TypedSource,
 };
 
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
-use super::{compare, qdq};
-use crate::graph::tensor::{numel, Tensor};
+use super::{compare, linear, mask, qdq};
+use crate::graph::tensor::Tensor;
 use crate::ops::{pool::Window, reduce::Axes, wiring, Op};
 
 /// A translated op whose constants are still floats.
@@ -68,8 +64,9 @@ pub(crate) enum FloatOp {
     Add { sub: bool },
     /// `a · b`.
     Mul,
-    /// `einsum(a, b)` of two computed tensors, labels as the IR's matmul.
-    MatMul { axes: [String; 3] },
+    /// `factor · einsum(a, b)` of two computed tensors (`factor > 0`, a folded score scale),
+    /// labels as the IR's matmul.
+    MatMul { axes: [String; 3], factor: f64 },
     /// Window maxima.
     MaxPool(Window),
     /// Maxima over axes.
@@ -104,10 +101,15 @@ pub(crate) enum FloatOp {
     /// The index of the maximum (minimum) along `axis`, the first or the `last` of ties, at
     /// scale 1.
     ArgMax { axis: usize, min: bool, last: bool },
-    /// Softmax over axes.
-    Softmax { axes: Vec<usize> },
+    /// Softmax over axes; `keep` a constant mask (1: the element takes part) folded into it.
+    Softmax {
+        axes: Vec<usize>,
+        keep: Option<Tensor<i64>>,
+    },
     /// An element-wise function of one tensor, made a table ([`func`]).
     Func { name: String, expr: Expr },
+    /// Rows of a constant `[rows, width]` table picked by token ids (Gather of an embedding).
+    Embed { table: Tensor<f64> },
     /// A shape op, already in the IR's terms.
     Wire(Op),
 }
@@ -142,10 +144,19 @@ pub(crate) struct FloatNode {
     pub shape: Vec<usize>,
 }
 
-/// The translated graph: sources (name, outlet, shape), nodes in evaluation order, outputs.
+/// A graph input: its name, outlet and shape, and whether it holds token ids (an integer type).
+#[derive(Debug, Clone)]
+pub(crate) struct FloatInput {
+    pub name: String,
+    pub outlet: OutletId,
+    pub shape: Vec<usize>,
+    pub tokens: bool,
+}
+
+/// The translated graph: sources, nodes in evaluation order, outputs.
 #[derive(Debug, Clone)]
 pub(crate) struct FloatGraph {
-    pub inputs: Vec<(String, OutletId, Vec<usize>)>,
+    pub inputs: Vec<FloatInput>,
     pub nodes: Vec<FloatNode>,
     pub outputs: Vec<OutletId>,
     /// Outlets where tract's run holds the file's integers, with their `(step, zero point)`.
@@ -162,98 +173,12 @@ pub(crate) fn const_of(model: &TypedModel, o: OutletId) -> Option<Tensor<f64>> {
     Tensor::new(t.shape().to_vec(), view.iter().copied().collect())
 }
 
-fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>, String> {
+pub(crate) fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>, String> {
     let f = model.outlet_fact(o).map_err(|e| e.to_string())?;
     f.shape
         .as_concrete()
         .map(|s| s.to_vec())
         .ok_or_else(|| format!("shape {:?} is not concrete", f.shape))
-}
-
-/// A window's dilations and strides, 1 where the spec leaves them out.
-fn steps(spec: &PoolSpec) -> (Vec<usize>, Vec<usize>) {
-    let k = spec.kernel_shape.len();
-    let or_ones = |v: Option<&[usize]>| v.map(|d| d.to_vec()).unwrap_or(vec![1; k]);
-    (
-        or_ones(spec.dilations.as_deref()),
-        or_ones(spec.strides.as_deref()),
-    )
-}
-
-fn window(spec: &PoolSpec, input: &[usize]) -> Result<Window, String> {
-    if !matches!(spec.data_format, DataFormat::NCHW) {
-        return Err(format!("data format {:?} (only NCHW)", spec.data_format));
-    }
-    let (dil, st) = steps(spec);
-    let computed = spec
-        .padding
-        .compute(&input[2..], &spec.kernel_shape, &dil, &st);
-    let mut pads: Vec<usize> = computed.iter().map(|c| c.pad_before).collect();
-    pads.extend(computed.iter().map(|c| c.pad_after));
-    Ok(Window {
-        kernel: spec.kernel_shape.to_vec(),
-        strides: st,
-        dilations: dil,
-        pads,
-    })
-}
-
-/// tract's deconvolution as the IR's transposed convolution. tract regroups ONNX's kernel
-/// `[C, M/g, k..]` into `[M, C/g, k..]`; this puts it back.
-fn deconv(
-    d: &Deconv,
-    x: &[usize],
-    w: Tensor<f64>,
-    bias: Option<Tensor<f64>>,
-    n_inputs: usize,
-) -> Result<FloatOp, String> {
-    if !matches!(d.kernel_format, KernelFormat::OIHW) || w.shape.len() < 3 {
-        return Err(format!("kernel format {:?} (only OIHW)", d.kernel_format));
-    }
-    let spec = &d.pool_spec;
-    if !matches!(spec.data_format, DataFormat::NCHW) {
-        return Err(format!("data format {:?} (only NCHW)", spec.data_format));
-    }
-    let g = d.group;
-    let (m, cg) = (w.shape[0], w.shape[1]);
-    if g == 0 || m % g != 0 {
-        return Err(format!("{m} output channels in {g} groups"));
-    }
-    let mg = m / g;
-    let taps = numel(&w.shape[2..]);
-    let mut data = Vec::with_capacity(w.data.len());
-    for gi in 0..g {
-        for ci in 0..cg {
-            for mi in 0..mg {
-                let at = ((gi * mg + mi) * cg + ci) * taps;
-                data.extend_from_slice(&w.data[at..at + taps]);
-            }
-        }
-    }
-    let mut shape = vec![cg * g, mg];
-    shape.extend_from_slice(&w.shape[2..]);
-    let (dilations, strides) = steps(spec);
-    let computed = spec
-        .padding
-        .compute_for_deconv(&x[2..], &shape[2..], &dilations, &strides, &d.adjustments)
-        .map_err(|e| e.to_string())?;
-    let mut pads: Vec<usize> = computed.iter().map(|c| c.pad_before).collect();
-    pads.extend(computed.iter().map(|c| c.pad_after));
-    let bias = match bias {
-        Some(b) if numel(&b.shape) == m => b.data,
-        Some(b) if numel(&b.shape) == 1 => vec![b.data[0]; m],
-        None if n_inputs < 3 => vec![0.0; m],
-        _ => return Err("the bias is not a constant".into()),
-    };
-    Ok(FloatOp::ConvTranspose {
-        weights: Tensor { shape, data },
-        bias,
-        strides,
-        dilations,
-        pads,
-        output_padding: d.adjustments.to_vec(),
-        groups: g,
-    })
 }
 
 /// Translates every node of `model` (typed, decluttered, concrete shapes).
@@ -280,6 +205,10 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
     let (chains, inner) = func::chains(model);
     patterns.extend(chains);
     absorbed.extend(inner);
+    // a causal or padding mask before a softmax: the softmax stands for both
+    let (masked, masks) = mask::masked_softmax(model);
+    patterns.extend(masked);
+    absorbed.extend(masks);
     let qdq::Pairs {
         quant,
         passthrough,
@@ -307,8 +236,15 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 .iter()
                 .position(|s| *s == out)
                 .expect("a source is an input");
-            g.inputs
-                .push((names[i].clone(), out, shape_of(model, out).map_err(err)?));
+            let tokens = model
+                .outlet_fact(out)
+                .is_ok_and(|f| f.datum_type.is_integer());
+            g.inputs.push(FloatInput {
+                name: names[i].clone(),
+                outlet: out,
+                shape: shape_of(model, out).map_err(err)?,
+                tokens,
+            });
             continue;
         }
         if node.op_is::<Const>() || model.outlet_fact(out).is_ok_and(|f| f.konst.is_some()) {
@@ -321,74 +257,10 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         let op = if let Some((a, op)) = patterns.remove(&id) {
             inputs = vec![resolve(&alias, &a)];
             op
-        } else if let Some(e) = node.op_as::<EinSum>() {
-            let (ins, outs) = e.axes.to_strs();
-            match (konst(0), konst(1)) {
-                (None, None) => {
-                    inputs = from.clone();
-                    FloatOp::MatMul {
-                        axes: [ins[0].clone(), ins[1].clone(), outs[0].clone()],
-                    }
-                }
-                (a, b) => {
-                    let (x, w) = match (a, b) {
-                        (None, Some(w)) => (0, w),
-                        (Some(w), None) => (1, w),
-                        _ => unreachable!("tract folds constant expressions"),
-                    };
-                    inputs = vec![from[x]];
-                    FloatOp::Einsum {
-                        axes: [ins[x].clone(), ins[1 - x].clone(), outs[0].clone()],
-                        weights: w,
-                        bias: None,
-                    }
-                }
-            }
-        } else if let Some(c) = node.op_as::<TConv>() {
-            if c.q_params.is_some() {
-                return Err(err("quantized convolution".into()));
-            }
-            let x = in_shape(0).map_err(&err)?;
-            let w = konst(1).ok_or_else(|| err("the kernel is not a constant".into()))?;
-            match c.kernel_fmt {
-                KernelFormat::OIHW => {}
-                f => return Err(err(format!("kernel format {f:?} (only OIHW)"))),
-            }
-            let o = w.shape[0];
-            let bias = match konst(2) {
-                Some(b) if numel(&b.shape) == o => b.data,
-                Some(b) if numel(&b.shape) == 1 => vec![b.data[0]; o],
-                None if node.inputs.len() < 3 => vec![0.0; o],
-                _ => return Err(err("the bias is not a constant".into())),
-            };
-            let win = window(&c.pool_spec, &x).map_err(&err)?;
-            FloatOp::Conv {
-                weights: w,
-                bias,
-                strides: win.strides,
-                dilations: win.dilations,
-                pads: win.pads,
-                groups: c.group,
-            }
-        } else if let Some(p) = node.op_as::<TMaxPool>() {
-            if p.with_index_outputs.is_some() {
-                return Err(err("MaxPool with indices".into()));
-            }
-            FloatOp::MaxPool(window(&p.pool_spec, &in_shape(0).map_err(&err)?).map_err(&err)?)
-        } else if let Some(p) = node.op_as::<TSumPool>() {
-            let win = window(&p.pool_spec, &in_shape(0).map_err(&err)?).map_err(&err)?;
-            let exclude_pad =
-                p.normalize && !p.count_include_pad && win.pads.iter().any(|p| *p > 0);
-            let factor = if p.normalize && !exclude_pad {
-                1.0 / numel(&win.kernel) as f64
-            } else {
-                1.0
-            };
-            FloatOp::SumPool {
-                window: win,
-                factor,
-                exclude_pad,
-            }
+        } else if let Some(r) = linear::translate(model, node, &from) {
+            let (op, ins) = r.map_err(&err)?;
+            inputs = ins;
+            op
         } else if let Some(r) = node.op_as::<Reduce>() {
             let axes = Axes {
                 axes: r.axes.to_vec(),
@@ -483,11 +355,8 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             }
             FloatOp::Softmax {
                 axes: s.axes.to_vec(),
+                keep: None,
             }
-        } else if let Some(d) = node.op_as::<Deconv>() {
-            let x = in_shape(0).map_err(&err)?;
-            let w = konst(1).ok_or_else(|| err("the kernel is not a constant".into()))?;
-            deconv(d, &x, w, konst(2), node.inputs.len()).map_err(&err)?
         } else if let Some(a) = node.op_as::<AxisOp>() {
             match a {
                 AxisOp::Move(from, to) => {
@@ -533,6 +402,17 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             let mut pads: Vec<usize> = p.pads.iter().map(|p| p.0).collect();
             pads.extend(p.pads.iter().map(|p| p.1));
             FloatOp::Wire(Op::Pad(wiring::Pad { pads, value: 0 }))
+        } else if let (Some(ga), Some(table)) = (node.op_as::<TGather>(), konst(0)) {
+            // a constant table read at computed indices: an embedding
+            if ga.axis != 0 || table.shape.len() != 2 {
+                return Err(err(format!(
+                    "Gather of a constant of shape {:?} along axis {} by computed indices \
+                     (only rows of a 2-d table, axis 0)",
+                    table.shape, ga.axis
+                )));
+            }
+            inputs = vec![from[1]];
+            FloatOp::Embed { table }
         } else if let Some(ga) = node.op_as::<TGather>() {
             let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
             let len = in_shape(0).map_err(&err)?[ga.axis] as i64;

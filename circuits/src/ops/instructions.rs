@@ -77,6 +77,17 @@ pub trait Instructions {
         values: &[i64],
     ) -> Result<Self::Value, Self::Error>;
 
+    /// `values[index · width + column]` for `column < width` and `index` a row of the table:
+    /// a lookup keyed by the row and the fixed column (an embedding). A backend without lookups
+    /// refuses the op before it synthesizes (see [`super::embed`]).
+    fn embed(
+        &mut self,
+        index: &Self::Value,
+        width: usize,
+        column: usize,
+        values: &[i64],
+    ) -> Result<Self::Value, Self::Error>;
+
     /// `floor(num / den)` for `num` within `nb` and `den` within `db`, `db.0 ≥ 1`: a quotient
     /// `q` and remainder `r` with `num = q · den + r`, `0 ≤ r < den` and `q` within its bound
     /// ([`division`]), which has one integer solution.

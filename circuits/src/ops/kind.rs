@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use super::embed::Embedding;
 use super::instructions::Instructions;
 use super::rescale::{Rescale, RescaleParams};
 use super::softmax::Normalise;
@@ -97,6 +98,8 @@ pub enum Kind {
     },
     /// Softmax of each set of the first input, in its layout ([`super::softmax`]).
     Softmax(Normalise),
+    /// The table rows the first input's integers pick, one after another ([`super::embed`]).
+    Embed(Embedding),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -159,6 +162,7 @@ impl Kind {
             | Kind::Clamp { .. }
             | Kind::Table { .. }
             | Kind::Softmax(_) => input_len,
+            Kind::Embed(e) => input_len * e.width,
         }
     }
 
@@ -266,6 +270,7 @@ impl Kind {
                 compared(inputs)?;
                 n.bounds(inputs[0])?
             }
+            Kind::Embed(e) => e.bounds(inputs[0])?,
         })
     }
 
@@ -344,6 +349,7 @@ impl Kind {
                 })
                 .collect(),
             Kind::Softmax(n) => n.eval(inputs[0]),
+            Kind::Embed(e) => e.eval(inputs[0]),
         }
     }
 
@@ -451,6 +457,7 @@ impl Kind {
                 .map(|x| ins.lookup(x, *first, values))
                 .collect(),
             Kind::Softmax(n) => n.lower(ins, inputs[0], bounds[0]),
+            Kind::Embed(e) => e.lower(ins, inputs[0]),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
 //! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
 //! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
-//! over sets. The reference executor, the bounds and the lowering are written once per kind
+//! over sets, or rows of an embedding. The reference executor, the bounds and the lowering are written once per kind
 //! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
 //! so an op file holds only its index arithmetic, and what the circuit constrains is, by
 //! construction, what the reference computes.
@@ -13,6 +13,7 @@ pub mod clip;
 pub mod conv;
 pub mod conv_transpose;
 pub mod einsum;
+pub mod embed;
 pub mod instructions;
 pub mod kind;
 pub mod matmul;
@@ -78,6 +79,8 @@ pub enum Op {
     Table(table::Table),
     /// Softmax over axes: proven maximum, exp table, proven division.
     Softmax(softmax::Softmax),
+    /// Rows of a constant table picked by integer indices (Gather of an embedding by tokens).
+    Embed(embed::Embed),
     /// Wiring: same elements, new shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity).
     Reshape(wiring::Reshape),
     /// Wiring: axes permuted.
@@ -144,6 +147,7 @@ impl Op {
             Op::Rescale(o) => o,
             Op::Table(o) => o,
             Op::Softmax(o) => o,
+            Op::Embed(o) => o,
             Op::Reshape(o) => o,
             Op::Transpose(o) => o,
             Op::Slice(o) => o,
@@ -179,7 +183,7 @@ impl Op {
         self.spec().shape(inputs)
     }
 
-    /// Whether the op needs lookups (a table, a softmax's exp table).
+    /// Whether the op needs lookups (a table, a softmax's exp table, an embedding).
     pub fn lookups(&self) -> bool {
         self.spec().lookups()
     }

@@ -2,13 +2,16 @@
 //! `m = max x`, `e_j = E[x_j - m]` from an exp table whose domain ends at 0 (the entry at 0 is
 //! the largest, `2^16` as the front end writes it), `S = Σ e_j`, and
 //! `y_j = floor((2·out·e_j + S) / (2·S))`, the probability `e_j / S` at scale `out` rounded
-//! half up.
+//! half up. A mask (`keep`, a constant 0/1 tensor broadcast to the input: a causal or padding
+//! mask an exporter wrote as `Where(mask, scores, -inf)`) takes the masked elements out of their
+//! set, max and sum included, and fixes their outputs to the constant 0.
 //!
 //! Sound because each step is one instruction whose relation fixes its result: the maximum is
 //! proven attained and not exceeded (`max`), so `x_j - m ≤ 0` and the lookup, which also proves
 //! the key lies in the table, gives the one entry for it; the sum is a linear combination; the
 //! division proves `N = y·D + r` with `0 ≤ r < D` and `y` range-checked, which has one integer
-//! solution since `D ≥ 2·E[0] > 0`. The table is halo2's; Groth16 refuses the op with the
+//! solution since `D ≥ 2·E[0] > 0`. A masked output is a circuit constant, not a witness, and
+//! every set keeps at least one element, so no set divides by an empty sum. The table is halo2's; Groth16 refuses the op with the
 //! other tables.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,7 @@ use super::instructions::Instructions;
 use super::kind::{extreme, Bound, Kind, Src};
 use super::reduce::Axes;
 use super::{unary, OpSpec};
+use crate::graph::tensor::{broadcast_map, broadcast_shape, Tensor};
 
 /// The front end's exp entry at 0 is `2^EXP_BITS`.
 pub const EXP_BITS: u32 = 16;
@@ -28,7 +32,7 @@ pub const OUT: i64 = 127;
 pub const MAX_ENTRY: i64 = 1 << 24;
 
 /// The softmax op.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Softmax {
     /// The axes each probability vector runs along.
     pub axes: Vec<usize>,
@@ -38,13 +42,19 @@ pub struct Softmax {
     pub exp: Vec<i64>,
     /// The output's scale: probabilities are integers in `[0, out]`.
     pub out: i64,
+    /// 1 where an element takes part, 0 where it is masked; broadcast to the input's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<Tensor<i64>>,
 }
 
 /// The structure: the sets, the exp table and the output scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalise {
-    /// The elements of each probability vector; the output has the input's layout.
+    /// The elements of each probability vector that take part; the output has the input's
+    /// layout.
     pub sets: Vec<Vec<Src>>,
+    /// The masked elements, whose outputs are 0.
+    pub masked: Vec<usize>,
     /// The key of `exp[0]`.
     pub first: i64,
     /// The exp table.
@@ -76,6 +86,11 @@ impl OpSpec for Softmax {
         if !(1..=MAX_ENTRY).contains(&self.out) {
             return Err(format!("output scale {} outside [1, 2^24]", self.out));
         }
+        if let Some(k) = &self.keep {
+            if k.data.iter().any(|v| !(0..=1).contains(v)) {
+                return Err("mask entries must be 0 or 1".into());
+            }
+        }
         Ok(())
     }
 
@@ -89,20 +104,52 @@ impl OpSpec for Softmax {
         if self.axes.is_empty() || self.axes.iter().any(|a| x[*a] == 0) {
             return Err("softmax over no elements".into());
         }
+        if let Some(k) = &self.keep {
+            if broadcast_shape(&k.shape, x).as_deref() != Some(x) {
+                return Err(format!(
+                    "a mask of shape {:?} does not broadcast to the input's {x:?}",
+                    k.shape
+                ));
+            }
+            if self.split(x).0.iter().any(|s| s.is_empty()) {
+                return Err("the mask leaves a probability vector with no element".into());
+            }
+        }
         Ok(x.to_vec())
     }
 
     fn kind(&self, inputs: &[&[usize]], _: &[usize]) -> Kind {
-        let axes = Axes {
-            axes: self.axes.clone(),
-            keepdims: true,
-        };
+        let (sets, masked) = self.split(unary(inputs));
         Kind::Softmax(Normalise {
-            sets: axes.sets(unary(inputs)),
+            sets,
+            masked,
             first: self.first,
             exp: self.exp.clone(),
             out: self.out,
         })
+    }
+}
+
+impl Softmax {
+    /// The sets of elements that take part, and the masked elements.
+    fn split(&self, x: &[usize]) -> (Vec<Vec<Src>>, Vec<usize>) {
+        let axes = Axes {
+            axes: self.axes.clone(),
+            keepdims: true,
+        };
+        let sets = axes.sets(x);
+        let Some(k) = &self.keep else {
+            return (sets, Vec::new());
+        };
+        let at = broadcast_map(&k.shape, x);
+        let kept = |s: &Src| k.data[at[s.index]] == 1;
+        let masked = sets.iter().flatten().filter(|s| !kept(s)).map(|s| s.index);
+        let masked = masked.collect();
+        let sets = sets
+            .into_iter()
+            .map(|set| set.into_iter().filter(|s| kept(s)).collect())
+            .collect();
+        (sets, masked)
     }
 }
 
@@ -171,6 +218,9 @@ impl Normalise {
     ) -> Result<Vec<I::Value>, I::Error> {
         let (nb, db) = self.division();
         let mut y: Vec<Option<I::Value>> = vec![None; x.len()];
+        for i in &self.masked {
+            y[*i] = Some(ins.constant(0)?);
+        }
         for set in &self.sets {
             let xs: Vec<(&I::Value, Bound)> = set.iter().map(|s| (&x[s.index], b)).collect();
             let (m, _) = extreme(ins, &xs, false)?;
@@ -188,7 +238,7 @@ impl Normalise {
             }
         }
         Ok(y.into_iter()
-            .map(|v| v.expect("the sets cover the input"))
+            .map(|v| v.expect("the sets and the mask cover the input"))
             .collect())
     }
 }

@@ -1,5 +1,6 @@
 //! A small ONNX writer for tests: a graph of named nodes over named tensors, float or int64
-//! initializers, inputs with concrete shapes, and attributes, written with opset 13; and the
+//! initializers, inputs with concrete shapes, and attributes, written with opset 13 unless told
+//! otherwise; and the
 //! halo2 check every compiled test model passes. Each test file uses a part of it.
 #![allow(dead_code)]
 
@@ -40,13 +41,18 @@ pub struct Net {
     inits: Vec<pb::TensorProto>,
     inputs: Vec<pb::ValueInfoProto>,
     outputs: Vec<pb::ValueInfoProto>,
+    opset: Option<i64>,
 }
 
 fn value_info(name: &str, dims: Option<&[i64]>) -> pb::ValueInfoProto {
+    typed_info(name, dims, 1)
+}
+
+fn typed_info(name: &str, dims: Option<&[i64]>, elem_type: i32) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension, Dimension};
     let r#type = dims.map(|dims| pb::TypeProto {
         value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-            elem_type: 1,
+            elem_type,
             shape: Some(pb::TensorShapeProto {
                 dim: dims
                     .iter()
@@ -67,9 +73,21 @@ fn value_info(name: &str, dims: Option<&[i64]>) -> pb::ValueInfoProto {
 }
 
 impl Net {
+    /// Writes the model with `version` of the default domain instead of 13.
+    pub fn opset(&mut self, version: i64) -> &mut Self {
+        self.opset = Some(version);
+        self
+    }
+
     /// A float input of shape `dims`.
     pub fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         self.inputs.push(value_info(name, Some(dims)));
+        self
+    }
+
+    /// An int64 input (token ids) of shape `dims`.
+    pub fn input_i64(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.inputs.push(typed_info(name, Some(dims), 7));
         self
     }
 
@@ -156,7 +174,7 @@ impl Net {
             graph: Some(graph),
             opset_import: vec![pb::OperatorSetIdProto {
                 domain: String::new(),
-                version: 13,
+                version: self.opset.unwrap_or(13),
             }],
             ..Default::default()
         };

@@ -112,6 +112,14 @@ impl RangeConfig {
         )
     }
 
+    /// Constrains `w ∈ [0, max]` for `0 ≤ max < 2^62`: `w` and `w + 2^b - 1 - max` both
+    /// `b`-bit, `b` the width of `max`.
+    pub fn within(&self, ctx: &mut Ctx, w: &Wire, max: i64) -> Result<(), Error> {
+        let b = (64 - max.leading_zeros()).max(1);
+        self.check(ctx, w, b, 0)?;
+        self.check(ctx, w, b, (1i64 << b) - 1 - max)
+    }
+
     /// Constrains `w + offset ∈ [0, 2^bits)`.
     pub fn check(&self, ctx: &mut Ctx, w: &Wire, bits: u32, offset: i64) -> Result<(), Error> {
         let lane_index = (0..self.lanes.len())

@@ -135,10 +135,12 @@ impl TableConfig {
         Ok(out)
     }
 
-    /// `tok[token][c] + pos`, looked up at key `token · d + c`.
+    /// `tok[token][c] + pos`, looked up at key `token · d + c` in the table `tag`.
+    #[allow(clippy::too_many_arguments)]
     pub fn embed(
         &self,
         ctx: &mut Ctx,
+        tag: u64,
         token: &Wire,
         d: usize,
         c: usize,
@@ -153,7 +155,7 @@ impl TableConfig {
         ctx.assign(self.input, row, key);
         ctx.assign(self.output, row, value);
         let sum = ctx.assign(self.sum, row, value.map(|v| v + fr_from_i64(pos)));
-        self.enable(ctx, row, TAG_EMBED)?;
+        self.enable(ctx, row, tag)?;
         ctx.enable(&self.q_sum, row)?;
         ctx.fixed(self.mul, row, Fr::from(d as u64));
         ctx.fixed(self.add, row, Fr::from(c as u64));
@@ -200,8 +202,15 @@ mod tests {
             }
             for c in [0, 5] {
                 let v = fr_from_i64(m.tok[3 * m.d_model + c] + bump);
-                cfg.table
-                    .embed(ctx, &token, m.d_model, c, Value::known(v), 11 - c as i64)?;
+                cfg.table.embed(
+                    ctx,
+                    TAG_EMBED,
+                    &token,
+                    m.d_model,
+                    c,
+                    Value::known(v),
+                    11 - c as i64,
+                )?;
             }
             Ok(())
         }

@@ -19,7 +19,7 @@ use crate::halo2::chips::layernorm::NormChips;
 use crate::halo2::chips::matvec::Layer;
 use crate::halo2::chips::rescale::RescaleParams;
 use crate::halo2::chips::softmax::Fault;
-use crate::halo2::chips::table::TAG_GELU;
+use crate::halo2::chips::table::{TAG_EMBED, TAG_GELU};
 use crate::halo2::commit::{commit, TOKENS};
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::ops::kind::bits_of;
@@ -304,7 +304,8 @@ pub fn layout(
                 let e = tv.map(|t| {
                     fr_from_i64(m.tok.get(t as usize * d + c).copied().unwrap_or(0) + faults.table)
                 });
-                cfg.table.embed(ctx, &t, d, c, e, m.pos[i * d + c])
+                cfg.table
+                    .embed(ctx, TAG_EMBED, &t, d, c, e, m.pos[i * d + c])
             })
             .collect::<Result<Vec<_>, _>>()?;
         for (bi, blk) in m.blocks.iter().enumerate() {
