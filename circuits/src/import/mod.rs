@@ -80,7 +80,8 @@ pub struct OutputAccuracy {
     pub max_abs_error: f64,
     /// Mean absolute error over all elements.
     pub mean_abs_error: f64,
-    /// Fraction of samples whose argmax agrees.
+    /// Fraction of rows (along the last axis, over all samples) whose argmax agrees: a
+    /// classifier's class, a decoder's next token at each position.
     pub argmax_agreement: f64,
 }
 
@@ -279,6 +280,12 @@ fn accuracy(
         .iter()
         .map(|s| s.iter().product())
         .collect();
+    // argmax along the last axis: a classifier's class, each position's next token of a decoder
+    let rows: Vec<usize> = model
+        .output_shapes()
+        .iter()
+        .map(|s| *s.last().unwrap_or(&1))
+        .collect();
     let mut per: Vec<(f64, f64, usize)> = vec![(0.0, 0.0, 0); names.len()];
     for (x, run) in samples.iter().zip(runs) {
         let got = model.dequantize(&execute(model, &quantize_input(x, model)?)?.output());
@@ -290,19 +297,24 @@ fn accuracy(
                 per[k].0 = per[k].0.max((a - b).abs());
                 per[k].1 += (a - b).abs();
             }
-            per[k].2 += (argmax(g) == argmax(w)) as usize;
+            let r = rows[k].max(1);
+            per[k].2 += g
+                .chunks(r)
+                .zip(w.chunks(r))
+                .filter(|(g, w)| argmax(g) == argmax(w))
+                .count();
         }
     }
     let n = samples.len().max(1) as f64;
     let outputs: Vec<OutputAccuracy> = names
         .iter()
         .zip(&per)
-        .zip(&lens)
-        .map(|((name, p), len)| OutputAccuracy {
+        .zip(lens.iter().zip(&rows))
+        .map(|((name, p), (len, r))| OutputAccuracy {
             name: name.clone(),
             max_abs_error: p.0,
             mean_abs_error: p.1 / (n * *len as f64),
-            argmax_agreement: p.2 as f64 / n,
+            argmax_agreement: p.2 as f64 / (n * (*len / (*r).max(1)).max(1) as f64),
         })
         .collect();
     Ok(AccuracyReport {
