@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zkinfer_prover::compile::Stop;
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +50,10 @@ enum Command {
         /// Decoders: tokens the generation circuit can generate (a request's --max-tokens ≤ this).
         #[arg(long, default_value_t = 16)]
         gen_slots: usize,
+        /// Decoder graphs: the token that ends generation (`none`: only --max-tokens does);
+        /// default: the vocabulary's last entry.
+        #[arg(long, value_parser = parse_stop)]
+        stop_token: Option<Stop>,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -80,8 +85,15 @@ enum Command {
     Generate {
         dir: PathBuf,
         /// The prompt; its bytes are the tokens.
-        #[arg(long)]
-        prompt: String,
+        #[arg(
+            long,
+            required_unless_present = "prompt_tokens",
+            conflicts_with = "prompt_tokens"
+        )]
+        prompt: Option<String>,
+        /// The prompt as token ids (any vocabulary): `1,2,3`.
+        #[arg(long, value_delimiter = ',')]
+        prompt_tokens: Vec<u64>,
         /// Stop after this many generated tokens (the stop token ends generation earlier).
         #[arg(long)]
         max_tokens: usize,
@@ -150,13 +162,14 @@ fn main() -> ExitCode {
             batch,
             prompt_slots,
             gen_slots,
+            stop_token,
             out,
         } => commands::compile::run(
             &model,
             calibration.as_deref(),
             &input_shapes,
             batch,
-            (prompt_slots, gen_slots),
+            (prompt_slots, gen_slots, stop_token.unwrap_or(Stop::Last)),
             backend.unwrap_or_default(),
             &out,
             cli.json,
@@ -175,11 +188,16 @@ fn main() -> ExitCode {
         Command::Generate {
             dir,
             prompt,
+            prompt_tokens,
             max_tokens,
             request_id,
             salt,
             out,
         } => commands::check_backend(&dir, backend).and_then(|_| {
+            let prompt = match prompt {
+                Some(text) => commands::generate::Prompt::Text(text),
+                None => commands::generate::Prompt::Tokens(prompt_tokens),
+            };
             commands::generate::run(
                 &dir,
                 &prompt,
@@ -225,6 +243,16 @@ fn main() -> ExitCode {
 }
 
 /// `1x3x32x32` → `[1, 3, 32, 32]`.
+fn parse_stop(s: &str) -> Result<Stop, String> {
+    match s {
+        "none" => Ok(Stop::Never),
+        _ => s
+            .parse::<u64>()
+            .map(Stop::Token)
+            .map_err(|_| format!("`{s}` is neither a token id nor `none`")),
+    }
+}
+
 fn parse_shape(s: &str) -> Result<Vec<usize>, String> {
     s.split(['x', ','])
         .map(|d| match d.trim().parse::<usize>() {

@@ -22,10 +22,12 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkinfer_circuits::decoder::Decoder;
 use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::gpt::Gpt;
 use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
 
@@ -63,14 +65,26 @@ pub struct Settings {
     /// `model.json` then holds the quantized decoder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots: Option<Slots>,
+    /// Decoder graphs (with `slots`): `model.json` is the graph, generated greedily.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_decoder: Option<GraphDecoder>,
+}
+
+/// How a decoder graph generates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphDecoder {
+    /// Generation stops after this token; `null`: only at the client's `max_tokens`.
+    pub stop_token: Option<u64>,
 }
 
 impl Settings {
-    /// A decoder when the settings record generation slots, a graph otherwise.
+    /// A decoder when the settings record generation slots (a decoder graph when they also
+    /// record how it generates), a graph otherwise.
     pub fn kind(&self) -> ModelKind {
-        match self.slots {
-            Some(_) => ModelKind::Decoder,
-            None => ModelKind::Graph,
+        match (&self.slots, &self.graph_decoder) {
+            (Some(_), Some(_)) => ModelKind::DecoderGraph,
+            (Some(_), None) => ModelKind::Decoder,
+            (None, _) => ModelKind::Graph,
         }
     }
 }
@@ -145,6 +159,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProverErro
 pub enum Halo2Plan {
     Model(Arc<Plan>),
     Generation(Arc<GenPlan>),
+    Decode(Arc<DecodePlan>),
 }
 
 impl Halo2Plan {
@@ -152,6 +167,7 @@ impl Halo2Plan {
         match self {
             Self::Model(p) => p.k,
             Self::Generation(p) => p.k,
+            Self::Decode(p) => p.k,
         }
     }
 }
@@ -232,10 +248,32 @@ impl ModelDir {
         Ok(Arc::new(plan))
     }
 
+    /// The decoder-graph circuit plan, checked against the recorded settings.
+    pub fn decode_plan(&self) -> Result<Arc<DecodePlan>, ProverError> {
+        let settings = self.settings()?;
+        let path = self.path(SETTINGS_FILE);
+        let (Some(slots), Some(g)) = (settings.slots, &settings.graph_decoder) else {
+            return Err(ProverError::artifact(&path, "not a decoder graph"));
+        };
+        let bad =
+            |e: zkinfer_circuits::decoder::DecodeError| ProverError::artifact(&path, e.to_string());
+        let decoder = Decoder::new(self.model()?, slots, g.stop_token).map_err(bad)?;
+        let plan = DecodePlan::new(decoder).map_err(bad)?;
+        if settings.k != Some(plan.k) {
+            let msg = format!(
+                "records k = {:?} but the decoder needs k = {}",
+                settings.k, plan.k
+            );
+            return Err(ProverError::artifact(&path, msg));
+        }
+        Ok(Arc::new(plan))
+    }
+
     /// The halo2 circuit of this directory, whichever kind it is.
     pub fn halo2(&self) -> Result<Halo2Plan, ProverError> {
         Ok(match self.settings()?.kind() {
             ModelKind::Decoder => Halo2Plan::Generation(self.gen_plan()?),
+            ModelKind::DecoderGraph => Halo2Plan::Decode(self.decode_plan()?),
             ModelKind::Graph => Halo2Plan::Model(self.plan()?),
         })
     }

@@ -71,6 +71,9 @@ pub enum ModelKind {
     Graph,
     /// A decoder for generation (`model.json` is a quantized decoder; settings record slots).
     Decoder,
+    /// A decoder graph for generation (`model.json` is a [`Model`] with a token input; settings
+    /// record slots and the stop token).
+    DecoderGraph,
 }
 
 /// One proof system: how it sizes, sets up, proves and verifies a model directory.

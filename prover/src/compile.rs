@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
+use zkinfer_circuits::decoder::Decoder;
 use zkinfer_circuits::gpt::import::import as gpt_import;
 use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::gpt::Gpt;
+use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::import::{self, Imported, Options};
 
@@ -36,6 +38,7 @@ pub fn compile_dir(
         constraints: None,
         source_sha256: sha256_hex(&source),
         slots: None,
+        graph_decoder: None,
     };
     backend
         .backend()
@@ -66,9 +69,70 @@ pub fn compile_decoder(
         constraints: None,
         source_sha256: sha256_hex(&read_bytes(model)?),
         slots: Some(slots),
+        graph_decoder: None,
     };
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &gpt)?;
     write_json(&dir.path(SETTINGS_FILE), &settings)?;
     Ok((gpt, settings))
+}
+
+/// Which token ends a decoder graph's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The vocabulary's last entry (the default).
+    Last,
+    /// None: generation runs to the client's `max_tokens`.
+    Never,
+    /// This token id.
+    Token(u64),
+}
+
+/// Compiles a decoder graph (ONNX with a token input) for generation over `slots` into `out`
+/// (halo2 only): the graph front end with the input shape `[1, P + T]`, calibrated on token
+/// sequences of that length.
+pub fn compile_decoder_graph(
+    model: &Path,
+    samples: &[Vec<f64>],
+    slots: Slots,
+    stop: Stop,
+    out: &Path,
+) -> Result<(Imported, Settings), ProverError> {
+    let total = slots.prompt + slots.gen;
+    let opts = Options {
+        input_shapes: Some(vec![vec![1, total]]),
+    };
+    let imported = import::compile(model, samples, &opts)
+        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let vocab = imported
+        .model
+        .output_shapes()
+        .first()
+        .and_then(|s| s.last().copied())
+        .unwrap_or(0) as u64;
+    let stop_token = match stop {
+        Stop::Last => Some(vocab.saturating_sub(1)),
+        Stop::Never => None,
+        Stop::Token(t) => Some(t),
+    };
+    let decoder = Decoder::new(imported.model.clone(), slots, stop_token)
+        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let plan = DecodePlan::new(decoder).map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let settings = Settings {
+        version: ARTIFACT_VERSION,
+        backend: BackendId::Halo2,
+        batch: 1,
+        k: Some(plan.k),
+        main_rows: Some(plan.main_rows),
+        range_rows: Some(plan.range_rows),
+        constraints: None,
+        source_sha256: sha256_hex(&read_bytes(model)?),
+        slots: Some(slots),
+        graph_decoder: Some(GraphDecoder { stop_token }),
+    };
+    let dir = ModelDir::new(out);
+    write_json(&dir.path(MODEL_FILE), &imported.model)?;
+    write_json(&dir.path(SETTINGS_FILE), &settings)?;
+    write_json(&dir.path(ACCURACY_FILE), &imported.accuracy)?;
+    Ok((imported, settings))
 }

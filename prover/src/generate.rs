@@ -1,14 +1,17 @@
-//! Proving a generation: the reference run fixes the completion and the statement, the circuit
-//! proves it, and the proof file is the same format as any other (so `verify` and settlement take
+//! Proving a generation, on the tiny GPT's dedicated circuit or the decoder circuit over a graph:
+//! the reference run fixes the completion and the statement, the circuit proves it, and the proof file is the same format as any other (so `verify` and settlement take
 //! it unchanged); the client's opening adds the prompt, the completion and the salt.
 
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
+use zkinfer_circuits::gpt::reference::{check_request, Slots};
+use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
 use zkinfer_circuits::halo2::generation::{GenWitness, GenerationCircuit};
-use zkinfer_circuits::usage::InstanceStrings;
+use zkinfer_circuits::usage::{InstanceStrings, UsageStatement};
+use zkinfer_circuits::Fr;
 
-use crate::artifacts::ARTIFACT_VERSION;
-use crate::keys::GenProverKeys;
+use crate::artifacts::{Manifest, ARTIFACT_VERSION};
+use crate::keys::Generator;
 use crate::prove::{create, ProofFile};
 use crate::ProverError;
 
@@ -47,44 +50,139 @@ pub fn detokenize(tokens: &[u64]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-impl GenProverKeys {
-    /// Generates greedily from `witness.prompt` and proves it.
-    pub fn generate(&self, witness: GenWitness) -> Result<Generated, ProverError> {
+/// The proof file and opening of a proven generation.
+fn generated(
+    m: &Manifest,
+    proof: Vec<u8>,
+    statement: &UsageStatement,
+    request: &Request,
+    slots: Slots,
+    completion: &[usize],
+    start: std::time::Instant,
+) -> Generated {
+    let completion: Vec<u64> = completion.iter().map(|t| *t as u64).collect();
+    Generated {
+        file: ProofFile {
+            version: ARTIFACT_VERSION,
+            backend: m.backend.id().into(),
+            transcript: m.transcript.clone(),
+            insecure_dev_srs: m.insecure_dev_srs,
+            vk_sha256: m.vk_sha256.clone(),
+            instances: InstanceStrings(statement.to_hex()),
+            proof: format!("0x{}", hex::encode(&proof)),
+        },
+        opening: GenOpening {
+            version: ARTIFACT_VERSION,
+            request_id: fr_to_hex(&request.request_id),
+            salt: fr_to_hex(&request.salt),
+            max_tokens: request.max_tokens as u64,
+            n_in: statement.n_in,
+            n_out: statement.n_out,
+            prompt_slots: slots.prompt,
+            completion_slots: slots.gen,
+            prompt: request.prompt.clone(),
+            completion_text: detokenize(&completion),
+            completion,
+        },
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// A generation request: what the client committed to.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub request_id: Fr,
+    pub salt: Fr,
+    pub prompt: Vec<u64>,
+    pub max_tokens: usize,
+}
+
+impl Generator {
+    /// The circuit's slots.
+    pub fn slots(&self) -> Slots {
+        match self {
+            Generator::Dedicated(k) => k.plan.slots,
+            Generator::Graph(k) => k.plan.decoder.slots,
+        }
+    }
+
+    /// The stop token generation ends at, if any.
+    pub fn stop_token(&self) -> Option<u64> {
+        match self {
+            Generator::Dedicated(k) => Some(k.plan.model.stop as u64),
+            Generator::Graph(k) => k.plan.decoder.stop,
+        }
+    }
+
+    /// Checks the prompt and budget against the circuit, before any proving.
+    pub fn check(&self, prompt: &[u64], max_tokens: usize) -> Result<(), ProverError> {
+        let bad = |e: String| ProverError::Backend(e);
+        match self {
+            Generator::Dedicated(k) => {
+                let tokens: Vec<usize> = prompt.iter().map(|t| *t as usize).collect();
+                check_request(&k.plan.model, k.plan.slots, &tokens, max_tokens)
+                    .map_err(|e| bad(e.to_string()))
+            }
+            Generator::Graph(k) => k
+                .plan
+                .decoder
+                .check_request(prompt, max_tokens)
+                .map_err(|e| bad(e.to_string())),
+        }
+    }
+
+    /// Generates greedily from the request's prompt and proves it.
+    pub fn generate(&self, request: Request) -> Result<Generated, ProverError> {
         let start = std::time::Instant::now();
-        let (circuit, run) = GenerationCircuit::prepare(self.plan.clone(), witness.clone())
-            .map_err(|e| ProverError::Backend(e.to_string()))?;
-        let statement = run.statement;
-        let pb = crate::keys::spinner("proving the generation");
-        let proof = create(&self.srs, &self.pk, circuit, &statement.instances());
-        pb.finish_and_clear();
-        let proof = proof?;
-        let m = &self.manifest;
-        let tokens = |v: &[usize]| v.iter().map(|t| *t as u64).collect::<Vec<_>>();
-        let completion = tokens(&run.generation.completion);
-        Ok(Generated {
-            file: ProofFile {
-                version: ARTIFACT_VERSION,
-                backend: m.backend.id().into(),
-                transcript: m.transcript.clone(),
-                insecure_dev_srs: m.insecure_dev_srs,
-                vk_sha256: m.vk_sha256.clone(),
-                instances: InstanceStrings(statement.to_hex()),
-                proof: format!("0x{}", hex::encode(&proof)),
-            },
-            opening: GenOpening {
-                version: ARTIFACT_VERSION,
-                request_id: fr_to_hex(&witness.request_id),
-                salt: fr_to_hex(&witness.salt),
-                max_tokens: witness.max_tokens as u64,
-                n_in: statement.n_in,
-                n_out: statement.n_out,
-                prompt_slots: self.plan.slots.prompt,
-                completion_slots: self.plan.slots.gen,
-                prompt: tokens(&witness.prompt),
-                completion_text: detokenize(&completion),
-                completion,
-            },
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        let backend = |e: String| ProverError::Backend(e);
+        let (m, proof, statement, completion) = match self {
+            Generator::Dedicated(k) => {
+                let witness = GenWitness {
+                    request_id: request.request_id,
+                    salt: request.salt,
+                    prompt: request.prompt.iter().map(|t| *t as usize).collect(),
+                    max_tokens: request.max_tokens,
+                };
+                let (circuit, run) = GenerationCircuit::prepare(k.plan.clone(), witness)
+                    .map_err(|e| backend(e.to_string()))?;
+                let pb = crate::keys::spinner("proving the generation");
+                let proof = create(&k.srs, &k.pk, circuit, &run.statement.instances());
+                pb.finish_and_clear();
+                (
+                    &k.manifest,
+                    proof?,
+                    run.statement,
+                    run.generation.completion,
+                )
+            }
+            Generator::Graph(k) => {
+                let req = DecodeRequest {
+                    request_id: request.request_id,
+                    salt: request.salt,
+                    prompt: request.prompt.clone(),
+                    max_tokens: request.max_tokens,
+                };
+                let (circuit, run) = DecoderCircuit::prepare(k.plan.clone(), req)
+                    .map_err(|e| backend(e.to_string()))?;
+                let pb = crate::keys::spinner("proving the generation");
+                let proof = create(&k.srs, &k.pk, circuit, &run.statement.instances());
+                pb.finish_and_clear();
+                (
+                    &k.manifest,
+                    proof?,
+                    run.statement,
+                    run.generation.completion,
+                )
+            }
+        };
+        Ok(generated(
+            m,
+            proof,
+            &statement,
+            &request,
+            self.slots(),
+            &completion,
+            start,
+        ))
     }
 }

@@ -2,6 +2,7 @@
 
 use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use serde::Serialize;
+use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
 use zkinfer_circuits::halo2::generation::GenerationCircuit;
 use zkinfer_circuits::halo2::ModelCircuit;
 
@@ -37,6 +38,10 @@ pub fn stats(plan: &Halo2Plan) -> CircuitStats {
         }
         Halo2Plan::Generation(p) => {
             let _ = GenerationCircuit::configure(&mut cs);
+            (p.k, p.main_rows, p.range_rows)
+        }
+        Halo2Plan::Decode(p) => {
+            let _ = DecoderCircuit::configure_with_params(&mut cs, p.shape);
             (p.k, p.main_rows, p.range_rows)
         }
     };

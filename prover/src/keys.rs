@@ -12,6 +12,8 @@ use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey, VerifyingKey}
 use halo2_proofs::SerdeFormat;
 use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
+use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::halo2::generation::{GenPlan, GenerationCircuit};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
 use zkinfer_circuits::witness::{Run, Witness};
@@ -45,6 +47,7 @@ pub fn keygen(srs: &Srs, plan: &Halo2Plan) -> Result<ProvingKey<G1Affine>, Prove
     match plan {
         Halo2Plan::Model(p) => keygen_for(srs, &ModelCircuit::shape(p.clone())),
         Halo2Plan::Generation(p) => keygen_for(srs, &GenerationCircuit::shape(p.clone())),
+        Halo2Plan::Decode(p) => keygen_for(srs, &DecoderCircuit::shape(p.clone())),
     }
 }
 
@@ -288,6 +291,11 @@ pub(crate) fn load_halo2_verifier(dir: &ModelDir) -> Result<VerifierKeys, Prover
             SerdeFormat::RawBytes,
             (),
         ),
+        ModelKind::DecoderGraph => VerifyingKey::<G1Affine>::from_bytes::<DecoderCircuit>(
+            &vk_bytes,
+            SerdeFormat::RawBytes,
+            dir.decode_plan()?.shape,
+        ),
         ModelKind::Graph => VerifyingKey::<G1Affine>::from_bytes::<ModelCircuit>(
             &vk_bytes,
             SerdeFormat::RawBytes,
@@ -379,8 +387,48 @@ fn checked_manifest(dir: &ModelDir) -> Result<Manifest, ProverError> {
     Ok(manifest)
 }
 
-/// The generation prover of a decoder's model directory.
-pub fn load_generator(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
+/// halo2 generation proving over a decoder graph: SRS, proving key and plan.
+pub struct DecodeProverKeys {
+    pub srs: Srs,
+    pub pk: ProvingKey<G1Affine>,
+    pub plan: Arc<DecodePlan>,
+    pub manifest: Manifest,
+}
+
+/// The generation prover of a decoder's directory, dedicated circuit or decoder graph.
+pub enum Generator {
+    /// The tiny GPT's dedicated generation circuit.
+    Dedicated(GenProverKeys),
+    /// The decoder circuit over a graph.
+    Graph(DecodeProverKeys),
+}
+
+/// The generation prover of a decoder's model directory, whichever circuit it has.
+pub fn load_generator(dir: &ModelDir) -> Result<Generator, ProverError> {
+    if dir.settings()?.kind() != ModelKind::DecoderGraph {
+        return load_dedicated(dir).map(Generator::Dedicated);
+    }
+    let manifest = checked_manifest(dir)?;
+    let plan = dir.decode_plan()?;
+    let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
+    let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
+    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
+    let pk = ProvingKey::<G1Affine>::from_bytes::<DecoderCircuit>(
+        &pk_bytes,
+        SerdeFormat::RawBytesUnchecked,
+        plan.shape,
+    )
+    .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
+    Ok(Generator::Graph(DecodeProverKeys {
+        srs,
+        pk,
+        plan,
+        manifest,
+    }))
+}
+
+/// The dedicated generation prover of the tiny GPT's model directory.
+fn load_dedicated(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
     let manifest = checked_manifest(dir)?;
     let plan = dir.gen_plan()?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
@@ -427,7 +475,7 @@ pub(crate) fn load_groth16_prover(dir: &ModelDir) -> Result<Groth16ProverKeys, P
 
 pub(crate) fn load_halo2_prover(dir: &ModelDir) -> Result<ProverKeys, ProverError> {
     let manifest = checked_manifest(dir)?;
-    if dir.settings()?.kind() == ModelKind::Decoder {
+    if dir.settings()?.kind() != ModelKind::Graph {
         return Err(ProverError::artifact(
             &dir.path(SETTINGS_FILE),
             "this is a generation model: prove with `zkinfer generate`",

@@ -40,6 +40,7 @@ fn compile_example(dir: &Path) -> ModelDir {
         constraints: None,
         source_sha256: sha256_hex(&std::fs::read(&onnx).unwrap()),
         slots: None,
+        graph_decoder: None,
     };
     write_json(&md.path(SETTINGS_FILE), &settings).unwrap();
     md

@@ -175,6 +175,20 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
         .collect()
 }
 
+/// Whether the model at `path` takes token ids: a graph input of an integer type. Such a model
+/// is a decoder candidate whatever its tensors are called.
+pub fn takes_tokens(path: &Path) -> Result<bool, ImportError> {
+    let graph = proto::read_graph(path)?;
+    let consts: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = graph
+        .input
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| !consts.contains(n))
+        .collect();
+    Ok(integer_inputs(&graph, &names).contains(&true))
+}
+
 fn names_of(named: &[(String, Vec<usize>)]) -> Vec<&str> {
     named.iter().map(|(n, _)| n.as_str()).collect()
 }

@@ -20,6 +20,7 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{read_json, ModelDir};
+use zkinfer_prover::backend::ModelKind;
 use zkinfer_prover::prove::ProofFile;
 
 #[derive(Args)]
@@ -375,21 +376,36 @@ pub fn prompt_commitment_for(
     id: U256,
 ) -> Result<U256> {
     let md = ModelDir::new(dir);
-    let plan = md.gen_plan()?;
-    let tokens = super::generate::tokenize(prompt);
-    zkinfer_circuits::gpt::reference::check_request(
-        &plan.model,
-        plan.slots,
-        &tokens,
-        max_tokens as usize,
-    )
-    .context("--prompt / --max-tokens")?;
-    let tokens: Vec<u64> = tokens.iter().map(|t| *t as u64).collect();
+    let tokens: Vec<u64> = super::generate::tokenize(prompt)
+        .iter()
+        .map(|t| *t as u64)
+        .collect();
+    let slots = match md.settings()?.kind() {
+        ModelKind::DecoderGraph => {
+            let plan = md.decode_plan()?;
+            plan.decoder
+                .check_request(&tokens, max_tokens as usize)
+                .context("--prompt / --max-tokens")?;
+            plan.decoder.slots
+        }
+        _ => {
+            let plan = md.gen_plan()?;
+            let ids: Vec<usize> = tokens.iter().map(|t| *t as usize).collect();
+            zkinfer_circuits::gpt::reference::check_request(
+                &plan.model,
+                plan.slots,
+                &ids,
+                max_tokens as usize,
+            )
+            .context("--prompt / --max-tokens")?;
+            plan.slots
+        }
+    };
     let c = zkinfer_circuits::usage::prompt_commitment(
         fr_parse(&format!("{id:#x}"))?,
         fr_parse(salt).context("--salt")?,
         &tokens,
-        plan.slots.prompt,
+        slots.prompt,
         max_tokens,
     );
     Ok(to_u256(&c))

@@ -7,30 +7,39 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::import::Options;
+use zkinfer_prover::compile::Stop;
 
 pub fn run(
     model: &Path,
     calibration: Option<&Path>,
     input_shapes: &[Vec<usize>],
     batch: usize,
-    slots: (usize, usize),
+    (prompt, gen, stop): (usize, usize, Stop),
     backend: super::Backend,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
-    if zkinfer_circuits::gpt::import::is_decoder(model) {
-        return decoder(model, slots, backend, out, json_out);
+    // a decoder is told apart by its graph: an integer (token) input
+    let tokens = zkinfer_circuits::import::takes_tokens(model)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    if tokens && backend != super::Backend::Halo2 {
+        bail!("{}: decoders compile for halo2 only (token inputs and embeddings need lookups; Groth16 has none)", model.display());
     }
-    let calib_path = match calibration {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let dir = model.parent().unwrap_or(Path::new("."));
-            match ["calibration.json", "input.json"].iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
-                Some(p) => p,
-                None => bail!("no calibration set: pass --calibration FILE (no calibration.json or input.json beside {})", model.display()),
-            }
-        }
-    };
+    // the tiny GPT's own export keeps its dedicated circuit (k = 19 for 16 + 16, not 20)
+    if tokens && zkinfer_circuits::gpt::import::import(model).is_ok() {
+        return decoder(model, (prompt, gen), out, json_out);
+    }
+    let calib_path = calibration_path(model, calibration)?;
+    if tokens {
+        return decoder_graph(
+            model,
+            &calib_path,
+            Slots { prompt, gen },
+            stop,
+            out,
+            json_out,
+        );
+    }
     let samples = crate::input::read_rows(&calib_path)?;
     let opts = Options {
         input_shapes: (!input_shapes.is_empty()).then(|| input_shapes.to_vec()),
@@ -63,23 +72,79 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A decoder compiles for generation: no calibration, the circuit sized by its slots.
-fn decoder(
+/// The calibration set: `--calibration`, or calibration.json or input.json beside the model.
+fn calibration_path(model: &Path, calibration: Option<&Path>) -> Result<std::path::PathBuf> {
+    if let Some(p) = calibration {
+        return Ok(p.to_path_buf());
+    }
+    let dir = model.parent().unwrap_or(Path::new("."));
+    match ["calibration.json", "input.json"].iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
+        Some(p) => Ok(p),
+        None => bail!("no calibration set: pass --calibration FILE (no calibration.json or input.json beside {})", model.display()),
+    }
+}
+
+/// A decoder graph compiles for generation over its slots, calibrated on token sequences of
+/// `prompt + gen` ids.
+fn decoder_graph(
     model: &Path,
-    (prompt, gen): (usize, usize),
-    backend: super::Backend,
+    calib_path: &Path,
+    slots: Slots,
+    stop: Stop,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
-    if backend != super::Backend::Halo2 {
-        bail!("{}: decoders compile for halo2 only (the generation circuit has no Groth16 gadgets yet)", model.display());
+    let samples = crate::input::read_rows(calib_path)?;
+    let (imported, settings) =
+        zkinfer_prover::compile::compile_decoder_graph(model, &samples, slots, stop, out)?;
+    let size = json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows });
+    let stop_token = settings.graph_decoder.as_ref().and_then(|g| g.stop_token);
+    let acc = &imported.accuracy;
+    let vocab = imported.model.output_shapes()[0]
+        .last()
+        .copied()
+        .unwrap_or(0);
+    if json_out {
+        super::print_json(&json!({
+            "dir": out, "backend": "halo2", "kind": "decoder_graph", "vocab": vocab,
+            "stop_token": stop_token, "prompt_slots": slots.prompt, "gen_slots": slots.gen,
+            "nodes": imported.model.graph().nodes.len(), "size": size,
+            "calibration": calib_path, "accuracy": acc,
+        }));
+    } else {
+        println!(
+            "compiled decoder graph {} -> {}",
+            model.display(),
+            out.display()
+        );
+        let stop = stop_token.map_or("none".to_string(), |t| t.to_string());
+        println!(
+            "  vocabulary {vocab} (stop token {stop}); {} prompt + {} generated slots; circuit {size}",
+            slots.prompt, slots.gen
+        );
+        println!(
+            "  next-token agreement with the float model on {} calibration sequences: {:.1}%",
+            acc.samples,
+            100.0 * acc.argmax_agreement
+        );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tiny GPT compiles for generation on its dedicated circuit: no calibration, the circuit
+/// sized by its slots.
+fn decoder(
+    model: &Path,
+    (prompt, gen): (usize, usize),
+    out: &Path,
+    json_out: bool,
+) -> Result<ExitCode> {
     let slots = Slots { prompt, gen };
     let (gpt, settings) = zkinfer_prover::compile::compile_decoder(model, slots, out)?;
     let size = json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows });
     if json_out {
         super::print_json(&json!({
-            "dir": out, "backend": backend.id(), "kind": "decoder", "params": gpt.params(),
+            "dir": out, "backend": "halo2", "kind": "decoder", "params": gpt.params(),
             "vocab": gpt.vocab, "stop_token": gpt.stop, "context": gpt.context,
             "prompt_slots": prompt, "gen_slots": gen, "size": size,
         }));

@@ -126,7 +126,9 @@ impl Job {
                 ..
             } => {
                 let out = work.join("proof.json");
-                let g = super::generate::prove(dir, prompt, *max_tokens, request_id, salt, &out)?;
+                let text = super::generate::Prompt::Text(prompt.clone());
+                let (g, _) =
+                    super::generate::prove(dir, &text, *max_tokens, request_id, salt, &out)?;
                 extra.insert("prompt".into(), json!(prompt));
                 extra.insert("completion".into(), json!(g.opening.completion_text));
                 extra.insert("completion_tokens".into(), json!(g.opening.completion));

@@ -1,0 +1,227 @@
+//! A decoder graph through the CLI, found by its graph (an int64 token input), not by names:
+//! `compile` (calibrated on token sequences, the stop token chosen) → `setup` → `generate
+//! --prompt-tokens` → `verify`, the proof settled on the embedded chain per token; the completion
+//! is the library's reference generation over the compiled graph, and a changed count or
+//! completion is refused off-chain and on-chain.
+
+mod common;
+
+use std::path::Path;
+
+use common::{chain_at, ok, zkinfer_env as zkinfer};
+use zkinfer_circuits::decoder::{Decoder, Slots};
+use zkinfer_circuits::graph::Model;
+
+fn example(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/decoder")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+fn u64s(v: &serde_json::Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_decoder_graph_generates_verifies_and_settles_per_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let c = ok(&zkinfer(
+        &[
+            "compile",
+            &example("decoder.onnx"),
+            "--calibration",
+            &example("decoder.calibration.json"),
+            "--prompt-slots",
+            "8",
+            "--gen-slots",
+            "8",
+            "--stop-token",
+            "none",
+            "-o",
+            &t("m"),
+            "--json",
+        ],
+        &[],
+    ));
+    assert_eq!(c["kind"], "decoder_graph");
+    assert_eq!(c["vocab"], 48);
+    assert!(c["stop_token"].is_null());
+    assert!(
+        c["accuracy"]["argmax_agreement"].as_f64().unwrap() >= 0.9,
+        "{c}"
+    );
+    ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
+    let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
+    assert_eq!(shape["k"], c["size"]["k"]);
+
+    // the client opens a request for a prompt of bytes below the vocabulary's 48
+    let state = t("chain.json");
+    let chain = |args: &[&str], dev: &str| chain_at(&state, dev, args);
+    ok(&zkinfer(
+        &["verifier", &t("m"), "-o", &t("v"), "--json"],
+        &[],
+    ));
+    let addr = |v: serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
+    let verifier = addr(
+        ok(&chain(&["deploy", "verifier", &t("v")], "0")),
+        "verifier",
+    );
+    let settlement = addr(ok(&chain(&["deploy", "settlement"], "0")), "settlement");
+    let model_id = addr(
+        ok(&chain(
+            &[
+                "register",
+                "--settlement",
+                &settlement,
+                "--verifier",
+                &verifier,
+                "--owner",
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "--provider",
+                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+                "--royalty-bps",
+                "1000",
+                "--price-in",
+                "100",
+                "--price-out",
+                "1000",
+            ],
+            "1",
+        )),
+        "model_id",
+    );
+    let (prompt, salt) = ("!#$%", "0x99");
+    let req = ok(&chain(
+        &[
+            "request",
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_id,
+            "--model",
+            &t("m"),
+            "--prompt",
+            prompt,
+            "--max-tokens",
+            "6",
+            "--salt",
+            salt,
+            "--max-in",
+            "8",
+            "--max-out",
+            "6",
+        ],
+        "3",
+    ));
+    let id = req["request_id"].as_str().unwrap().to_string();
+
+    // the provider generates from the same prompt given as token ids
+    let g = ok(&zkinfer(
+        &[
+            "generate",
+            &t("m"),
+            "--prompt-tokens",
+            "33,35,36,37",
+            "--max-tokens",
+            "6",
+            "--request-id",
+            &id,
+            "--salt",
+            salt,
+            "-o",
+            &t("proof.json"),
+            "--json",
+        ],
+        &[],
+    ));
+    let model: Model = serde_json::from_slice(&std::fs::read(t("m/model.json")).unwrap()).unwrap();
+    let d = Decoder::new(model, Slots { prompt: 8, gen: 8 }, None).unwrap();
+    let want = d.generate(&[33, 35, 36, 37], 6).unwrap();
+    let want: Vec<u64> = want.completion.iter().map(|t| *t as u64).collect();
+    assert_eq!(u64s(&g["completion_tokens"]), want);
+    assert_eq!(
+        (g["n_in"].as_u64(), g["n_out"].as_u64()),
+        (Some(4), Some(6))
+    );
+    assert_eq!(
+        zkinfer(&["verify", &t("m"), &t("proof.json")], &[])
+            .status
+            .code(),
+        Some(0)
+    );
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t("proof.json")).unwrap()).unwrap();
+    for (i, v) in [(4, 7u64), (4, 5), (2, 1)] {
+        let mut bad = file.clone();
+        bad["instances"][i] = serde_json::json!(format!("{v:#x}"));
+        let path = t(&format!("bad-{i}-{v}.json"));
+        std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        assert_eq!(
+            zkinfer(&["verify", &t("m"), &path], &[]).status.code(),
+            Some(1),
+            "{i}={v}"
+        );
+        let refused = chain(&["settle", "--settlement", &settlement, &path], "2");
+        assert_eq!(refused.status.code(), Some(2), "settled with {i} = {v}");
+    }
+    let settled = ok(&chain(
+        &["settle", "--settlement", &settlement, &t("proof.json")],
+        "2",
+    ));
+    let wei = |v: &serde_json::Value| v.as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(
+        wei(&settled["provider_paid"]) + wei(&settled["owner_paid"]),
+        4 * 100 + 6 * 1000
+    );
+
+    // a token outside the vocabulary, and a stop token outside it, are refused by name
+    let out = zkinfer(
+        &[
+            "generate",
+            &t("m"),
+            "--prompt-tokens",
+            "1,48",
+            "--max-tokens",
+            "2",
+            "--request-id",
+            "5",
+            "-o",
+            &t("never.json"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("outside the vocabulary of 48"), "{err}");
+    assert!(!Path::new(&t("never.json")).exists());
+    let out = zkinfer(
+        &[
+            "compile",
+            &example("decoder.onnx"),
+            "--calibration",
+            &example("decoder.calibration.json"),
+            "--prompt-slots",
+            "8",
+            "--gen-slots",
+            "8",
+            "--stop-token",
+            "48",
+            "-o",
+            &t("bad"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stop token 48 is outside the vocabulary of 48"),
+        "{err}"
+    );
+}
