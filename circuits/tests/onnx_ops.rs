@@ -407,3 +407,43 @@ fn mean_of_squares_is_a_product_then_a_sum() {
     let range = 127.0 / i.model.output_scales()[0];
     within(&i, 0.02 * range);
 }
+
+/// Where with a constant condition (Trilu and Equal, folded by tract) outside a softmax: wiring
+/// from two tensors at different scales, or from one and a constant; both backends prove it.
+#[test]
+fn where_with_a_constant_condition_is_wiring() {
+    let mut net = Net::default();
+    net.opset(14)
+        .input("x", &[1, 4, 4])
+        .init("k", &[], vec![3.0])
+        .init("ones", &[4, 4], vec![1.0; 16])
+        .init("zero", &[], vec![0.0])
+        .init("half", &[], vec![0.5])
+        .node("Mul", &["x", "k"], &["y"], vec![])
+        .node("Trilu", &["ones"], &["tril"], vec![int("upper", 0)])
+        .node("Equal", &["tril", "zero"], &["future"], vec![])
+        .node("Where", &["future", "x", "y"], &["w1"], vec![])
+        .node("Where", &["future", "half", "x"], &["w2"], vec![])
+        .output("w1")
+        .output("w2");
+    let i = compiled(&net, "where", 16, 17);
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "select").count(),
+        2,
+        "{names:?}"
+    );
+    within(&i, 0.03);
+    for n in &i.model.graph().nodes {
+        if let Op::Select(s) = &n.op {
+            let future: Vec<i64> = (0..16).map(|j| i64::from(j % 4 > j / 4)).collect();
+            match s.fill {
+                None => assert_eq!(s.cond.data, future),
+                Some(_) => assert_eq!(
+                    s.cond.data,
+                    future.iter().map(|f| 1 - f).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+}

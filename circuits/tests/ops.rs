@@ -11,7 +11,7 @@ use zkinfer_circuits::graph::{execute, Builder, Model, Tensor};
 use zkinfer_circuits::ops::{
     add::Add, affine::Affine, clip::Clip, conv::Conv, conv_transpose::ConvTranspose,
     einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul, piecewise::Piecewise, pool,
-    reduce, relu::Relu, wiring, Op,
+    reduce, relu::Relu, select, wiring, Op,
 };
 
 #[test]
@@ -320,6 +320,41 @@ fn tile_and_gather_elements_copy_the_indexed_elements() {
         .collect();
     assert_eq!(out, want);
     check(model, 10);
+}
+
+/// A select by a constant condition broadcast over two inputs, and with a constant fill.
+#[test]
+fn select_picks_by_a_constant_condition() {
+    let mut b = Builder::new("select");
+    let x = b.input("x", &[1, 2, 3]);
+    let y = b.input("y", &[1, 1, 3]);
+    let cond = Tensor::new(vec![2, 1], vec![1, 0]).unwrap();
+    let two = Op::Select(select::Select {
+        cond: cond.clone(),
+        fill: None,
+    });
+    let s = b.node("s", two, &[&x, &y]).unwrap();
+    let filled = Op::Select(select::Select {
+        cond,
+        fill: Some(-7),
+    });
+    let f = b.node("f", filled, &[&x]).unwrap();
+    let model = b.finish(&[&s, &f]).unwrap();
+    let row: Vec<i64> = vec![1, 2, 3, 4, 5, 6, 10, 20, 30];
+    let out = execute(&model, &row).unwrap().output();
+    assert_eq!(out, [1, 2, 3, 10, 20, 30, 1, 2, 3, -7, -7, -7]);
+    check(model, 12);
+    let mut b = Builder::new("bad_select");
+    let x = b.input("x", &[1, 3]);
+    let bad = Op::Select(select::Select {
+        cond: Tensor::new(vec![3], vec![1, 2, 0]).unwrap(),
+        fill: Some(0),
+    });
+    let e = b.node("s", bad, &[&x]).err().unwrap().to_string();
+    assert!(
+        e.contains("node `s` (select)") && e.contains("0 or 1"),
+        "{e}"
+    );
 }
 
 #[test]

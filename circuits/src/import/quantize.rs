@@ -22,7 +22,9 @@ use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
-use crate::ops::{affine, embed, max, piecewise, pool, reduce, relu, rescale, softmax, table, Op};
+use crate::ops::{
+    affine, embed, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, Op,
+};
 
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
 pub(crate) const VARIANCE_BITS: u32 = 12;
@@ -468,6 +470,16 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 *ints.data.iter().max().unwrap_or(&0),
             );
             Op::Embed(embed::Embed { table: ints })
+        }
+        FloatOp::Select { cond, fill } => {
+            let fill = fill.map(|f| bound(f, scale));
+            if let Some(f) = fill {
+                (lo, hi) = (lo.min(f), hi.max(f));
+            }
+            Op::Select(select::Select {
+                cond: cond.clone(),
+                fill,
+            })
         }
         FloatOp::Wire(op) => op.clone(),
         other => unreachable!("{other:?} is rescaled"),

@@ -19,6 +19,7 @@ use tract_onnx::tract_core::ops::{
     change_axes::AxisOp,
     element_wise::ElementWiseOp,
     konst::Const,
+    logic::Iff,
     nn::{Reduce, Reducer, Softmax as TSoftmax, SoftmaxKind},
     source::TypedSource,
 };
@@ -108,6 +109,11 @@ pub(crate) enum FloatOp {
     },
     /// An element-wise function of one tensor, made a table ([`func`]).
     Func { name: String, expr: Expr },
+    /// `where(cond, a, b)` with a constant 0/1 condition; `fill` a constant in place of `b`.
+    Select {
+        cond: Tensor<i64>,
+        fill: Option<f64>,
+    },
     /// Rows of a constant `[rows, width]` table picked by token ids (Gather of an embedding).
     Embed { table: Tensor<f64> },
     /// A shape op, already in the IR's terms.
@@ -349,6 +355,35 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             }
         } else if let Some(e) = node.op_as::<ElementWiseOp>() {
             compare::element_wise(e).map_err(&err)?
+        } else if node.op_is::<Iff>() {
+            let cond =
+                konst(0).ok_or_else(|| err("a computed condition (only a constant one)".into()))?;
+            let ones = |flip: bool| cond.map(|c| i64::from((*c != 0.0) != flip));
+            let scalar = |k: &Tensor<f64>| (k.data.len() == 1).then(|| k.data[0]);
+            match (konst(1), konst(2)) {
+                (None, None) => {
+                    inputs = vec![from[1], from[2]];
+                    FloatOp::Select {
+                        cond: ones(false),
+                        fill: None,
+                    }
+                }
+                (None, Some(k)) if scalar(&k).is_some() => {
+                    inputs = vec![from[1]];
+                    FloatOp::Select {
+                        cond: ones(false),
+                        fill: scalar(&k),
+                    }
+                }
+                (Some(k), None) if scalar(&k).is_some() => {
+                    inputs = vec![from[2]];
+                    FloatOp::Select {
+                        cond: ones(true),
+                        fill: scalar(&k),
+                    }
+                }
+                _ => return Err(err("a select with a constant tensor branch".into())),
+            }
         } else if let Some(s) = node.op_as::<TSoftmax>() {
             if s.kind != SoftmaxKind::Softmax || s.quant_output_dt.is_some() {
                 return Err(err(format!("{:?} (only a float Softmax)", s.kind)));

@@ -24,6 +24,7 @@ pub mod pool;
 pub mod reduce;
 pub mod relu;
 pub mod rescale;
+pub mod select;
 pub mod softmax;
 pub mod table;
 pub mod wiring;
@@ -99,6 +100,9 @@ pub enum Op {
     Tile(wiring::Tile),
     /// Wiring: elements picked by a constant index tensor along an axis (GatherElements).
     GatherElements(wiring::GatherElements),
+    /// Wiring: each element from one of two tensors, or a constant, by a constant condition
+    /// (Where).
+    Select(select::Select),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -157,6 +161,7 @@ impl Op {
             Op::Expand(o) => o,
             Op::Tile(o) => o,
             Op::GatherElements(o) => o,
+            Op::Select(o) => o,
         }
     }
 
