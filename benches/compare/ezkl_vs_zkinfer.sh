@@ -2,7 +2,7 @@
 # Side by side, in one run: zkinfer and EZKL 23.0.5 (PyPI, as its users run it) prove the same ONNX
 # model on the same input; prints prove time and peak memory of each and their ratios.
 #
-#   benches/compare/ezkl_vs_zkinfer.sh [lenet|mlp_1m ...]     (default: both)
+#   benches/compare/ezkl_vs_zkinfer.sh [lenet|mlp_1m|attention ...]     (default: lenet mlp_1m)
 #
 # Needs python3 (a venv with ezkl is made under $CARGO_TARGET_DIR) and /usr/bin/time. Both tools
 # use a locally generated (insecure, dev) SRS of the size their circuit needs, so neither pays for
@@ -19,7 +19,8 @@ ZK="$CARGO_TARGET_DIR/release/zkinfer"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-declare -A ONNX=([lenet]=examples/cnn/lenet [mlp_1m]=examples/mlp_1m/mlp_1m)
+declare -A ONNX=([lenet]=examples/cnn/lenet [mlp_1m]=examples/mlp_1m/mlp_1m
+  [attention]=examples/attention_block/attention_block)
 
 # Runs a command under /usr/bin/time; prints "seconds peak_kib".
 measure() {

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{chain_at, ok, zkinfer_env as zkinfer};
+use common::{chain_at, deploy_and_register, ok, zkinfer_env as zkinfer};
 use zkinfer_circuits::decoder::{Decoder, Slots};
 use zkinfer_circuits::graph::Model;
 
@@ -68,35 +68,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
         &["verifier", &t("m"), "-o", &t("v"), "--json"],
         &[],
     ));
-    let addr = |v: serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
-    let verifier = addr(
-        ok(&chain(&["deploy", "verifier", &t("v")], "0")),
-        "verifier",
-    );
-    let settlement = addr(ok(&chain(&["deploy", "settlement"], "0")), "settlement");
-    let model_id = addr(
-        ok(&chain(
-            &[
-                "register",
-                "--settlement",
-                &settlement,
-                "--verifier",
-                &verifier,
-                "--owner",
-                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-                "--provider",
-                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
-                "--royalty-bps",
-                "1000",
-                "--price-in",
-                "100",
-                "--price-out",
-                "1000",
-            ],
-            "1",
-        )),
-        "model_id",
-    );
+    let (settlement, model_id) = deploy_and_register(&state, &t("v"));
     let (prompt, salt) = ("!#$%", "0x99");
     let req = ok(&chain(
         &[

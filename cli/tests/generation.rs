@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{chain_at, ok, zkinfer_env as zkinfer};
+use common::{chain_at, deploy_and_register, ok, zkinfer_env as zkinfer};
 use zkinfer_circuits::gpt::import::import;
 use zkinfer_circuits::gpt::reference::{generate, Slots};
 
@@ -67,36 +67,7 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
         &["verifier", &t("m"), "-o", &t("v"), "--json"],
         &[],
     ));
-    let addr = |v: serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
-    let verifier = addr(
-        ok(&chain(&["deploy", "verifier", &t("v")], "0")),
-        "verifier",
-    );
-    let settlement = addr(ok(&chain(&["deploy", "settlement"], "0")), "settlement");
-    let provider = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
-    let model_id = addr(
-        ok(&chain(
-            &[
-                "register",
-                "--settlement",
-                &settlement,
-                "--verifier",
-                &verifier,
-                "--owner",
-                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-                "--provider",
-                provider,
-                "--royalty-bps",
-                "1000",
-                "--price-in",
-                "100",
-                "--price-out",
-                "1000",
-            ],
-            "1",
-        )),
-        "model_id",
-    );
+    let (settlement, model_id) = deploy_and_register(&state, &t("v"));
     let (prompt, salt) = ("The ", "0x77");
     let req = ok(&chain(
         &[

@@ -238,14 +238,17 @@ impl ModelDir {
             .ok_or_else(|| ProverError::artifact(&path, "not a generation model (no slots)"))?;
         let plan = GenPlan::new(self.gpt()?, slots)
             .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
-        if settings.k != Some(plan.k) {
-            let msg = format!(
-                "records k = {:?} but the decoder needs k = {}",
-                settings.k, plan.k
-            );
-            return Err(ProverError::artifact(&path, msg));
-        }
+        self.same_k(&settings, plan.k)?;
         Ok(Arc::new(plan))
+    }
+
+    /// A decoder's settings must record the `k` its circuit needs.
+    fn same_k(&self, settings: &Settings, k: u32) -> Result<(), ProverError> {
+        if settings.k == Some(k) {
+            return Ok(());
+        }
+        let msg = format!("records k = {:?} but the decoder needs k = {k}", settings.k);
+        Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg))
     }
 
     /// The decoder-graph circuit plan, checked against the recorded settings.
@@ -259,13 +262,7 @@ impl ModelDir {
             |e: zkinfer_circuits::decoder::DecodeError| ProverError::artifact(&path, e.to_string());
         let decoder = Decoder::new(self.model()?, slots, g.stop_token).map_err(bad)?;
         let plan = DecodePlan::new(decoder).map_err(bad)?;
-        if settings.k != Some(plan.k) {
-            let msg = format!(
-                "records k = {:?} but the decoder needs k = {}",
-                settings.k, plan.k
-            );
-            return Err(ProverError::artifact(&path, msg));
-        }
+        self.same_k(&settings, plan.k)?;
         Ok(Arc::new(plan))
     }
 

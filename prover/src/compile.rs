@@ -50,6 +50,27 @@ pub fn compile_dir(
     Ok((imported, settings))
 }
 
+/// The settings of a generation circuit of `(k, main rows, range rows)` (halo2, one request).
+fn generation_settings(
+    model: &Path,
+    (k, main, range): (u32, usize, usize),
+    slots: Slots,
+    graph_decoder: Option<GraphDecoder>,
+) -> Result<Settings, ProverError> {
+    Ok(Settings {
+        version: ARTIFACT_VERSION,
+        backend: BackendId::Halo2,
+        batch: 1,
+        k: Some(k),
+        main_rows: Some(main),
+        range_rows: Some(range),
+        constraints: None,
+        source_sha256: sha256_hex(&read_bytes(model)?),
+        slots: Some(slots),
+        graph_decoder,
+    })
+}
+
 /// Compiles a decoder (ONNX) for generation with `slots` into `out` (halo2 only).
 pub fn compile_decoder(
     model: &Path,
@@ -59,18 +80,8 @@ pub fn compile_decoder(
     let gpt = gpt_import(model).map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let plan = GenPlan::new(gpt.clone(), slots)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let settings = Settings {
-        version: ARTIFACT_VERSION,
-        backend: BackendId::Halo2,
-        batch: 1,
-        k: Some(plan.k),
-        main_rows: Some(plan.main_rows),
-        range_rows: Some(plan.range_rows),
-        constraints: None,
-        source_sha256: sha256_hex(&read_bytes(model)?),
-        slots: Some(slots),
-        graph_decoder: None,
-    };
+    let rows = (plan.k, plan.main_rows, plan.range_rows);
+    let settings = generation_settings(model, rows, slots, None)?;
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &gpt)?;
     write_json(&dir.path(SETTINGS_FILE), &settings)?;
@@ -118,18 +129,8 @@ pub fn compile_decoder_graph(
     let decoder = Decoder::new(imported.model.clone(), slots, stop_token)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let plan = DecodePlan::new(decoder).map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let settings = Settings {
-        version: ARTIFACT_VERSION,
-        backend: BackendId::Halo2,
-        batch: 1,
-        k: Some(plan.k),
-        main_rows: Some(plan.main_rows),
-        range_rows: Some(plan.range_rows),
-        constraints: None,
-        source_sha256: sha256_hex(&read_bytes(model)?),
-        slots: Some(slots),
-        graph_decoder: Some(GraphDecoder { stop_token }),
-    };
+    let rows = (plan.k, plan.main_rows, plan.range_rows);
+    let settings = generation_settings(model, rows, slots, Some(GraphDecoder { stop_token }))?;
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &imported.model)?;
     write_json(&dir.path(SETTINGS_FILE), &settings)?;

@@ -2,18 +2,20 @@
 //! the reference run fixes the completion and the statement, the circuit proves it, and the proof file is the same format as any other (so `verify` and settlement take
 //! it unchanged); the client's opening adds the prompt, the completion and the salt.
 
+use halo2_proofs::plonk::{Circuit, ProvingKey};
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
 use zkinfer_circuits::gpt::reference::{check_request, Slots};
-use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
+use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
 use zkinfer_circuits::halo2::generation::{GenWitness, GenerationCircuit};
 use zkinfer_circuits::usage::{InstanceStrings, UsageStatement};
-use zkinfer_circuits::Fr;
 
 use crate::artifacts::{Manifest, ARTIFACT_VERSION};
 use crate::keys::Generator;
 use crate::prove::{create, ProofFile};
+use crate::srs::Srs;
 use crate::ProverError;
+use crate::{Fr, G1Affine};
 
 /// The private opening of a generation proof's commitments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,12 +91,19 @@ fn generated(
 }
 
 /// A generation request: what the client committed to.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub request_id: Fr,
-    pub salt: Fr,
-    pub prompt: Vec<u64>,
-    pub max_tokens: usize,
+pub use zkinfer_circuits::halo2::decoder::circuit::DecodeRequest as Request;
+
+/// Proves `circuit` for `statement` behind a spinner.
+fn proving<C: Circuit<Fr>>(
+    srs: &Srs,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    statement: &UsageStatement,
+) -> Result<Vec<u8>, ProverError> {
+    let pb = crate::keys::spinner("proving the generation");
+    let proof = create(srs, pk, circuit, &statement.instances());
+    pb.finish_and_clear();
+    proof
 }
 
 impl Generator {
@@ -145,34 +154,14 @@ impl Generator {
                 };
                 let (circuit, run) = GenerationCircuit::prepare(k.plan.clone(), witness)
                     .map_err(|e| backend(e.to_string()))?;
-                let pb = crate::keys::spinner("proving the generation");
-                let proof = create(&k.srs, &k.pk, circuit, &run.statement.instances());
-                pb.finish_and_clear();
-                (
-                    &k.manifest,
-                    proof?,
-                    run.statement,
-                    run.generation.completion,
-                )
+                let proof = proving(&k.srs, &k.pk, circuit, &run.statement)?;
+                (&k.manifest, proof, run.statement, run.generation.completion)
             }
             Generator::Graph(k) => {
-                let req = DecodeRequest {
-                    request_id: request.request_id,
-                    salt: request.salt,
-                    prompt: request.prompt.clone(),
-                    max_tokens: request.max_tokens,
-                };
-                let (circuit, run) = DecoderCircuit::prepare(k.plan.clone(), req)
+                let (circuit, run) = DecoderCircuit::prepare(k.plan.clone(), request.clone())
                     .map_err(|e| backend(e.to_string()))?;
-                let pb = crate::keys::spinner("proving the generation");
-                let proof = create(&k.srs, &k.pk, circuit, &run.statement.instances());
-                pb.finish_and_clear();
-                (
-                    &k.manifest,
-                    proof?,
-                    run.statement,
-                    run.generation.completion,
-                )
+                let proof = proving(&k.srs, &k.pk, circuit, &run.statement)?;
+                (&k.manifest, proof, run.statement, run.generation.completion)
             }
         };
         Ok(generated(

@@ -40,3 +40,40 @@ pub fn example(f: &str) -> String {
         .display()
         .to_string()
 }
+
+/// On the chain at `state`: deploys the verifier built in `verifier_dir` and a Settlement, and
+/// registers the model with owner dev account 1's address, provider dev account 2's, a 10%
+/// royalty and prices of 100 per unit in and 1000 per unit out. Returns (settlement, model id).
+pub fn deploy_and_register(state: &str, verifier_dir: &str) -> (String, String) {
+    let addr = |v: serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
+    let chain = |args: &[&str], dev: &str| chain_at(state, dev, args);
+    let verifier = addr(
+        ok(&chain(&["deploy", "verifier", verifier_dir], "0")),
+        "verifier",
+    );
+    let settlement = addr(ok(&chain(&["deploy", "settlement"], "0")), "settlement");
+    let model_id = addr(
+        ok(&chain(
+            &[
+                "register",
+                "--settlement",
+                &settlement,
+                "--verifier",
+                &verifier,
+                "--owner",
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "--provider",
+                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+                "--royalty-bps",
+                "1000",
+                "--price-in",
+                "100",
+                "--price-out",
+                "1000",
+            ],
+            "1",
+        )),
+        "model_id",
+    );
+    (settlement, model_id)
+}
