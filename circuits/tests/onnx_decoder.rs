@@ -67,16 +67,7 @@ fn decoder(qk: [&str; 2]) -> Net {
             &["n"],
             vec![onnx::int("axis", -1), float("epsilon", 1e-5)],
         )
-        .node("MatMul", &["n", qk[0]], &["q"], vec![])
-        .node("MatMul", &["n", qk[1]], &["k"], vec![])
-        .node("MatMul", &["n", "wv"], &["v"], vec![])
-        .node(
-            "Transpose",
-            &["k"],
-            &["kt"],
-            vec![onnx::ints("perm", &[0, 2, 1])],
-        )
-        .node("MatMul", &["q", "kt"], &["s"], vec![])
+        .scores("n", [qk[0], qk[1], "wv"])
         .node("Mul", &["s", "scale"], &["ss"], vec![])
         .node("Trilu", &["ones"], &["tril"], vec![onnx::int("upper", 0)])
         .node("Equal", &["tril", "zero"], &["future"], vec![])

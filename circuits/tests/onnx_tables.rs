@@ -171,16 +171,7 @@ fn single_head_attention() {
         .init("wk", &[8, 8], w(64))
         .init("wv", &[8, 8], w(64))
         .init("scale", &[], vec![0.35])
-        .node("MatMul", &["x", "wq"], &["q"], vec![])
-        .node("MatMul", &["x", "wk"], &["k"], vec![])
-        .node("MatMul", &["x", "wv"], &["v"], vec![])
-        .node(
-            "Transpose",
-            &["k"],
-            &["kt"],
-            vec![onnx::ints("perm", &[0, 2, 1])],
-        )
-        .node("MatMul", &["q", "kt"], &["s"], vec![])
+        .scores("x", ["wq", "wk", "wv"])
         .node("Mul", &["s", "scale"], &["ss"], vec![])
         .node("Softmax", &["ss"], &["p"], vec![])
         .node("MatMul", &["p", "v"], &["o"], vec![])
@@ -289,16 +280,7 @@ fn causal_masks_fold_into_the_softmax() {
         .init("zero", &[], vec![0.0])
         .init("ninf", &[], vec![f32::NEG_INFINITY])
         .init("bias", &[4, 4], additive)
-        .node("MatMul", &["x", "wq"], &["q"], vec![])
-        .node("MatMul", &["x", "wk"], &["k"], vec![])
-        .node("MatMul", &["x", "wv"], &["v"], vec![])
-        .node(
-            "Transpose",
-            &["k"],
-            &["kt"],
-            vec![onnx::ints("perm", &[0, 2, 1])],
-        )
-        .node("MatMul", &["q", "kt"], &["s"], vec![])
+        .scores("x", ["wq", "wk", "wv"])
         .node("Trilu", &["ones"], &["tril"], vec![onnx::int("upper", 0)])
         .node("Equal", &["tril", "zero"], &["future"], vec![])
         .node("Where", &["future", "ninf", "s"], &["masked"], vec![])

@@ -153,6 +153,16 @@ impl Net {
         self
     }
 
+    /// One attention head over `x` `[1, L, D]` as exporters write it: `q`, `k`, `v` by the
+    /// weights `w`, `kt` the transpose of `k` and `s = q · kt`, the unscaled scores.
+    pub fn scores(&mut self, x: &str, w: [&str; 3]) -> &mut Self {
+        self.node("MatMul", &[x, w[0]], &["q"], vec![])
+            .node("MatMul", &[x, w[1]], &["k"], vec![])
+            .node("MatMul", &[x, w[2]], &["v"], vec![])
+            .node("Transpose", &["k"], &["kt"], vec![ints("perm", &[0, 2, 1])])
+            .node("MatMul", &["q", "kt"], &["s"], vec![])
+    }
+
     /// A graph output, its shape left to inference.
     pub fn output(&mut self, name: &str) -> &mut Self {
         self.outputs.push(value_info(name, None));
