@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zkinfer_circuits::decoder::Slots;
 use zkinfer_prover::compile::Stop;
 
 #[derive(Parser)]
@@ -54,6 +55,10 @@ enum Command {
         /// default: the vocabulary's last entry.
         #[arg(long, value_parser = parse_stop)]
         stop_token: Option<Stop>,
+        /// Decoders: compile one forward pass of the graph over `--input-shape` tokens (proven
+        /// with `zkinfer prove`) instead of generation.
+        #[arg(long)]
+        forward: bool,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -163,13 +168,21 @@ fn main() -> ExitCode {
             prompt_slots,
             gen_slots,
             stop_token,
+            forward,
             out,
         } => commands::compile::run(
             &model,
             calibration.as_deref(),
             &input_shapes,
             batch,
-            (prompt_slots, gen_slots, stop_token.unwrap_or(Stop::Last)),
+            commands::compile::Decoding {
+                slots: Slots {
+                    prompt: prompt_slots,
+                    gen: gen_slots,
+                },
+                stop: stop_token.unwrap_or(Stop::Last),
+                forward,
+            },
             backend.unwrap_or_default(),
             &out,
             cli.json,

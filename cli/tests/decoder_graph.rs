@@ -2,7 +2,8 @@
 //! `compile` (calibrated on token sequences, the stop token chosen) → `setup` → `generate
 //! --prompt-tokens` → `verify`, the proof settled on the embedded chain per token; the completion
 //! is the library's reference generation over the compiled graph, and a changed count or
-//! completion is refused off-chain and on-chain.
+//! completion is refused off-chain and on-chain; with `--forward` the same file is one graph pass
+//! proven by `zkinfer prove`.
 
 mod common;
 
@@ -196,4 +197,61 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
         err.contains("stop token 48 is outside the vocabulary of 48"),
         "{err}"
     );
+}
+
+/// `compile --forward`: the decoder as any graph, one forward pass over its 16 token ids, proven
+/// with `zkinfer prove` and verified; its input commitment packs token ids.
+#[test]
+fn a_decoder_graph_forward_pass_proves_with_prove() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let c = ok(&zkinfer(
+        &[
+            "compile",
+            &example("decoder.onnx"),
+            "--calibration",
+            &example("decoder.calibration.json"),
+            "--forward",
+            "-o",
+            &t("f"),
+            "--json",
+        ],
+        &[],
+    ));
+    assert_eq!(c["inputs"][0]["shape"], serde_json::json!([1, 16]));
+    ok(&zkinfer(&["setup", &t("f"), "--dev-srs", "--json"], &[]));
+    ok(&zkinfer(
+        &[
+            "prove",
+            &t("f"),
+            "--input",
+            &example("decoder.input.json"),
+            "--request-id",
+            "3",
+            "-o",
+            &t("out"),
+            "--json",
+        ],
+        &[],
+    ));
+    let proof = t("out/proof-0.json");
+    let v = ok(&zkinfer(&["verify", &t("f"), &proof, "--json"], &[]));
+    assert_eq!(v["valid"], true);
+    let out = zkinfer(
+        &[
+            "--backend",
+            "groth16",
+            "compile",
+            &example("decoder.onnx"),
+            "--calibration",
+            &example("decoder.calibration.json"),
+            "--forward",
+            "-o",
+            &t("g"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("use the halo2 backend"), "{err}");
 }

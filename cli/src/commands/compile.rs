@@ -14,14 +14,17 @@ pub fn run(
     calibration: Option<&Path>,
     input_shapes: &[Vec<usize>],
     batch: usize,
-    (prompt, gen, stop): (usize, usize, Stop),
+    decoding: Decoding,
     backend: super::Backend,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
-    // a decoder is told apart by its graph: an integer (token) input
-    let tokens = zkinfer_circuits::import::takes_tokens(model)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    // a decoder is told apart by its graph: an integer (token) input; with --forward it is
+    // compiled as any graph, one forward pass
+    let tokens = !decoding.forward
+        && zkinfer_circuits::import::takes_tokens(model)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let Slots { prompt, gen } = decoding.slots;
     if tokens && backend != super::Backend::Halo2 {
         bail!("{}: decoders compile for halo2 only (token inputs and embeddings need lookups; Groth16 has none)", model.display());
     }
@@ -34,8 +37,8 @@ pub fn run(
         return decoder_graph(
             model,
             &calib_path,
-            Slots { prompt, gen },
-            stop,
+            decoding.slots,
+            decoding.stop,
             out,
             json_out,
         );
@@ -70,6 +73,14 @@ pub fn run(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a decoder compiles: for generation over `slots` ending at `stop`, or (`forward`) as one
+/// forward pass.
+pub struct Decoding {
+    pub slots: Slots,
+    pub stop: Stop,
+    pub forward: bool,
 }
 
 /// The calibration set: `--calibration`, or calibration.json or input.json beside the model.
