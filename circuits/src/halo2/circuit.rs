@@ -102,8 +102,8 @@ impl Circuit<Fr> for ModelCircuit {
 }
 
 /// The whole model circuit on `ctx`: the batch mask, the input commitment with range checks
-/// (int8, or token ids within `[0, max]`), the graph once per batch row, the masked outputs and their commitment. Returns the cells of the
-/// five public instances. Plans run it on a counting context to size the circuit.
+/// (int8, or token ids within `[0, max]`), the graph once per batch row, the masked outputs and
+/// their commitment. Returns the cells of the five public instances. Plans run it on a counting context to size the circuit.
 pub fn layout(
     cfg: &CircuitConfig,
     ctx: &mut Ctx,
@@ -136,7 +136,7 @@ pub fn layout(
         })
         .collect();
     let head = [&request_id, &salt, &count];
-    let xs = if model.token_inputs() {
+    let (xs, in_commit) = if model.token_inputs() {
         // each id within [0, max], below 2^16, so the packing is one-to-one
         let (xs, in_commit) = commit(cfg, ctx, &head, &inputs, TOKENS)?;
         let maxes = model
@@ -156,7 +156,6 @@ pub fn layout(
         }
         (xs, in_commit)
     };
-    let (xs, in_commit) = xs;
 
     let mut outputs = Vec::new();
     let tables = model.tables();

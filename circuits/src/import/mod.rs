@@ -119,12 +119,7 @@ pub struct Options {
 /// The graph inputs' names and concrete shapes.
 pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usize>)>, ImportError> {
     let graph = proto::read_graph(path)?;
-    let consts: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<_> = graph
-        .input
-        .iter()
-        .filter(|i| !consts.contains(&i.name.as_str()))
-        .collect();
+    let inputs = graph_inputs(&graph);
     if let Some(given) = &opts.input_shapes {
         if given.len() != inputs.len() {
             return Err(ImportError::Input {
@@ -179,14 +174,21 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
 /// is a decoder candidate whatever its tensors are called.
 pub fn takes_tokens(path: &Path) -> Result<bool, ImportError> {
     let graph = proto::read_graph(path)?;
-    let consts: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let names: Vec<&str> = graph
-        .input
+    let names: Vec<&str> = graph_inputs(&graph)
         .iter()
         .map(|i| i.name.as_str())
-        .filter(|n| !consts.contains(n))
         .collect();
     Ok(integer_inputs(&graph, &names).contains(&true))
+}
+
+/// The graph's inputs that are not initializers (older exporters list both).
+fn graph_inputs(graph: &tract_onnx::pb::GraphProto) -> Vec<&tract_onnx::pb::ValueInfoProto> {
+    let consts: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|i| !consts.contains(&i.name.as_str()))
+        .collect()
 }
 
 fn names_of(named: &[(String, Vec<usize>)]) -> Vec<&str> {
@@ -298,7 +300,7 @@ fn accuracy(
     let rows: Vec<usize> = model
         .output_shapes()
         .iter()
-        .map(|s| *s.last().unwrap_or(&1))
+        .map(|s| s.last().copied().unwrap_or(1).max(1))
         .collect();
     let mut per: Vec<(f64, f64, usize)> = vec![(0.0, 0.0, 0); names.len()];
     for (x, run) in samples.iter().zip(runs) {
@@ -311,10 +313,9 @@ fn accuracy(
                 per[k].0 = per[k].0.max((a - b).abs());
                 per[k].1 += (a - b).abs();
             }
-            let r = rows[k].max(1);
             per[k].2 += g
-                .chunks(r)
-                .zip(w.chunks(r))
+                .chunks(rows[k])
+                .zip(w.chunks(rows[k]))
                 .filter(|(g, w)| argmax(g) == argmax(w))
                 .count();
         }
@@ -328,7 +329,7 @@ fn accuracy(
             name: name.clone(),
             max_abs_error: p.0,
             mean_abs_error: p.1 / (n * *len as f64),
-            argmax_agreement: p.2 as f64 / (n * (*len / (*r).max(1)).max(1) as f64),
+            argmax_agreement: p.2 as f64 / (n * (*len / *r).max(1) as f64),
         })
         .collect();
     Ok(AccuracyReport {
