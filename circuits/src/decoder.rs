@@ -12,10 +12,31 @@
 
 use std::sync::Arc;
 
-pub use crate::gpt::reference::{Generation, Slots};
 use crate::graph::{execute, GraphError, Model};
 use crate::usage::{completion_commitment, prompt_commitment, UsageStatement};
 use crate::Fr;
+
+/// The slots a generation circuit has: `prompt` tokens of prompt, `gen` generated tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Slots {
+    /// Prompt tokens the circuit takes at most.
+    pub prompt: usize,
+    /// Tokens it generates at most.
+    pub gen: usize,
+}
+
+/// One greedy generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    /// The tokens of every position the circuit runs: the prompt, then argmax after argmax.
+    pub stream: Vec<usize>,
+    /// Prompt tokens.
+    pub n_in: usize,
+    /// Metered output tokens.
+    pub n_out: usize,
+    /// The metered output: generated tokens up to and including the stop token.
+    pub completion: Vec<usize>,
+}
 
 /// Why a model is not a decoder for these slots, or a request does not fit it.
 #[derive(Debug, thiserror::Error)]

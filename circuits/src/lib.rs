@@ -8,7 +8,6 @@
 
 pub mod decoder;
 pub mod field;
-pub mod gpt;
 pub mod graph;
 pub mod groth16;
 pub mod halo2;

@@ -298,32 +298,28 @@ fn the_example_decoder_generates_and_proves() {
     eprintln!("k={} in {:?}", plan.k, t.elapsed());
 }
 
-/// The tiny GPT through the graph front end like any other decoder (no name matching): it
-/// compiles, its next-token agreement with tract's float run on text is bounded, and its greedy
-/// generation from the README's prompt is readable English bytes. (Its generation circuit on
-/// this path is k = 20, over the dedicated circuit's k = 19, so `zkinfer generate` keeps the
-/// dedicated one for now.)
+/// The tiny GPT through the graph front end like any other decoder (no name matching), over
+/// its committed calibration windows: its next-token agreement with tract's float run is
+/// bounded, its 16 + 16 generation circuit fits `k = 19` (what the retired dedicated circuit
+/// needed), and its greedy generation from the README's prompt is readable English bytes.
 #[test]
 fn the_tiny_gpt_is_a_decoder_graph() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny_gpt");
-    let text = b"The class method is a function that takes the class as its first argument and \
-        returns a value; it is called on the class itself rather than an instance of it.";
-    let samples: Vec<Vec<f64>> = (0..16)
-        .map(|s| text[s * 4..s * 4 + 32].iter().map(|b| *b as f64).collect())
-        .collect();
-    let i = compile(&dir.join("tiny_gpt.onnx"), &samples, &Options::default()).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("calibration.json")).unwrap()).unwrap();
+    let samples: Vec<Vec<f64>> = serde_json::from_value(rows["input"].clone()).unwrap();
+    let opts = Options {
+        input_shapes: Some(vec![vec![1, 32]]),
+    };
+    let i = compile(&dir.join("tiny_gpt.onnx"), &samples, &opts).unwrap();
     let acc = &i.accuracy;
     eprintln!("{acc:?}");
-    assert!(acc.argmax_agreement >= 0.85, "next-token agreement {acc:?}");
-    let d = Decoder::new(
-        i.model.clone(),
-        Slots {
-            prompt: 16,
-            gen: 16,
-        },
-        Some(256),
-    )
-    .unwrap();
+    assert!(acc.argmax_agreement >= 0.9, "next-token agreement {acc:?}");
+    let slots = Slots {
+        prompt: 16,
+        gen: 16,
+    };
+    let d = Decoder::new(i.model.clone(), slots, Some(256)).unwrap();
     let prompt: Vec<u64> = b"The class method".iter().map(|b| *b as u64).collect();
     let g = d.generate(&prompt, 16).unwrap();
     let text: Vec<u8> = g.completion.iter().map(|t| *t as u8).collect();
@@ -333,4 +329,44 @@ fn the_tiny_gpt_is_a_decoder_graph() {
             .all(|b| b.is_ascii_alphabetic() || b" .,'".contains(b)),
         "{text:?}"
     );
+    let plan = DecodePlan::new(d).unwrap();
+    assert_eq!(
+        plan.k, 19,
+        "{} main, {} range rows",
+        plan.main_rows, plan.range_rows
+    );
+}
+
+/// Finding 1 of `SECURITY.md` through the decoder circuit's layout: `(1, δ)` written into a
+/// padding pair of the first output's read-out (two prompt slots: three pairs on a row of four)
+/// moves the committed first token by δ while `n_in` and `n_out` stay honest. The statement the
+/// forgery implies is refused, and so is the honest one against the forged witness.
+#[test]
+fn a_forged_completion_is_rejected() {
+    let (i, _) = compiled(&decoder(["wq", "wk"]), "decoder");
+    let d = Decoder::new(i.model.clone(), Slots { prompt: 2, gen: 4 }, None).unwrap();
+    let plan = Arc::new(DecodePlan::new(d).unwrap());
+    let (mut c, run) = DecoderCircuit::prepare(plan.clone(), request(&[5, 2], 4)).unwrap();
+    let honest = run.statement.instances();
+    assert_eq!(c.claimed_instances().unwrap(), honest);
+    assert!(accepts(&plan, &c, &honest));
+    c.faults.forge_readout = Some((0, 1));
+    let forged = c.claimed_instances().unwrap();
+    let mut tokens: Vec<u64> = run
+        .generation
+        .completion
+        .iter()
+        .map(|t| *t as u64)
+        .collect();
+    tokens[0] += 1;
+    assert_eq!(
+        forged[2],
+        completion_commitment(Fr::from(77), Fr::from(4242), &tokens, 4)
+    );
+    assert_eq!(
+        (forged[0], forged[1], forged[3], forged[4]),
+        (honest[0], honest[1], honest[3], honest[4])
+    );
+    assert!(!accepts(&plan, &c, &forged), "forged completion accepted");
+    assert!(!accepts(&plan, &c, &honest));
 }

@@ -51,7 +51,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
         ],
         &[],
     ));
-    assert_eq!(c["kind"], "decoder_graph");
+    assert_eq!(c["kind"], "decoder");
     assert_eq!(c["vocab"], 48);
     assert!(c["stop_token"].is_null());
     assert!(

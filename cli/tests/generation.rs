@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 
 use common::{chain_at, deploy_and_register, ok, zkinfer_env as zkinfer};
-use zkinfer_circuits::gpt::import::import;
-use zkinfer_circuits::gpt::reference::{generate, Slots};
+use zkinfer_circuits::decoder::Slots;
+use zkinfer_prover::compile::{plan_decoder_graph, Stop};
 
 fn onnx() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,11 +18,17 @@ fn onnx() -> String {
         .to_string()
 }
 
-/// The reference completion's tokens for `prompt`.
+/// The reference completion's tokens for `prompt`, the tiny GPT compiled for `slots` on its
+/// calibration set as `zkinfer compile` and the demo compile it.
 fn reference(prompt: &str, slots: Slots, max: usize) -> Vec<u64> {
-    let m = import(Path::new(&onnx())).unwrap();
-    let tokens: Vec<usize> = prompt.bytes().map(usize::from).collect();
-    let g = generate(&m, slots, &tokens, max).unwrap();
+    let onnx = onnx();
+    let calibration = Path::new(&onnx).with_file_name("calibration.json");
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(calibration).unwrap()).unwrap();
+    let samples: Vec<Vec<f64>> = serde_json::from_value(rows["input"].clone()).unwrap();
+    let (_, plan) = plan_decoder_graph(Path::new(&onnx), &samples, slots, Stop::Last).unwrap();
+    let tokens: Vec<u64> = prompt.bytes().map(u64::from).collect();
+    let g = plan.decoder.generate(&tokens, max).unwrap();
     g.completion.iter().map(|t| *t as u64).collect()
 }
 
@@ -38,7 +44,6 @@ fn u64s(v: &serde_json::Value) -> Vec<u64> {
 fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |p: &str| tmp.path().join(p).display().to_string();
-    let slots = Slots { prompt: 5, gen: 3 };
     let c = ok(&zkinfer(
         &[
             "compile",
@@ -113,7 +118,7 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
         ],
         &[],
     ));
-    let want = reference(prompt, slots, 3);
+    let want = reference(prompt, Slots { prompt: 5, gen: 3 }, 3);
     assert_eq!(u64s(&g["completion_tokens"]), want);
     assert_eq!(g["n_in"], 4);
     assert_eq!(g["n_out"].as_u64().unwrap() as usize, want.len());

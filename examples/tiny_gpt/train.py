@@ -7,9 +7,12 @@ token), so the data needs no download. The model: 2 pre-LayerNorm decoder blocks
 2 heads, MLP 256 with GELU (erf form), learned positions, context 32, about 138k parameters.
 
 Reproducible: fixed seeds, fixed data order, CPU only; `pip install "jax[cpu]==0.10.2" onnx numpy`
-then `python3 train.py` (a few minutes on 2 cores). The ONNX graph takes `tokens` (int64, [1, 32])
-and returns `logits` (float32, [1, 32, 257]); position t's logits predict token t + 1, and causal
-masking means padding after the last real token does not change earlier logits.
+then `python3 train.py` (a few minutes on 2 cores). The ONNX graph takes `tokens` (int64,
+[1, seq], seq from 1 to 32) and returns `logits` (float32, [1, seq, 257]): the positional rows and
+the causal mask are sliced to the sequence, so a circuit of P + T slots runs P + T positions.
+Position t's logits predict token t + 1, and causal masking means padding after the last real
+token does not change earlier logits. `python3 train.py --reexport` writes the graph again from
+the weights of the existing `tiny_gpt.onnx` (needs only onnx and numpy).
 """
 
 import hashlib
@@ -155,11 +158,22 @@ def export(p: dict, path: str) -> None:
     const("half", np.float32(0.5))
     const("one", np.float32(1.0))
     const("inv_sqrt2", np.float32(1.0 / np.sqrt(2.0)))
-    const("heads_shape", np.array([1, CTX, HEADS, hd], dtype=np.int64))
-    const("model_shape", np.array([1, CTX, D], dtype=np.int64))
+    const("heads_shape", np.array([1, -1, HEADS, hd], dtype=np.int64))
+    const("model_shape", np.array([1, -1, D], dtype=np.int64))
+    const("zero", np.array([0], dtype=np.int64))
+    const("zeros", np.array([0, 0], dtype=np.int64))
+    const("one_i", np.array([1], dtype=np.int64))
+    const("two_i", np.array([2], dtype=np.int64))
+    const("axes01", np.array([0, 1], dtype=np.int64))
+
+    # the sequence length, and the positional rows and mask cut to it
+    seq = node("Slice", [node("Shape", ["tokens"], "tokens_shape"), "one_i", "two_i", "zero"], "seq")
+    pos = node("Slice", ["pos_used", "zero", seq, "zero"], "pos_seq")
+    seq2 = node("Concat", [seq, seq], "seq2", axis=0)
+    mask = node("Slice", ["mask", "zeros", seq2, "axes01"], "mask_seq")
 
     x = node("Gather", ["tok", "tokens"], "embed", axis=0)
-    x = node("Add", [x, "pos_used"], "x0")
+    x = node("Add", [x, pos], "x0")
     for l in range(LAYERS):
         h = node("LayerNormalization", [x, f"l{l}.ln1_g", f"l{l}.ln1_b"], f"l{l}.ln1", axis=-1, epsilon=1e-5)
         qkv = node("Add", [node("MatMul", [h, f"l{l}.qkv"], f"l{l}.qkv_mm"), f"l{l}.qkv_b"], f"l{l}.qkv_out")
@@ -173,7 +187,7 @@ def export(p: dict, path: str) -> None:
         kt = node("Transpose", [heads["k"]], f"l{l}.kT", perm=[0, 1, 3, 2])
         att = node("MatMul", [heads["q"], kt], f"l{l}.qk")
         att = node("Mul", [att, "scale"], f"l{l}.qk_scaled")
-        att = node("Add", [att, "mask"], f"l{l}.qk_masked")
+        att = node("Add", [att, mask], f"l{l}.qk_masked")
         att = node("Softmax", [att], f"l{l}.att", axis=-1)
         y = node("MatMul", [att, heads["v"]], f"l{l}.att_v")
         y = node("Transpose", [y], f"l{l}.att_v_t", perm=[0, 2, 1, 3])
@@ -192,8 +206,8 @@ def export(p: dict, path: str) -> None:
     # Only the used positional rows are an initializer the graph reads; drop the unused full copy.
     graph = helper.make_graph(
         nodes, "tiny_gpt",
-        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, CTX])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, CTX, VOCAB])],
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, "seq"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "seq", VOCAB])],
         [i for i in inits if i.name != "pos"],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="zkinfer")
@@ -220,13 +234,31 @@ def generate(p: dict, prompt: bytes, n: int) -> bytes:
     return bytes(out)
 
 
+def reexport(path: str) -> dict:
+    """The trained weights, read back from an exported graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    derived = {"mask", "scale", "half", "one", "inv_sqrt2", "heads_shape", "model_shape", "zero", "zeros",
+               "one_i", "two_i", "axes01"} | {f"l{l}.split" for l in range(LAYERS)}
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    p = {k: v for k, v in inits.items() if k not in derived and k != "pos_used"}
+    p["pos"] = inits["pos_used"]
+    return p
+
+
 def main() -> None:
+    path = os.path.join(HERE, "tiny_gpt.onnx")
+    if sys.argv[1:] == ["--reexport"]:
+        export(reexport(path), path)
+        with open(path, "rb") as f:
+            print(f"rewrote {path}: sha256 {hashlib.sha256(f.read()).hexdigest()}", file=sys.stderr)
+        return
     data = corpus()
     print(f"corpus: {len(data)} tokens", file=sys.stderr)
     params = train(data)
     n = sum(v.size for k, v in params.items())
     print(f"parameters: {n}", file=sys.stderr)
-    path = os.path.join(HERE, "tiny_gpt.onnx")
     export(params, path)
     with open(path, "rb") as f:
         print(f"wrote {path}: {os.path.getsize(path)} bytes, sha256 {hashlib.sha256(f.read()).hexdigest()}",

@@ -22,13 +22,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zkinfer_circuits::decoder::Decoder;
-use zkinfer_circuits::gpt::reference::Slots;
-use zkinfer_circuits::gpt::Gpt;
+use zkinfer_circuits::decoder::{Decoder, Slots};
 use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::decoder::DecodePlan;
-use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::halo2::Plan;
 
 use crate::backend::{BackendId, ModelKind};
@@ -61,8 +58,7 @@ pub struct Settings {
     pub constraints: Option<usize>,
     /// SHA-256 of the ONNX file the model was compiled from.
     pub source_sha256: String,
-    /// Generation models (decoders): the prompt and generated token slots of the circuit;
-    /// `model.json` then holds the quantized decoder.
+    /// Decoders: the prompt and generated token slots of the generation circuit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots: Option<Slots>,
     /// Decoder graphs (with `slots`): `model.json` is the graph, generated greedily.
@@ -78,13 +74,11 @@ pub struct GraphDecoder {
 }
 
 impl Settings {
-    /// A decoder when the settings record generation slots (a decoder graph when they also
-    /// record how it generates), a graph otherwise.
+    /// A decoder when the settings record generation slots, a graph otherwise.
     pub fn kind(&self) -> ModelKind {
-        match (&self.slots, &self.graph_decoder) {
-            (Some(_), Some(_)) => ModelKind::DecoderGraph,
-            (Some(_), None) => ModelKind::Decoder,
-            (None, _) => ModelKind::Graph,
+        match self.slots {
+            Some(_) => ModelKind::Decoder,
+            None => ModelKind::Graph,
         }
     }
 }
@@ -158,7 +152,6 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ProverErro
 #[derive(Debug, Clone)]
 pub enum Halo2Plan {
     Model(Arc<Plan>),
-    Generation(Arc<GenPlan>),
     Decode(Arc<DecodePlan>),
 }
 
@@ -166,7 +159,6 @@ impl Halo2Plan {
     pub fn k(&self) -> u32 {
         match self {
             Self::Model(p) => p.k,
-            Self::Generation(p) => p.k,
             Self::Decode(p) => p.k,
         }
     }
@@ -219,29 +211,6 @@ impl ModelDir {
         Ok(Arc::new(plan))
     }
 
-    /// The quantized decoder of a generation model directory.
-    pub fn gpt(&self) -> Result<Gpt, ProverError> {
-        let path = self.path(MODEL_FILE);
-        let model: Gpt = read_json(&path)?;
-        model
-            .validate()
-            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
-        Ok(model)
-    }
-
-    /// The generation circuit plan, checked against the recorded settings.
-    pub fn gen_plan(&self) -> Result<Arc<GenPlan>, ProverError> {
-        let settings = self.settings()?;
-        let path = self.path(SETTINGS_FILE);
-        let slots = settings
-            .slots
-            .ok_or_else(|| ProverError::artifact(&path, "not a generation model (no slots)"))?;
-        let plan = GenPlan::new(self.gpt()?, slots)
-            .map_err(|e| ProverError::artifact(&path, e.to_string()))?;
-        self.same_k(&settings, plan.k)?;
-        Ok(Arc::new(plan))
-    }
-
     /// A decoder's settings must record the `k` its circuit needs.
     fn same_k(&self, settings: &Settings, k: u32) -> Result<(), ProverError> {
         if settings.k == Some(k) {
@@ -255,8 +224,16 @@ impl ModelDir {
     pub fn decode_plan(&self) -> Result<Arc<DecodePlan>, ProverError> {
         let settings = self.settings()?;
         let path = self.path(SETTINGS_FILE);
-        let (Some(slots), Some(g)) = (settings.slots, &settings.graph_decoder) else {
-            return Err(ProverError::artifact(&path, "not a decoder graph"));
+        let Some(slots) = settings.slots else {
+            return Err(ProverError::artifact(
+                &path,
+                "not a decoder (no generation slots)",
+            ));
+        };
+        let Some(g) = &settings.graph_decoder else {
+            let msg = "generation slots without a decoder graph: an older zkinfer compiled \
+                this for its retired tiny-GPT circuit; run `zkinfer compile` on the ONNX again";
+            return Err(ProverError::artifact(&path, msg));
         };
         let bad =
             |e: zkinfer_circuits::decoder::DecodeError| ProverError::artifact(&path, e.to_string());
@@ -269,8 +246,7 @@ impl ModelDir {
     /// The halo2 circuit of this directory, whichever kind it is.
     pub fn halo2(&self) -> Result<Halo2Plan, ProverError> {
         Ok(match self.settings()?.kind() {
-            ModelKind::Decoder => Halo2Plan::Generation(self.gen_plan()?),
-            ModelKind::DecoderGraph => Halo2Plan::Decode(self.decode_plan()?),
+            ModelKind::Decoder => Halo2Plan::Decode(self.decode_plan()?),
             ModelKind::Graph => Halo2Plan::Model(self.plan()?),
         })
     }

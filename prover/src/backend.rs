@@ -69,11 +69,9 @@ impl fmt::Display for BackendId {
 pub enum ModelKind {
     /// A graph-IR model (`model.json` is a [`Model`]).
     Graph,
-    /// A decoder for generation (`model.json` is a quantized decoder; settings record slots).
-    Decoder,
     /// A decoder graph for generation (`model.json` is a [`Model`] with a token input; settings
     /// record slots and the stop token).
-    DecoderGraph,
+    Decoder,
 }
 
 /// One proof system: how it sizes, sets up, proves and verifies a model directory.

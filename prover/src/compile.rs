@@ -3,12 +3,8 @@
 
 use std::path::Path;
 
-use zkinfer_circuits::decoder::Decoder;
-use zkinfer_circuits::gpt::import::import as gpt_import;
-use zkinfer_circuits::gpt::reference::Slots;
-use zkinfer_circuits::gpt::Gpt;
+use zkinfer_circuits::decoder::{Decoder, Slots};
 use zkinfer_circuits::halo2::decoder::DecodePlan;
-use zkinfer_circuits::halo2::generation::GenPlan;
 use zkinfer_circuits::import::{self, Imported, Options};
 
 use crate::artifacts::*;
@@ -55,7 +51,7 @@ fn generation_settings(
     model: &Path,
     (k, main, range): (u32, usize, usize),
     slots: Slots,
-    graph_decoder: Option<GraphDecoder>,
+    graph_decoder: GraphDecoder,
 ) -> Result<Settings, ProverError> {
     Ok(Settings {
         version: ARTIFACT_VERSION,
@@ -67,25 +63,8 @@ fn generation_settings(
         constraints: None,
         source_sha256: sha256_hex(&read_bytes(model)?),
         slots: Some(slots),
-        graph_decoder,
+        graph_decoder: Some(graph_decoder),
     })
-}
-
-/// Compiles a decoder (ONNX) for generation with `slots` into `out` (halo2 only).
-pub fn compile_decoder(
-    model: &Path,
-    slots: Slots,
-    out: &Path,
-) -> Result<(Gpt, Settings), ProverError> {
-    let gpt = gpt_import(model).map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let plan = GenPlan::new(gpt.clone(), slots)
-        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let rows = (plan.k, plan.main_rows, plan.range_rows);
-    let settings = generation_settings(model, rows, slots, None)?;
-    let dir = ModelDir::new(out);
-    write_json(&dir.path(MODEL_FILE), &gpt)?;
-    write_json(&dir.path(SETTINGS_FILE), &settings)?;
-    Ok((gpt, settings))
 }
 
 /// Which token ends a decoder graph's generation.
@@ -100,8 +79,7 @@ pub enum Stop {
 }
 
 /// Compiles a decoder graph (ONNX with a token input) for generation over `slots` into `out`
-/// (halo2 only): the graph front end with the input shape `[1, P + T]`, calibrated on token
-/// sequences of that length.
+/// (halo2 only): [`plan_decoder_graph`], then its IR, settings and accuracy report written.
 pub fn compile_decoder_graph(
     model: &Path,
     samples: &[Vec<f64>],
@@ -109,11 +87,35 @@ pub fn compile_decoder_graph(
     stop: Stop,
     out: &Path,
 ) -> Result<(Imported, Settings), ProverError> {
+    let (imported, plan) = plan_decoder_graph(model, samples, slots, stop)?;
+    let rows = (plan.k, plan.main_rows, plan.range_rows);
+    let stop_token = plan.decoder.stop;
+    let settings = generation_settings(model, rows, slots, GraphDecoder { stop_token })?;
+    let dir = ModelDir::new(out);
+    write_json(&dir.path(MODEL_FILE), &imported.model)?;
+    write_json(&dir.path(SETTINGS_FILE), &settings)?;
+    write_json(&dir.path(ACCURACY_FILE), &imported.accuracy)?;
+    Ok((imported, settings))
+}
+
+/// A decoder graph imported with the input shape `[1, P + T]` and its generation circuit
+/// sized. It is calibrated on token sequences of that length: a longer sequence is cut to its
+/// first `P + T` tokens (a prefix of a text is a text), a shorter one is refused by the import.
+pub fn plan_decoder_graph(
+    model: &Path,
+    samples: &[Vec<f64>],
+    slots: Slots,
+    stop: Stop,
+) -> Result<(Imported, DecodePlan), ProverError> {
     let total = slots.prompt + slots.gen;
     let opts = Options {
         input_shapes: Some(vec![vec![1, total]]),
     };
-    let imported = import::compile(model, samples, &opts)
+    let samples: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|s| s[..s.len().min(total)].to_vec())
+        .collect();
+    let imported = import::compile(model, &samples, &opts)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let vocab = imported
         .model
@@ -129,11 +131,5 @@ pub fn compile_decoder_graph(
     let decoder = Decoder::new(imported.model.clone(), slots, stop_token)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let plan = DecodePlan::new(decoder).map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let rows = (plan.k, plan.main_rows, plan.range_rows);
-    let settings = generation_settings(model, rows, slots, Some(GraphDecoder { stop_token }))?;
-    let dir = ModelDir::new(out);
-    write_json(&dir.path(MODEL_FILE), &imported.model)?;
-    write_json(&dir.path(SETTINGS_FILE), &settings)?;
-    write_json(&dir.path(ACCURACY_FILE), &imported.accuracy)?;
-    Ok((imported, settings))
+    Ok((imported, plan))
 }

@@ -1,21 +1,21 @@
-//! Proving a generation, on the tiny GPT's dedicated circuit or the decoder circuit over a graph:
-//! the reference run fixes the completion and the statement, the circuit proves it, and the proof file is the same format as any other (so `verify` and settlement take
-//! it unchanged); the client's opening adds the prompt, the completion and the salt.
+//! Proving a generation on the decoder circuit over a graph: the reference run fixes the
+//! completion and the statement, the circuit proves it, and the proof file is the same format as
+//! any other (so `verify` and settlement take it unchanged); the client's opening adds the
+//! prompt, the completion and the salt.
 
-use halo2_proofs::plonk::{Circuit, ProvingKey};
+use halo2_proofs::plonk::ProvingKey;
 use serde::{Deserialize, Serialize};
+use zkinfer_circuits::decoder::Slots;
 use zkinfer_circuits::field::fr_to_hex;
-use zkinfer_circuits::gpt::reference::{check_request, Slots};
 use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
-use zkinfer_circuits::halo2::generation::{GenWitness, GenerationCircuit};
 use zkinfer_circuits::usage::{InstanceStrings, UsageStatement};
 
 use crate::artifacts::{Manifest, ARTIFACT_VERSION};
 use crate::keys::Generator;
 use crate::prove::{create, ProofFile};
 use crate::srs::Srs;
+use crate::G1Affine;
 use crate::ProverError;
-use crate::{Fr, G1Affine};
 
 /// The private opening of a generation proof's commitments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +94,10 @@ fn generated(
 pub use zkinfer_circuits::halo2::decoder::circuit::DecodeRequest as Request;
 
 /// Proves `circuit` for `statement` behind a spinner.
-fn proving<C: Circuit<Fr>>(
+fn proving(
     srs: &Srs,
     pk: &ProvingKey<G1Affine>,
-    circuit: C,
+    circuit: DecoderCircuit,
     statement: &UsageStatement,
 ) -> Result<Vec<u8>, ProverError> {
     let pb = crate::keys::spinner("proving the generation");
@@ -109,68 +109,35 @@ fn proving<C: Circuit<Fr>>(
 impl Generator {
     /// The circuit's slots.
     pub fn slots(&self) -> Slots {
-        match self {
-            Generator::Dedicated(k) => k.plan.slots,
-            Generator::Graph(k) => k.plan.decoder.slots,
-        }
+        self.plan.decoder.slots
     }
 
     /// The stop token generation ends at, if any.
     pub fn stop_token(&self) -> Option<u64> {
-        match self {
-            Generator::Dedicated(k) => Some(k.plan.model.stop as u64),
-            Generator::Graph(k) => k.plan.decoder.stop,
-        }
+        self.plan.decoder.stop
     }
 
     /// Checks the prompt and budget against the circuit, before any proving.
     pub fn check(&self, prompt: &[u64], max_tokens: usize) -> Result<(), ProverError> {
-        let bad = |e: String| ProverError::Backend(e);
-        match self {
-            Generator::Dedicated(k) => {
-                let tokens: Vec<usize> = prompt.iter().map(|t| *t as usize).collect();
-                check_request(&k.plan.model, k.plan.slots, &tokens, max_tokens)
-                    .map_err(|e| bad(e.to_string()))
-            }
-            Generator::Graph(k) => k
-                .plan
-                .decoder
-                .check_request(prompt, max_tokens)
-                .map_err(|e| bad(e.to_string())),
-        }
+        self.plan
+            .decoder
+            .check_request(prompt, max_tokens)
+            .map_err(|e| ProverError::Backend(e.to_string()))
     }
 
     /// Generates greedily from the request's prompt and proves it.
     pub fn generate(&self, request: Request) -> Result<Generated, ProverError> {
         let start = std::time::Instant::now();
-        let backend = |e: String| ProverError::Backend(e);
-        let (m, proof, statement, completion) = match self {
-            Generator::Dedicated(k) => {
-                let witness = GenWitness {
-                    request_id: request.request_id,
-                    salt: request.salt,
-                    prompt: request.prompt.iter().map(|t| *t as usize).collect(),
-                    max_tokens: request.max_tokens,
-                };
-                let (circuit, run) = GenerationCircuit::prepare(k.plan.clone(), witness)
-                    .map_err(|e| backend(e.to_string()))?;
-                let proof = proving(&k.srs, &k.pk, circuit, &run.statement)?;
-                (&k.manifest, proof, run.statement, run.generation.completion)
-            }
-            Generator::Graph(k) => {
-                let (circuit, run) = DecoderCircuit::prepare(k.plan.clone(), request.clone())
-                    .map_err(|e| backend(e.to_string()))?;
-                let proof = proving(&k.srs, &k.pk, circuit, &run.statement)?;
-                (&k.manifest, proof, run.statement, run.generation.completion)
-            }
-        };
+        let (circuit, run) = DecoderCircuit::prepare(self.plan.clone(), request.clone())
+            .map_err(|e| ProverError::Backend(e.to_string()))?;
+        let proof = proving(&self.srs, &self.pk, circuit, &run.statement)?;
         Ok(generated(
-            m,
+            &self.manifest,
             proof,
-            &statement,
+            &run.statement,
             &request,
             self.slots(),
-            &completion,
+            &run.generation.completion,
             start,
         ))
     }

@@ -3,7 +3,6 @@
 use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use serde::Serialize;
 use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
-use zkinfer_circuits::halo2::generation::GenerationCircuit;
 use zkinfer_circuits::halo2::ModelCircuit;
 
 use crate::artifacts::Halo2Plan;
@@ -34,10 +33,6 @@ pub fn stats(plan: &Halo2Plan) -> CircuitStats {
     let (k, main, range) = match plan {
         Halo2Plan::Model(p) => {
             let _ = ModelCircuit::configure_with_params(&mut cs, p.shape);
-            (p.k, p.main_rows, p.range_rows)
-        }
-        Halo2Plan::Generation(p) => {
-            let _ = GenerationCircuit::configure(&mut cs);
             (p.k, p.main_rows, p.range_rows)
         }
         Halo2Plan::Decode(p) => {

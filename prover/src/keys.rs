@@ -14,7 +14,6 @@ use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::decoder::circuit::DecoderCircuit;
 use zkinfer_circuits::halo2::decoder::DecodePlan;
-use zkinfer_circuits::halo2::generation::{GenPlan, GenerationCircuit};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
 use zkinfer_circuits::witness::{Run, Witness};
 
@@ -46,7 +45,6 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
 pub fn keygen(srs: &Srs, plan: &Halo2Plan) -> Result<ProvingKey<G1Affine>, ProverError> {
     match plan {
         Halo2Plan::Model(p) => keygen_for(srs, &ModelCircuit::shape(p.clone())),
-        Halo2Plan::Generation(p) => keygen_for(srs, &GenerationCircuit::shape(p.clone())),
         Halo2Plan::Decode(p) => keygen_for(srs, &DecoderCircuit::shape(p.clone())),
     }
 }
@@ -286,12 +284,7 @@ pub(crate) fn load_halo2_verifier(dir: &ModelDir) -> Result<VerifierKeys, Prover
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
     let vk = match dir.settings()?.kind() {
-        ModelKind::Decoder => VerifyingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
-            &vk_bytes,
-            SerdeFormat::RawBytes,
-            (),
-        ),
-        ModelKind::DecoderGraph => VerifyingKey::<G1Affine>::from_bytes::<DecoderCircuit>(
+        ModelKind::Decoder => VerifyingKey::<G1Affine>::from_bytes::<DecoderCircuit>(
             &vk_bytes,
             SerdeFormat::RawBytes,
             dir.decode_plan()?.shape,
@@ -366,14 +359,6 @@ impl ProvingBackend for Groth16ProverKeys {
     }
 }
 
-/// halo2 generation proving: SRS, proving key and generation plan.
-pub struct GenProverKeys {
-    pub srs: Srs,
-    pub pk: ProvingKey<G1Affine>,
-    pub plan: Arc<GenPlan>,
-    pub manifest: Manifest,
-}
-
 /// The manifest, once the model and settings files still hash to what it records.
 fn checked_manifest(dir: &ModelDir) -> Result<Manifest, ProverError> {
     let manifest = dir.manifest()?;
@@ -388,28 +373,17 @@ fn checked_manifest(dir: &ModelDir) -> Result<Manifest, ProverError> {
 }
 
 /// halo2 generation proving over a decoder graph: SRS, proving key and plan.
-pub struct DecodeProverKeys {
+pub struct Generator {
     pub srs: Srs,
     pub pk: ProvingKey<G1Affine>,
     pub plan: Arc<DecodePlan>,
     pub manifest: Manifest,
 }
 
-/// The generation prover of a decoder's directory, dedicated circuit or decoder graph.
-pub enum Generator {
-    /// The tiny GPT's dedicated generation circuit.
-    Dedicated(GenProverKeys),
-    /// The decoder circuit over a graph.
-    Graph(DecodeProverKeys),
-}
-
-/// The generation prover of a decoder's model directory, whichever circuit it has.
+/// The generation prover of a decoder's model directory.
 pub fn load_generator(dir: &ModelDir) -> Result<Generator, ProverError> {
-    if dir.settings()?.kind() != ModelKind::DecoderGraph {
-        return load_dedicated(dir).map(Generator::Dedicated);
-    }
-    let manifest = checked_manifest(dir)?;
     let plan = dir.decode_plan()?;
+    let manifest = checked_manifest(dir)?;
     let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
     let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
     let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
@@ -419,28 +393,7 @@ pub fn load_generator(dir: &ModelDir) -> Result<Generator, ProverError> {
         plan.shape,
     )
     .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
-    Ok(Generator::Graph(DecodeProverKeys {
-        srs,
-        pk,
-        plan,
-        manifest,
-    }))
-}
-
-/// The dedicated generation prover of the tiny GPT's model directory.
-fn load_dedicated(dir: &ModelDir) -> Result<GenProverKeys, ProverError> {
-    let manifest = checked_manifest(dir)?;
-    let plan = dir.gen_plan()?;
-    let srs_bytes = dir.read_checked(SRS_FILE, &manifest.srs_sha256)?;
-    let srs = srs::from_bytes(&dir.path(SRS_FILE), &srs_bytes)?;
-    let pk_bytes = dir.read_checked(PK_FILE, &manifest.pk_sha256)?;
-    let pk = ProvingKey::<G1Affine>::from_bytes::<GenerationCircuit>(
-        &pk_bytes,
-        SerdeFormat::RawBytesUnchecked,
-        (),
-    )
-    .map_err(|e| ProverError::artifact(&dir.path(PK_FILE), format!("not a proving key: {e}")))?;
-    Ok(GenProverKeys {
+    Ok(Generator {
         srs,
         pk,
         plan,

@@ -230,6 +230,12 @@ impl Model {
             .collect()
     }
 
+    /// Whether an op sums products of two computed tensors (a backend may lay them out on a
+    /// chip of their own).
+    pub fn has_products(&self) -> bool {
+        self.kinds.iter().any(|k| matches!(k, Kind::Inner(_)))
+    }
+
     /// Each distinct lookup table (a function table, a softmax's exp table, an embedding keyed
     /// from 0), `(first, values)`,
     /// in the order of the nodes that first use it: the circuit tags tables in this order.

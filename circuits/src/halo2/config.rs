@@ -3,7 +3,7 @@
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
 use super::chips::table::TableConfig;
-use super::chips::{dot::DotConfig, mask::MaskConfig, poseidon::PoseidonConfig};
+use super::chips::{adot::AdotConfig, dot::DotConfig, mask::MaskConfig, poseidon::PoseidonConfig};
 use super::chips::{matvec, matvec::MatvecConfig, range::RangeConfig, rescale::RescaleConfig};
 use crate::Fr;
 
@@ -31,6 +31,9 @@ pub struct CircuitConfig {
     /// Function tables, on the main lane and the shared fixed columns; only in circuits of
     /// models with table ops.
     pub table: Option<TableConfig>,
+    /// Sums of products of two witness vectors, four pairs a row; only in circuits of models
+    /// that have them (attention's `q·kᵀ` and `p·v`).
+    pub adot: Option<AdotConfig>,
 }
 
 /// The choices a plan makes between configurations of the same chips: each lowers the rows
@@ -43,6 +46,8 @@ pub struct Shape {
     pub matvec: bool,
     /// Whether the circuit has function tables (the model has table ops).
     pub lookups: bool,
+    /// Whether the circuit has the chip for sums of witness products (the model has them).
+    pub products: bool,
 }
 
 impl Default for Shape {
@@ -52,6 +57,7 @@ impl Default for Shape {
             range_lanes: 1,
             matvec: false,
             lookups: false,
+            products: false,
         }
     }
 }
@@ -86,6 +92,9 @@ impl CircuitConfig {
         let table = shape
             .lookups
             .then(|| TableConfig::configure(meta, &main, &fixed[..4]));
+        let adot = shape
+            .products
+            .then(|| AdotConfig::configure(meta, &main, fixed[0]));
         Self {
             main,
             fixed,
@@ -97,6 +106,7 @@ impl CircuitConfig {
             mask,
             range,
             table,
+            adot,
         }
     }
 }

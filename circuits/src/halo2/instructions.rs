@@ -15,7 +15,7 @@ use super::chips::table::Tables;
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
-use crate::ops::instructions::division;
+use crate::ops::instructions::{division, sum_of_products};
 use crate::ops::rescale::RescaleParams;
 use crate::ops::{Bound, Instructions};
 use crate::Fr;
@@ -131,6 +131,17 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         self.cfg.mask.mul(self.ctx, a, b)
     }
 
+    /// Four pairs a row on the products chip, where the plan configured it (a row per pair
+    /// and a combination otherwise).
+    fn inner(&mut self, pairs: &[(&Wire, &Wire)]) -> Result<Wire, Error> {
+        let Some(chip) = &self.cfg.adot else {
+            return sum_of_products(self, pairs);
+        };
+        let a: Vec<Option<&Wire>> = pairs.iter().map(|(a, _)| Some(*a)).collect();
+        let b: Vec<Option<&Wire>> = pairs.iter().map(|(_, b)| Some(*b)).collect();
+        chip.assign(self.ctx, &a, &b)
+    }
+
     fn rescale(&mut self, acc: &Wire, p: &RescaleParams) -> Result<Wire, Error> {
         self.cfg.rescale.assign(self.ctx, &self.cfg.range, acc, p)
     }
@@ -206,6 +217,6 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
                 .and_then(|k| values.get(k));
             e.map_or(Fr::from(0), |e| fr_from_i64(*e))
         });
-        chip.embed(self.ctx, i as u64 + 1, index, width, column, y, 0)
+        chip.embed(self.ctx, i as u64 + 1, index, width, column, y)
     }
 }

@@ -11,7 +11,6 @@ pub mod commit;
 pub mod config;
 pub mod ctx;
 pub mod decoder;
-pub mod generation;
 pub mod instructions;
 pub mod mutation;
 pub mod plan;

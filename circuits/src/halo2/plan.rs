@@ -42,9 +42,10 @@ impl Plan {
     /// commitment for every verifier to check.
     pub fn new(model: Model, batch: usize) -> Result<Self, GraphError> {
         check_batch(batch)?;
-        let lookups = !model.tables().is_empty();
+        let (lookups, products) = (!model.tables().is_empty(), model.has_products());
         let narrow = Shape {
             lookups,
+            products,
             ..Shape::default()
         };
         let mut best = (narrow, size(&model, batch, narrow));
@@ -54,6 +55,7 @@ impl Plan {
                     range_lanes,
                     matvec,
                     lookups,
+                    products,
                 };
                 if shape == best.0 {
                     continue;
@@ -69,11 +71,13 @@ impl Plan {
     }
 
     /// Sizes the circuit of `model` over `batch` samples in the configuration `shape`, whose
-    /// `lookups` follows the model (a table op has no other lowering).
+    /// `lookups` and `products` follow the model (a table op has no other lowering, and the
+    /// products chip is always the denser one).
     pub fn with_shape(model: Model, batch: usize, shape: Shape) -> Result<Self, GraphError> {
         check_batch(batch)?;
         let shape = Shape {
             lookups: !model.tables().is_empty(),
+            products: model.has_products(),
             ..shape
         };
         let rows = size(&model, batch, shape);

@@ -55,12 +55,7 @@ pub trait Instructions {
         &mut self,
         pairs: &[(&Self::Value, &Self::Value)],
     ) -> Result<Self::Value, Self::Error> {
-        let products = pairs
-            .iter()
-            .map(|(a, b)| self.mul(a, b))
-            .collect::<Result<Vec<_>, _>>()?;
-        let terms: Vec<(i64, &Self::Value)> = products.iter().map(|p| (1, p)).collect();
-        self.linear(&terms, 0)
+        sum_of_products(self, pairs)
     }
 
     /// The clamped, rounded `acc · multiplier / 2^shift` of [`RescaleParams`], for `acc` within
@@ -123,6 +118,20 @@ pub trait Instructions {
         let r = self.rescale(&d, &RescaleParams::relu(diff, (0, diff.1.max(0))))?;
         self.linear(&[(1, a), (-1, &r)], 0)
     }
+}
+
+/// `Σ a · b` as a product per pair and one combination of them: [`Instructions::inner`]'s
+/// default, for a backend to fall back on.
+pub fn sum_of_products<I: Instructions + ?Sized>(
+    ins: &mut I,
+    pairs: &[(&I::Value, &I::Value)],
+) -> Result<I::Value, I::Error> {
+    let products = pairs
+        .iter()
+        .map(|(a, b)| ins.mul(a, b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let terms: Vec<(i64, &I::Value)> = products.iter().map(|p| (1, p)).collect();
+    ins.linear(&terms, 0)
 }
 
 /// The widths of a division's checks: the quotient's bound, its width above its floor, and the

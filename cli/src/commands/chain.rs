@@ -20,7 +20,6 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{read_json, ModelDir};
-use zkinfer_prover::backend::ModelKind;
 use zkinfer_prover::prove::ProofFile;
 
 #[derive(Args)]
@@ -380,27 +379,11 @@ pub fn prompt_commitment_for(
         .iter()
         .map(|t| *t as u64)
         .collect();
-    let slots = match md.settings()?.kind() {
-        ModelKind::DecoderGraph => {
-            let plan = md.decode_plan()?;
-            plan.decoder
-                .check_request(&tokens, max_tokens as usize)
-                .context("--prompt / --max-tokens")?;
-            plan.decoder.slots
-        }
-        _ => {
-            let plan = md.gen_plan()?;
-            let ids: Vec<usize> = tokens.iter().map(|t| *t as usize).collect();
-            zkinfer_circuits::gpt::reference::check_request(
-                &plan.model,
-                plan.slots,
-                &ids,
-                max_tokens as usize,
-            )
-            .context("--prompt / --max-tokens")?;
-            plan.slots
-        }
-    };
+    let plan = md.decode_plan()?;
+    plan.decoder
+        .check_request(&tokens, max_tokens as usize)
+        .context("--prompt / --max-tokens")?;
+    let slots = plan.decoder.slots;
     let c = zkinfer_circuits::usage::prompt_commitment(
         fr_parse(&format!("{id:#x}"))?,
         fr_parse(salt).context("--salt")?,

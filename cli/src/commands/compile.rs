@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use serde_json::json;
-use zkinfer_circuits::gpt::reference::Slots;
+use zkinfer_circuits::decoder::Slots;
 use zkinfer_circuits::import::Options;
 use zkinfer_prover::compile::Stop;
 
@@ -24,17 +24,12 @@ pub fn run(
     let tokens = !decoding.forward
         && zkinfer_circuits::import::takes_tokens(model)
             .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
-    let Slots { prompt, gen } = decoding.slots;
     if tokens && backend != super::Backend::Halo2 {
         bail!("{}: decoders compile for halo2 only (token inputs and embeddings need lookups; Groth16 has none)", model.display());
     }
-    // the tiny GPT's own export keeps its dedicated circuit (k = 19 for 16 + 16, not 20)
-    if tokens && zkinfer_circuits::gpt::import::import(model).is_ok() {
-        return decoder(model, (prompt, gen), out, json_out);
-    }
     let calib_path = calibration_path(model, calibration)?;
     if tokens {
-        return decoder_graph(
+        return decoder(
             model,
             &calib_path,
             decoding.slots,
@@ -97,7 +92,7 @@ fn calibration_path(model: &Path, calibration: Option<&Path>) -> Result<std::pat
 
 /// A decoder graph compiles for generation over its slots, calibrated on token sequences of
 /// `prompt + gen` ids.
-fn decoder_graph(
+fn decoder(
     model: &Path,
     calib_path: &Path,
     slots: Slots,
@@ -117,17 +112,13 @@ fn decoder_graph(
         .unwrap_or(0);
     if json_out {
         super::print_json(&json!({
-            "dir": out, "backend": "halo2", "kind": "decoder_graph", "vocab": vocab,
+            "dir": out, "backend": "halo2", "kind": "decoder", "vocab": vocab,
             "stop_token": stop_token, "prompt_slots": slots.prompt, "gen_slots": slots.gen,
             "nodes": imported.model.graph().nodes.len(), "size": size,
             "calibration": calib_path, "accuracy": acc,
         }));
     } else {
-        println!(
-            "compiled decoder graph {} -> {}",
-            model.display(),
-            out.display()
-        );
+        println!("compiled decoder {} -> {}", model.display(), out.display());
         let stop = stop_token.map_or("none".to_string(), |t| t.to_string());
         println!(
             "  vocabulary {vocab} (stop token {stop}); {} prompt + {} generated slots; circuit {size}",
@@ -138,34 +129,6 @@ fn decoder_graph(
             acc.samples,
             100.0 * acc.argmax_agreement
         );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The tiny GPT compiles for generation on its dedicated circuit: no calibration, the circuit
-/// sized by its slots.
-fn decoder(
-    model: &Path,
-    (prompt, gen): (usize, usize),
-    out: &Path,
-    json_out: bool,
-) -> Result<ExitCode> {
-    let slots = Slots { prompt, gen };
-    let (gpt, settings) = zkinfer_prover::compile::compile_decoder(model, slots, out)?;
-    let size = json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows });
-    if json_out {
-        super::print_json(&json!({
-            "dir": out, "backend": "halo2", "kind": "decoder", "params": gpt.params(),
-            "vocab": gpt.vocab, "stop_token": gpt.stop, "context": gpt.context,
-            "prompt_slots": prompt, "gen_slots": gen, "size": size,
-        }));
-    } else {
-        println!("compiled decoder {} -> {}", model.display(), out.display());
-        println!(
-            "  {} parameters, {} blocks, d_model {}, vocabulary {} (stop token {}); {prompt} prompt + {gen} generated slots",
-            gpt.params(), gpt.blocks.len(), gpt.d_model, gpt.vocab, gpt.stop
-        );
-        println!("  circuit {size}");
     }
     Ok(ExitCode::SUCCESS)
 }

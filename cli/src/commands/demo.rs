@@ -11,8 +11,8 @@ use std::time::Instant;
 use alloy::primitives::{Address, U256};
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
+use zkinfer_circuits::decoder::Slots;
 use zkinfer_circuits::field::random_fr;
-use zkinfer_circuits::gpt::reference::Slots;
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_circuits::usage::prompt_commitment;
 use zkinfer_circuits::Fr;
@@ -31,6 +31,8 @@ use zkinfer_prover::verify::verify_file;
 
 const MLP_ONNX: &[u8] = include_bytes!("../../../examples/mlp/mlp.onnx");
 const GPT_ONNX: &[u8] = include_bytes!("../../../examples/tiny_gpt/tiny_gpt.onnx");
+/// Text windows the tiny GPT's activations are calibrated on.
+const GPT_CALIBRATION: &[u8] = include_bytes!("../../../examples/tiny_gpt/calibration.json");
 /// Prices of the demo decoder: 0.0001 ETH per prompt token, 0.0002 ETH per generated token.
 const GPT_PRICE_IN: u64 = 100_000_000_000_000;
 const GPT_PRICE_OUT: u64 = 200_000_000_000_000;
@@ -243,6 +245,8 @@ fn prepare_gpt(
     );
     let onnx = example.join("tiny_gpt.onnx");
     zkinfer_prover::artifacts::write_atomic(&onnx, GPT_ONNX)?;
+    let calibration = example.join("calibration.json");
+    zkinfer_prover::artifacts::write_atomic(&calibration, GPT_CALIBRATION)?;
     let slots = Slots {
         prompt: opts.prompt_slots,
         gen: opts.max_tokens.max(1),
@@ -254,7 +258,14 @@ fn prepare_gpt(
             slots.prompt, slots.gen
         ),
     );
-    zkinfer_prover::compile::compile_decoder(&onnx, slots, &dir.dir)?;
+    let samples = crate::input::read_rows(&calibration)?;
+    zkinfer_prover::compile::compile_decoder_graph(
+        &onnx,
+        &samples,
+        slots,
+        zkinfer_prover::compile::Stop::Last,
+        &dir.dir,
+    )?;
     step(json_out, "set up keys (INSECURE dev setup)");
     setup(dir, &SrsSource::Dev)?;
     let terms = Terms {

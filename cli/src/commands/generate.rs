@@ -1,5 +1,5 @@
 //! `zkinfer generate`: greedy generation from a prompt (text as bytes, or token ids) with a
-//! compiled decoder (the tiny GPT's dedicated circuit or a decoder graph), proved with its
+//! compiled decoder graph, proved with its
 //! usage statement (prompt tokens in, generated tokens out). Writes the proof file and, beside it,
 //! the client's opening (`*.opening.json`).
 

@@ -1,5 +1,5 @@
-//! Dot products between two witness vectors (attention's `q·k` and `p·v`, LayerNorm's `Σx²`, the
-//! output shift): four pairs a row, `acc = chain · acc(prev) + Σ a_i · b_i`.
+//! Dot products between two witness vectors (the IR's sums of products: attention's `q·kᵀ` and
+//! `p·v`; the decoder circuit's read-out): four pairs a row, `acc = chain · acc(prev) + Σ a_i · b_i`.
 //!
 //! Sound because every `a_i`, `b_i` is a copy: of the caller's cells, or of the circuit's pinned
 //! zero where a vector is shorter than its rows (and for `None` entries). The gate has no
@@ -146,15 +146,15 @@ impl AdotConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::halo2::chips::harness::Config;
     use crate::halo2::chips::harness::{cells, fails, passes, survivors};
-    use crate::halo2::generation::config::GenConfig;
 
     /// `Σ a_i b_i` over six pairs (two rows, two padding pairs), one `None` term, against the
     /// expected sum pinned as a public value would be.
     fn layout(
         padding: Padding,
         bump: i64,
-    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
             // Inputs `i + 2` in spare cells; `b[4]` is a `None` term, so value 10 is not laid out.
             let vals: Vec<Option<Wire>> = (0..12u64)
@@ -167,7 +167,12 @@ mod tests {
             let a: Vec<Option<&Wire>> = vals[..6].iter().map(Option::as_ref).collect();
             let b: Vec<Option<&Wire>> = vals[6..].iter().map(Option::as_ref).collect();
             let bump = Value::known(crate::field::fr_from_i64(bump));
-            let out = cfg.adot.lay(ctx, &a, &b, |v| v + bump, padding)?;
+            let out = cfg
+                .base
+                .adot
+                .as_ref()
+                .expect("the harness has products")
+                .lay(ctx, &a, &b, |v| v + bump, padding)?;
             let want: u64 = [0usize, 1, 2, 3, 5]
                 .iter()
                 .map(|&i| (i as u64 + 2) * (i as u64 + 8))

@@ -196,8 +196,8 @@ impl ControlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::halo2::chips::harness::Config;
     use crate::halo2::chips::harness::{cells, fails, passes};
-    use crate::halo2::generation::config::GenConfig;
 
     const STOP: u64 = 7;
 
@@ -208,7 +208,7 @@ mod tests {
         cap: u64,
         want: u64,
         fault: MeterFault,
-    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
             let main = &cfg.base.main;
             let zero = ctx.constant(main[0], 0, Fr::ZERO)?;

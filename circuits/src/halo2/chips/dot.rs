@@ -136,7 +136,7 @@ mod tests {
 
     fn layout(
         ctx: &mut Ctx,
-        cfg: &crate::halo2::generation::config::GenConfig,
+        cfg: &crate::halo2::chips::harness::Config,
         bad_row: Option<usize>,
     ) -> Result<(), Error> {
         let xs: Vec<Value<Fr>> = (0..20u64).map(|i| Value::known(Fr::from(i + 1))).collect();

@@ -1,5 +1,5 @@
-//! A test circuit that runs one layout closure on the generation circuit's configuration (every
-//! chip on the shared columns), for chip tests: `passes` / `fails` for chosen faults, and
+//! A test circuit that runs one layout closure on the widest configuration (every chip on the
+//! shared columns: the decoder circuit's, with two range lanes, matvec, tables and products), for chip tests: `passes` / `fails` for chosen faults, and
 //! `cells` for the witness-mutation net, which every chip test module runs on its honest layout.
 
 use std::collections::BTreeSet;
@@ -9,10 +9,14 @@ use halo2_proofs::dev::MockProver;
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use crate::halo2::chips::table::Tables;
+use crate::halo2::config::Shape;
 use crate::halo2::ctx::Ctx;
-use crate::halo2::generation::config::GenConfig;
+use crate::halo2::decoder::DecodeConfig;
 use crate::halo2::mutation::{self, Site};
 use crate::Fr;
+
+/// The configuration chip tests lay out on.
+pub type Config = DecodeConfig;
 
 /// Rows of the chip test circuits (the range table needs 2^12 rows).
 pub const K: u32 = 13;
@@ -25,9 +29,9 @@ struct Harness<F> {
 
 impl<F> Circuit<Fr> for Harness<F>
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    type Config = GenConfig;
+    type Config = Config;
     type FloorPlanner = SimpleFloorPlanner;
     type Params = ();
 
@@ -35,13 +39,25 @@ where
         self.clone()
     }
 
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> GenConfig {
-        GenConfig::configure(meta)
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
+        DecodeConfig::configure(
+            meta,
+            Shape {
+                range_lanes: 2,
+                matvec: true,
+                lookups: true,
+                products: true,
+            },
+        )
     }
 
-    fn synthesize(&self, cfg: GenConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(&self, cfg: Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         cfg.base.range.load_table(&mut layouter)?;
-        cfg.table.load(&mut layouter, &self.tables)?;
+        cfg.base
+            .table
+            .as_ref()
+            .expect("configured with tables")
+            .load(&mut layouter, &self.tables)?;
         layouter.assign_region(
             || "test",
             |mut region| {
@@ -67,7 +83,7 @@ fn harness<F>(layout: F, tables: &Tables) -> (u32, Harness<F>) {
 
 fn run<F>(f: F, tables: &Tables) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>>
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
     let (k, h) = harness(f, tables);
     MockProver::run(k, &h, vec![vec![]])
@@ -77,14 +93,14 @@ where
 
 pub fn passes<F>(f: F)
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
     passes_with(f, &Tables::default())
 }
 
 pub fn passes_with<F>(f: F, tables: &Tables)
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
     if let Err(e) = run(f, tables) {
         panic!("honest witness rejected: {:?}", &e[..e.len().min(3)]);
@@ -93,14 +109,14 @@ where
 
 pub fn fails<F>(f: F)
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
     fails_with(f, &Tables::default())
 }
 
 pub fn fails_with<F>(f: F, tables: &Tables)
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
     assert!(
         run(f, tables).is_err(),
@@ -112,14 +128,14 @@ where
 /// [`mutation::DELTAS`], must be rejected. Returns how many cells it covered.
 pub fn cells<F>(f: F, what: &str) -> usize
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
 {
     cells_with(f, &Tables::default(), what)
 }
 
 pub fn cells_with<F>(f: F, tables: &Tables, what: &str) -> usize
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
 {
     let (k, h) = harness(f, tables);
     mutation::assert_every_cell_bound(k, &h, &[vec![]], what).cells
@@ -128,7 +144,7 @@ where
 /// The cells whose mutation the circuit accepts (for tests that show the net catches a bug).
 pub fn survivors<F>(f: F) -> BTreeSet<Site>
 where
-    F: Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
 {
     let (k, h) = harness(f, &Tables::default());
     let all = mutation::sites(k, &h, &[vec![]]).expect("honest witness passes");

@@ -108,8 +108,7 @@ mod tests {
     fn layout(
         bits: [u64; 4],
         count: u64,
-    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
-    {
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let vals: Vec<Value<Fr>> = bits.iter().map(|b| Value::known(Fr::from(*b))).collect();
             let (_, n) = cfg.base.mask.mask_bits(ctx, &vals)?;
@@ -157,7 +156,7 @@ mod tests {
         for (bits, n) in [([1, 1, 1, 0], 3), ([1, 0, 0, 0], 1), ([1, 1, 1, 1], 4)] {
             assert_eq!(cells(layout(bits, n), "mask"), 8);
         }
-        let mul = |cfg: &crate::halo2::generation::config::GenConfig, ctx: &mut Ctx| {
+        let mul = |cfg: &crate::halo2::chips::harness::Config, ctx: &mut Ctx| {
             let a = ctx.assign(cfg.base.main[3], 0, Value::known(Fr::from(6)));
             let b = ctx.assign(cfg.base.main[4], 0, Value::known(Fr::from(7)));
             ctx.row = 1;

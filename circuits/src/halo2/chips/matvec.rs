@@ -162,8 +162,8 @@ impl MatvecConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::halo2::chips::harness::Config;
     use crate::halo2::chips::harness::{cells, fails, passes};
-    use crate::halo2::generation::config::GenConfig;
 
     const IN: usize = 7;
     const OUT: usize = 6;
@@ -173,9 +173,7 @@ mod tests {
     }
 
     /// `W·x + b + 4·res` on 7 inputs and 6 outputs (both rows end in padding), outputs pinned.
-    fn layout(
-        bump: i64,
-    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+    fn layout(bump: i64) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
             let main = &cfg.base.main;
             let (w, bias) = (weights(), vec![5i64, -3, 0, 9, 1, -8]);
@@ -198,7 +196,10 @@ mod tests {
             };
             let bumped = Value::known(fr_from_i64(bump));
             let outs = cfg
+                .base
                 .matvec
+                .as_ref()
+                .expect("the harness has matvec")
                 .assign_with(ctx, &layer, &xw, Some(&rw), &one, |o, v| {
                     if o == OUT - 1 {
                         v + bumped

@@ -2,16 +2,13 @@
 //! hold its negative cases: a witness that breaks the relation must be rejected.
 
 pub mod adot;
-pub mod argmax;
 pub mod control;
 pub mod dot;
-pub mod layernorm;
 pub mod mask;
 pub mod matvec;
 pub mod poseidon;
 pub mod range;
 pub mod rescale;
-pub mod softmax;
 pub mod table;
 
 #[cfg(test)]

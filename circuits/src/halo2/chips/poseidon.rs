@@ -152,8 +152,7 @@ mod tests {
 
     fn layout(
         bad_round: Option<usize>,
-    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
-    {
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let ins: Vec<Wire> = (0..3u64)
                 .map(|i| ctx.assign(cfg.base.main[i as usize], 0, Value::known(Fr::from(i + 10))))

@@ -182,8 +182,7 @@ mod tests {
         v: i128,
         bits: u32,
         offset: i64,
-    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
-    {
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
             ctx.row += 1;

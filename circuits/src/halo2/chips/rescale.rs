@@ -188,8 +188,7 @@ mod tests {
         acc: i128,
         p: RescaleParams,
         corrupt: fn(&mut RescaleWitness),
-    ) -> impl Fn(&crate::halo2::generation::config::GenConfig, &mut Ctx) -> Result<(), Error> + Clone
-    {
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
         move |cfg, ctx| {
             let accw = ctx.assign(cfg.base.main[0], ctx.row, Value::known(fr_from_i128(acc)));
             ctx.row += 1;

@@ -1,9 +1,9 @@
 //! Function tables: `(tag, key, value)` rows looked up from the main lane. One table holds every
-//! function of a decoder, told apart by tag: the exp of softmax, GELU, and the token embedding
-//! (key `token · d + column`). A row looks up `(tag, key, out)` with `key` and `out` in the first
-//! two main columns and `tag` fixed. An embedding row also proves `key = d · token + column`
-//! (token in the fourth main column, `d` and the column fixed) and adds the position's embedding,
-//! `x = out + pos`, in the third. Lookup inputs stay of degree 2 (selector times one column):
+//! table of a model, told apart by tag: function tables (exp of a softmax, GELU, rsqrt, …) and
+//! embeddings (key `token · d + column`). A row looks up `(tag, key, out)` with `key` and `out`
+//! in the first two main columns and `tag` fixed. An embedding row also proves
+//! `key = d · token + column` (token in the third main column, `d` and the column fixed), so a
+//! key names one row and column of the table. Lookup inputs stay of degree 2 (selector times one column):
 //! halo2-axiom 0.5.3 produced proofs that do not verify for a degree-3 input such as
 //! `q · (d · token + c)`, though MockProver accepted them.
 
@@ -15,24 +15,17 @@ use crate::field::fr_from_i64;
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::Fr;
 
-pub const TAG_EXP: u64 = 1;
-pub const TAG_GELU: u64 = 2;
-pub const TAG_EMBED: u64 = 3;
-
 #[derive(Debug, Clone)]
 pub struct TableConfig {
     input: Column<Advice>,
     output: Column<Advice>,
-    sum: Column<Advice>,
     token: Column<Advice>,
     tag: Column<Fixed>,
     mul: Column<Fixed>,
     add: Column<Fixed>,
-    /// The positional term of `sum = output + pos`.
-    pos: Column<Fixed>,
     table: [TableColumn; 3],
     q: Selector,
-    q_sum: Selector,
+    q_key: Selector,
 }
 
 /// The rows of the table: `(tag, key, value)`; row 0 is all zeros, what disabled rows look up.
@@ -62,15 +55,13 @@ impl TableConfig {
         let cfg = Self {
             input: main[0],
             output: main[1],
-            sum: main[2],
-            token: main[3],
+            token: main[2],
             tag: fixed[0],
             mul: fixed[1],
             add: fixed[2],
-            pos: fixed[3],
             table: [(); 3].map(|_| meta.lookup_table_column()),
             q: meta.complex_selector(),
-            q_sum: meta.selector(),
+            q_key: meta.selector(),
         };
         meta.lookup("function table", |m| {
             let q = m.query_selector(cfg.q);
@@ -83,16 +74,10 @@ impl TableConfig {
                 (q * out, cfg.table[2]),
             ]
         });
-        meta.create_gate("embedding key and sum", |m| {
-            let [key, out, sum, token] = [cfg.input, cfg.output, cfg.sum, cfg.token]
-                .map(|c| m.query_advice(c, Rotation::cur()));
-            let [mul, add, pos] =
-                [cfg.mul, cfg.add, cfg.pos].map(|c| m.query_fixed(c, Rotation::cur()));
-            let q = m.query_selector(cfg.q_sum);
-            vec![
-                q.clone() * (key - (mul * token + add)),
-                q * (sum - out - pos),
-            ]
+        meta.create_gate("embedding key", |m| {
+            let [key, token] = [cfg.input, cfg.token].map(|c| m.query_advice(c, Rotation::cur()));
+            let [mul, add] = [cfg.mul, cfg.add].map(|c| m.query_fixed(c, Rotation::cur()));
+            vec![m.query_selector(cfg.q_key) * (key - (mul * token + add))]
         });
         cfg
     }
@@ -135,7 +120,7 @@ impl TableConfig {
         Ok(out)
     }
 
-    /// `tok[token][c] + pos`, looked up at key `token · d + c` in the table `tag`.
+    /// `values[token · d + c]` of the embedding `tag`, looked up at the key its gate proves.
     #[allow(clippy::too_many_arguments)]
     pub fn embed(
         &self,
@@ -145,7 +130,6 @@ impl TableConfig {
         d: usize,
         c: usize,
         value: Value<Fr>,
-        pos: i64,
     ) -> Result<Wire, Error> {
         let row = ctx.row;
         ctx.copy(self.token, row, token);
@@ -153,64 +137,61 @@ impl TableConfig {
             .value
             .map(|t| t * Fr::from(d as u64) + Fr::from(c as u64));
         ctx.assign(self.input, row, key);
-        ctx.assign(self.output, row, value);
-        let sum = ctx.assign(self.sum, row, value.map(|v| v + fr_from_i64(pos)));
+        let out = ctx.assign(self.output, row, value);
         self.enable(ctx, row, tag)?;
-        ctx.enable(&self.q_sum, row)?;
+        ctx.enable(&self.q_key, row)?;
         ctx.fixed(self.mul, row, Fr::from(d as u64));
         ctx.fixed(self.add, row, Fr::from(c as u64));
-        ctx.fixed(self.pos, row, fr_from_i64(pos));
         ctx.row += 1;
-        Ok(sum)
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpt::tables::gelu_table;
-    use crate::gpt::toy::toy;
-    use crate::gpt::ACT;
-    use crate::halo2::chips::harness::{cells_with, fails_with, passes_with};
-    use crate::halo2::generation::config::GenConfig;
+    use crate::halo2::chips::harness::{cells_with, fails_with, passes_with, Config};
+
+    const TAG_SQUARE: u64 = 1;
+    const TAG_EMBED: u64 = 2;
+    /// The square table's domain starts here.
+    const FIRST: i64 = -64;
+    const D: usize = 6;
+
+    fn square() -> Vec<i64> {
+        (FIRST..64).map(|x| x * x).collect()
+    }
+
+    /// A 5-token embedding of width 6, `i · 7 - 30` at flat index `i`.
+    fn embedding() -> Vec<i64> {
+        (0..5 * D as i64).map(|i| i * 7 - 30).collect()
+    }
 
     fn tables() -> Tables {
-        let m = toy(7);
         let mut t = Tables::default();
-        t.push(TAG_GELU, ACT.0, &gelu_table(m.frac_bits));
-        t.push(TAG_EMBED, 0, &m.tok);
+        t.push(TAG_SQUARE, FIRST, &square());
+        t.push(TAG_EMBED, 0, &embedding());
         t
     }
 
-    /// GELU of two values and the embedding of token 3 at columns 0 and 5, each `bump`ed.
-    fn layout(
-        bump: i64,
-    ) -> impl Fn(&GenConfig, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
+    /// The square of two values and the embedding of token 3 at columns 0 and 5, each `bump`ed.
+    fn layout(bump: i64) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
-            let m = toy(7);
-            let gelu = gelu_table(m.frac_bits);
+            let table = cfg.base.table.as_ref().expect("the harness has tables");
             let main = &cfg.base.main;
-            let xs = [-100i64, 1500];
+            let xs = [-60i64, 17];
             let xw: Vec<Wire> = (0..2)
                 .map(|i| ctx.assign(main[9], i, Value::known(fr_from_i64(xs[i]))))
                 .collect();
             let token = ctx.assign(main[8], 0, Value::known(Fr::from(3)));
             ctx.row = 2;
             for (x, w) in xs.iter().zip(&xw) {
-                let v = fr_from_i64(gelu[(x - ACT.0) as usize] + bump);
-                cfg.table.apply(ctx, TAG_GELU, w, Value::known(v))?;
+                let v = fr_from_i64(square()[(x - FIRST) as usize] + bump);
+                table.apply(ctx, TAG_SQUARE, w, Value::known(v))?;
             }
             for c in [0, 5] {
-                let v = fr_from_i64(m.tok[3 * m.d_model + c] + bump);
-                cfg.table.embed(
-                    ctx,
-                    TAG_EMBED,
-                    &token,
-                    m.d_model,
-                    c,
-                    Value::known(v),
-                    11 - c as i64,
-                )?;
+                let v = fr_from_i64(embedding()[3 * D + c] + bump);
+                table.embed(ctx, TAG_EMBED, &token, D, c, Value::known(v))?;
             }
             Ok(())
         }
@@ -222,11 +203,25 @@ mod tests {
         fails_with(layout(1), &tables());
     }
 
+    /// Another token's row under this token's key is refused.
+    #[test]
+    fn another_tokens_row_fails() {
+        let wrong = |cfg: &Config, ctx: &mut Ctx| {
+            let table = cfg.base.table.as_ref().expect("the harness has tables");
+            let token = ctx.assign(cfg.base.main[8], 0, Value::known(Fr::from(3)));
+            ctx.row = 1;
+            let v = fr_from_i64(embedding()[4 * D]);
+            table.embed(ctx, TAG_EMBED, &token, D, 0, Value::known(v))?;
+            Ok(())
+        };
+        fails_with(wrong, &tables());
+    }
+
     #[test]
     fn every_cell_is_bound() {
         assert_eq!(
             cells_with(layout(0), &tables(), "table"),
-            2 + 1 + 2 * 2 + 2 * 4
+            2 + 1 + 2 * 2 + 2 * 3
         );
     }
 }

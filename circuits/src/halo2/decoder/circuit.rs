@@ -95,6 +95,28 @@ impl DecoderCircuit {
     }
 }
 
+impl DecoderCircuit {
+    /// The five instances the witness, faults included, assigns to the public cells: what a
+    /// prover running this layout would claim (negative tests).
+    pub fn claimed_instances(&self) -> Result<[Fr; 5], Error> {
+        let mut meta = ConstraintSystem::<Fr>::default();
+        let cfg = DecodeConfig::configure(&mut meta, self.plan.shape);
+        let mut ctx = Ctx::counter();
+        let publics = layout(
+            &cfg,
+            &self.plan.decoder,
+            &mut ctx,
+            self.witness.as_deref(),
+            &self.faults,
+        )?;
+        let mut out = [Fr::from(0); 5];
+        for (o, w) in out.iter_mut().zip(&publics) {
+            w.value.map(|v| *o = v);
+        }
+        Ok(out)
+    }
+}
+
 impl Circuit<Fr> for DecoderCircuit {
     type Config = DecodeConfig;
     type FloorPlanner = SimpleFloorPlanner;
@@ -118,6 +140,7 @@ impl Circuit<Fr> for DecoderCircuit {
             meta,
             Shape {
                 lookups: true,
+                products: true,
                 ..Shape::default()
             },
         )

@@ -10,6 +10,7 @@ use halo2curves::ff::Field;
 
 use super::DecodeConfig;
 use crate::decoder::Decoder;
+use crate::field::fr_from_i64;
 use crate::graph::lower;
 use crate::halo2::chips::control::{MeterFault, Step};
 use crate::halo2::chips::dot::Term;
@@ -45,6 +46,9 @@ pub struct Faults {
     pub mask: Option<Vec<u64>>,
     /// The meter's fault.
     pub meter: MeterFault,
+    /// Write `(1, δ)` into a padding pair of output `j`'s read-out, `(j, δ)`: finding 1 of
+    /// `SECURITY.md`, which the pinned padding must reject.
+    pub forge_readout: Option<(usize, i64)>,
 }
 
 /// The whole circuit on `ctx`; returns the cells of the five public instances.
@@ -157,15 +161,22 @@ pub fn layout(
             ins.linear(&[(1, before), (-1, here)], 0)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let outputs = (0..t_slots)
-        .map(|j| {
-            let pairs: Vec<(&Wire, &Wire)> = (0..=p_slots)
-                .filter_map(|k| metered.out.get(k + j).map(|e| (&onehot[k], e)))
-                .collect();
-            ins.inner(&pairs)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     drop(ins);
+    let mut outputs = Vec::with_capacity(t_slots);
+    for j in 0..t_slots {
+        let pairs: Vec<(&Wire, &Wire)> = (0..=p_slots)
+            .filter_map(|k| metered.out.get(k + j).map(|e| (&onehot[k], e)))
+            .collect();
+        let out = match (faults.forge_readout, &b.adot) {
+            (Some((at, delta)), Some(chip)) if at == j => {
+                let a: Vec<Option<&Wire>> = pairs.iter().map(|(a, _)| Some(*a)).collect();
+                let e: Vec<Option<&Wire>> = pairs.iter().map(|(_, e)| Some(*e)).collect();
+                chip.assign_forged(ctx, &a, &e, |v| v, Some(fr_from_i64(delta)))?
+            }
+            _ => Halo2Ops::new(b, ctx, &tables).inner(&pairs)?,
+        };
+        outputs.push(out);
+    }
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
     let head = [&request_id, &salt, &metered.count];
     let (_, out_commit) = commit(b, ctx, &head, &out_terms, TOKENS)?;

@@ -72,6 +72,8 @@ impl DecodePlan {
                     range_lanes,
                     matvec,
                     lookups: true,
+                    // the read-out is a sum of products over the prompt slots
+                    products: true,
                 };
                 let rows = size(&decoder, shape)?;
                 if best.as_ref().is_none_or(|b| rows.0 < b.1 .0) {
