@@ -1,6 +1,7 @@
 //! A decoder graph through the CLI, found by its graph (an int64 token input), not by names:
-//! `compile` (calibrated on token sequences, the stop token chosen) → `setup` → `generate
-//! --prompt-tokens` → `verify`, the proof settled on the embedded chain per token; the completion
+//! `compile` (calibrated on token sequences, the stop token chosen) → `setup` → `chain request
+//! --prompt-tokens` → `generate --prompt-tokens` → `verify`, the proof settled on the embedded
+//! chain per token (so the request's commitment is the proof's); the completion
 //! is the library's reference generation over the compiled graph, and a changed count or
 //! completion is refused off-chain and on-chain; with `--forward` the same file is one graph pass
 //! proven by `zkinfer prove`.
@@ -62,7 +63,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
     let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
     assert_eq!(shape["k"], c["size"]["k"]);
 
-    // the client opens a request for a prompt of bytes below the vocabulary's 48
+    // the client opens a request for a prompt of token ids (below the vocabulary's 48)
     let state = t("chain.json");
     let chain = |args: &[&str], dev: &str| chain_at(&state, dev, args);
     ok(&zkinfer(
@@ -70,7 +71,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
         &[],
     ));
     let (settlement, model_id) = deploy_and_register(&state, &t("v"));
-    let (prompt, salt) = ("!#$%", "0x99");
+    let (prompt, salt) = ("33,35,36,37", "0x99");
     let req = ok(&chain(
         &[
             "request",
@@ -80,7 +81,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
             &model_id,
             "--model",
             &t("m"),
-            "--prompt",
+            "--prompt-tokens",
             prompt,
             "--max-tokens",
             "6",
@@ -95,7 +96,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
     ));
     let id = req["request_id"].as_str().unwrap().to_string();
 
-    // the provider generates from the same prompt given as token ids
+    // the provider generates from the same prompt
     let g = ok(&zkinfer(
         &[
             "generate",

@@ -22,6 +22,8 @@ use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{read_json, ModelDir};
 use zkinfer_prover::prove::ProofFile;
 
+use super::generate::Prompt;
+
 #[derive(Args)]
 pub struct ChainOpts {
     /// JSON-RPC URL of a node; without it, the embedded chain.
@@ -79,17 +81,20 @@ pub enum ChainCmd {
         /// Any number this sender has not opened a request with; default: a random one.
         #[arg(long)]
         nonce: Option<u64>,
-        #[arg(long, conflicts_with_all = ["model", "input", "prompt", "salt"])]
+        #[arg(long, conflicts_with_all = ["model", "input", "prompt", "prompt_tokens", "salt"])]
         input_commitment: Option<U256>,
-        /// Model directory (with --salt, and --input, or --prompt and --max-tokens for a decoder)
-        /// to compute the input commitment.
+        /// Model directory (with --salt, and --input, or --prompt / --prompt-tokens and
+        /// --max-tokens for a decoder) to compute the input commitment.
         #[arg(long, requires = "salt")]
         model: Option<PathBuf>,
-        #[arg(long, conflicts_with = "prompt")]
+        #[arg(long, conflicts_with_all = ["prompt", "prompt_tokens"])]
         input: Option<PathBuf>,
         /// Decoders: the prompt (its bytes are the tokens) the request pays for.
-        #[arg(long, requires = "max_tokens")]
+        #[arg(long, requires = "max_tokens", conflicts_with = "prompt_tokens")]
         prompt: Option<String>,
+        /// Decoders: the prompt as token ids (any vocabulary), `1,2,3`.
+        #[arg(long, requires = "max_tokens", value_delimiter = ',')]
+        prompt_tokens: Vec<u64>,
         /// Decoders: the most tokens the provider may generate (bound into the commitment).
         #[arg(long)]
         max_tokens: Option<u64>,
@@ -266,6 +271,7 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             model,
             input,
             prompt,
+            prompt_tokens,
             max_tokens,
             salt,
             max_in,
@@ -280,6 +286,11 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
                 (Some(c), _) => c,
                 (None, Some(dir)) => {
                     let salt = salt.as_deref().expect("clap requires --salt");
+                    let prompt = match (prompt, prompt_tokens.is_empty()) {
+                        (Some(text), _) => Some(Prompt::Text(text)),
+                        (None, false) => Some(Prompt::Tokens(prompt_tokens)),
+                        (None, true) => None,
+                    };
                     match (input, prompt) {
                         (Some(input), _) => input_commitment_for(&dir, &input, salt, expected_id)?,
                         (None, Some(p)) => prompt_commitment_for(
@@ -289,7 +300,9 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
                             salt,
                             expected_id,
                         )?,
-                        (None, None) => bail!("--model needs --input, or --prompt for a decoder"),
+                        (None, None) => bail!(
+                            "--model needs --input, or --prompt / --prompt-tokens for a decoder"
+                        ),
                     }
                 }
                 (None, None) => bail!("give --input-commitment, or --model, --input and --salt"),
@@ -369,20 +382,17 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
 /// A decoder's input commitment: the prompt's tokens padded to the circuit's prompt slots.
 pub fn prompt_commitment_for(
     dir: &Path,
-    prompt: &str,
+    prompt: &Prompt,
     max_tokens: u64,
     salt: &str,
     id: U256,
 ) -> Result<U256> {
     let md = ModelDir::new(dir);
-    let tokens: Vec<u64> = super::generate::tokenize(prompt)
-        .iter()
-        .map(|t| *t as u64)
-        .collect();
+    let tokens = prompt.tokens();
     let plan = md.decode_plan()?;
     plan.decoder
         .check_request(&tokens, max_tokens as usize)
-        .context("--prompt / --max-tokens")?;
+        .context("--prompt / --prompt-tokens / --max-tokens")?;
     let slots = plan.decoder.slots;
     let c = zkinfer_circuits::usage::prompt_commitment(
         fr_parse(&format!("{id:#x}"))?,
