@@ -31,8 +31,8 @@ pub struct CircuitConfig {
     /// Function tables, on the main lane and the shared fixed columns; only in circuits of
     /// models with table ops.
     pub table: Option<TableConfig>,
-    /// Sums of products of two witness vectors, four pairs a row; only in circuits of models
-    /// that have them (attention's `q·kᵀ` and `p·v`).
+    /// Sums of products of two witness vectors, four pairs a row; only in circuits that have
+    /// them (attention's `q·kᵀ` and `p·v`, a decoder's read-out).
     pub adot: Option<AdotConfig>,
 }
 

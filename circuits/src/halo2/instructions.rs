@@ -1,9 +1,9 @@
 //! The graph instructions on halo2 chips: constant linear combinations on the dot chip, and
 //! blocks of them over one input list on the matvec chip (the coefficients are fixed columns,
-//! part of the verifying key), products on the mask chip's
-//! product gate, rescales (and through them ReLU and max) on the rescale chip with its range
-//! checks, function tables on the table chip's lookup, constants pinned by the permutation
-//! argument.
+//! part of the verifying key), products on the mask chip's product gate, sums of products four
+//! pairs a row on the adot chip, rescales (and through them ReLU and max) on the rescale chip
+//! with its range checks, function tables and embeddings on the table chip's lookup, constants
+//! pinned by the permutation argument.
 
 use std::collections::BTreeMap;
 
