@@ -29,7 +29,12 @@ pub fn lower<I: Instructions>(
         let wires = &model.wires[j];
         let ins_v: Vec<&[I::Value]> = wires.iter().map(|t| &values[*t][..]).collect();
         let bounds: Vec<_> = wires.iter().map(|t| model.bounds[*t]).collect();
+        let before = ins.rows();
         let y = model.kinds[j].lower(ins, &ins_v, &bounds, model.bounds[n_in + j])?;
+        if let (Some(a), Some(b)) = (before, ins.rows()) {
+            let node = &g.nodes[j];
+            tracing::trace!(node = %node.name, op = node.op.name(), main = b.0 - a.0, range = b.1 - a.1, "rows");
+        }
         values[n_in + j] = y;
     }
     Ok(model

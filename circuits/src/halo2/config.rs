@@ -4,7 +4,9 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
 use super::chips::table::TableConfig;
 use super::chips::{adot::AdotConfig, dot::DotConfig, mask::MaskConfig, poseidon::PoseidonConfig};
-use super::chips::{matvec, matvec::MatvecConfig, range::RangeConfig, rescale::RescaleConfig};
+use super::chips::{
+    matvec, matvec::MatvecConfig, range, range::RangeConfig, rescale::RescaleConfig,
+};
 use crate::Fr;
 
 /// Advice columns of the main lane.
@@ -42,6 +44,8 @@ pub struct CircuitConfig {
 pub struct Shape {
     /// Range lanes (more lanes, fewer range rows).
     pub range_lanes: usize,
+    /// Limb width of the range lanes (wider limbs, fewer range rows and a larger table).
+    pub range_bits: u32,
     /// Whether constant-weight blocks go on the matvec chip.
     pub matvec: bool,
     /// Whether the circuit has function tables (the model has table ops).
@@ -51,10 +55,12 @@ pub struct Shape {
 }
 
 impl Default for Shape {
-    /// The narrowest circuit: one range lane, no matvec columns, no tables.
+    /// The narrowest circuit: one range lane of the narrowest limbs, no matvec columns, no
+    /// tables.
     fn default() -> Self {
         Shape {
             range_lanes: 1,
+            range_bits: range::MIN_LIMB_BITS,
             matvec: false,
             lookups: false,
             products: false,
@@ -82,7 +88,7 @@ impl CircuitConfig {
         let rescale = RescaleConfig::configure(meta, &main, &fixed);
         let poseidon = PoseidonConfig::configure(meta, &main, &fixed);
         let mask = MaskConfig::configure(meta, &main);
-        let range = RangeConfig::configure(meta, shape.range_lanes);
+        let range = RangeConfig::configure(meta, shape.range_lanes, shape.range_bits);
         // Last, so that a circuit without it keeps the column order of the others.
         let matvec = shape.matvec.then(|| {
             let mut pool: Vec<Column<Fixed>> = fixed.to_vec();

@@ -127,6 +127,10 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         Ok(out)
     }
 
+    fn rows(&self) -> Option<(usize, usize)> {
+        Some((self.ctx.row, self.ctx.range_rows.iter().sum()))
+    }
+
     fn mul(&mut self, a: &Wire, b: &Wire) -> Result<Wire, Error> {
         self.cfg.mask.mul(self.ctx, a, b)
     }

@@ -34,7 +34,7 @@ pub struct Plan {
 }
 
 /// Rows kept free at the bottom for halo2's blinding factors.
-const RESERVED_ROWS: usize = 10;
+pub const RESERVED_ROWS: usize = 10;
 
 impl Plan {
     /// Sizes the circuit of `model` over `batch` samples, in the narrowest shape of the lowest
@@ -43,30 +43,10 @@ impl Plan {
     pub fn new(model: Model, batch: usize) -> Result<Self, GraphError> {
         check_batch(batch)?;
         let (lookups, products) = (!model.tables().is_empty(), model.has_products());
-        let narrow = Shape {
-            lookups,
-            products,
-            ..Shape::default()
-        };
-        let mut best = (narrow, size(&model, batch, narrow));
-        for range_lanes in 1..=range::MAX_LANES {
-            for matvec in [false, true] {
-                let shape = Shape {
-                    range_lanes,
-                    matvec,
-                    lookups,
-                    products,
-                };
-                if shape == best.0 {
-                    continue;
-                }
-                let rows = size(&model, batch, shape);
-                if rows.0 < best.1 .0 {
-                    best = (shape, rows);
-                }
-            }
-        }
-        let (shape, rows) = best;
+        let tables = table_rows(&model, lookups);
+        let (shape, rows) = search(lookups, products, tables, |s| {
+            Ok::<_, GraphError>(dry_run(&model, batch, s))
+        })?;
         Ok(Plan::sized(model, batch, shape, rows))
     }
 
@@ -80,16 +60,12 @@ impl Plan {
             products: model.has_products(),
             ..shape
         };
-        let rows = size(&model, batch, shape);
+        let (main, range_rows) = dry_run(&model, batch, shape);
+        let rows = sized(shape, table_rows(&model, shape.lookups), main, range_rows);
         Ok(Plan::sized(model, batch, shape, rows))
     }
 
-    fn sized(
-        model: Model,
-        batch: usize,
-        shape: Shape,
-        (k, main, range): (u32, usize, usize),
-    ) -> Self {
+    fn sized(model: Model, batch: usize, shape: Shape, (k, main, range): Size) -> Self {
         Plan {
             model: Arc::new(model),
             batch,
@@ -101,19 +77,71 @@ impl Plan {
     }
 }
 
-/// `(k, main rows, range rows)` of `model` in `shape`, by a dry run of the layout.
-fn size(model: &Model, batch: usize, shape: Shape) -> (u32, usize, usize) {
+/// `(k, main rows, range rows)` of a circuit.
+pub type Size = (u32, usize, usize);
+
+/// The narrowest shape of the lowest `k` for a circuit with (or without) function tables and
+/// witness products, whose tables take `tables` rows; `dry` lays the circuit out in a shape
+/// on a counting context and returns its main and fullest range lane's rows. Narrower shapes
+/// are tried first and kept on ties: each column costs proving time at equal `k`, and each
+/// fixed or advice column one more commitment for every verifier to check. Limbs widen only
+/// while the range lanes, not the main lane or the tables, fix `k`.
+pub fn search<E>(
+    lookups: bool,
+    products: bool,
+    tables: usize,
+    mut dry: impl FnMut(Shape) -> Result<(usize, usize), E>,
+) -> Result<(Shape, Size), E> {
+    let mut best: Option<(Shape, Size)> = None;
+    for range_lanes in 1..=range::MAX_LANES {
+        for matvec in [false, true] {
+            for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
+                let shape = Shape {
+                    range_lanes,
+                    range_bits,
+                    matvec,
+                    lookups,
+                    products,
+                };
+                let (main, range_rows) = dry(shape)?;
+                let size = sized(shape, tables, main, range_rows);
+                if best.as_ref().is_none_or(|b| size.0 < b.1 .0) {
+                    best = Some((shape, size));
+                }
+                // wider limbs only help while the range lanes fix `k`
+                if size.0 <= sized(shape, tables, main, 0).0 {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(best.expect("one shape at least"))
+}
+
+/// The size of a circuit in `shape` with these rows: every lane, the function tables and the
+/// range table fit above halo2's blinding rows.
+pub fn sized(shape: Shape, tables: usize, main: usize, range_rows: usize) -> Size {
+    let need = main
+        .max(range_rows)
+        .max(tables)
+        .max(range::table_rows(shape.range_bits))
+        + RESERVED_ROWS;
+    (need.next_power_of_two().trailing_zeros(), main, range_rows)
+}
+
+/// Rows of a model's function tables: every entry and the all-zero row disabled lookups read.
+pub fn table_rows(model: &Model, lookups: bool) -> usize {
+    match lookups {
+        true => 1 + model.tables().iter().map(|(_, v)| v.len()).sum::<usize>(),
+        false => 0,
+    }
+}
+
+/// Main and fullest range lane's rows of `model` in `shape`, by a dry run of the layout.
+fn dry_run(model: &Model, batch: usize, shape: Shape) -> (usize, usize) {
     let mut meta = ConstraintSystem::<Fr>::default();
     let cfg = CircuitConfig::configure_with(&mut meta, shape);
     let mut ctx = Ctx::counter();
     layout(&cfg, &mut ctx, model, batch, None).expect("a counting layout cannot fail");
-    let (main_rows, range_rows) = (ctx.row, ctx.range_row());
-    // every table's entries and the all-zero row disabled lookups read
-    let table_rows = match shape.lookups {
-        true => 1 + model.tables().iter().map(|(_, v)| v.len()).sum::<usize>(),
-        false => 0,
-    };
-    let need = main_rows.max(range_rows).max(table_rows) + RESERVED_ROWS;
-    let k = (range::RANGE_BITS + 1).max(need.next_power_of_two().trailing_zeros());
-    (k, main_rows, range_rows)
+    (ctx.row, ctx.range_row())
 }

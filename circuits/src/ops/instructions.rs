@@ -46,6 +46,12 @@ pub trait Instructions {
             .collect()
     }
 
+    /// The rows laid out so far on each of the backend's lanes, for the per-node cost log
+    /// (`RUST_LOG=zkinfer_circuits::graph=trace`); a backend without rows says nothing.
+    fn rows(&self) -> Option<(usize, usize)> {
+        None
+    }
+
     /// `a · b` of two values.
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value, Self::Error>;
 

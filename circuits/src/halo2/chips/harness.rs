@@ -18,7 +18,7 @@ use crate::Fr;
 /// The configuration chip tests lay out on.
 pub type Config = DecodeConfig;
 
-/// Rows of the chip test circuits (the range table needs 2^12 rows).
+/// Rows of the chip test circuits (the range table of 11-bit limbs needs 2^12 rows).
 pub const K: u32 = 13;
 
 #[derive(Clone)]
@@ -44,6 +44,7 @@ where
             meta,
             Shape {
                 range_lanes: 2,
+                range_bits: crate::halo2::chips::range::MIN_LIMB_BITS,
                 matvec: true,
                 lookups: true,
                 products: true,

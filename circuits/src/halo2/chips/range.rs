@@ -1,8 +1,14 @@
-//! Range checks of any width: `w + offset ∈ [0, 2^bits)`. The value is split into 12-bit limbs in a
-//! lane of its own (running sum `sum_i = limb_i + 2^12 · sum_{i+1}`), each limb looked up in a
-//! 12-bit table; a top limb narrower than 12 bits is looked up again shifted by `2^12 - 2^p`, which
-//! bounds it by `2^p`. A circuit may configure several such lanes (each with its own lookup);
-//! every check goes to the lane with the fewest rows so far.
+//! Range checks of any width: `w + offset ∈ [0, 2^bits)`. The value is split into limbs of the
+//! circuit's limb width `b` in a lane of its own (running sum `sum_i = limb_i + 2^b · sum_{i+1}`),
+//! each limb looked up as `(width, limb)` in a table holding every `(p, v)` with `v < 2^p`,
+//! `p ≤ b`: the full limbs under width `b`, the top limb under its own width, so one lookup
+//! bounds each limb exactly and a narrow top limb costs no extra row. The width is a fixed
+//! column: on rows without a check it is 0, and the table's only entry of width 0 is `(0, 0)`,
+//! so an unused limb cell is held to 0 rather than left free.
+//!
+//! The table has `2^(b+1) − 1` rows, so a plan picks `b` per circuit: wide limbs where range
+//! checks fix `k`, narrow ones where the table would. A circuit may configure several lanes
+//! (each with its own lookup); every check goes to the lane with the fewest rows so far.
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{
@@ -14,7 +20,10 @@ use crate::field::{fr_bits, fr_from_i64};
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::Fr;
 
-pub const RANGE_BITS: u32 = 12;
+/// The narrowest limb width a plan uses: its table fits the smallest circuits (`k = 13`).
+pub const MIN_LIMB_BITS: u32 = 11;
+/// The widest: its table (`2^19` rows) fits circuits from `k = 20` on.
+pub const MAX_LIMB_BITS: u32 = 18;
 
 /// Range lanes a circuit may configure.
 pub const MAX_LANES: usize = 2;
@@ -23,89 +32,112 @@ pub const MAX_LANES: usize = 2;
 struct Lane {
     limb: Column<Advice>,
     sum: Column<Advice>,
-    shift: Column<Fixed>,
     offset: Column<Fixed>,
+    /// The width each limb is looked up under; 0 on rows without one.
+    width: Column<Fixed>,
     q_sum: Selector,
     q_last: Selector,
-    q_shift: Selector,
-    q_lookup: Selector,
 }
 
 #[derive(Debug, Clone)]
 pub struct RangeConfig {
     lanes: Vec<Lane>,
-    table: TableColumn,
+    /// Limb width of every lane.
+    bits: u32,
+    width: TableColumn,
+    value: TableColumn,
 }
 
-/// Limbs and extra rows needed for a `bits`-wide check.
-fn shape(bits: u32) -> (usize, u32, bool) {
-    let limbs = bits.div_ceil(RANGE_BITS).max(1);
-    let top = bits - RANGE_BITS * (limbs - 1);
-    (limbs as usize, top, top < RANGE_BITS)
+/// Rows of the table for limbs of `bits`: every value below `2^p` for each `p ≤ bits`.
+pub fn table_rows(bits: u32) -> usize {
+    (1usize << (bits + 1)) - 1
 }
 
-/// Rows of the range lane one check takes.
-pub fn rows_for(bits: u32) -> usize {
-    let (limbs, _, partial) = shape(bits);
-    limbs + partial as usize
+/// Limbs of a `bits`-wide check on `limb`-bit limbs, and the width of the top one.
+fn shape(bits: u32, limb: u32) -> (usize, u32) {
+    let limbs = bits.div_ceil(limb).max(1);
+    (limbs as usize, bits - limb * (limbs - 1))
 }
 
 impl RangeConfig {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, lanes: usize) -> Self {
+    /// `lanes` lanes of `bits`-bit limbs.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, lanes: usize, bits: u32) -> Self {
         assert!((1..=MAX_LANES).contains(&lanes));
-        // Column order (first lane, then the table) keeps one-lane keys as they always were.
-        let first = Self::lane(meta);
-        let table = meta.lookup_table_column();
-        let mut all = vec![first];
-        all.extend((1..lanes).map(|_| Self::lane(meta)));
+        assert!((MIN_LIMB_BITS..=MAX_LIMB_BITS).contains(&bits));
+        let width = meta.lookup_table_column();
+        let value = meta.lookup_table_column();
+        let all: Vec<Lane> = (0..lanes).map(|_| Self::lane(meta)).collect();
         for lane in &all {
-            Self::constrain(meta, lane, table);
+            Self::constrain(meta, lane, bits, width, value);
         }
-        Self { lanes: all, table }
+        Self {
+            lanes: all,
+            bits,
+            width,
+            value,
+        }
     }
 
     fn lane(meta: &mut ConstraintSystem<Fr>) -> Lane {
         Lane {
             limb: meta.advice_column(),
             sum: meta.advice_column(),
-            shift: meta.fixed_column(),
             offset: meta.fixed_column(),
+            width: meta.fixed_column(),
             q_sum: meta.selector(),
             q_last: meta.selector(),
-            q_shift: meta.selector(),
-            q_lookup: meta.complex_selector(),
         }
     }
 
-    fn constrain(meta: &mut ConstraintSystem<Fr>, cfg: &Lane, table: TableColumn) {
+    fn constrain(
+        meta: &mut ConstraintSystem<Fr>,
+        cfg: &Lane,
+        bits: u32,
+        width: TableColumn,
+        value: TableColumn,
+    ) {
         meta.enable_equality(cfg.sum);
-        let base = Expression::Constant(Fr::from(1u64 << RANGE_BITS));
+        let base = Expression::Constant(Fr::from(1u64 << bits));
         meta.create_gate("range", |m| {
             let limb = m.query_advice(cfg.limb, Rotation::cur());
             let sum = m.query_advice(cfg.sum, Rotation::cur());
             let next = m.query_advice(cfg.sum, Rotation::next());
             let offset = m.query_fixed(cfg.offset, Rotation::cur());
-            let prev_limb = m.query_advice(cfg.limb, Rotation::prev());
-            let shift = m.query_fixed(cfg.shift, Rotation::cur());
             vec![
                 m.query_selector(cfg.q_sum)
                     * (sum.clone() + offset.clone() - limb.clone() - base * next),
-                m.query_selector(cfg.q_last) * (sum + offset - limb.clone()),
-                m.query_selector(cfg.q_shift) * (limb - prev_limb - shift),
+                m.query_selector(cfg.q_last) * (sum + offset - limb),
             ]
         });
         meta.lookup("range limb", |m| {
-            let q = m.query_selector(cfg.q_lookup);
-            vec![(q * m.query_advice(cfg.limb, Rotation::cur()), table)]
+            vec![
+                (m.query_fixed(cfg.width, Rotation::cur()), width),
+                (m.query_advice(cfg.limb, Rotation::cur()), value),
+            ]
         });
+    }
+
+    /// The limb width.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Rows of a lane one `bits`-wide check takes.
+    pub fn rows_for(&self, bits: u32) -> usize {
+        shape(bits, self.bits).0
     }
 
     pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
         layouter.assign_table(
             || "range table",
             |mut t| {
-                for i in 0..(1usize << RANGE_BITS) {
-                    t.assign_cell(|| "", self.table, i, || Value::known(Fr::from(i as u64)))?;
+                let mut row = 0;
+                for p in 0..=self.bits {
+                    for v in 0..1u64 << p {
+                        t.assign_cell(|| "", self.width, row, || Value::known(Fr::from(p as u64)))?;
+                        t.assign_cell(|| "", self.value, row, || Value::known(Fr::from(v)))?;
+                        row += 1;
+                    }
                 }
                 Ok(())
             },
@@ -126,48 +158,31 @@ impl RangeConfig {
             .min_by_key(|i| ctx.range_rows[*i])
             .expect("at least one lane");
         let lane = &self.lanes[lane_index];
-        let (limbs, top, partial) = shape(bits);
+        let b = self.bits;
+        let (limbs, top) = shape(bits, b);
         let v = w.value.map(|x| x + fr_from_i64(offset));
-        let limb_at =
-            |i: usize| v.map(|x| Fr::from(fr_bits(&x, RANGE_BITS * i as u32, RANGE_BITS)));
+        let limb_at = |i: usize| v.map(|x| Fr::from(fr_bits(&x, b * i as u32, b)));
         let start = ctx.range_rows[lane_index];
-        // sum_i = Σ_{j ≥ i} limb_j 2^{12 (j - i)}, with sum_0 holding w (the offset is in the gate).
+        // sum_i = Σ_{j ≥ i} limb_j 2^{b (j - i)}, with sum_0 holding w (the offset is in the gate).
         for i in 0..limbs {
             let row = start + i;
-            let limb = limb_at(i);
-            ctx.assign(lane.limb, row, limb);
+            ctx.assign(lane.limb, row, limb_at(i));
             if i == 0 {
                 ctx.copy(lane.sum, row, w);
                 ctx.fixed(lane.offset, row, fr_from_i64(offset));
             } else {
                 let rest = v.map(|x| {
                     (i..limbs).rev().fold(Fr::from(0), |s, j| {
-                        s * Fr::from(1u64 << RANGE_BITS)
-                            + Fr::from(fr_bits(&x, RANGE_BITS * j as u32, RANGE_BITS))
+                        s * Fr::from(1u64 << b) + Fr::from(fr_bits(&x, b * j as u32, b))
                     })
                 });
                 ctx.assign(lane.sum, row, rest);
-                ctx.fixed(lane.offset, row, Fr::from(0));
             }
-            ctx.enable(
-                if i + 1 == limbs {
-                    &lane.q_last
-                } else {
-                    &lane.q_sum
-                },
-                row,
-            )?;
-            ctx.enable(&lane.q_lookup, row)?;
+            let last = i + 1 == limbs;
+            ctx.fixed(lane.width, row, Fr::from(if last { top } else { b } as u64));
+            ctx.enable(if last { &lane.q_last } else { &lane.q_sum }, row)?;
         }
-        if partial {
-            let row = start + limbs;
-            let shift = Fr::from((1u64 << RANGE_BITS) - (1u64 << top));
-            ctx.assign(lane.limb, row, limb_at(limbs - 1).map(|l| l + shift));
-            ctx.fixed(lane.shift, row, shift);
-            ctx.enable(&lane.q_shift, row)?;
-            ctx.enable(&lane.q_lookup, row)?;
-        }
-        ctx.range_rows[lane_index] += rows_for(bits);
+        ctx.range_rows[lane_index] += limbs;
         Ok(())
     }
 }
@@ -214,9 +229,9 @@ mod tests {
 
     #[test]
     fn every_cell_is_bound() {
-        // One limb; a partial top limb (its shifted copy too); four limbs with a partial top.
-        assert_eq!(cells(check(255, 12, 0), "range"), 1 + 2);
-        assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 3);
-        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 4 * 2 + 1);
+        // One limb; a narrow one; four limbs with a narrow top (the harness's limbs are 11-bit).
+        assert_eq!(cells(check(255, 11, 0), "range"), 1 + 2);
+        assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 2);
+        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 4 * 2);
     }
 }

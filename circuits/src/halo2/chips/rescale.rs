@@ -29,12 +29,6 @@ pub struct RescaleConfig {
     q: Selector,
 }
 
-/// Range-lane rows of one rescale.
-pub fn range_rows(p: &RescaleParams) -> usize {
-    use crate::halo2::chips::range::rows_for;
-    rows_for(p.a_bits()) + rows_for(p.shift) + rows_for(p.d_bits())
-}
-
 /// The witness of one row, exposed so tests can corrupt it.
 #[derive(Debug, Clone, Copy)]
 pub struct RescaleWitness {

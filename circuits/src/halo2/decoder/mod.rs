@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use halo2_proofs::plonk::ConstraintSystem;
 
-use super::chips::{control::ControlConfig, range};
+use super::chips::control::ControlConfig;
 use super::config::{CircuitConfig, Shape};
 use super::ctx::Ctx;
+use super::plan::{search, table_rows};
 use crate::decoder::{DecodeError, Decoder};
 use crate::Fr;
 
@@ -58,30 +59,14 @@ pub struct DecodePlan {
     pub k: u32,
 }
 
-/// Rows kept free at the bottom for halo2's blinding factors.
-const RESERVED_ROWS: usize = 10;
-
 impl DecodePlan {
     /// Sizes the circuit in the narrowest shape of the lowest `k`, as the model circuit's plan.
     pub fn new(decoder: Decoder) -> Result<Self, DecodeError> {
         let decoder = Arc::new(decoder);
-        let mut best: Option<(Shape, (u32, usize, usize))> = None;
-        for range_lanes in 1..=range::MAX_LANES {
-            for matvec in [false, true] {
-                let shape = Shape {
-                    range_lanes,
-                    matvec,
-                    lookups: true,
-                    // the read-out is a sum of products over the prompt slots
-                    products: true,
-                };
-                let rows = size(&decoder, shape)?;
-                if best.as_ref().is_none_or(|b| rows.0 < b.1 .0) {
-                    best = Some((shape, rows));
-                }
-            }
-        }
-        let (shape, (k, main_rows, range_rows)) = best.expect("one shape at least");
+        let tables = table_rows(&decoder.model, true);
+        // the read-out is a sum of products over the prompt slots
+        let (shape, (k, main_rows, range_rows)) =
+            search(true, true, tables, |shape| size(&decoder, shape))?;
         Ok(Self {
             decoder,
             shape,
@@ -92,20 +77,12 @@ impl DecodePlan {
     }
 }
 
-fn size(decoder: &Arc<Decoder>, shape: Shape) -> Result<(u32, usize, usize), DecodeError> {
+/// Main and fullest range lane's rows of the decoder circuit in `shape`, by a dry run.
+fn size(decoder: &Arc<Decoder>, shape: Shape) -> Result<(usize, usize), DecodeError> {
     let mut meta = ConstraintSystem::<Fr>::default();
     let cfg = DecodeConfig::configure(&mut meta, shape);
     let mut ctx = Ctx::counter();
     layout::layout(&cfg, decoder, &mut ctx, None, &layout::Faults::default())
         .map_err(|e| DecodeError::Shape(format!("layout: {e:?}")))?;
-    let (main, range_rows) = (ctx.row, ctx.range_row());
-    let tables = 1 + decoder
-        .model
-        .tables()
-        .iter()
-        .map(|(_, v)| v.len())
-        .sum::<usize>();
-    let need = main.max(range_rows).max(tables) + RESERVED_ROWS;
-    let k = (range::RANGE_BITS + 1).max(need.next_power_of_two().trailing_zeros());
-    Ok((k, main, range_rows))
+    Ok((ctx.row, ctx.range_row()))
 }
