@@ -145,3 +145,30 @@ fn dry_run(model: &Model, batch: usize, shape: Shape) -> (usize, usize) {
     layout(&cfg, &mut ctx, model, batch, None).expect("a counting layout cannot fail");
     (ctx.row, ctx.range_row())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A circuit of `main` rows with `checks` 40-bit range checks, spread over the lanes.
+    fn dry(main: usize, checks: usize) -> impl FnMut(Shape) -> Result<(usize, usize), ()> {
+        move |s: Shape| {
+            let per = 40usize.div_ceil(s.range_bits as usize);
+            Ok((main, (checks * per).div_ceil(s.range_lanes)))
+        }
+    }
+
+    #[test]
+    fn limbs_widen_only_while_the_range_lanes_fix_k() {
+        // range-bound: 150k checks of 4 limbs at 11 to 13 bits are k = 19 even on two lanes;
+        // 3 limbs at 14 bits on two lanes are k = 18, and nothing lowers it further
+        let (shape, (k, _, _)) = search(false, false, 0, dry(100_000, 150_000)).unwrap();
+        assert_eq!((k, shape.range_lanes, shape.range_bits), (18, 2, 14));
+        // main-bound: the narrowest shape
+        let (shape, (k, _, _)) = search(false, false, 0, dry(100_000, 1_000)).unwrap();
+        assert_eq!((k, shape), (17, Shape::default()));
+        // two narrow lanes rather than wide limbs, whose table would set k itself
+        let (shape, (k, _, _)) = search(false, false, 0, dry(3_000, 3_000)).unwrap();
+        assert_eq!((k, shape.range_bits), (13, range::MIN_LIMB_BITS));
+    }
+}
