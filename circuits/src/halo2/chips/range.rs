@@ -117,16 +117,6 @@ impl RangeConfig {
         });
     }
 
-    /// The limb width.
-    pub fn bits(&self) -> u32 {
-        self.bits
-    }
-
-    /// Rows of a lane one `bits`-wide check takes.
-    pub fn rows_for(&self, bits: u32) -> usize {
-        shape(bits, self.bits).0
-    }
-
     pub fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
         layouter.assign_table(
             || "range table",
