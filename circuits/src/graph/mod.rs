@@ -236,6 +236,12 @@ impl Model {
         self.kinds.iter().any(|k| matches!(k, Kind::Inner(_)))
     }
 
+    /// Whether some linear op computes the same combinations at several positions (a
+    /// projection of every token): a backend may prove those together.
+    pub fn repeats_blocks(&self) -> bool {
+        self.kinds.iter().any(Kind::repeats_blocks)
+    }
+
     /// Each distinct lookup table (a function table, a softmax's exp table, an embedding keyed
     /// from 0), `(first, values)`,
     /// in the order of the nodes that first use it: the circuit tags tables in this order.

@@ -103,7 +103,8 @@ impl Circuit<Fr> for ModelCircuit {
 
 /// The whole model circuit on `ctx`: the batch mask, the input commitment with range checks
 /// (int8, or token ids within `[0, max]`), the graph once per batch row, the masked outputs and
-/// their commitment. Returns the cells of the five public instances. Plans run it on a counting context to size the circuit.
+/// their commitment, and last, once every first-phase cell is laid, the challenge checks of
+/// the deferred products. Returns the cells of the five public instances. Plans run it on a counting context to size the circuit.
 pub fn layout(
     cfg: &CircuitConfig,
     ctx: &mut Ctx,
@@ -168,5 +169,8 @@ pub fn layout(
     }
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
     let (_, out_commit) = commit(cfg, ctx, &[&request_id, &salt, &count], &out_terms, BYTES)?;
+    if let Some(chip) = &cfg.freivalds {
+        chip.finish(ctx)?;
+    }
     Ok([request_id, in_commit, out_commit, count.clone(), count])
 }

@@ -2,6 +2,7 @@
 
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
+use super::chips::freivalds::FreivaldsConfig;
 use super::chips::table::TableConfig;
 use super::chips::{adot::AdotConfig, dot::DotConfig, mask::MaskConfig, poseidon::PoseidonConfig};
 use super::chips::{
@@ -36,6 +37,10 @@ pub struct CircuitConfig {
     /// Sums of products of two witness vectors, four pairs a row; only in circuits that have
     /// them (attention's `q·kᵀ` and `p·v`, a decoder's read-out).
     pub adot: Option<AdotConfig>,
+    /// Products of one constant matrix at many positions, checked at one random point after
+    /// the first phase; only where the plan found it lowers `k` (a second phase and its lane
+    /// of ten columns).
+    pub freivalds: Option<FreivaldsConfig>,
 }
 
 /// The choices a plan makes between configurations of the same chips: each lowers the rows
@@ -52,6 +57,9 @@ pub struct Shape {
     pub lookups: bool,
     /// Whether the circuit has the chip for sums of witness products (the model has them).
     pub products: bool,
+    /// Whether products of one constant matrix at many positions are checked against a
+    /// challenge instead of one by one (the model has such products).
+    pub freivalds: bool,
 }
 
 impl Default for Shape {
@@ -64,6 +72,7 @@ impl Default for Shape {
             matvec: false,
             lookups: false,
             products: false,
+            freivalds: false,
         }
     }
 }
@@ -90,17 +99,24 @@ impl CircuitConfig {
         let mask = MaskConfig::configure(meta, &main);
         let range = RangeConfig::configure(meta, shape.range_lanes, shape.range_bits);
         // Last, so that a circuit without it keeps the column order of the others.
-        let matvec = shape.matvec.then(|| {
+        let pool = (shape.matvec || shape.freivalds).then(|| {
             let mut pool: Vec<Column<Fixed>> = fixed.to_vec();
             pool.extend((FIXED_WIDTH..matvec::FIXED).map(|_| meta.fixed_column()));
-            MatvecConfig::configure(meta, &main, &pool)
+            pool
         });
+        let matvec = match (&pool, shape.matvec) {
+            (Some(pool), true) => Some(MatvecConfig::configure(meta, &main, pool)),
+            _ => None,
+        };
         let table = shape
             .lookups
             .then(|| TableConfig::configure(meta, &main, &fixed[..4]));
         let adot = shape
             .products
             .then(|| AdotConfig::configure(meta, &main, fixed[0]));
+        let freivalds = pool
+            .filter(|_| shape.freivalds)
+            .map(|pool| FreivaldsConfig::configure(meta, &main, &pool));
         Self {
             main,
             fixed,
@@ -113,6 +129,7 @@ impl CircuitConfig {
             range,
             table,
             adot,
+            freivalds,
         }
     }
 }

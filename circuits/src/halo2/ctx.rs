@@ -1,10 +1,12 @@
 //! The layout context: the one region of the circuit, with a row cursor for the main lane and one
-//! for the range lane, and small helpers to assign and copy cells. A context without a region
-//! lays nothing out and only moves the cursors: plans use it to count the rows a circuit needs.
+//! for the range lane, the products whose check waits for the challenge, and small helpers to
+//! assign and copy cells. A context without a region lays nothing out and only moves the
+//! cursors: plans use it to count the rows a circuit needs.
 
 use halo2_proofs::circuit::{Cell, Region, Value};
-use halo2_proofs::plonk::{Advice, Column, Error, Fixed, Selector};
+use halo2_proofs::plonk::{Advice, Challenge, Column, Error, Fixed, Selector};
 
+use crate::halo2::chips::freivalds::Claim;
 use crate::halo2::chips::range::MAX_LANES;
 use crate::Fr;
 
@@ -23,6 +25,9 @@ pub struct Ctx<'a, 'r> {
     pub range_rows: [usize; MAX_LANES],
     /// The first cell [`Self::zero`] pinned to 0; later zeros copy it (one constant row in all).
     zero: Option<Cell>,
+    /// Products claimed in the first phase, checked against the challenge at the end
+    /// ([`crate::halo2::chips::freivalds`]).
+    pub(crate) claims: Vec<Claim>,
 }
 
 impl<'a, 'r> Ctx<'a, 'r> {
@@ -32,6 +37,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             row: 0,
             range_rows: [0; MAX_LANES],
             zero: None,
+            claims: Vec::new(),
         }
     }
 
@@ -42,6 +48,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             row: 0,
             range_rows: [0; MAX_LANES],
             zero: None,
+            claims: Vec::new(),
         }
     }
 
@@ -117,6 +124,22 @@ impl<'a, 'r> Ctx<'a, 'r> {
     /// Rows used by the fullest range lane.
     pub fn range_row(&self) -> usize {
         self.range_rows.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Ends the first phase: the prover commits every first-phase cell, and the challenges of
+    /// that phase become known.
+    pub fn next_phase(&mut self) {
+        if let Some(r) = self.region.as_mut() {
+            r.next_phase();
+        }
+    }
+
+    /// The challenge's value: unknown before its phase, and when only counting.
+    pub fn challenge(&self, c: Challenge) -> Value<Fr> {
+        match self.region.as_ref() {
+            Some(r) => r.get_challenge(c),
+            None => Value::unknown(),
+        }
     }
 
     pub fn enable(&mut self, s: &Selector, row: usize) -> Result<(), Error> {

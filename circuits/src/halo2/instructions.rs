@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use halo2_proofs::plonk::Error;
 
 use super::chips::dot::{self, Term};
+use super::chips::freivalds;
 use super::chips::matvec::{self, Layer};
 use super::chips::table::Tables;
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
-use crate::ops::instructions::{division, sum_of_products};
+use crate::ops::instructions::{division, sum_of_products, Block};
 use crate::ops::rescale::RescaleParams;
 use crate::ops::{Bound, Instructions};
 use crate::Fr;
@@ -44,6 +45,22 @@ impl<'c, 'x, 'a, 'r> Halo2Ops<'c, 'x, 'a, 'r> {
             constants: BTreeMap::new(),
             tables,
         }
+    }
+}
+
+impl Halo2Ops<'_, '_, '_, '_> {
+    /// Rows [`Instructions::linear_block`] lays out for `m` outputs over `n` inputs.
+    fn block_rows(&self, n: usize, m: usize) -> usize {
+        (0..m)
+            .step_by(matvec::B)
+            .map(|k| {
+                let chain = (m - k).min(matvec::B) * dot::rows_for(n);
+                match self.cfg.matvec {
+                    Some(_) => chain.min(1 + n.div_ceil(matvec::B)),
+                    None => chain,
+                }
+            })
+            .sum()
     }
 }
 
@@ -125,6 +142,49 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// Blocks that share their weights and (64-bit) constants at `L ≥ 2` positions go to the
+    /// challenge check where the plan configured it and it takes fewer rows than `L` blocks;
+    /// the rest are laid out block by block, in order.
+    fn linear_blocks(&mut self, blocks: &[Block<'_, Wire>]) -> Result<Vec<Vec<Wire>>, Error> {
+        let mut out: Vec<Option<Vec<Wire>>> = vec![None; blocks.len()];
+        if let Some(chip) = &self.cfg.freivalds {
+            let mut done = vec![false; blocks.len()];
+            for (i, b) in blocks.iter().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                let same: Vec<usize> = (i..blocks.len())
+                    .filter(|j| !done[*j] && blocks[*j].same_map(b))
+                    .collect();
+                let bias: Option<Vec<i64>> =
+                    b.constants.iter().map(|c| i64::try_from(*c).ok()).collect();
+                let (n, m, len) = (b.xs.len(), b.weights.len(), same.len());
+                let checked = freivalds::fold_rows(n, m, len) + freivalds::product_rows(n, m);
+                for j in &same {
+                    done[*j] = true;
+                }
+                let Some(bias) = bias.filter(|_| checked < len * self.block_rows(n, m)) else {
+                    continue;
+                };
+                let one = self.constant(1)?;
+                let xs: Vec<Vec<&Wire>> = same.iter().map(|j| blocks[*j].xs.clone()).collect();
+                let ys = chip.defer(self.ctx, &xs, &b.weights, &bias, &one)?;
+                for (j, y) in same.into_iter().zip(ys) {
+                    out[j] = Some(y);
+                }
+            }
+        }
+        for (o, b) in out.iter_mut().zip(blocks) {
+            if o.is_none() {
+                *o = Some(self.linear_block(&b.xs, &b.weights, &b.constants)?);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every block laid"))
+            .collect())
     }
 
     fn rows(&self) -> Option<(usize, usize)> {

@@ -44,7 +44,7 @@ impl Plan {
         check_batch(batch)?;
         let (lookups, products) = (!model.tables().is_empty(), model.has_products());
         let tables = table_rows(&model, lookups);
-        let (shape, rows) = search(lookups, products, tables, |s| {
+        let (shape, rows) = search(lookups, products, model.repeats_blocks(), tables, |s| {
             Ok::<_, GraphError>(dry_run(&model, batch, s))
         })?;
         Ok(Plan::sized(model, batch, shape, rows))
@@ -80,8 +80,9 @@ impl Plan {
 /// `(k, main rows, range rows)` of a circuit.
 pub type Size = (u32, usize, usize);
 
-/// The narrowest shape of the lowest `k` for a circuit with (or without) function tables and
-/// witness products, whose tables take `tables` rows; `dry` lays the circuit out in a shape
+/// The narrowest shape of the lowest `k` for a circuit with (or without) function tables,
+/// witness products and products that repeat one map at several positions (`repeats`), whose
+/// tables take `tables` rows; `dry` lays the circuit out in a shape
 /// on a counting context and returns its main and fullest range lane's rows. Narrower shapes
 /// are tried first and kept on ties: each column costs proving time at equal `k`, and each
 /// fixed or advice column one more commitment for every verifier to check. Limbs widen only
@@ -89,12 +90,14 @@ pub type Size = (u32, usize, usize);
 pub fn search<E>(
     lookups: bool,
     products: bool,
+    repeats: bool,
     tables: usize,
     mut dry: impl FnMut(Shape) -> Result<(usize, usize), E>,
 ) -> Result<(Shape, Size), E> {
     let mut best: Option<(Shape, Size)> = None;
     for range_lanes in 1..=range::MAX_LANES {
-        for matvec in [false, true] {
+        let checks: &[bool] = if repeats { &[false, true] } else { &[false] };
+        for (freivalds, matvec) in checks.iter().flat_map(|f| [false, true].map(|m| (*f, m))) {
             for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
                 let shape = Shape {
                     range_lanes,
@@ -102,6 +105,7 @@ pub fn search<E>(
                     matvec,
                     lookups,
                     products,
+                    freivalds,
                 };
                 let (main, range_rows) = dry(shape)?;
                 let size = sized(shape, tables, main, range_rows);
@@ -162,13 +166,13 @@ mod tests {
     fn limbs_widen_only_while_the_range_lanes_fix_k() {
         // range-bound: 150k checks of 4 limbs at 11 to 13 bits are k = 19 even on two lanes;
         // 3 limbs at 14 bits on two lanes are k = 18, and nothing lowers it further
-        let (shape, (k, _, _)) = search(false, false, 0, dry(100_000, 150_000)).unwrap();
+        let (shape, (k, _, _)) = search(false, false, false, 0, dry(100_000, 150_000)).unwrap();
         assert_eq!((k, shape.range_lanes, shape.range_bits), (18, 2, 14));
         // main-bound: the narrowest shape
-        let (shape, (k, _, _)) = search(false, false, 0, dry(100_000, 1_000)).unwrap();
+        let (shape, (k, _, _)) = search(false, false, false, 0, dry(100_000, 1_000)).unwrap();
         assert_eq!((k, shape), (17, Shape::default()));
         // two narrow lanes rather than wide limbs, whose table would set k itself
-        let (shape, (k, _, _)) = search(false, false, 0, dry(3_000, 3_000)).unwrap();
+        let (shape, (k, _, _)) = search(false, false, false, 0, dry(3_000, 3_000)).unwrap();
         assert_eq!((k, shape.range_bits), (13, range::MIN_LIMB_BITS));
     }
 }

@@ -46,6 +46,19 @@ pub trait Instructions {
             .collect()
     }
 
+    /// Every block of a node's combinations at once, so that a backend can prove the blocks
+    /// that share their weights and constants (one projection at every position) together; by
+    /// default each is a [`Self::linear_block`] of its own, in order.
+    fn linear_blocks(
+        &mut self,
+        blocks: &[Block<'_, Self::Value>],
+    ) -> Result<Vec<Vec<Self::Value>>, Self::Error> {
+        blocks
+            .iter()
+            .map(|b| self.linear_block(&b.xs, &b.weights, &b.constants))
+            .collect()
+    }
+
     /// The rows laid out so far on each of the backend's lanes, for the per-node cost log
     /// (`RUST_LOG=zkinfer_circuits::graph=trace`); a backend without rows says nothing.
     fn rows(&self) -> Option<(usize, usize)> {
@@ -123,6 +136,25 @@ pub trait Instructions {
         let d = self.linear(&[(1, a), (-1, b)], 0)?;
         let r = self.rescale(&d, &RescaleParams::relu(diff, (0, diff.1.max(0))))?;
         self.linear(&[(1, a), (-1, &r)], 0)
+    }
+}
+
+/// One block of [`Instructions::linear_blocks`]: `constants[k] + Σ_j weights[k][j] · xs[j]`.
+pub struct Block<'v, V> {
+    /// The inputs every combination of the block reads, in order.
+    pub xs: Vec<&'v V>,
+    /// One row of coefficients per output.
+    pub weights: Vec<Vec<i64>>,
+    /// One constant per output.
+    pub constants: Vec<i128>,
+}
+
+impl<V> Block<'_, V> {
+    /// Whether `other` computes the same combinations (of its own inputs).
+    pub fn same_map(&self, other: &Self) -> bool {
+        self.xs.len() == other.xs.len()
+            && self.weights == other.weights
+            && self.constants == other.constants
     }
 }
 

@@ -4,7 +4,7 @@
 //! Soundness rests on the lowering constraining exactly what `eval` computes: wiring moves
 //! values and constrains nothing (a copy is an equality in the backend); a linear map is one
 //! `linear` per output with the same terms, handed over as blocks of outputs that read one
-//! input list (`linear_block`, whose default is exactly that); a sum of products is a product
+//! input list (`linear_blocks`, whose default is exactly that); a sum of products is a product
 //! per term and their combination (`inner`, by default); products, maxima, rescales and
 //! table lookups are each one instruction whose backend relation is tested (negative cases,
 //! mutation net) on its own.
@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::embed::Embedding;
-use super::instructions::Instructions;
+use super::instructions::{Block, Instructions};
 use super::rescale::{Rescale, RescaleParams};
 use super::softmax::Normalise;
 
@@ -104,6 +104,43 @@ pub enum Kind {
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
 pub const MAX_COMPARE_BITS: u32 = 60;
+
+/// A linear map's outputs grouped by the input list they read, in first-appearance order:
+/// `(inputs, outputs)`.
+fn blocks(combs: &[Combination]) -> Vec<(Vec<Src>, Vec<usize>)> {
+    let mut index: BTreeMap<Vec<Src>, usize> = BTreeMap::new();
+    let mut out: Vec<(Vec<Src>, Vec<usize>)> = Vec::new();
+    for (i, c) in combs.iter().enumerate() {
+        let key: Vec<Src> = c.terms.iter().map(|(_, x)| *x).collect();
+        let at = *index.entry(key.clone()).or_insert_with(|| {
+            out.push((key, Vec::new()));
+            out.len() - 1
+        });
+        out[at].1.push(i);
+    }
+    out
+}
+
+impl Kind {
+    /// Whether two blocks of a linear map compute the same combinations of their own inputs
+    /// (one projection at several positions): a backend may prove those together.
+    pub fn repeats_blocks(&self) -> bool {
+        let Kind::Linear(combs) = self else {
+            return false;
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        blocks(combs).iter().any(|(_, members)| {
+            let map: Vec<(Vec<i64>, i128)> = members
+                .iter()
+                .map(|i| {
+                    let c = &combs[*i];
+                    (c.terms.iter().map(|(k, _)| *k).collect(), c.constant)
+                })
+                .collect();
+            !seen.insert(map)
+        })
+    }
+}
 
 fn merge(a: Bound, b: Bound) -> Bound {
     (a.0.min(b.0), a.1.max(b.1))
@@ -372,30 +409,21 @@ impl Kind {
                 })
                 .collect(),
             Kind::Linear(combs) => {
-                // outputs over the same input list are one block, in first-appearance order
-                let mut blocks: BTreeMap<Vec<Src>, Vec<usize>> = BTreeMap::new();
-                let mut order = Vec::new();
-                for (i, c) in combs.iter().enumerate() {
-                    let key: Vec<Src> = c.terms.iter().map(|(_, x)| *x).collect();
-                    let members = blocks.entry(key.clone()).or_default();
-                    if members.is_empty() {
-                        order.push(key);
-                    }
-                    members.push(i);
-                }
+                let groups = blocks(combs);
+                let blocks: Vec<Block<'_, I::Value>> = groups
+                    .iter()
+                    .map(|(key, members)| Block {
+                        xs: key.iter().map(get).collect(),
+                        weights: members
+                            .iter()
+                            .map(|i| combs[*i].terms.iter().map(|(k, _)| *k).collect())
+                            .collect(),
+                        constants: members.iter().map(|i| combs[*i].constant).collect(),
+                    })
+                    .collect();
                 let mut out: Vec<Option<I::Value>> = vec![None; combs.len()];
-                for key in order {
-                    let members = &blocks[&key];
-                    let xs: Vec<&I::Value> = key.iter().map(get).collect();
-                    let weights: Vec<Vec<i64>> = members
-                        .iter()
-                        .map(|i| combs[*i].terms.iter().map(|(k, _)| *k).collect())
-                        .collect();
-                    let constants: Vec<i128> = members.iter().map(|i| combs[*i].constant).collect();
-                    for (i, v) in members
-                        .iter()
-                        .zip(ins.linear_block(&xs, &weights, &constants)?)
-                    {
+                for ((_, members), values) in groups.iter().zip(ins.linear_blocks(&blocks)?) {
+                    for (i, v) in members.iter().zip(values) {
                         out[*i] = Some(v);
                     }
                 }

@@ -25,6 +25,28 @@ pub const K: u32 = 13;
 struct Harness<F> {
     layout: F,
     tables: Tables,
+    shape: Shape,
+}
+
+/// The widest configuration but for the challenge check, whose second phase doubles the
+/// mock prover's work: every chip test runs on it.
+pub fn wide() -> Shape {
+    Shape {
+        range_lanes: 2,
+        range_bits: crate::halo2::chips::range::MIN_LIMB_BITS,
+        matvec: true,
+        lookups: true,
+        products: true,
+        freivalds: false,
+    }
+}
+
+/// [`wide`] with the challenge check's lane.
+pub fn with_challenge() -> Shape {
+    Shape {
+        freivalds: true,
+        ..wide()
+    }
 }
 
 impl<F> Circuit<Fr> for Harness<F>
@@ -33,23 +55,22 @@ where
 {
     type Config = Config;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = Shape;
 
     fn without_witnesses(&self) -> Self {
         self.clone()
     }
 
+    fn params(&self) -> Shape {
+        self.shape
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Config {
+        DecodeConfig::configure(meta, shape)
+    }
+
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
-        DecodeConfig::configure(
-            meta,
-            Shape {
-                range_lanes: 2,
-                range_bits: crate::halo2::chips::range::MIN_LIMB_BITS,
-                matvec: true,
-                lookups: true,
-                products: true,
-            },
-        )
+        DecodeConfig::configure(meta, wide())
     }
 
     fn synthesize(&self, cfg: Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
@@ -69,7 +90,7 @@ where
     }
 }
 
-fn harness<F>(layout: F, tables: &Tables) -> (u32, Harness<F>) {
+fn harness<F>(layout: F, tables: &Tables, shape: Shape) -> (u32, Harness<F>) {
     let k = K.max(
         (tables.rows.len() + 16)
             .next_power_of_two()
@@ -79,14 +100,21 @@ fn harness<F>(layout: F, tables: &Tables) -> (u32, Harness<F>) {
     if tables.rows.is_empty() {
         tables.rows.push((0, 0, 0));
     }
-    (k, Harness { layout, tables })
+    (
+        k,
+        Harness {
+            layout,
+            tables,
+            shape,
+        },
+    )
 }
 
-fn run<F>(f: F, tables: &Tables) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>>
+fn run<F>(f: F, tables: &Tables, shape: Shape) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>>
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    let (k, h) = harness(f, tables);
+    let (k, h) = harness(f, tables, shape);
     MockProver::run(k, &h, vec![vec![]])
         .expect("synthesis succeeds")
         .verify()
@@ -103,7 +131,15 @@ pub fn passes_with<F>(f: F, tables: &Tables)
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    if let Err(e) = run(f, tables) {
+    passes_in(f, tables, wide())
+}
+
+/// [`passes_with`] in `shape`.
+pub fn passes_in<F>(f: F, tables: &Tables, shape: Shape)
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    if let Err(e) = run(f, tables, shape) {
         panic!("honest witness rejected: {:?}", &e[..e.len().min(3)]);
     }
 }
@@ -119,8 +155,16 @@ pub fn fails_with<F>(f: F, tables: &Tables)
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
+    fails_in(f, tables, wide())
+}
+
+/// [`fails_with`] in `shape`.
+pub fn fails_in<F>(f: F, tables: &Tables, shape: Shape)
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
     assert!(
-        run(f, tables).is_err(),
+        run(f, tables, shape).is_err(),
         "a witness that breaks the relation was accepted"
     );
 }
@@ -138,7 +182,15 @@ pub fn cells_with<F>(f: F, tables: &Tables, what: &str) -> usize
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
 {
-    let (k, h) = harness(f, tables);
+    cells_in(f, tables, wide(), what)
+}
+
+/// [`cells_with`] in `shape`.
+pub fn cells_in<F>(f: F, tables: &Tables, shape: Shape, what: &str) -> usize
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+{
+    let (k, h) = harness(f, tables, shape);
     mutation::assert_every_cell_bound(k, &h, &[vec![]], what).cells
 }
 
@@ -147,9 +199,54 @@ pub fn survivors<F>(f: F) -> BTreeSet<Site>
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
 {
-    let (k, h) = harness(f, &Tables::default());
+    let (k, h) = harness(f, &Tables::default(), wide());
     let all = mutation::sites(k, &h, &[vec![]]).expect("honest witness passes");
     let report = mutation::mutate(k, &h, &[vec![]], &all, &mutation::DELTAS, &[])
         .expect("synthesis succeeds");
     report.survivors.into_iter().map(|(s, _)| s).collect()
+}
+
+/// Whether a real KZG proof of the layout in `shape` verifies: key generation, a proof, and its
+/// verification (for faults a mock prover cannot see, such as a first-phase cell written after
+/// its phase was committed).
+pub fn proves<F>(f: F, shape: Shape) -> bool
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, verify_proof};
+    use halo2_proofs::poly::commitment::ParamsProver;
+    use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+    use halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
+    use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+    use halo2_proofs::transcript::{
+        Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
+    };
+    use halo2curves::bn256::{Bn256, G1Affine};
+    use rand_chacha::rand_core::SeedableRng;
+
+    let (k, h) = harness(f, &Tables::default(), shape);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let params = ParamsKZG::<Bn256>::setup(k, &mut rng);
+    let vk = keygen_vk(&params, &h).expect("keygen_vk");
+    let pk = keygen_pk(&params, vk, &h).expect("keygen_pk");
+    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        &params,
+        &pk,
+        &[h],
+        &[&[&[]]],
+        &mut rng,
+        &mut transcript,
+    )
+    .expect("a proof is made, valid or not");
+    let proof = transcript.finalize();
+    let mut read = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&proof[..]);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+        params.verifier_params(),
+        pk.get_vk(),
+        SingleStrategy::new(&params),
+        &[&[&[]]],
+        &mut read,
+    )
+    .is_ok()
 }

@@ -4,6 +4,7 @@
 pub mod adot;
 pub mod control;
 pub mod dot;
+pub mod freivalds;
 pub mod mask;
 pub mod matvec;
 pub mod poseidon;

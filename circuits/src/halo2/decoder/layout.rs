@@ -1,7 +1,7 @@
 //! The decoder circuit's layout: the prompt mask and commitment, the token stream and the graph's
 //! lowering over it, the argmax of every position but the last, one select row per position tying
 //! the stream to prompt and argmax, then the meter, the completion read out from position `n_in`
-//! on, and its commitment. The same function counts rows (a context without a region), so the
+//! on, and its commitment; last, the challenge checks of the deferred products. The same function counts rows (a context without a region), so the
 //! plan and the circuit cannot disagree.
 
 use halo2_proofs::circuit::Value;
@@ -180,5 +180,8 @@ pub fn layout(
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
     let head = [&request_id, &salt, &metered.count];
     let (_, out_commit) = commit(b, ctx, &head, &out_terms, TOKENS)?;
+    if let Some(chip) = &b.freivalds {
+        chip.finish(ctx)?;
+    }
     Ok([request_id, in_commit, out_commit, n_in, metered.count])
 }

@@ -65,8 +65,13 @@ impl DecodePlan {
         let decoder = Arc::new(decoder);
         let tables = table_rows(&decoder.model, true);
         // the read-out is a sum of products over the prompt slots
-        let (shape, (k, main_rows, range_rows)) =
-            search(true, true, tables, |shape| size(&decoder, shape))?;
+        let (shape, (k, main_rows, range_rows)) = search(
+            true,
+            true,
+            decoder.model.repeats_blocks(),
+            tables,
+            |shape| size(&decoder, shape),
+        )?;
         Ok(Self {
             decoder,
             shape,
