@@ -467,6 +467,34 @@ fn matmul_of_two_computed_tensors_batched() {
     check(model, 14);
 }
 
+/// Attention's two products as torch writes them, each wider than a row of the challenge
+/// check's folded dot: `s = q·kᵀ` over 12 features, then `s·v` over 7 keys; the challenge
+/// plan checks both grids, folded along their cheaper side.
+#[test]
+fn matmuls_of_attention() {
+    let mut b = Builder::new("attention products");
+    let q = b.input("q", &[1, 6, 12]);
+    let k = b.input("k", &[1, 7, 12]);
+    let v = b.input("v", &[1, 7, 3]);
+    let mm = |a: &str, b: &str, o: &str| {
+        Op::MatMul(MatMul {
+            a_axes: a.into(),
+            b_axes: b.into(),
+            output_axes: o.into(),
+        })
+    };
+    let s = b
+        .node("scores", mm("bqd", "bkd", "bqk"), &[&q, &k])
+        .unwrap();
+    let p = b.node("p", rescale(24), &[&s]).unwrap();
+    let o = b.node("pv", mm("bqk", "bkd", "bqd"), &[&p, &v]).unwrap();
+    let y = b.node("y", rescale(19), &[&o]).unwrap();
+    let model = b.finish(&[&y]).unwrap();
+    let shapes: Vec<_> = plans(&model).iter().map(|p| p.shape.freivalds).collect();
+    assert!(shapes.contains(&true), "{shapes:?}");
+    check(model, 15);
+}
+
 /// `n` affine nodes after `from`, each multiplying by `k`: bounds that grow by `log2 k` bits each.
 fn scaled(b: &mut Builder, from: &str, prefix: &str, n: usize, k: i64) -> String {
     let mut cur = from.to_string();

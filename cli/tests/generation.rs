@@ -62,8 +62,9 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     assert_eq!(c["stop_token"], 256);
     ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
     let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
-    assert_eq!(shape["k"], 17);
-    assert_eq!(shape["lookups"], 3);
+    // three range lanes and the challenge checks of the matrix products (17 before them)
+    assert_eq!(shape["k"], 16);
+    assert_eq!(shape["lookups"], 4);
 
     // The client opens a request for its prompt on the embedded chain.
     let state = t("chain.json");

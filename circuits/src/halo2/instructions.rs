@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 
 use halo2_proofs::plonk::Error;
 
+use super::chips::adot;
 use super::chips::dot::{self, Term};
-use super::chips::freivalds;
+use super::chips::freivalds::{self, matmul};
 use super::chips::matvec::{self, Layer};
 use super::chips::table::Tables;
 use super::config::CircuitConfig;
 use super::ctx::{Ctx, Wire};
 use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
-use crate::ops::instructions::{division, sum_of_products, Block};
+use crate::ops::instructions::{division, sum_of_products, Block, Grid};
 use crate::ops::rescale::RescaleParams;
 use crate::ops::{Bound, Instructions};
 use crate::Fr;
@@ -161,7 +162,8 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
                 let bias: Option<Vec<i64>> =
                     b.constants.iter().map(|c| i64::try_from(*c).ok()).collect();
                 let (n, m, len) = (b.xs.len(), b.weights.len(), same.len());
-                let checked = freivalds::fold_rows(n, m, len) + freivalds::product_rows(n, m);
+                let checked = freivalds::weights::fold_rows(n, m, len)
+                    + freivalds::weights::product_rows(n, m);
                 for j in &same {
                     done[*j] = true;
                 }
@@ -185,6 +187,53 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
             .into_iter()
             .map(|o| o.expect("every block laid"))
             .collect())
+    }
+
+    /// Grids checked against the challenge where the plan configured it and the check takes
+    /// fewer rows than their sums on the products chip, folded along whichever side is
+    /// cheaper; every other sum is an [`Instructions::inner`], in order.
+    fn inners(&mut self, sums: &[Vec<(&Wire, &Wire)>], grids: &[Grid]) -> Result<Vec<Wire>, Error> {
+        let mut out: Vec<Option<Wire>> = vec![None; sums.len()];
+        if let Some(chip) = &self.cfg.freivalds {
+            for g in grids {
+                let (r, c, d) = (g.at.len(), g.at[0].len(), sums[g.at[0][0]].len());
+                let direct = r * c * adot::rows_for(d);
+                let (by_cols, by_rows) = (matmul::rows(r, c, d), matmul::rows(c, r, d));
+                if direct <= by_cols.min(by_rows) {
+                    continue;
+                }
+                let a: Vec<Vec<&Wire>> =
+                    g.at.iter()
+                        .map(|row| sums[row[0]].iter().map(|p| p.0).collect())
+                        .collect();
+                let b: Vec<Vec<&Wire>> = g.at[0]
+                    .iter()
+                    .map(|o| sums[*o].iter().map(|p| p.1).collect())
+                    .collect();
+                if by_cols <= by_rows {
+                    let y = chip.defer_matmul(self.ctx, &a, &b)?;
+                    for (row, ys) in g.at.iter().zip(y) {
+                        for (o, y) in row.iter().zip(ys) {
+                            out[*o] = Some(y);
+                        }
+                    }
+                } else {
+                    let yt = chip.defer_matmul(self.ctx, &b, &a)?;
+                    for (ci, ys) in yt.into_iter().enumerate() {
+                        for (row, y) in g.at.iter().zip(ys) {
+                            out[row[ci]] = Some(y);
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .zip(sums)
+            .map(|(o, pairs)| match o {
+                Some(y) => Ok(y),
+                None => self.inner(pairs),
+            })
+            .collect()
     }
 
     fn rows(&self) -> Option<(usize, usize)> {

@@ -44,7 +44,8 @@ impl Plan {
         check_batch(batch)?;
         let (lookups, products) = (!model.tables().is_empty(), model.has_products());
         let tables = table_rows(&model, lookups);
-        let (shape, rows) = search(lookups, products, model.repeats_blocks(), tables, |s| {
+        let checks = model.repeats_blocks() || products;
+        let (shape, rows) = search(lookups, products, checks, tables, |s| {
             Ok::<_, GraphError>(dry_run(&model, batch, s))
         })?;
         Ok(Plan::sized(model, batch, shape, rows))
@@ -81,7 +82,8 @@ impl Plan {
 pub type Size = (u32, usize, usize);
 
 /// The narrowest shape of the lowest `k` for a circuit with (or without) function tables,
-/// witness products and products that repeat one map at several positions (`repeats`), whose
+/// witness products, and matrix products a challenge could check (`checks`: one map repeated
+/// at several positions, or products of two computed matrices), whose
 /// tables take `tables` rows; `dry` lays the circuit out in a shape
 /// on a counting context and returns its main and fullest range lane's rows. Narrower shapes
 /// are tried first and kept on ties: each column costs proving time at equal `k`, and each
@@ -90,14 +92,14 @@ pub type Size = (u32, usize, usize);
 pub fn search<E>(
     lookups: bool,
     products: bool,
-    repeats: bool,
+    checks: bool,
     tables: usize,
     mut dry: impl FnMut(Shape) -> Result<(usize, usize), E>,
 ) -> Result<(Shape, Size), E> {
     let mut best: Option<(Shape, Size)> = None;
     for range_lanes in 1..=range::MAX_LANES {
-        let checks: &[bool] = if repeats { &[false, true] } else { &[false] };
-        for (freivalds, matvec) in checks.iter().flat_map(|f| [false, true].map(|m| (*f, m))) {
+        let options: &[bool] = if checks { &[false, true] } else { &[false] };
+        for (freivalds, matvec) in options.iter().flat_map(|f| [false, true].map(|m| (*f, m))) {
             for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
                 let shape = Shape {
                     range_lanes,
@@ -109,6 +111,7 @@ pub fn search<E>(
                 };
                 let (main, range_rows) = dry(shape)?;
                 let size = sized(shape, tables, main, range_rows);
+                tracing::debug!(?shape, k = size.0, main, range_rows, "shape tried");
                 if best.as_ref().is_none_or(|b| size.0 < b.1 .0) {
                     best = Some((shape, size));
                 }

@@ -77,6 +77,18 @@ pub trait Instructions {
         sum_of_products(self, pairs)
     }
 
+    /// Every sum of a node's products at once (`sums[o]` the pairs of output `o`), with the
+    /// outputs that form matrix products (`grids`), so that a backend can prove a whole matrix
+    /// product together; by default each sum is an [`Self::inner`] of its own, in order.
+    fn inners(
+        &mut self,
+        sums: &[Vec<(&Self::Value, &Self::Value)>],
+        grids: &[Grid],
+    ) -> Result<Vec<Self::Value>, Self::Error> {
+        let _ = grids;
+        sums.iter().map(|pairs| self.inner(pairs)).collect()
+    }
+
     /// The clamped, rounded `acc · multiplier / 2^shift` of [`RescaleParams`], for `acc` within
     /// `±2^acc_bits`.
     fn rescale(&mut self, acc: &Self::Value, p: &RescaleParams)
@@ -156,6 +168,16 @@ impl<V> Block<'_, V> {
             && self.weights == other.weights
             && self.constants == other.constants
     }
+}
+
+/// Outputs of a sum-of-products op that form a matrix product `Y = A·Bᵀ`: output `at[r][c]`
+/// is `Σ_t A[r][t] · B[c][t]`, where `A[r]` is the first operand of every pair of the outputs
+/// of row `r`, in order, and `B[c]` the second of those of column `c`; every sum has the same
+/// number of pairs (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grid {
+    /// The output at each row and column.
+    pub at: Vec<Vec<usize>>,
 }
 
 /// `Σ a · b` as a product per pair and one combination of them: [`Instructions::inner`]'s

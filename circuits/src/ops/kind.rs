@@ -5,7 +5,8 @@
 //! values and constrains nothing (a copy is an equality in the backend); a linear map is one
 //! `linear` per output with the same terms, handed over as blocks of outputs that read one
 //! input list (`linear_blocks`, whose default is exactly that); a sum of products is a product
-//! per term and their combination (`inner`, by default); products, maxima, rescales and
+//! per term and their combination (`inners`, by default one `inner` each; its grids name the
+//! sums whose pairs form a matrix product, which is what they compute); products, maxima, rescales and
 //! table lookups are each one instruction whose backend relation is tested (negative cases,
 //! mutation net) on its own.
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 
 use super::embed::Embedding;
 use super::instructions::{Block, Instructions};
+use super::matmul::grids;
 use super::rescale::{Rescale, RescaleParams};
 use super::softmax::Normalise;
 
@@ -433,13 +435,13 @@ impl Kind {
                     .collect())
             }
             Kind::Product(pairs) => pairs.iter().map(|[a, b]| ins.mul(get(a), get(b))).collect(),
-            Kind::Inner(sums) => sums
-                .iter()
-                .map(|pairs| {
-                    let pairs: Vec<_> = pairs.iter().map(|[a, b]| (get(a), get(b))).collect();
-                    ins.inner(&pairs)
-                })
-                .collect(),
+            Kind::Inner(sums) => {
+                let pairs: Vec<Vec<_>> = sums
+                    .iter()
+                    .map(|pairs| pairs.iter().map(|[a, b]| (get(a), get(b))).collect())
+                    .collect();
+                ins.inners(&pairs, &grids(sums))
+            }
             Kind::Max(sets) | Kind::Min(sets) => {
                 let min = matches!(self, Kind::Min(_));
                 sets.iter()

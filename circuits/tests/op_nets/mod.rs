@@ -3,8 +3,9 @@
 //! naming the node) agree on random, extreme and clamping inputs; a statement with any one output changed is rejected (a wrong maximum, a wrong tap, a
 //! broadcast read from the wrong element or the wrong branch of a comparison all change an
 //! output); and the witness-mutation nets run over each op's circuits. halo2 runs every check in
-//! the shape its plan picks and, where the layout differs, with the matvec chip forced on, so
-//! the substitution a bigger model gets is under the same nets as the chain it replaces.
+//! the shape its plan picks and, where the layout differs, with the matvec chip and with the
+//! challenge check forced on, so the substitutions a bigger model gets are under the same nets
+//! as what they replace.
 
 use std::sync::Arc;
 
@@ -47,22 +48,27 @@ pub fn witness(rows: Vec<Vec<i64>>) -> Witness {
     }
 }
 
-/// The halo2 plans an op is checked under: the one `Plan::new` picks and, if it lays the model
-/// out otherwise, the one with matvec blocks.
+/// The halo2 plans an op is checked under: the one `Plan::new` picks and, for each substitution
+/// that lays the model out otherwise, the one that forces it: matvec blocks, and the challenge
+/// check of matrix products.
 pub fn plans(model: &Model) -> Vec<Arc<Plan>> {
     let picked = Plan::new(model.clone(), 1).unwrap();
-    let blocks = Plan::with_shape(
-        model.clone(),
-        1,
+    let forced = [
         Halo2Shape {
             matvec: true,
             ..picked.shape
         },
-    )
-    .unwrap();
+        Halo2Shape {
+            freivalds: true,
+            ..picked.shape
+        },
+    ];
     let mut plans = vec![Arc::new(picked)];
-    if blocks.main_rows != plans[0].main_rows {
-        plans.push(Arc::new(blocks));
+    for shape in forced {
+        let p = Plan::with_shape(model.clone(), 1, shape).unwrap();
+        if plans.iter().all(|q| q.main_rows != p.main_rows) {
+            plans.push(Arc::new(p));
+        }
     }
     plans
 }

@@ -26,7 +26,7 @@ pub const MIN_LIMB_BITS: u32 = 11;
 pub const MAX_LIMB_BITS: u32 = 18;
 
 /// Range lanes a circuit may configure.
-pub const MAX_LANES: usize = 2;
+pub const MAX_LANES: usize = 3;
 
 #[derive(Debug, Clone)]
 struct Lane {

@@ -64,14 +64,10 @@ impl DecodePlan {
     pub fn new(decoder: Decoder) -> Result<Self, DecodeError> {
         let decoder = Arc::new(decoder);
         let tables = table_rows(&decoder.model, true);
-        // the read-out is a sum of products over the prompt slots
-        let (shape, (k, main_rows, range_rows)) = search(
-            true,
-            true,
-            decoder.model.repeats_blocks(),
-            tables,
-            |shape| size(&decoder, shape),
-        )?;
+        // the read-out is a sum of products over the prompt slots; attention's products are
+        // matrix products a challenge could check
+        let (shape, (k, main_rows, range_rows)) =
+            search(true, true, true, tables, |shape| size(&decoder, shape))?;
         Ok(Self {
             decoder,
             shape,
