@@ -28,31 +28,33 @@ measure() {
   awk '{ printf "%s %.0f", $1, $2 / 1024 }' "$WORK/time"
 }
 
-# The compile arguments and the prove command's tail of each example.
+# The compile arguments, the proving verb and its arguments of each example.
 args() {
   case "$1" in
-    mlp) echo "examples/mlp/mlp.onnx --calibration examples/mlp/calibration.json|prove --input examples/mlp/input.json" ;;
-    lenet | residual) echo "examples/cnn/$1.onnx --calibration examples/cnn/$1.calibration.json|prove --input examples/cnn/$1.input.json" ;;
-    attention) echo "examples/attention_block/attention_block.onnx --calibration examples/attention_block/attention_block.calibration.json|prove --input examples/attention_block/attention_block.input.json" ;;
-    mlp_1m) echo "examples/mlp_1m/mlp_1m.onnx --calibration examples/mlp_1m/mlp_1m.calibration.json|prove --input examples/mlp_1m/mlp_1m.input.json" ;;
-    decoder) echo "examples/decoder/decoder.onnx --calibration examples/decoder/decoder.calibration.json --prompt-slots 8 --gen-slots 8 --stop-token none|generate --prompt-tokens 3,1,4,1,5,9,2,6 --max-tokens 8" ;;
-    tiny_gpt) echo "examples/tiny_gpt/tiny_gpt.onnx --calibration examples/tiny_gpt/calibration.json --prompt-slots 16 --gen-slots 16 --stop-token none|generate --prompt-tokens $PROMPT --max-tokens 16" ;;
+    mlp) echo "examples/mlp/mlp.onnx --calibration examples/mlp/calibration.json|prove|--input examples/mlp/input.json" ;;
+    lenet | residual) echo "examples/cnn/$1.onnx --calibration examples/cnn/$1.calibration.json|prove|--input examples/cnn/$1.input.json" ;;
+    attention) echo "examples/attention_block/attention_block.onnx --calibration examples/attention_block/attention_block.calibration.json|prove|--input examples/attention_block/attention_block.input.json" ;;
+    mlp_1m) echo "examples/mlp_1m/mlp_1m.onnx --calibration examples/mlp_1m/mlp_1m.calibration.json|prove|--input examples/mlp_1m/mlp_1m.input.json" ;;
+    decoder) echo "examples/decoder/decoder.onnx --calibration examples/decoder/decoder.calibration.json --prompt-slots 8 --gen-slots 8 --stop-token none|generate|--prompt-tokens 3,1,4,1,5,9,2,6 --max-tokens 8" ;;
+    tiny_gpt) echo "examples/tiny_gpt/tiny_gpt.onnx --calibration examples/tiny_gpt/calibration.json --prompt-slots 16 --gen-slots 16 --stop-token none|generate|--prompt-tokens $PROMPT --max-tokens 16" ;;
     *) echo "unknown example $1" >&2; exit 2 ;;
   esac
 }
 
 printf "%-10s %-4s %3s %9s %9s %8s %9s %8s %9s\n" example build k main range setup_s setup_MiB prove_s prove_MiB
 for ex in "${EXAMPLES[@]}"; do
-  IFS='|' read -r compile prove <<<"$(args "$ex")"
+  IFS='|' read -r compile verb prove <<<"$(args "$ex")"
   for build in old new; do
     zk="$OLD"; [ "$build" = new ] && zk="$NEW"
     d="$WORK/$ex-$build"
     # shellcheck disable=SC2086
     "$zk" compile $compile -o "$d" --json >"$WORK/compile.json"
     size=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["size"]; print(s["k"], s["main_rows"], s["range_rows"])' "$WORK/compile.json")
-    read -r setup_s setup_mib <<<"$(measure "$zk" setup "$d" --dev-srs)"
+    setup=$(measure "$zk" setup "$d" --dev-srs) || exit 1
     # shellcheck disable=SC2086
-    read -r prove_s prove_mib <<<"$(measure "$zk" $prove "$d" --request-id 1 -o "$d/out")"
+    proved=$(measure "$zk" "$verb" "$d" $prove --request-id 1 -o "$d/out") || exit 1
+    read -r setup_s setup_mib <<<"$setup"
+    read -r prove_s prove_mib <<<"$proved"
     printf "%-10s %-4s %3s %9s %9s %8s %9s %8s %9s\n" "$ex" "$build" $size "$setup_s" "$setup_mib" "$prove_s" "$prove_mib"
     rm -rf "$d"
   done

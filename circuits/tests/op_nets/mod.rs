@@ -153,12 +153,15 @@ fn agree(model: &Model, rows: &[Vec<i64>]) {
 
 /// The mutation nets: sampled halo2 cells in each plan, every R1CS witness variable.
 fn nets(model: &Model, row: Vec<i64>) {
-    for plan in plans(model) {
+    for (i, plan) in plans(model).into_iter().enumerate() {
         let name = format!("{} ({:?})", model.name(), plan.shape);
         let (circuit, run) =
             ModelCircuit::prepare(plan.clone(), witness(vec![row.clone()])).unwrap();
         let inst = vec![run.statement.instances().to_vec()];
-        assert_sample_bound(plan.k, &circuit, &inst, SAMPLE, &name);
+        // a forced substitution's chips have every cell mutated in their own tests; here the
+        // net checks how the op is wired onto them
+        let sample = if i == 0 { SAMPLE } else { SAMPLE / 2 };
+        assert_sample_bound(plan.k, &circuit, &inst, sample, &name);
     }
     if let Some(shape) = r1cs(model) {
         let (g16, _) = Groth16Circuit::prepare(shape, witness(vec![row])).unwrap();
