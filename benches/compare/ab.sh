@@ -9,10 +9,13 @@
 #   examples: mlp lenet residual attention mlp_1m decoder tiny_gpt (default: all)
 #
 # Build the two binaries first, e.g. `git worktree add /tmp/old <commit>` and
-# `cargo build --release -p zkinfer` in each, copying target/release/zkinfer aside.
+# `cargo build --release -p zkinfer` in each, copying target/release/zkinfer aside. Give each its
+# own CARGO_TARGET_DIR: workspace crates of the same name and version get the same artifact
+# hashes, so a second checkout built in one target dir can leave the other's binary stale. The
+# k and rows this prints tell the two builds apart.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 2 ] || { sed -n 2,12p "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 OLD="$(realpath "$1")"
 NEW="$(realpath "$2")"
 shift 2
