@@ -13,7 +13,9 @@
 use std::sync::Arc;
 
 use crate::graph::{execute, GraphError, Model};
-use crate::usage::{completion_commitment, prompt_commitment, UsageStatement};
+use crate::usage::{
+    completion_commitment, completion_words, encrypt, prompt_commitment, UsageStatement,
+};
 use crate::Fr;
 
 /// The slots a generation circuit has: `prompt` tokens of prompt, `gen` generated tokens.
@@ -212,6 +214,17 @@ impl Decoder {
             output_commitment: completion_commitment(request_id, salt, &completion, self.slots.gen),
             n_in: generation.n_in as u64,
             n_out: generation.n_out as u64,
+            ciphertext: encrypt(
+                request_id,
+                salt,
+                &completion_words(&completion, self.slots.gen),
+            ),
         }
+    }
+
+    /// Public instances of a generation's proofs: the usage instances and one ciphertext word
+    /// per packed word of the generated slots.
+    pub fn num_instances(&self) -> usize {
+        crate::usage::USAGE_INSTANCES + self.slots.gen.div_ceil(crate::usage::TOKENS_PER_WORD)
     }
 }

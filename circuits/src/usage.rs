@@ -1,5 +1,6 @@
-//! The usage statement: the five public instances every zkinfer proof exposes, in this order, for
-//! every backend and for the settlement contract.
+//! The usage statement: the public instances every zkinfer proof exposes, in this order, for
+//! every backend and for the settlement contract: five usage instances, then the output
+//! encrypted to the client, one instance per packed output word.
 //!
 //! | # | instance            | meaning                                                     |
 //! |---|---------------------|-------------------------------------------------------------|
@@ -19,16 +20,30 @@
 //! commits to tokens too ([`prompt_commitment`], [`completion_commitment`]):
 //! 16 bits per token, 15 per field element, and the input head also binds the client's
 //! `max_tokens`.
+//!
+//! ## The output ciphertext (instances `5..`)
+//!
+//! The words the output commitment packs (int8 bytes or tokens, padding included) are each
+//! published under a one-time pad, `c_j = w_j + Poseidon(D, salt, request_id, j)`, circom
+//! `Poseidon(4)`, with the domain tag `D` = [`CIPHER_DOMAIN`] read as a big-endian integer. The
+//! commitments' chains start with `request_id` (a Keccak output reduced mod r), never with `D`
+//! unless someone finds a Keccak preimage, so no pad is a commitment or a link of one. The salt is
+//! the shared secret: whoever knows it (the client, the provider) subtracts the pads; to anyone
+//! else each `c_j` is uniformly random, provided the salt is uniformly random and never used for
+//! two requests (the pads depend on `request_id` too, so a reused salt leaks nothing across
+//! requests either, but a fresh salt is still the rule: it is what the commitments hide behind).
 
-use halo2curves::ff::Field;
+use halo2curves::ff::{Field, PrimeField};
 use serde::{Deserialize, Serialize};
 
 use crate::field::{fr_parse, fr_to_hex, FieldError};
 use crate::poseidon::{hash, RATE};
 use crate::Fr;
 
-pub const NUM_INSTANCES: usize = 5;
-pub const INSTANCE_NAMES: [&str; NUM_INSTANCES] = [
+/// The usage instances that precede the ciphertext.
+pub const USAGE_INSTANCES: usize = 5;
+/// Names of the usage instances; the ciphertext words follow as `cipher_0`, `cipher_1`, ...
+pub const INSTANCE_NAMES: [&str; USAGE_INSTANCES] = [
     "request_id",
     "input_commitment",
     "output_commitment",
@@ -52,8 +67,8 @@ pub enum UsageError {
         name: &'static str,
         source: FieldError,
     },
-    #[error("expected {NUM_INSTANCES} instances, found {0}")]
-    Count(usize),
+    #[error("expected {expected} instances, found {found}")]
+    Count { expected: usize, found: usize },
 }
 
 /// Packs int8 values into field elements, `BYTES_PER_WORD` per element.
@@ -182,32 +197,129 @@ pub fn prompt_commitment(
 /// `[request_id, salt, n_out, words(completion padded with zeros to `slots` tokens)]`; the
 /// completion includes the stop token when generation stopped at it.
 pub fn completion_commitment(request_id: Fr, salt: Fr, completion: &[u64], slots: usize) -> Fr {
-    let mut padded = completion.to_vec();
-    padded.resize(slots.max(completion.len()), 0);
     let mut elements = vec![request_id, salt, Fr::from(completion.len() as u64)];
-    elements.extend(pack_tokens(&padded));
+    elements.extend(completion_words(completion, slots));
     chain(&elements)
 }
 
-/// The five public instances of one proof.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The packed words of a completion padded with zeros to `slots` tokens: what the output
+/// commitment covers and the ciphertext encrypts.
+pub fn completion_words(completion: &[u64], slots: usize) -> Vec<Fr> {
+    let mut padded = completion.to_vec();
+    padded.resize(slots.max(completion.len()), 0);
+    pack_tokens(&padded)
+}
+
+/// The domain tag of the output pads (see the module doc).
+pub const CIPHER_DOMAIN: &[u8] = b"zkinfer/cipher/v1";
+
+/// [`CIPHER_DOMAIN`] as a field element (big-endian; 17 bytes, far below the modulus).
+pub fn cipher_domain() -> Fr {
+    CIPHER_DOMAIN.iter().fold(Fr::ZERO, |acc, b| {
+        acc * Fr::from(256u64) + Fr::from(*b as u64)
+    })
+}
+
+/// The pad of output word `j`.
+pub fn pad(request_id: Fr, salt: Fr, j: usize) -> Fr {
+    hash(&[cipher_domain(), salt, request_id, Fr::from(j as u64)])
+}
+
+/// The ciphertext of packed output words.
+pub fn encrypt(request_id: Fr, salt: Fr, words: &[Fr]) -> Vec<Fr> {
+    let pads = (0..words.len()).map(|j| pad(request_id, salt, j));
+    words.iter().zip(pads).map(|(w, p)| *w + p).collect()
+}
+
+/// The packed output words behind a ciphertext.
+pub fn decrypt(request_id: Fr, salt: Fr, ciphertext: &[Fr]) -> Vec<Fr> {
+    let pads = (0..ciphertext.len()).map(|j| pad(request_id, salt, j));
+    ciphertext.iter().zip(pads).map(|(c, p)| *c - p).collect()
+}
+
+/// Why decrypted words do not unpack: the ciphertext was made under another salt or request, or
+/// for another model.
+#[derive(Debug, thiserror::Error)]
+#[error("{found} output words do not unpack to {count} values of {bits} bits: wrong salt, request id or model")]
+pub struct UnpackError {
+    /// Words given.
+    pub found: usize,
+    /// Values expected.
+    pub count: usize,
+    /// Bits a value takes.
+    pub bits: u32,
+}
+
+/// Splits words into `count` values of `bits` bits, `per_word` a word, little-endian, refusing a
+/// word count that does not fit and any bit set above a word's values (what the pads of a wrong
+/// salt leave, in all but a small fraction of words: the output commitment is the real check).
+fn unpack_words(
+    words: &[Fr],
+    count: usize,
+    per_word: usize,
+    bits: u32,
+) -> Result<Vec<u64>, UnpackError> {
+    let err = UnpackError {
+        found: words.len(),
+        count,
+        bits,
+    };
+    if words.len() != count.div_ceil(per_word) {
+        return Err(err);
+    }
+    let step = bits as usize / 8;
+    let mut out = Vec::with_capacity(count);
+    for (j, w) in words.iter().enumerate() {
+        let bytes = w.to_repr();
+        let width = (count - j * per_word).min(per_word) * step;
+        if bytes[width..].iter().any(|b| *b != 0) {
+            return Err(err);
+        }
+        for v in bytes[..width].chunks(step) {
+            out.push(v.iter().rev().fold(0u64, |a, b| a << 8 | *b as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// The `count` int8 values packed by [`pack`].
+pub fn unpack(words: &[Fr], count: usize) -> Result<Vec<i128>, UnpackError> {
+    let bytes = unpack_words(words, count, BYTES_PER_WORD, 8)?;
+    Ok(bytes
+        .iter()
+        .map(|b| *b as i128 - BYTE_OFFSET as i128)
+        .collect())
+}
+
+/// The `count` tokens packed by [`pack_tokens`].
+pub fn unpack_tokens(words: &[Fr], count: usize) -> Result<Vec<u64>, UnpackError> {
+    unpack_words(words, count, TOKENS_PER_WORD, TOKEN_BITS)
+}
+
+/// The statement of one proof: the five usage instances and the output ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageStatement {
     pub request_id: Fr,
     pub input_commitment: Fr,
     pub output_commitment: Fr,
     pub n_in: u64,
     pub n_out: u64,
+    /// The packed output words, each under its pad.
+    pub ciphertext: Vec<Fr>,
 }
 
 impl UsageStatement {
-    pub fn instances(&self) -> [Fr; NUM_INSTANCES] {
-        [
+    /// Every public instance, in order.
+    pub fn instances(&self) -> Vec<Fr> {
+        let mut out = vec![
             self.request_id,
             self.input_commitment,
             self.output_commitment,
             Fr::from(self.n_in),
             Fr::from(self.n_out),
-        ]
+        ];
+        out.extend(&self.ciphertext);
+        out
     }
 
     pub fn to_hex(&self) -> Vec<String> {
@@ -221,19 +333,25 @@ impl UsageStatement {
 pub struct InstanceStrings(pub Vec<String>);
 
 impl InstanceStrings {
-    /// Parses every instance, rejecting any at or above the field modulus.
-    pub fn parse(&self) -> Result<[Fr; NUM_INSTANCES], UsageError> {
-        if self.0.len() != NUM_INSTANCES {
-            return Err(UsageError::Count(self.0.len()));
+    /// Parses every instance, rejecting any at or above the field modulus, and a list shorter
+    /// than the usage instances.
+    pub fn parse(&self) -> Result<Vec<Fr>, UsageError> {
+        if self.0.len() < USAGE_INSTANCES {
+            return Err(UsageError::Count {
+                expected: USAGE_INSTANCES,
+                found: self.0.len(),
+            });
         }
-        let mut out = [Fr::ZERO; NUM_INSTANCES];
-        for (i, s) in self.0.iter().enumerate() {
-            out[i] = fr_parse(s).map_err(|source| UsageError::Instance {
-                name: INSTANCE_NAMES[i],
-                source,
-            })?;
-        }
-        Ok(out)
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                fr_parse(s).map_err(|source| UsageError::Instance {
+                    name: INSTANCE_NAMES.get(i).copied().unwrap_or("ciphertext"),
+                    source,
+                })
+            })
+            .collect()
     }
 }
 
@@ -261,6 +379,27 @@ mod tests {
         let h3 = hash(&[h2, e[7], Fr::ZERO, Fr::ZERO]);
         assert_eq!(chain(&e), h3);
         assert_eq!(chain(&e[..2]), hash(&[e[0], e[1], Fr::ZERO, Fr::ZERO]));
+    }
+
+    #[test]
+    fn ciphertext_round_trips_and_names_a_wrong_salt() {
+        let (rid, salt) = (Fr::from(7), Fr::from(9));
+        let values: Vec<i128> = (-40..40).collect();
+        let c = encrypt(rid, salt, &pack(&values).unwrap());
+        assert_eq!(c.len(), 3);
+        assert_eq!(unpack(&decrypt(rid, salt, &c), 80).unwrap(), values);
+        // another salt or request leaves random words, refused as such
+        assert!(unpack(&decrypt(rid, Fr::from(10), &c), 80).is_err());
+        assert!(unpack(&decrypt(Fr::from(8), salt, &c), 80).is_err());
+        let tokens: Vec<u64> = (0..20).map(|t| t * 3001).collect();
+        let c = encrypt(rid, salt, &pack_tokens(&tokens));
+        assert_eq!(unpack_tokens(&decrypt(rid, salt, &c), 20).unwrap(), tokens);
+        // the pad's domain differs from the commitment chain's first element
+        assert_ne!(pad(rid, salt, 0), hash(&[rid, salt, Fr::ZERO, Fr::ZERO]));
+        assert_eq!(
+            cipher_domain(),
+            Fr::from_str_vartime("41657223590251349703292556198173391943217").unwrap()
+        );
     }
 
     #[test]

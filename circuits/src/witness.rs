@@ -2,7 +2,7 @@
 //! statement every backend must prove, and the outputs.
 
 use crate::graph::{execute, GraphError, Model};
-use crate::usage::{commit, commit_tokens, UsageError, UsageStatement};
+use crate::usage::{commit, commit_tokens, encrypt, pack, UsageError, UsageStatement};
 use crate::Fr;
 
 #[derive(Debug, Clone)]
@@ -76,8 +76,16 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
         output_commitment: commit(witness.request_id, witness.salt, n, &outs)?,
         n_in: n,
         n_out: n,
+        ciphertext: encrypt(witness.request_id, witness.salt, &pack(&outs)?),
     };
     Ok(Run { statement, outputs })
+}
+
+/// Public instances of a model's proofs: the usage instances and one ciphertext word per
+/// packed output word of the batch.
+pub fn num_instances(model: &Model, batch: usize) -> usize {
+    crate::usage::USAGE_INSTANCES
+        + (batch * model.output_len()).div_ceil(crate::usage::BYTES_PER_WORD)
 }
 
 /// Largest batch a proof may cover.

@@ -13,7 +13,7 @@ use zkinfer_circuits::ops::Op;
 
 mod common;
 use common::random_model;
-use zkinfer_circuits::usage::commit;
+use zkinfer_circuits::usage::{commit, encrypt, pack, USAGE_INSTANCES};
 use zkinfer_circuits::Fr;
 
 fn witness(rng: &mut ChaCha8Rng, len: usize, rows: usize) -> Witness {
@@ -108,6 +108,33 @@ fn every_other_instance_is_rejected() {
     let mut bad = good.clone();
     bad[2] = commit(w.request_id, w.salt, 2, &outs).unwrap();
     assert!(run(&plan, w.clone(), Some(bad)).is_err());
+    // the true output encrypted under another salt or request id, or another output under the
+    // right pads, is rejected
+    let honest: Vec<i128> = {
+        let mut o: Vec<i128> = w
+            .rows
+            .iter()
+            .flat_map(|r| execute(&model, r).unwrap().output())
+            .collect();
+        o.resize(12, 0);
+        o
+    };
+    let words = pack(&honest).unwrap();
+    assert_eq!(
+        encrypt(w.request_id, w.salt, &words),
+        good[USAGE_INSTANCES..],
+        "the statement's ciphertext is the honest one"
+    );
+    for cipher in [
+        encrypt(w.request_id, w.salt + Fr::ONE, &words),
+        encrypt(w.request_id + Fr::ONE, w.salt, &words),
+        encrypt(w.request_id, w.salt, &pack(&outs).unwrap()),
+    ] {
+        let mut bad = good.clone();
+        bad.truncate(USAGE_INSTANCES);
+        bad.extend(cipher);
+        assert!(run(&plan, w.clone(), Some(bad)).is_err());
+    }
     // claiming all three batch rows as real (over-billing) is rejected
     let mut bad = good.clone();
     bad[3] = Fr::from(3);

@@ -168,6 +168,23 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     );
     assert_eq!(wei(&settled["owner_paid"]), cost / 10);
     assert_eq!(wei(&settled["refunded"]), 3500 - cost);
+    // The client reads the completion from the settlement event.
+    let read = ok(&chain(
+        &[
+            "output",
+            "--settlement",
+            &settlement,
+            "--request-id",
+            &id,
+            "--salt",
+            salt,
+            "--model",
+            &t("m"),
+        ],
+        "3",
+    ));
+    assert_eq!(u64s(&read["completion"]), want);
+    assert_eq!(read["completion_text"], g["completion"]);
 
     // Bad requests: clear errors, exit 2, no proof written.
     let cases: [(&[&str], &str); 4] = [
@@ -238,4 +255,5 @@ fn demo_pays_the_tiny_gpt_per_token() {
     assert_eq!(wei("refunded"), wei("escrow") - cost);
     assert!(d["prove_seconds"].as_f64().unwrap() > 0.0);
     assert!(d["completion"].is_string());
+    assert_eq!(d["output_from_chain"], d["completion"]);
 }

@@ -20,6 +20,9 @@ fn demo_pays_exact_amounts_on_both_backends() {
         let v = ok(&zkinfer(&["demo", "--backend", backend, "--json"], &[]));
         assert_eq!(v["n_in"], 1);
         assert_eq!(v["n_out"], 1);
+        // The client reads from the settlement event exactly what the model produced.
+        assert_eq!(v["output"].as_array().unwrap().len(), 10, "{backend}");
+        assert_eq!(v["output"], v["output_from_chain"], "{backend}");
         let (escrow, provider, owner, refunded) = (
             wei(&v["escrow"]),
             wei(&v["provider_paid"]),
@@ -180,6 +183,33 @@ fn manual_flow_on_a_persistent_embedded_chain() {
     assert_eq!(settled["refunded"], "16000");
     let again = chain(&["settle", "--settlement", &settlement, &proof], "2");
     assert!(String::from_utf8_lossy(&again.stderr).contains("NotOpen"));
+
+    // The client decrypts its output from the settlement event with its salt: the opening's.
+    let opening: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t("proofs/opening-0.json")).unwrap()).unwrap();
+    let output = |salt: &str| {
+        chain(
+            &[
+                "output",
+                "--settlement",
+                &settlement,
+                "--request-id",
+                &id,
+                "--salt",
+                salt,
+                "--model",
+                &t("model"),
+            ],
+            "3",
+        )
+    };
+    let read = ok(&output(salt));
+    assert_eq!(read["output"], opening["output"]);
+    assert_eq!(read["output_real"], opening["output_real"]);
+    // Under another salt the words are noise, refused by the output commitment.
+    let wrong = output("0x1235");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open"));
     assert_eq!(
         ok(&chain(&["withdraw", "--settlement", &settlement], "2"))["amount"],
         "3000"

@@ -31,7 +31,8 @@ use zkinfer_circuits::halo2::Plan;
 use crate::backend::{BackendId, ModelKind};
 use crate::ProverError;
 
-pub const ARTIFACT_VERSION: u32 = 1;
+/// 2: the statement carries the output ciphertext after the five usage instances.
+pub const ARTIFACT_VERSION: u32 = 2;
 pub const MODEL_FILE: &str = "model.json";
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const ACCURACY_FILE: &str = "accuracy.json";
@@ -93,6 +94,9 @@ pub struct Manifest {
     pub insecure_dev_srs: bool,
     pub srs_source: String,
     pub k: u32,
+    /// Public instances of this key's proofs: the five usage instances and the output
+    /// ciphertext's words.
+    pub instances: usize,
     pub model_sha256: String,
     pub settings_sha256: String,
     pub srs_sha256: String,
@@ -156,6 +160,14 @@ pub enum Halo2Plan {
 }
 
 impl Halo2Plan {
+    /// Public instances of the plan's proofs.
+    pub fn num_instances(&self) -> usize {
+        match self {
+            Self::Model(p) => p.num_instances(),
+            Self::Decode(p) => p.num_instances(),
+        }
+    }
+
     pub fn k(&self) -> u32 {
         match self {
             Self::Model(p) => p.k,

@@ -66,7 +66,7 @@ pub fn stats(plan: &Halo2Plan) -> CircuitStats {
         permutation_columns: perm,
         gates: cs.gates().len(),
         degree,
-        public_instances: zkinfer_circuits::usage::NUM_INSTANCES,
+        public_instances: plan.num_instances(),
         estimated_prover_bytes: estimated,
     }
 }

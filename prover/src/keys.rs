@@ -124,6 +124,7 @@ pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupRep
         insecure_dev_srs: insecure,
         srs_source,
         k,
+        instances: plan.num_instances(),
         model_sha256: model_sha,
         settings_sha256: settings_sha,
         srs_sha256: sha256_hex(&srs_bytes),
@@ -164,7 +165,7 @@ pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> 
         }
     }
     let pb = spinner("generating Groth16 keys");
-    let (pk, _) = crate::groth16::setup(shape)?;
+    let (pk, _) = crate::groth16::setup(shape.clone())?;
     pb.finish_and_clear();
     let (vk, pk_bytes) = (
         crate::groth16::to_bytes(&pk.vk),
@@ -179,6 +180,7 @@ pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> 
             "single-party circuit-specific dev setup (toxic waste from OS randomness, discarded)"
                 .into(),
         k: 0,
+        instances: shape.num_instances(),
         model_sha256: model_sha,
         settings_sha256: settings_sha,
         srs_sha256: String::new(),
@@ -208,7 +210,7 @@ pub trait ProvingBackend: Send + Sync {
     fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError>;
 }
 
-/// A backend that verifies proof bytes for five instances.
+/// A backend that verifies proof bytes for a statement's instances.
 pub trait VerifyingBackend: Sync {
     fn manifest(&self) -> &Manifest;
     fn check(&self, instances: &[Fr], proof: &[u8]) -> bool;

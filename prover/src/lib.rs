@@ -3,11 +3,12 @@
 //! proof systems behind one [`backend::Backend`] trait, chosen by a typed [`backend::BackendId`]:
 //! halo2 with a KZG structured reference string ([`srs`], [`transcript`]) and Groth16
 //! ([`groth16`]). Loaded keys prove and verify behind [`keys::ProvingBackend`] and
-//! [`keys::VerifyingBackend`].
+//! [`keys::VerifyingBackend`]; [`deliver`] opens the output a settlement published for its client.
 
 pub mod artifacts;
 pub mod backend;
 pub mod compile;
+pub mod deliver;
 pub mod generate;
 pub mod groth16;
 pub mod inspect;

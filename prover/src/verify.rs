@@ -71,6 +71,13 @@ pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), 
         .instances
         .parse()
         .map_err(|e| Rejection::Malformed(e.to_string()))?;
+    if instances.len() != m.instances {
+        return Err(Rejection::Malformed(format!(
+            "{} instances, this model's proofs have {}",
+            instances.len(),
+            m.instances
+        )));
+    }
     let proof = file.proof_bytes().map_err(Rejection::Malformed)?;
     if keys.check(&instances, &proof) {
         Ok(())

@@ -44,7 +44,7 @@ fn a_tiny_gpt_generation_proves_and_verifies() {
     let proof = create(&srs, &pk, circuit, &inst).unwrap();
     assert!(check(&srs, pk.get_vk(), &inst, &proof));
     for i in 0..5 {
-        let mut bad = inst;
+        let mut bad = inst.clone();
         bad[i] += Fr::from(1);
         assert!(
             !check(&srs, pk.get_vk(), &bad, &proof),

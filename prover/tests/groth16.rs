@@ -86,7 +86,7 @@ fn groth16_proofs_verify_here_and_in_snarkjs_and_only_untampered() {
     longer.push(0);
     assert!(!check(&pk.vk, &inst, &longer));
     for i in 0..inst.len() {
-        let mut bad = inst;
+        let mut bad = inst.clone();
         bad[i] += Fr::from(1);
         assert!(!check(&pk.vk, &bad, &proof), "instance {i} + 1 accepted");
     }
@@ -99,7 +99,7 @@ fn groth16_proofs_verify_here_and_in_snarkjs_and_only_untampered() {
         snarkjs_verify(tmp.path(), &vk, &snarkjs_public(&inst), &proof_json),
         "snarkjs rejected a valid proof"
     );
-    let mut bad = inst;
+    let mut bad = inst.clone();
     bad[4] += Fr::from(1);
     assert!(
         !snarkjs_verify(tmp.path(), &vk, &snarkjs_public(&bad), &proof_json),

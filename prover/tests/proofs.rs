@@ -124,7 +124,7 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
 
     // every changed instance is rejected
     for i in 0..instances.len() {
-        let mut inst = instances;
+        let mut inst = instances.clone();
         inst[i] += Fr::from(1);
         assert!(!vkeys.check(&inst, &proof), "instance {i} + 1 accepted");
     }
@@ -208,7 +208,7 @@ fn batch_proofs_meter_real_rows() {
     let proof = zkinfer_prover::prove::create(&srs, &pk, circuit, &inst).unwrap();
     assert!(check(&srs, pk.get_vk(), &inst, &proof));
     // claiming four metered rows with the same proof fails
-    let mut more = inst;
+    let mut more = inst.clone();
     more[3] = Fr::from(4);
     more[4] = Fr::from(4);
     assert!(!check(&srs, pk.get_vk(), &more, &proof));

@@ -12,7 +12,9 @@ interface IERC20Minimal {
 /// @title Settlement
 /// @notice Escrows a client's payment for a model run and releases it only for a valid proof whose
 /// usage statement matches the request: the provider is paid per metered input and output token, the
-/// model's owner takes a royalty, and the client gets back what was not used. Payments are pulled
+/// model's owner takes a royalty, and the client gets back what was not used. The proof carries
+/// the output encrypted to the client (under pads only the client's salt opens), and the event
+/// that pays publishes it: payment and delivery are one transaction. Payments are pulled
 /// (`withdraw`), never pushed.
 contract Settlement {
     /// BN254 scalar-field modulus: every public instance must be below it.
@@ -24,6 +26,9 @@ contract Settlement {
     struct Model {
         address verifier;
         uint16 royaltyBps;
+        /// Words of the output ciphertext this model's proofs carry (the verifier's instances
+        /// beyond the five usage instances), fixed at registration.
+        uint16 cipherWords;
         address owner;
         address provider;
         address token;
@@ -66,7 +71,8 @@ contract Settlement {
         uint16 royaltyBps,
         uint256 priceIn,
         uint256 priceOut,
-        address token
+        address token,
+        uint16 cipherWords
     );
     event RequestOpened(
         uint256 indexed requestId,
@@ -85,7 +91,8 @@ contract Settlement {
         uint64 nOut,
         uint256 providerAmount,
         uint256 royalty,
-        uint256 refund
+        uint256 refund,
+        uint256[] ciphertext
     );
     event RequestRefunded(uint256 indexed requestId, uint256 amount);
     event Withdrawn(address indexed token, address indexed account, uint256 amount);
@@ -105,6 +112,7 @@ contract Settlement {
     error InvalidProof();
     error NothingToWithdraw();
     error ZeroCostRequest();
+    error WrongCiphertextLength();
     error RequestExists();
     error Reentrancy();
 
@@ -129,10 +137,22 @@ contract Settlement {
         if (token != ETH && token.code.length == 0) revert InvalidModel();
         if (royaltyBps > 10_000) revert RoyaltyTooHigh();
         if (priceIn > type(uint128).max || priceOut > type(uint128).max) revert InvalidModel();
+        uint16 cipherWords = _cipherWords(verifier);
         modelId = ++modelCount;
-        models[modelId] =
-            Model(verifier, royaltyBps, owner, provider, token, uint128(priceIn), uint128(priceOut));
-        emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token);
+        models[modelId] = Model(
+            verifier, royaltyBps, cipherWords, owner, provider, token, uint128(priceIn), uint128(priceOut)
+        );
+        emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token, cipherWords);
+    }
+
+    /// The ciphertext words of the verifier's statement: its instances beyond the five usage ones.
+    function _cipherWords(address verifier) private view returns (uint16) {
+        try IUsageVerifier(verifier).numInstances() returns (uint256 n) {
+            if (n < 5 || n - 5 > type(uint16).max) revert InvalidModel();
+            return uint16(n - 5);
+        } catch {
+            revert InvalidModel();
+        }
     }
 
     /// @notice The escrow a request with these limits needs.
@@ -186,23 +206,62 @@ contract Settlement {
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);
     }
 
-    /// @notice Settles a request with a proof. The instances are built here from the request and the
-    /// claimed usage, so a proof for anything else fails verification. Anyone may submit; the
-    /// registered provider is paid.
-    function settle(uint256 requestId, bytes calldata proof, uint256 outputCommitment, uint64 nIn, uint64 nOut)
-        external
-        nonReentrant
-    {
+    /// @notice Settles a request with a proof. The instances are built here from the request, the
+    /// claimed usage and the output ciphertext, so a proof for anything else fails verification;
+    /// the ciphertext is published in `RequestSettled` for the client to decrypt. Anyone may
+    /// submit; the registered provider is paid.
+    function settle(
+        uint256 requestId,
+        bytes calldata proof,
+        uint256 outputCommitment,
+        uint64 nIn,
+        uint64 nOut,
+        uint256[] calldata ciphertext
+    ) external nonReentrant {
         Request storage r = requests[requestId];
         if (r.status != Status.Open) revert NotOpen();
         if (block.timestamp > r.deadline) revert DeadlinePassed();
         if (nIn > r.maxIn || nOut > r.maxOut) revert UsageExceedsRequest();
-        if (outputCommitment >= R) revert NotInField();
         Model storage m = models[r.modelId];
-
-        uint256[5] memory instances = [requestId, r.inputCommitment, outputCommitment, uint256(nIn), uint256(nOut)];
+        if (ciphertext.length != m.cipherWords) revert WrongCiphertextLength();
+        uint256[] memory instances = _instances(requestId, r.inputCommitment, outputCommitment, nIn, nOut, ciphertext);
         if (!IUsageVerifier(m.verifier).verify(proof, instances)) revert InvalidProof();
+        _pay(r, m, requestId, outputCommitment, nIn, nOut, ciphertext);
+    }
 
+    /// The statement a settlement must prove, every element checked below r.
+    function _instances(
+        uint256 requestId,
+        uint256 inputCommitment,
+        uint256 outputCommitment,
+        uint64 nIn,
+        uint64 nOut,
+        uint256[] calldata ciphertext
+    ) private pure returns (uint256[] memory instances) {
+        if (outputCommitment >= R) revert NotInField();
+        instances = new uint256[](5 + ciphertext.length);
+        instances[0] = requestId;
+        instances[1] = inputCommitment;
+        instances[2] = outputCommitment;
+        instances[3] = nIn;
+        instances[4] = nOut;
+        for (uint256 i = 0; i < ciphertext.length; ++i) {
+            if (ciphertext[i] >= R) revert NotInField();
+            instances[5 + i] = ciphertext[i];
+        }
+    }
+
+    /// Marks a verified request settled, credits provider, owner and client, and publishes the
+    /// ciphertext.
+    function _pay(
+        Request storage r,
+        Model storage m,
+        uint256 requestId,
+        uint256 outputCommitment,
+        uint64 nIn,
+        uint64 nOut,
+        uint256[] calldata ciphertext
+    ) private {
         r.status = Status.Settled;
         uint256 cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;
         uint256 royalty = cost * m.royaltyBps / 10_000;
@@ -211,7 +270,7 @@ contract Settlement {
         if (royalty != 0) credits[m.token][m.owner] += royalty;
         if (cost != royalty) credits[m.token][m.provider] += cost - royalty;
         if (refund != 0) credits[m.token][r.client] += refund;
-        emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, refund);
+        emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, refund, ciphertext);
     }
 
     /// @notice After the deadline, returns an unsettled request's escrow to its client. Anyone may call.

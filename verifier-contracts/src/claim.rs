@@ -1,5 +1,5 @@
 //! A proof file turned into what `Settlement.settle` takes: the request id, the claimed output
-//! commitment and counts, and the proof in the encoding the on-chain verifier reads.
+//! commitment, counts and ciphertext, and the proof in the encoding the on-chain verifier reads.
 
 use alloy::primitives::{Bytes, U256};
 use zkinfer_circuits::field::fr_to_hex;
@@ -14,19 +14,23 @@ pub struct Claim {
     pub output_commitment: U256,
     pub n_in: u64,
     pub n_out: u64,
+    /// The output, encrypted to the client.
+    pub ciphertext: Vec<U256>,
     pub proof: Bytes,
 }
 
 impl Claim {
-    /// The five instances a verifier checks, in order.
-    pub fn instances(&self) -> [U256; 5] {
-        [
+    /// The instances a verifier checks, in order.
+    pub fn instances(&self) -> Vec<U256> {
+        let mut out = vec![
             self.request_id,
             self.input_commitment,
             self.output_commitment,
             U256::from(self.n_in),
             U256::from(self.n_out),
-        ]
+        ];
+        out.extend(&self.ciphertext);
+        out
     }
 }
 
@@ -58,6 +62,10 @@ pub fn from_proof_file(file: &ProofFile) -> Result<Claim, ContractsError> {
         output_commitment: to_u256(&inst[2]),
         n_in: count(3, "n_in")?,
         n_out: count(4, "n_out")?,
+        ciphertext: inst[zkinfer_circuits::usage::USAGE_INSTANCES..]
+            .iter()
+            .map(to_u256)
+            .collect(),
         proof: crate::generate::evm_proof(backend, &raw)?.into(),
     })
 }

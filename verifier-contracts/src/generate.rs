@@ -15,7 +15,6 @@ use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier::system::halo2::{compile, Config};
 use snark_verifier::util::transcript::{Transcript, TranscriptRead};
 use snark_verifier::verifier::{plonk::PlonkVerifier, SnarkVerifier};
-use zkinfer_circuits::usage::NUM_INSTANCES;
 use zkinfer_prover::keys::{Groth16VerifierKeys, LoadedVerifier};
 use zkinfer_prover::transcript::Layout;
 use zkinfer_prover::BackendId;
@@ -26,7 +25,7 @@ type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>>;
 
 pub const I_USAGE_VERIFIER_SOL: &str = include_str!("../contracts/IUsageVerifier.sol");
 const HALO2_ADAPTER_TEMPLATE: &str = include_str!("../contracts/Halo2UsageVerifier.sol.tmpl");
-const GROTH16_ADAPTER_SOL: &str = include_str!("../contracts/Groth16UsageVerifier.sol");
+const GROTH16_ADAPTER_TEMPLATE: &str = include_str!("../contracts/Groth16UsageVerifier.sol.tmpl");
 
 /// The Solidity sources of one model's verifier: the generated verifier, its adapter and the
 /// interface, by file name.
@@ -47,6 +46,8 @@ pub struct VerifierSources {
 pub struct Generated {
     backend: BackendId,
     vk_sha256: String,
+    /// Public instances of the key's proofs.
+    instances: usize,
     code: Code,
 }
 
@@ -61,8 +62,8 @@ pub fn generate(keys: &LoadedVerifier) -> Generated {
         LoadedVerifier::Halo2(k) => (
             &k.manifest,
             Code::Halo2 {
-                verifier: plonk_verifier_sol(&k.srs, &k.vk),
-                layout: proof_layout(&k.srs, &k.vk),
+                verifier: plonk_verifier_sol(&k.srs, &k.vk, k.manifest.instances),
+                layout: proof_layout(&k.srs, &k.vk, k.manifest.instances),
             },
         ),
         LoadedVerifier::Groth16(k) => (
@@ -75,6 +76,7 @@ pub fn generate(keys: &LoadedVerifier) -> Generated {
     Generated {
         backend: manifest.backend,
         vk_sha256: manifest.vk_sha256.clone(),
+        instances: manifest.instances,
         code,
     }
 }
@@ -95,7 +97,7 @@ impl Generated {
         layout: &Layout,
         parts: usize,
     ) -> Result<VerifierSources, ContractsError> {
-        let split = split_verifier(code, parts, 32 * NUM_INSTANCES + layout.len)?;
+        let split = split_verifier(code, parts, 32 * self.instances + layout.len)?;
         let names: Vec<String> = (0..split.len())
             .map(|i| format!("Halo2VerifierPart{i}"))
             .collect();
@@ -106,7 +108,7 @@ impl Generated {
             .collect();
         sources.insert(
             "Halo2UsageVerifier.sol".into(),
-            halo2_adapter(&self.vk_sha256, layout, names.len()),
+            halo2_adapter(&self.vk_sha256, layout, names.len(), self.instances),
         );
         Ok(VerifierSources {
             backend: self.backend,
@@ -125,7 +127,8 @@ impl Generated {
                 ("Groth16Verifier.sol".to_string(), verifier.to_string()),
                 (
                     "Groth16UsageVerifier.sol".to_string(),
-                    GROTH16_ADAPTER_SOL.to_string(),
+                    GROTH16_ADAPTER_TEMPLATE
+                        .replace("{{NUM_INSTANCES}}", &self.instances.to_string()),
                 ),
             ])),
             parts: vec!["Verifier".into()],
@@ -139,7 +142,7 @@ fn with_interface(mut sources: BTreeMap<String, String>) -> BTreeMap<String, Str
     sources
 }
 
-fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize) -> String {
+fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize, instances: usize) -> String {
     let decls: String = (0..parts)
         .map(|i| format!("    address internal immutable part{i};\n"))
         .collect();
@@ -160,6 +163,7 @@ fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize) -> String {
         .replace("{{VK_SHA256}}", vk_sha256)
         .replace("{{PROOF_LENGTH}}", &layout.len.to_string())
         .replace("{{NUM_PARTS}}", &parts.to_string())
+        .replace("{{NUM_INSTANCES}}", &instances.to_string())
         .replace("{{PART_DECLS}}", &decls)
         .replace("{{PART_ASSIGNS}}", &assigns)
         .replace("{{PART_LOCALS}}", &locals)
@@ -274,27 +278,28 @@ fn groth16_verifier_sol(k: &Groth16VerifierKeys) -> String {
 fn protocol(
     srs: &zkinfer_prover::srs::Srs,
     vk: &VerifyingKey<G1Affine>,
+    instances: usize,
 ) -> snark_verifier::verifier::plonk::PlonkProtocol<G1Affine> {
-    compile(
-        srs,
-        vk,
-        Config::kzg().with_num_instance(vec![NUM_INSTANCES]),
-    )
+    compile(srs, vk, Config::kzg().with_num_instance(vec![instances]))
 }
 
 fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
     (srs.get_g()[0], srs.g2(), srs.s_g2()).into()
 }
 
-/// snark-verifier's Solidity (Yul inside a fallback) for this key. Its calldata is the five
-/// instances followed by the proof, as 32-byte big-endian words.
-pub fn plonk_verifier_sol(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> String {
-    let protocol = protocol(srs, vk);
+/// snark-verifier's Solidity (Yul inside a fallback) for this key and count of instances. Its
+/// calldata is the instances followed by the proof, as 32-byte big-endian words.
+pub fn plonk_verifier_sol(
+    srs: &zkinfer_prover::srs::Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: usize,
+) -> String {
+    let protocol = protocol(srs, vk, instances);
     let dk = deciding_key(srs);
     let loader = EvmLoader::new::<Fq, Fr>();
     let protocol = protocol.loaded(&loader);
     let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
-    let instances = transcript.load_instances(vec![NUM_INSTANCES]);
+    let instances = transcript.load_instances(vec![instances]);
     let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
         .expect("reading a proof symbolically cannot fail");
     Plonk::verify(&dk, &protocol, &instances, &proof).expect("symbolic verification");
@@ -306,10 +311,14 @@ pub fn plonk_verifier_sol(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Af
 
 /// Where the scalars of every proof for this key sit, found by letting snark-verifier read a proof
 /// from a transcript that only records what is read.
-pub fn proof_layout(srs: &zkinfer_prover::srs::Srs, vk: &VerifyingKey<G1Affine>) -> Layout {
-    let protocol = protocol(srs, vk);
+pub fn proof_layout(
+    srs: &zkinfer_prover::srs::Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: usize,
+) -> Layout {
+    let protocol = protocol(srs, vk, instances);
     let mut recorder = LayoutRecorder::default();
-    let instances = vec![vec![Fr::zero(); NUM_INSTANCES]];
+    let instances = vec![vec![Fr::zero(); instances]];
     Plonk::read_proof(&deciding_key(srs), &protocol, &instances, &mut recorder)
         .expect("the recorder never fails");
     recorder.layout

@@ -58,8 +58,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ContractsError> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn interface_declares_the_five_instance_verify() {
+    fn interface_declares_verify_over_the_instance_list() {
         assert!(super::I_USAGE_VERIFIER_SOL
-            .contains("function verify(bytes calldata proof, uint256[5] calldata instances) external view returns (bool);"));
+            .contains("function verify(bytes calldata proof, uint256[] calldata instances) external view returns (bool);"));
     }
 }

@@ -28,7 +28,7 @@ pub use abi::Settlement as ISettlement;
 sol! {
     #[derive(Debug)]
     interface IUsageVerifier {
-        function verify(bytes proof, uint256[5] instances) external view returns (bool);
+        function verify(bytes proof, uint256[] instances) external view returns (bool);
     }
 
     #[derive(Debug)]
@@ -250,6 +250,7 @@ impl<'c> Settlement<'c> {
                 outputCommitment: claim.output_commitment,
                 nIn: claim.n_in,
                 nOut: claim.n_out,
+                ciphertext: claim.ciphertext.clone(),
             },
             U256::ZERO,
         )?;
@@ -287,6 +288,26 @@ impl<'c> Settlement<'c> {
         })
     }
 
+    /// The `RequestSettled` event of `request_id`, if it was settled: what the client reads its
+    /// output from.
+    pub fn settled(
+        &mut self,
+        request_id: U256,
+    ) -> Result<Option<ISettlement::RequestSettled>, ContractsError> {
+        let topics = [
+            ISettlement::RequestSettled::SIGNATURE_HASH,
+            request_id.into(),
+        ];
+        let logs = self.chain.logs(self.address, &topics)?;
+        logs.first()
+            .map(|l| {
+                ISettlement::RequestSettled::decode_log(l)
+                    .map(|d| d.data)
+                    .map_err(|e| ContractsError::Chain(format!("bad RequestSettled log: {e}")))
+            })
+            .transpose()
+    }
+
     /// The id of the request `client` opens with `nonce` (what its input commitment binds).
     pub fn request_id_for(&mut self, client: Address, nonce: u64) -> Result<U256, ContractsError> {
         self.view(ISettlement::requestIdForCall { client, nonce })
@@ -295,11 +316,11 @@ impl<'c> Settlement<'c> {
     /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
     pub fn model_token(&mut self, model_id: U256) -> Result<Address, ContractsError> {
         let m = self.view(ISettlement::modelsCall(model_id))?;
-        // The public getter returns the struct's fields in order: verifier first, token fifth.
+        // The public getter returns the struct's fields in order: verifier first, token sixth.
         if m._0 == Address::ZERO {
             return Err(ContractsError::Reverted("UnknownModel".into()));
         }
-        Ok(m._4)
+        Ok(m._5)
     }
 }
 
@@ -330,7 +351,7 @@ pub fn verify_call(
     chain: &mut dyn Chain,
     verifier: Address,
     proof: Bytes,
-    instances: [U256; 5],
+    instances: Vec<U256>,
 ) -> Result<(bool, u64), ContractsError> {
     let out = chain.call(
         Address::ZERO,

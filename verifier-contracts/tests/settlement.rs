@@ -112,6 +112,13 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         reason(s.register_model(who.owner, &bad).unwrap_err()),
         "VerifierHasNoCode"
     );
+    // A contract that does not say how many instances its proofs have is no verifier.
+    bad = terms.clone();
+    bad.verifier = s.address;
+    assert_eq!(
+        reason(s.register_model(who.owner, &bad).unwrap_err()),
+        "InvalidModel"
+    );
     let model = s.register_model(who.owner, &terms).unwrap().value;
 
     let escrow = s.max_cost(model, MAX_IN, MAX_OUT).unwrap();
@@ -178,6 +185,14 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     let mid = tampered.len() / 2;
     tampered[mid] ^= 1;
     let one = U256::from(1);
+    let mut word_changed = a.ciphertext.clone();
+    word_changed[0] += one;
+    let mut word_above_r = a.ciphertext.clone();
+    word_above_r[0] += common::r();
+    let mut extra_word = a.ciphertext.clone();
+    extra_word.push(U256::ZERO);
+    // the same output under request 2's pads
+    let other_pads = fx.claim(ids[1]).ciphertext;
     let attacks = [
         (
             "InvalidProof",
@@ -235,6 +250,46 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
                 ..a.clone()
             },
         ),
+        (
+            "InvalidProof",
+            "a ciphertext word changed",
+            Claim {
+                ciphertext: word_changed,
+                ..a.clone()
+            },
+        ),
+        (
+            "InvalidProof",
+            "the output under another request's pads",
+            Claim {
+                ciphertext: other_pads,
+                ..a.clone()
+            },
+        ),
+        (
+            "NotInField",
+            "a ciphertext word + r",
+            Claim {
+                ciphertext: word_above_r,
+                ..a.clone()
+            },
+        ),
+        (
+            "WrongCiphertextLength",
+            "a ciphertext word too many",
+            Claim {
+                ciphertext: extra_word,
+                ..a.clone()
+            },
+        ),
+        (
+            "WrongCiphertextLength",
+            "no ciphertext",
+            Claim {
+                ciphertext: vec![],
+                ..a.clone()
+            },
+        ),
     ];
     for (want, what, claim) in &attacks {
         assert_reverts(&mut s, Address::ZERO, &everyone, want, what, |s| {
@@ -258,6 +313,15 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     assert_eq!(settled.value.royalty, royalty);
     assert_eq!(settled.value.providerAmount, cost - royalty);
     assert_eq!(settled.value.refund, escrow - cost);
+    // The event that pays publishes the ciphertext; the client finds it by request id.
+    assert_eq!(settled.value.ciphertext, a.ciphertext);
+    let published = s
+        .settled(ids[0])
+        .unwrap()
+        .expect("the settlement is in the logs");
+    assert_eq!(published.ciphertext, a.ciphertext);
+    assert_eq!(published.outputCommitment, a.output_commitment);
+    assert!(s.settled(ids[1]).unwrap().is_none());
     assert_reverts(
         &mut s,
         Address::ZERO,

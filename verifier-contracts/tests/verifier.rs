@@ -1,5 +1,6 @@
 //! The generated verifiers on the embedded chain: reproducible, under EIP-170, and refusing every
-//! tampered proof byte, every instance at or above r, non-canonical scalars and padded proofs.
+//! tampered proof byte, every instance (ciphertext words included) changed or at or above r, an
+//! instance list of another length, non-canonical scalars and padded proofs.
 
 mod common;
 
@@ -24,16 +25,25 @@ fn deployed(fx: &Fixture) -> (Embedded, Address) {
     (chain, adapter)
 }
 
-fn accepts(chain: &mut Embedded, adapter: Address, proof: &[u8], instances: [U256; 5]) -> bool {
-    verify_call(chain, adapter, Bytes::copy_from_slice(proof), instances)
-        .unwrap()
-        .0
+fn accepts(chain: &mut Embedded, adapter: Address, proof: &[u8], instances: &[U256]) -> bool {
+    verify_call(
+        chain,
+        adapter,
+        Bytes::copy_from_slice(proof),
+        instances.to_vec(),
+    )
+    .unwrap()
+    .0
 }
 
 /// Every byte flipped and every instance changed (by one, and by adding r) is refused.
 fn refuses_tampering(fx: &Fixture, claim: &Claim) {
     let (mut chain, adapter) = deployed(fx);
-    let inst = claim.instances();
+    let inst = &claim.instances();
+    assert!(
+        inst.len() > 5,
+        "the statement carries the output ciphertext"
+    );
     assert!(accepts(&mut chain, adapter, &claim.proof, inst));
     for i in 0..claim.proof.len() {
         let mut p = claim.proof.to_vec();
@@ -43,16 +53,25 @@ fn refuses_tampering(fx: &Fixture, claim: &Claim) {
             "proof byte {i} flipped was accepted"
         );
     }
-    for i in 0..5 {
+    for i in 0..inst.len() {
         for delta in [U256::from(1), common::r()] {
-            let mut bad = inst;
+            let mut bad = inst.clone();
             bad[i] += delta;
             assert!(
-                !accepts(&mut chain, adapter, &claim.proof, bad),
+                !accepts(&mut chain, adapter, &claim.proof, &bad),
                 "instance {i} + {delta} was accepted"
             );
         }
     }
+    assert!(!accepts(
+        &mut chain,
+        adapter,
+        &claim.proof,
+        &inst[..inst.len() - 1]
+    ));
+    let mut more = inst.clone();
+    more.push(U256::ZERO);
+    assert!(!accepts(&mut chain, adapter, &claim.proof, &more));
     let mut longer = claim.proof.to_vec();
     longer.push(0);
     assert!(
@@ -99,7 +118,7 @@ fn halo2_adapter_refuses_scalars_at_or_above_r() {
     let real =
         zkinfer_prover::verify::check_with_layout(&keys.srs, &keys.vk, &instances, &claim.proof)
             .expect("the proof verifies");
-    let layout = proof_layout(&keys.srs, &keys.vk);
+    let layout = proof_layout(&keys.srs, &keys.vk, keys.manifest.instances);
     assert_eq!(real, layout);
     assert_eq!(layout.len, claim.proof.len());
     let (mut chain, adapter) = deployed(fx);
@@ -114,7 +133,7 @@ fn halo2_adapter_refuses_scalars_at_or_above_r() {
         let s = U256::from_be_slice(&p[off..off + 32]) + common::r();
         p[off..off + 32].copy_from_slice(&s.to_be_bytes::<32>());
         assert!(
-            !accepts(&mut chain, adapter, &p, claim.instances()),
+            !accepts(&mut chain, adapter, &p, &claim.instances()),
             "scalar at {off} + r accepted"
         );
     }

@@ -1,6 +1,7 @@
 //! The Groth16 model circuit: public inputs in statement order (request id, input commitment,
-//! output commitment, n_in, n_out), the batch mask, int8 range checks on every input, the model's
-//! graph per row, masked outputs, and both commitments computed exactly as `usage::commit`.
+//! output commitment, n_in, n_out, the output ciphertext), the batch mask, int8 range checks on
+//! every input, the model's graph per row, masked outputs, both commitments computed exactly as
+//! `usage::commit` and the ciphertext as `usage::encrypt` over the output commitment's words.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use super::{to_ark, F};
 use crate::field::fr_from_i64;
 use crate::graph::{lower, GraphError, Model};
 use crate::ops::Op;
-use crate::usage::{chain_with, BYTES_PER_WORD, BYTE_OFFSET};
+use crate::usage::{chain_with, cipher_domain, BYTES_PER_WORD, BYTE_OFFSET};
 use crate::witness::{check_batch, run, Run, Witness, WitnessError};
 
 /// A model over a batch size: what a Groth16 key is made for.
@@ -57,6 +58,11 @@ impl Shape {
             batch,
         })
     }
+
+    /// Public inputs of this shape's proofs.
+    pub fn num_instances(&self) -> usize {
+        crate::witness::num_instances(&self.model, self.batch)
+    }
 }
 
 #[derive(Clone)]
@@ -96,8 +102,9 @@ impl Groth16Circuit {
     }
 }
 
-/// Packs int8 values into words and chains Poseidon over `[request_id, salt, count, words...]`.
-fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
+/// Packs int8 values into words and chains Poseidon over `[request_id, salt, count, words...]`;
+/// returns the words and the commitment.
+fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<(Vec<Num>, Num)> {
     let mut elements: Vec<Num> = head.iter().map(|n| (*n).clone()).collect();
     for chunk in values.chunks(BYTES_PER_WORD) {
         let coeffs: Vec<F> = (0..chunk.len())
@@ -107,7 +114,19 @@ fn commit(cs: &Cs, head: [&Num; 3], values: &[Num]) -> Result<Num> {
         let terms: Vec<(F, &Num)> = coeffs.iter().zip(chunk).map(|(k, v)| (*k, v)).collect();
         elements.push(Num::sum(&terms, offset));
     }
-    chain_with(&elements, &Num::constant(F::ZERO), |ins| hash(cs, ins))
+    let h = chain_with(&elements, &Num::constant(F::ZERO), |ins| hash(cs, ins))?;
+    Ok((elements.split_off(head.len()), h))
+}
+
+/// `c_j = w_j + Poseidon(D, salt, request_id, j)`, each a public input.
+fn encrypt(cs: &Cs, request_id: &Num, salt: &Num, words: &[Num]) -> Result<()> {
+    let domain = Num::constant(to_ark(&cipher_domain()));
+    for (j, w) in words.iter().enumerate() {
+        let index = Num::constant(F::from(j as u64));
+        let c = w.plus(&hash(cs, [&domain, salt, request_id, &index])?);
+        cs.equal(&c, &cs.input(c.value)?)?;
+    }
+    Ok(())
 }
 
 impl ConstraintSynthesizer<F> for Groth16Circuit {
@@ -129,7 +148,7 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
             cs.range(&x.scale_add(F::ONE, F::from(BYTE_OFFSET as u64)), 8)?;
             xs.push(x);
         }
-        let in_commit = commit(&cs, [&request_id, &salt, &count], &xs)?;
+        let (_, in_commit) = commit(&cs, [&request_id, &salt, &count], &xs)?;
         cs.equal(&in_commit, &cs.input(in_commit.value)?)?;
 
         let mut outputs = Vec::new();
@@ -139,11 +158,11 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
                 outputs.push(cs.mul(y, bit)?);
             }
         }
-        let out_commit = commit(&cs, [&request_id, &salt, &count], &outputs)?;
+        let (words, out_commit) = commit(&cs, [&request_id, &salt, &count], &outputs)?;
         cs.equal(&out_commit, &cs.input(out_commit.value)?)?;
         for _ in 0..2 {
             cs.equal(&count, &cs.input(count.value)?)?;
         }
-        Ok(())
+        encrypt(&cs, &request_id, &salt, &words)
     }
 }

@@ -1,6 +1,7 @@
 //! The model circuit: the batch mask and count, the input commitment (with range checks on every
 //! input value: int8, or for token ids `[0, max]`), the model's graph per batch row, the masked
-//! outputs and their commitment, and the five public instances of the usage statement.
+//! outputs, their commitment and their ciphertext, and the public instances of the usage
+//! statement.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 
 use super::chips::dot::Term;
-use super::commit::{commit, BYTES, TOKENS};
+use super::commit::{commit, encrypt, BYTES, TOKENS};
 use super::config::{CircuitConfig, Shape};
 use super::ctx::{Ctx, Wire};
 use super::instructions::{tags, Halo2Ops};
@@ -103,15 +104,16 @@ impl Circuit<Fr> for ModelCircuit {
 
 /// The whole model circuit on `ctx`: the batch mask, the input commitment with range checks
 /// (int8, or token ids within `[0, max]`), the graph once per batch row, the masked outputs and
-/// their commitment, and last, once every first-phase cell is laid, the challenge checks of
-/// the deferred products. Returns the cells of the five public instances. Plans run it on a counting context to size the circuit.
+/// their commitment and ciphertext, and last, once every first-phase cell is laid, the challenge
+/// checks of the deferred products. Returns the cells of the public instances in order. Plans
+/// run it on a counting context to size the circuit.
 pub fn layout(
     cfg: &CircuitConfig,
     ctx: &mut Ctx,
     model: &Model,
     batch: usize,
     witness: Option<&Witness>,
-) -> Result<[Wire; 5], Error> {
+) -> Result<Vec<Wire>, Error> {
     let known = |f: &dyn Fn(&Witness) -> Fr| match witness {
         Some(w) => Value::known(f(w)),
         None => Value::unknown(),
@@ -139,7 +141,8 @@ pub fn layout(
     let head = [&request_id, &salt, &count];
     let (xs, in_commit) = if model.token_inputs() {
         // each id within [0, max], below 2^16, so the packing is one-to-one
-        let (xs, in_commit) = commit(cfg, ctx, &head, &inputs, TOKENS)?;
+        let c = commit(cfg, ctx, &head, &inputs, TOKENS)?;
+        let (xs, in_commit) = (c.cells, c.commitment);
         let maxes = model
             .graph()
             .inputs
@@ -151,7 +154,8 @@ pub fn layout(
         }
         (xs, in_commit)
     } else {
-        let (xs, in_commit) = commit(cfg, ctx, &head, &inputs, BYTES)?;
+        let c = commit(cfg, ctx, &head, &inputs, BYTES)?;
+        let (xs, in_commit) = (c.cells, c.commitment);
         for x in &xs {
             cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
         }
@@ -168,9 +172,12 @@ pub fn layout(
         }
     }
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
-    let (_, out_commit) = commit(cfg, ctx, &[&request_id, &salt, &count], &out_terms, BYTES)?;
+    let out = commit(cfg, ctx, &[&request_id, &salt, &count], &out_terms, BYTES)?;
+    let ciphertext = encrypt(cfg, ctx, &request_id, &salt, &out.words)?;
     if let Some(chip) = &cfg.freivalds {
         chip.finish(ctx)?;
     }
-    Ok([request_id, in_commit, out_commit, count.clone(), count])
+    let mut publics = vec![request_id, in_commit, out.commitment, count.clone(), count];
+    publics.extend(ciphertext);
+    Ok(publics)
 }

@@ -37,6 +37,11 @@ pub struct Plan {
 pub const RESERVED_ROWS: usize = 10;
 
 impl Plan {
+    /// Public instances of this plan's proofs.
+    pub fn num_instances(&self) -> usize {
+        crate::witness::num_instances(&self.model, self.batch)
+    }
+
     /// Sizes the circuit of `model` over `batch` samples, in the narrowest shape of the lowest
     /// `k`: columns cost proving time at equal `k`, and each fixed or advice column one more
     /// commitment for every verifier to check.

@@ -9,7 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use zkinfer_circuits::field::fr_parse;
+use zkinfer_circuits::field::{fr_parse, fr_to_hex, random_fr};
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::rpc::Rpc;
@@ -83,9 +83,9 @@ pub enum ChainCmd {
         nonce: Option<u64>,
         #[arg(long, conflicts_with_all = ["model", "input", "prompt", "prompt_tokens", "salt"])]
         input_commitment: Option<U256>,
-        /// Model directory (with --salt, and --input, or --prompt / --prompt-tokens and
-        /// --max-tokens for a decoder) to compute the input commitment.
-        #[arg(long, requires = "salt")]
+        /// Model directory (with --input, or --prompt / --prompt-tokens and --max-tokens for a
+        /// decoder) to compute the input commitment.
+        #[arg(long)]
         model: Option<PathBuf>,
         #[arg(long, conflicts_with_all = ["prompt", "prompt_tokens"])]
         input: Option<PathBuf>,
@@ -98,6 +98,9 @@ pub enum ChainCmd {
         /// Decoders: the most tokens the provider may generate (bound into the commitment).
         #[arg(long)]
         max_tokens: Option<u64>,
+        /// The client's secret for this request (0x-hex field element): it hides the input in
+        /// its commitment and the output in the settlement's ciphertext, so it must be uniformly
+        /// random and used once. Default: a fresh random one, printed as `salt`.
         #[arg(long)]
         salt: Option<String>,
         #[arg(long)]
@@ -113,6 +116,20 @@ pub enum ChainCmd {
         #[arg(long)]
         settlement: Address,
         proof: PathBuf,
+    },
+    /// Read a settled request's output from its `RequestSettled` event and decrypt it with the
+    /// request's salt (the client's secret).
+    Output {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        request_id: U256,
+        #[arg(long)]
+        salt: String,
+        /// The model directory: unpacks the output (or completion) and checks it against the
+        /// proven output commitment. Without it, the decrypted words.
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Refund an unsettled request after its deadline (anyone may call).
     Refund {
@@ -282,10 +299,14 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             let token = s.model_token(model_id)?;
             let nonce = nonce.unwrap_or_else(random_nonce);
             let expected_id = s.request_id_for(from, nonce)?;
+            let salt = match (&input_commitment, salt) {
+                (None, None) => Some(fr_to_hex(&random_fr())),
+                (_, salt) => salt,
+            };
             let commitment = match (input_commitment, model) {
                 (Some(c), _) => c,
                 (None, Some(dir)) => {
-                    let salt = salt.as_deref().expect("clap requires --salt");
+                    let salt = salt.as_deref().expect("a salt, given or drawn");
                     let prompt = match (prompt, prompt_tokens.is_empty()) {
                         (Some(text), _) => Some(Prompt::Text(text)),
                         (None, false) => Some(Prompt::Tokens(prompt_tokens)),
@@ -339,7 +360,7 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
                 r.value.requestId
             );
             json!({ "chain": on, "request_id": r.value.requestId.to_string(), "nonce": nonce, "escrow": r.value.escrow.to_string(),
-                    "input_commitment": format!("{commitment:#x}"), "deadline": deadline, "gas": r.gas_used })
+                    "input_commitment": format!("{commitment:#x}"), "salt": salt, "deadline": deadline, "gas": r.gas_used })
         }
         ChainCmd::Settle { settlement, proof } => {
             let file: ProofFile = read_json(&proof)?;
@@ -348,6 +369,34 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             json!({ "chain": on, "request_id": claim.request_id.to_string(), "n_in": claim.n_in, "n_out": claim.n_out,
                     "provider_paid": r.value.providerAmount.to_string(), "owner_paid": r.value.royalty.to_string(),
                     "refunded": r.value.refund.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::Output {
+            settlement,
+            request_id,
+            salt,
+            model,
+        } => {
+            let salt = fr_parse(&salt).context("--salt")?;
+            let settled = settled_output(&mut settlement_at(chain, settlement), request_id)?;
+            let mut out = json!({ "chain": on, "request_id": request_id.to_string(), "n_out": settled.n_out });
+            let body = match model {
+                Some(dir) => serde_json::to_value(zkinfer_prover::deliver::open(
+                    &ModelDir::new(&dir),
+                    &settled,
+                    salt,
+                )?)?,
+                None => {
+                    let words = zkinfer_circuits::usage::decrypt(
+                        settled.request_id,
+                        salt,
+                        &settled.ciphertext,
+                    );
+                    json!({ "words": words.iter().map(fr_to_hex).collect::<Vec<_>>() })
+                }
+            };
+            let obj = out.as_object_mut().expect("an object");
+            obj.extend(body.as_object().cloned().unwrap_or_default());
+            out
         }
         ChainCmd::Refund {
             settlement,
@@ -375,6 +424,26 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             chain.advance_time(seconds)?;
             json!({ "chain": on, "timestamp": chain.timestamp()? })
         }
+    })
+}
+
+/// The output `request_id`'s settlement published, read from its `RequestSettled` event.
+pub fn settled_output(
+    s: &mut Settlement<'_>,
+    request_id: U256,
+) -> Result<zkinfer_prover::deliver::Settled> {
+    let e = s.settled(request_id)?.with_context(|| {
+        format!(
+            "request {request_id} has not been settled on {}",
+            s.chain.describe()
+        )
+    })?;
+    let fr = |u: &U256| fr_parse(&format!("{u:#x}"));
+    Ok(zkinfer_prover::deliver::Settled {
+        request_id: fr(&request_id)?,
+        output_commitment: fr(&e.outputCommitment)?,
+        n_out: e.nOut,
+        ciphertext: e.ciphertext.iter().map(fr).collect::<Result<_, _>>()?,
     })
 }
 
@@ -420,5 +489,5 @@ pub fn input_commitment_for(dir: &Path, input: &Path, salt: &str, id: U256) -> R
 
 /// A fresh request nonce: the low 64 bits of a random field element (a repeat only reverts).
 fn random_nonce() -> u64 {
-    to_u256(&zkinfer_circuits::field::random_fr()).as_limbs()[0]
+    to_u256(&random_fr()).as_limbs()[0]
 }

@@ -25,6 +25,7 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
+use zkinfer_prover::deliver::Delivered;
 use zkinfer_prover::keys::{load_prover, setup, SrsSource};
 use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::verify::verify_file;
@@ -117,6 +118,7 @@ impl Job {
                     salt,
                 };
                 let proved = prove_one(keys.as_ref(), w)?;
+                extra.insert("output".into(), json!(proved.opening.output_real[0]));
                 write_json(&work.join("opening.json"), &proved.opening)?;
                 write_json(&work.join("proof.json"), &proved.file)?;
                 proved.file
@@ -393,6 +395,28 @@ fn market(
         paid.push(w.value);
     }
     let (provider_paid, owner_paid, refunded) = (paid[0], paid[1], paid[2]);
+
+    step(
+        json_out,
+        "client reads its output from the settlement event",
+    );
+    let settled_event = super::chain::settled_output(&mut s, request_id)?;
+    let output_from_chain = match zkinfer_prover::deliver::open(dir, &settled_event, salt)? {
+        Delivered::Tensor { output_real, .. } => json!(output_real[0]),
+        Delivered::Completion {
+            completion_text, ..
+        } => json!(completion_text),
+    };
+    let output = proved
+        .extra
+        .get("output")
+        .or_else(|| proved.extra.get("completion"))
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        output == output_from_chain,
+        "the client decrypted {output_from_chain} from the chain, the model produced {output}"
+    );
     ensure!(
         provider_paid + owner_paid + refunded == escrow,
         "payments do not add up to the escrow"
@@ -413,6 +437,8 @@ fn market(
             "refunded": refunded.to_string(),
             "verify_gas": verify_gas,
             "settle_gas": settled.gas_used,
+            "output": output,
+            "output_from_chain": output_from_chain,
             "prove_seconds": prove_seconds,
             "proof_bytes": claim.proof.len(),
             "verifier_parts": manifest.parts.iter().map(|p| p.runtime_size).collect::<Vec<_>>(),
@@ -466,6 +492,7 @@ fn market(
             ROYALTY_BPS / 100
         );
         println!("refunded       {} ETH", eth(refunded));
+        println!("output         {output_from_chain} (decrypted by the client from the settlement event)");
         println!("verify gas     {verify_gas}");
         println!("settle gas     {}", settled.gas_used);
         if keep {

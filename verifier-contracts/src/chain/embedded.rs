@@ -1,12 +1,13 @@
 //! The embedded chain: revm in-process, one block per transaction, no fees (gas price 0, so
 //! balances move only by value transfers and accounting can be checked to the wei). Its state can
 //! be saved to and loaded from a JSON file, written atomically, with accounts and storage in sorted
-//! order so the same history gives the same file.
+//! order so the same history gives the same file; the logs of every successful transaction are
+//! kept with it, so clients can read events (a settlement's ciphertext) as from a node.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, Bytes, Log, B256, U256};
 use revm::bytecode::Bytecode;
 use revm::context::result::ExecutionResult;
 use revm::context::{Context, TxEnv};
@@ -38,6 +39,7 @@ pub struct Embedded {
     db: CacheDB<EmptyDB>,
     number: u64,
     timestamp: u64,
+    logs: Vec<Log>,
 }
 
 /// One account as saved in the state file.
@@ -57,6 +59,8 @@ struct SavedState {
     number: u64,
     timestamp: u64,
     accounts: BTreeMap<Address, SavedAccount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    logs: Vec<Log>,
 }
 
 fn is_empty(b: &Bytes) -> bool {
@@ -87,6 +91,7 @@ impl Embedded {
             db,
             number: 0,
             timestamp: GENESIS_TIME,
+            logs: Vec::new(),
         }
     }
 
@@ -125,6 +130,7 @@ impl Embedded {
             db,
             number: saved.number,
             timestamp: saved.timestamp,
+            logs: saved.logs,
         })
     }
 
@@ -159,6 +165,7 @@ impl Embedded {
             number: self.number,
             timestamp: self.timestamp,
             accounts,
+            logs: self.logs.clone(),
         };
         let json = serde_json::to_vec_pretty(&saved).expect("state serializes");
         crate::write_atomic(path, &json)
@@ -226,7 +233,11 @@ impl Chain for Embedded {
             .map_err(|e| ContractsError::Chain(format!("transaction refused: {e:?}")))?;
         self.number += 1;
         self.timestamp += BLOCK_TIME;
-        Ok(Self::outcome(result))
+        let out = Self::outcome(result);
+        if out.success {
+            self.logs.extend(out.logs.iter().cloned());
+        }
+        Ok(out)
     }
 
     fn call(&mut self, from: Address, to: Address, data: Bytes) -> Result<Outcome, ContractsError> {
@@ -255,6 +266,15 @@ impl Chain for Embedded {
     fn advance_time(&mut self, seconds: u64) -> Result<(), ContractsError> {
         self.timestamp += seconds;
         Ok(())
+    }
+
+    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
+        Ok(self
+            .logs
+            .iter()
+            .filter(|l| super::log_matches(l, address, topics))
+            .cloned()
+            .collect())
     }
 
     fn describe(&self) -> String {

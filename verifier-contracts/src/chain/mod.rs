@@ -6,7 +6,7 @@ pub mod anvil;
 pub mod embedded;
 pub mod rpc;
 
-use alloy::primitives::{Address, Bytes, Log, U256};
+use alloy::primitives::{Address, Bytes, Log, B256, U256};
 
 use crate::ContractsError;
 
@@ -50,6 +50,15 @@ pub trait Chain {
 
     /// A label for reports: "embedded (revm)" or the node's URL.
     fn describe(&self) -> String;
+
+    /// Every log `address` emitted, oldest first, whose first topics are `topics` (the event
+    /// signature, then indexed arguments).
+    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError>;
+}
+
+/// Whether `log` came from `address` and starts with `topics`.
+pub fn log_matches(log: &Log, address: Address, topics: &[B256]) -> bool {
+    log.address == address && log.topics().starts_with(topics)
 }
 
 /// Deploys `creation_code` and returns the new contract's address.

@@ -3,9 +3,9 @@
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, Bytes, Log, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::{RpcError, TransportErrorKind};
 
@@ -191,5 +191,26 @@ impl Chain for Rpc {
 
     fn describe(&self) -> String {
         self.url.clone()
+    }
+
+    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
+        let mut filter = Filter::new()
+            .address(address)
+            .from_block(BlockNumberOrTag::Earliest)
+            .to_block(BlockNumberOrTag::Latest);
+        for (i, t) in topics.iter().enumerate() {
+            filter.topics[i] = (*t).into();
+        }
+        let provider = self.provider.clone();
+        let logs = self
+            .runtime
+            .block_on(async move { provider.get_logs(&filter).await })
+            .map_err(|e| ContractsError::Chain(format!("reading logs: {e}")))?;
+        // Nodes filter already; the check keeps the trait's promise whatever the node does.
+        Ok(logs
+            .into_iter()
+            .map(|l| l.inner)
+            .filter(|l| super::log_matches(l, address, topics))
+            .collect())
     }
 }

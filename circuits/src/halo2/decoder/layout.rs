@@ -14,7 +14,7 @@ use crate::field::fr_from_i64;
 use crate::graph::lower;
 use crate::halo2::chips::control::{MeterFault, Step};
 use crate::halo2::chips::dot::Term;
-use crate::halo2::commit::{commit, TOKENS};
+use crate::halo2::commit::{commit, encrypt, TOKENS};
 use crate::halo2::config::MAIN_WIDTH;
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::halo2::instructions::Halo2Ops;
@@ -51,14 +51,15 @@ pub struct Faults {
     pub forge_readout: Option<(usize, i64)>,
 }
 
-/// The whole circuit on `ctx`; returns the cells of the five public instances.
+/// The whole circuit on `ctx`; returns the cells of the public instances in order (the five
+/// usage instances, then the completion's ciphertext).
 pub fn layout(
     cfg: &DecodeConfig,
     d: &Decoder,
     ctx: &mut Ctx,
     inputs: Option<&DecodeInputs>,
     faults: &Faults,
-) -> Result<[Wire; 5], Error> {
+) -> Result<Vec<Wire>, Error> {
     let b = &cfg.base;
     let (p_slots, t_slots) = (d.slots.prompt, d.slots.gen);
     let (total, v) = (p_slots + t_slots, d.vocab);
@@ -93,7 +94,8 @@ pub fn layout(
         })
         .collect();
     let head = [&request_id, &salt, &n_in, &cap];
-    let (prompt, in_commit) = commit(b, ctx, &head, &prompt_terms, TOKENS)?;
+    let committed = commit(b, ctx, &head, &prompt_terms, TOKENS)?;
+    let (prompt, in_commit) = (committed.cells, committed.commitment);
     for p in &prompt {
         b.range.within(ctx, p, v as i64 - 1)?;
     }
@@ -179,9 +181,12 @@ pub fn layout(
     }
     let out_terms: Vec<Term> = outputs.iter().map(Term::Copy).collect();
     let head = [&request_id, &salt, &metered.count];
-    let (_, out_commit) = commit(b, ctx, &head, &out_terms, TOKENS)?;
+    let out = commit(b, ctx, &head, &out_terms, TOKENS)?;
+    let ciphertext = encrypt(b, ctx, &request_id, &salt, &out.words)?;
     if let Some(chip) = &b.freivalds {
         chip.finish(ctx)?;
     }
-    Ok([request_id, in_commit, out_commit, n_in, metered.count])
+    let mut publics = vec![request_id, in_commit, out.commitment, n_in, metered.count];
+    publics.extend(ciphertext);
+    Ok(publics)
 }

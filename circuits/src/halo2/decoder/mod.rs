@@ -60,6 +60,11 @@ pub struct DecodePlan {
 }
 
 impl DecodePlan {
+    /// Public instances of this plan's proofs.
+    pub fn num_instances(&self) -> usize {
+        self.decoder.num_instances()
+    }
+
     /// Sizes the circuit in the narrowest shape of the lowest `k`, as the model circuit's plan.
     pub fn new(decoder: Decoder) -> Result<Self, DecodeError> {
         let decoder = Arc::new(decoder);
