@@ -55,7 +55,8 @@ fn compile_setup_prove_verify_and_tamper() {
     let s = ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     assert_eq!(s["manifest"]["insecure_dev_srs"], true);
     let i = ok(&zkinfer(&["inspect", d, "--json"]));
-    assert_eq!(i["public_instances"], 5);
+    // the five usage instances and one ciphertext word (10 int8 outputs)
+    assert_eq!(i["public_instances"], 6);
     assert!(i["advice_columns"].as_u64().unwrap() <= 12);
 
     // two inputs proven in parallel, one proof each, request ids 7 and 8
@@ -103,6 +104,21 @@ fn compile_setup_prove_verify_and_tamper() {
         &zkinfer(&["verify", d, bumped.to_str().unwrap()]),
         1,
         "does not verify",
+    );
+    // the output ciphertext: a word changed, or one word dropped
+    let cipher = edit_json(&proof0, |v| v["instances"][5] = serde_json::json!("0x02"));
+    fails_with(
+        &zkinfer(&["verify", d, cipher.to_str().unwrap()]),
+        1,
+        "does not verify",
+    );
+    let short = edit_json(&proof0, |v| {
+        v["instances"].as_array_mut().unwrap().pop();
+    });
+    fails_with(
+        &zkinfer(&["verify", d, short.to_str().unwrap()]),
+        1,
+        "5 instances, this model's proofs have 6",
     );
     let plus_r = edit_json(&proof0, |v| {
         v["instances"][3] = serde_json::json!(
