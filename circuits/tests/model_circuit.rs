@@ -94,22 +94,7 @@ fn every_other_instance_is_rejected() {
             "instance {i} + 1 accepted"
         );
     }
-    // a commitment to other outputs (one output changed) is rejected
-    let outs: Vec<i128> = {
-        let mut o: Vec<i128> = w
-            .rows
-            .iter()
-            .flat_map(|r| execute(&model, r).unwrap().output())
-            .collect();
-        o.resize(12, 0);
-        o[0] = if o[0] == 5 { 6 } else { 5 };
-        o
-    };
-    let mut bad = good.clone();
-    bad[2] = commit(w.request_id, w.salt, 2, &outs).unwrap();
-    assert!(run(&plan, w.clone(), Some(bad)).is_err());
-    // the true output encrypted under another salt or request id, or another output under the
-    // right pads, is rejected
+    // the batch's outputs, padding rows zero
     let honest: Vec<i128> = {
         let mut o: Vec<i128> = w
             .rows
@@ -119,6 +104,14 @@ fn every_other_instance_is_rejected() {
         o.resize(12, 0);
         o
     };
+    // a commitment to other outputs (one output changed) is rejected
+    let mut outs = honest.clone();
+    outs[0] = if outs[0] == 5 { 6 } else { 5 };
+    let mut bad = good.clone();
+    bad[2] = commit(w.request_id, w.salt, 2, &outs).unwrap();
+    assert!(run(&plan, w.clone(), Some(bad)).is_err());
+    // the true output encrypted under another salt or request id, or another output under the
+    // right pads, is rejected
     let words = pack(&honest).unwrap();
     assert_eq!(
         encrypt(w.request_id, w.salt, &words),

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{chain_at, deploy_and_register, ok, zkinfer_env as zkinfer};
+use common::{chain_at, chain_output, deploy_and_register, ok, zkinfer_env as zkinfer};
 use zkinfer_circuits::decoder::Slots;
 use zkinfer_prover::compile::{plan_decoder_graph, Stop};
 
@@ -169,20 +169,7 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     assert_eq!(wei(&settled["owner_paid"]), cost / 10);
     assert_eq!(wei(&settled["refunded"]), 3500 - cost);
     // The client reads the completion from the settlement event.
-    let read = ok(&chain(
-        &[
-            "output",
-            "--settlement",
-            &settlement,
-            "--request-id",
-            &id,
-            "--salt",
-            salt,
-            "--model",
-            &t("m"),
-        ],
-        "3",
-    ));
+    let read = ok(&chain_output(&state, &settlement, &id, salt, &t("m")));
     assert_eq!(u64s(&read["completion"]), want);
     assert_eq!(read["completion_text"], g["completion"]);
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{chain_at, example, ok, zkinfer_env as zkinfer};
+use common::{chain_at, chain_output, example, ok, zkinfer_env as zkinfer};
 
 fn wei(v: &serde_json::Value) -> u128 {
     v.as_str()
@@ -187,22 +187,7 @@ fn manual_flow_on_a_persistent_embedded_chain() {
     // The client decrypts its output from the settlement event with its salt: the opening's.
     let opening: serde_json::Value =
         serde_json::from_slice(&std::fs::read(t("proofs/opening-0.json")).unwrap()).unwrap();
-    let output = |salt: &str| {
-        chain(
-            &[
-                "output",
-                "--settlement",
-                &settlement,
-                "--request-id",
-                &id,
-                "--salt",
-                salt,
-                "--model",
-                &t("model"),
-            ],
-            "3",
-        )
-    };
+    let output = |salt: &str| chain_output(&state, &settlement, &id, salt, &t("model"));
     let read = ok(&output(salt));
     assert_eq!(read["output"], opening["output"]);
     assert_eq!(read["output_real"], opening["output_real"]);

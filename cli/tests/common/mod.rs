@@ -22,6 +22,26 @@ pub fn chain_at(state: &str, dev: &str, args: &[&str]) -> Output {
     zkinfer_env(&a, &[])
 }
 
+/// `zkinfer chain output` as the client (dev account 3) runs it: request `id`'s output read from
+/// its settlement event, decrypted with `salt` for the model in `model`.
+pub fn chain_output(state: &str, settlement: &str, id: &str, salt: &str, model: &str) -> Output {
+    chain_at(
+        state,
+        "3",
+        &[
+            "output",
+            "--settlement",
+            settlement,
+            "--request-id",
+            id,
+            "--salt",
+            salt,
+            "--model",
+            model,
+        ],
+    )
+}
+
 /// The JSON a successful `--json` run printed.
 pub fn ok(out: &Output) -> serde_json::Value {
     assert!(
