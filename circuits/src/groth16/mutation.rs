@@ -5,13 +5,19 @@
 //! ark-relations caches the value of every symbolic linear combination when it is created, so
 //! editing an assignment after synthesis would be checked against stale sums. The harness first
 //! inlines every combination into plain variables (`finalize`), then drops the cache, so each
-//! check re-evaluates the constraints from the edited witness. [`survivors`] shows the harness
-//! is not blind: its tests leave one variable unconstrained and require it to be reported.
+//! check re-evaluates the constraints from the edited witness. A changed variable can only break
+//! the rows that read it (every other row holds as in the honest, satisfied system), so each
+//! mutation is checked against exactly those rows of the system's matrices: the same verdict as
+//! re-checking the whole system, at the cost of a variable's rows instead of all of them.
+//! [`survivors`] shows the harness is not blind: its tests leave one variable unconstrained and
+//! require it to be reported.
 //!
 //! For a new gadget: call [`assert_every_variable_bound`] on its honest synthesis in the
 //! gadget's tests, and make sure `circuits/tests/groth16_circuit.rs` reaches it.
 
-use ark_relations::gr1cs::{ConstraintSystem, ConstraintSystemRef, SynthesisError};
+use ark_relations::gr1cs::{
+    ConstraintSystem, ConstraintSystemRef, Matrix, SynthesisError, R1CS_PREDICATE_LABEL,
+};
 use rayon::prelude::*;
 
 use super::F;
@@ -34,6 +40,72 @@ fn system(synth: &impl Synthesis) -> Result<ConstraintSystem<F>, SynthesisError>
         return Err(SynthesisError::Unsatisfiable);
     }
     Ok(sys)
+}
+
+/// The rows `(a·z)(b·z) = c·z` of an R1CS system over `z = (instance ‖ witness)`, and the rows
+/// each witness variable appears in.
+struct Rows {
+    abc: Vec<Matrix<F>>,
+    z: Vec<F>,
+    /// Where the witness starts in `z`.
+    offset: usize,
+    uses: Vec<Vec<usize>>,
+}
+
+impl Rows {
+    fn new(sys: &ConstraintSystem<F>) -> Result<Self, SynthesisError> {
+        let mut matrices = sys.to_matrices()?;
+        assert!(
+            matrices.len() == 1,
+            "the mutation harness reads R1CS systems only"
+        );
+        let abc = matrices
+            .remove(R1CS_PREDICATE_LABEL)
+            .expect("an R1CS system");
+        let offset = sys.num_instance_variables();
+        let a = &sys.assignments;
+        let z: Vec<F> = a
+            .instance_assignment
+            .iter()
+            .chain(&a.witness_assignment)
+            .copied()
+            .collect();
+        let mut uses = vec![Vec::new(); a.witness_assignment.len()];
+        for m in &abc {
+            for (r, row) in m.iter().enumerate() {
+                for &(_, i) in row {
+                    if let Some(u) = i.checked_sub(offset).and_then(|w| uses.get_mut(w)) {
+                        if u.last() != Some(&r) {
+                            u.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        for u in &mut uses {
+            u.sort_unstable();
+            u.dedup();
+        }
+        Ok(Self {
+            abc,
+            z,
+            offset,
+            uses,
+        })
+    }
+
+    fn holds(&self, r: usize) -> bool {
+        let dot = |m: &Matrix<F>| m[r].iter().map(|(c, i)| *c * self.z[*i]).sum::<F>();
+        dot(&self.abc[0]) * dot(&self.abc[1]) == dot(&self.abc[2])
+    }
+
+    /// Whether the system still holds with witness variable `i` set to `v`.
+    fn holds_with(&mut self, i: usize, v: F) -> bool {
+        let honest = std::mem::replace(&mut self.z[self.offset + i], v);
+        let ok = self.uses[i].iter().all(|r| self.holds(*r));
+        self.z[self.offset + i] = honest;
+        ok
+    }
 }
 
 /// Witness variables of the honest synthesis.
@@ -60,13 +132,12 @@ pub fn survivors(
     let found: Vec<Result<Vec<(usize, i64)>, SynthesisError>> = vars
         .par_chunks(chunk)
         .map(|part| {
-            let mut sys = system(synth)?;
+            let mut rows = Rows::new(&system(synth)?)?;
             let mut out = Vec::new();
             for &i in part {
-                let honest = *sys
-                    .assignments
-                    .witness_assignment
-                    .get(i)
+                let honest = *rows
+                    .z
+                    .get(rows.offset + i)
                     .ok_or(SynthesisError::AssignmentMissing)?;
                 for &d in deltas {
                     let delta = if d < 0 {
@@ -74,12 +145,10 @@ pub fn survivors(
                     } else {
                         F::from(d as u64)
                     };
-                    sys.assignments.witness_assignment[i] = honest + delta;
-                    if sys.is_satisfied()? {
+                    if rows.holds_with(i, honest + delta) {
                         out.push((i, d));
                     }
                 }
-                sys.assignments.witness_assignment[i] = honest;
             }
             Ok(out)
         })
