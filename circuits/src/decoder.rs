@@ -223,8 +223,8 @@ impl Decoder {
     }
 
     /// Public instances of a generation's proofs: the usage instances and one ciphertext word
-    /// per packed word of the generated slots.
+    /// per word the generated slots pack into.
     pub fn num_instances(&self) -> usize {
-        crate::usage::USAGE_INSTANCES + self.slots.gen.div_ceil(crate::usage::TOKENS_PER_WORD)
+        crate::usage::USAGE_INSTANCES + completion_words(&[], self.slots.gen).len()
     }
 }

@@ -42,7 +42,7 @@ use crate::Fr;
 
 /// The usage instances that precede the ciphertext.
 pub const USAGE_INSTANCES: usize = 5;
-/// Names of the usage instances; the ciphertext words follow as `cipher_0`, `cipher_1`, ...
+/// Names of the usage instances; the ciphertext words follow them (named `ciphertext` in errors).
 pub const INSTANCE_NAMES: [&str; USAGE_INSTANCES] = [
     "request_id",
     "input_commitment",

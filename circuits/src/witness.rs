@@ -82,10 +82,10 @@ pub fn run(model: &Model, batch: usize, witness: &Witness) -> Result<Run, Witnes
 }
 
 /// Public instances of a model's proofs: the usage instances and one ciphertext word per
-/// packed output word of the batch.
+/// word the batch's outputs pack into.
 pub fn num_instances(model: &Model, batch: usize) -> usize {
-    crate::usage::USAGE_INSTANCES
-        + (batch * model.output_len()).div_ceil(crate::usage::BYTES_PER_WORD)
+    let words = pack(&vec![0; batch * model.output_len()]).expect("zeros are int8");
+    crate::usage::USAGE_INSTANCES + words.len()
 }
 
 /// Largest batch a proof may cover.

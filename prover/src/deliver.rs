@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 use zkinfer_circuits::usage::{
-    commit, completion_commitment, decrypt, unpack, unpack_tokens, USAGE_INSTANCES,
+    commit, completion_commitment, completion_words, decrypt, unpack, unpack_tokens,
+    USAGE_INSTANCES,
 };
+use zkinfer_circuits::witness::num_instances;
 use zkinfer_circuits::Fr;
 
 use crate::artifacts::{ModelDir, SETTINGS_FILE};
@@ -48,14 +50,19 @@ pub struct Settled {
 /// Decrypts what `settled` published with the client's `salt`, for the model in `dir`.
 pub fn open(dir: &ModelDir, settled: &Settled, salt: Fr) -> Result<Delivered, ProverError> {
     let settings = dir.settings()?;
-    let wrong = |msg: String| ProverError::artifact(&dir.path(SETTINGS_FILE), msg);
-    let manifest = dir.manifest()?;
-    if settled.ciphertext.len() + USAGE_INSTANCES != manifest.instances {
-        return Err(wrong(format!(
-            "this model's proofs carry {} ciphertext words, the settlement {}",
-            manifest.instances - USAGE_INSTANCES,
-            settled.ciphertext.len()
-        )));
+    let model = dir.model()?;
+    let words = match settings.slots {
+        Some(slots) => completion_words(&[], slots.gen).len(),
+        None => num_instances(&model, settings.batch) - USAGE_INSTANCES,
+    };
+    if settled.ciphertext.len() != words {
+        return Err(ProverError::artifact(
+            &dir.path(SETTINGS_FILE),
+            format!(
+                "this model's proofs carry {words} ciphertext words, the settlement {}",
+                settled.ciphertext.len()
+            ),
+        ));
     }
     let words = decrypt(settled.request_id, salt, &settled.ciphertext);
     let mismatch = || {
@@ -78,7 +85,6 @@ pub fn open(dir: &ModelDir, settled: &Settled, salt: Fr) -> Result<Delivered, Pr
             completion,
         });
     }
-    let model = dir.model()?;
     let len = model.output_len();
     let values = unpack(&words, settings.batch * len).map_err(|_| mismatch())?;
     if commit(rid, salt, settled.n_out, &values)? != settled.output_commitment {
