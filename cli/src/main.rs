@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zkinfer_circuits::decoder::Slots;
 use zkinfer_prover::compile::Stop;
+use zkinfer_prover::transcript::TranscriptKind;
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +84,10 @@ enum Command {
         /// Commitment salt (0x-hex field element); default: random per proof.
         #[arg(long)]
         salt: Option<String>,
+        /// Prove with the Poseidon transcript, for `zkinfer aggregate` (halo2 only); such a proof
+        /// is settled through an aggregation proof, not on its own.
+        #[arg(long)]
+        for_aggregation: bool,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -121,6 +126,29 @@ enum Command {
         dir: PathBuf,
         #[arg(short, long)]
         out: PathBuf,
+        /// The verifier of aggregation proofs over N requests instead (keys from `zkinfer
+        /// aggregate`), with its IBatchVerifier adapter.
+        #[arg(long, value_name = "N")]
+        aggregation: Option<usize>,
+    },
+    /// Fold N proofs of one model (from `prove --for-aggregation`) into one aggregation proof for
+    /// `chain settle-batch`; the keys for N are made on first use and kept in DIR/aggregate-N.
+    Aggregate {
+        dir: PathBuf,
+        #[arg(num_args = 1.., required = true)]
+        proofs: Vec<PathBuf>,
+        #[arg(short, long)]
+        out: PathBuf,
+        /// The SRS for the aggregation keys: the model's setup with at least 2^k points (halo2
+        /// ParamsKZG or snarkjs .ptau).
+        #[arg(long, conflicts_with = "dev_srs")]
+        srs: Option<PathBuf>,
+        /// The insecure dev SRS (for development only).
+        #[arg(long)]
+        dev_srs: bool,
+        /// log2 of the aggregation circuit's rows; default: the smallest that fits 8 advice columns.
+        #[arg(long)]
+        k: Option<u32>,
     },
     /// Deploy, register, request, settle, refund and withdraw, on the embedded chain or a node.
     Chain {
@@ -194,9 +222,16 @@ fn main() -> ExitCode {
             input,
             request_id,
             salt,
+            for_aggregation,
             out,
         } => commands::check_backend(&dir, backend).and_then(|_| {
-            commands::prove::run(&dir, &input, &request_id, salt.as_deref(), &out, cli.json)
+            let transcript = if for_aggregation {
+                TranscriptKind::Poseidon
+            } else {
+                TranscriptKind::Evm
+            };
+            let salt = salt.as_deref();
+            commands::prove::run(&dir, &input, &request_id, salt, transcript, &out, cli.json)
         }),
         Command::Generate {
             dir,
@@ -225,8 +260,30 @@ fn main() -> ExitCode {
             .and_then(|_| commands::verify::run(&dir, &proof, cli.json)),
         Command::Inspect { dir } => commands::check_backend(&dir, backend)
             .and_then(|_| commands::inspect::run(&dir, cli.json)),
-        Command::Verifier { dir, out } => commands::check_backend(&dir, backend)
-            .and_then(|_| commands::verifier::run(&dir, &out, cli.json)),
+        Command::Verifier {
+            dir,
+            out,
+            aggregation,
+        } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::verifier::run(&dir, &out, aggregation, cli.json)),
+        Command::Aggregate {
+            dir,
+            proofs,
+            out,
+            srs,
+            dev_srs,
+            k,
+        } => commands::check_backend(&dir, backend).and_then(|_| {
+            let args = commands::aggregate::Args {
+                dir: &dir,
+                proofs: &proofs,
+                out: &out,
+                srs,
+                dev_srs,
+                k,
+            };
+            commands::aggregate::run(args, cli.json)
+        }),
         Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
         Command::Demo {
             model,

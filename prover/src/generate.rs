@@ -14,6 +14,7 @@ use crate::artifacts::{Manifest, ARTIFACT_VERSION};
 use crate::keys::Generator;
 use crate::prove::{create, ProofFile};
 use crate::srs::Srs;
+use crate::transcript::TranscriptKind;
 use crate::G1Affine;
 use crate::ProverError;
 
@@ -101,7 +102,13 @@ fn proving(
     statement: &UsageStatement,
 ) -> Result<Vec<u8>, ProverError> {
     let pb = crate::keys::spinner("proving the generation");
-    let proof = create(srs, pk, circuit, &statement.instances());
+    let proof = create(
+        srs,
+        pk,
+        circuit,
+        &statement.instances(),
+        TranscriptKind::Evm,
+    );
     pb.finish_and_clear();
     proof
 }

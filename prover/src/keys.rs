@@ -20,6 +20,7 @@ use zkinfer_circuits::witness::{Run, Witness};
 use crate::artifacts::*;
 use crate::backend::{BackendId, ModelKind};
 use crate::srs::{self, Srs};
+use crate::transcript::TranscriptKind;
 use crate::{Fr, G1Affine, ProverError};
 
 #[derive(Debug, Clone)]
@@ -57,7 +58,8 @@ fn keygen_for<C: Circuit<Fr>>(srs: &Srs, circuit: &C) -> Result<ProvingKey<G1Aff
     keygen_pk(srs, vk, circuit).map_err(|e| ProverError::Backend(format!("keygen_pk: {e:?}")))
 }
 
-pub(crate) fn spinner(msg: &'static str) -> indicatif::ProgressBar {
+/// A spinner for a step that takes a while.
+pub fn spinner(msg: &'static str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_message(msg);
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -206,14 +208,20 @@ pub trait ProvingBackend: Send + Sync {
     fn manifest(&self) -> &Manifest;
     fn model(&self) -> &Model;
     fn batch(&self) -> usize;
-    /// Proves one witness: the proof bytes and what the run produced.
-    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError>;
+    /// Proves one witness: the proof bytes and what the run produced. Only halo2 has a
+    /// transcript to choose; Groth16 refuses the Poseidon one.
+    fn prove(
+        &self,
+        witness: Witness,
+        transcript: TranscriptKind,
+    ) -> Result<(Vec<u8>, Run), ProverError>;
 }
 
 /// A backend that verifies proof bytes for a statement's instances.
 pub trait VerifyingBackend: Sync {
     fn manifest(&self) -> &Manifest;
-    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool;
+    /// Whether `proof` is valid for `instances`, read with `transcript`.
+    fn check(&self, instances: &[Fr], proof: &[u8], transcript: TranscriptKind) -> bool;
 }
 
 /// halo2 verification: SRS and verifying key, each checked against the manifest.
@@ -228,8 +236,8 @@ impl VerifyingBackend for VerifierKeys {
         &self.manifest
     }
 
-    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool {
-        crate::verify::check(&self.srs, &self.vk, instances, proof)
+    fn check(&self, instances: &[Fr], proof: &[u8], transcript: TranscriptKind) -> bool {
+        crate::verify::check_with(&self.srs, &self.vk, instances, proof, transcript)
     }
 }
 
@@ -243,8 +251,8 @@ impl VerifyingBackend for Groth16VerifierKeys {
         &self.manifest
     }
 
-    fn check(&self, instances: &[Fr], proof: &[u8]) -> bool {
-        crate::groth16::check(&self.vk, instances, proof)
+    fn check(&self, instances: &[Fr], proof: &[u8], transcript: TranscriptKind) -> bool {
+        transcript == TranscriptKind::Evm && crate::groth16::check(&self.vk, instances, proof)
     }
 }
 
@@ -330,9 +338,14 @@ impl ProvingBackend for ProverKeys {
         self.plan.batch
     }
 
-    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError> {
+    fn prove(
+        &self,
+        witness: Witness,
+        transcript: TranscriptKind,
+    ) -> Result<(Vec<u8>, Run), ProverError> {
         let (circuit, run) = ModelCircuit::prepare(self.plan.clone(), witness)?;
-        let proof = crate::prove::create(&self.srs, &self.pk, circuit, &run.statement.instances())?;
+        let instances = run.statement.instances();
+        let proof = crate::prove::create(&self.srs, &self.pk, circuit, &instances, transcript)?;
         Ok((proof, run))
     }
 }
@@ -356,7 +369,16 @@ impl ProvingBackend for Groth16ProverKeys {
         self.shape.batch
     }
 
-    fn prove(&self, witness: Witness) -> Result<(Vec<u8>, Run), ProverError> {
+    fn prove(
+        &self,
+        witness: Witness,
+        transcript: TranscriptKind,
+    ) -> Result<(Vec<u8>, Run), ProverError> {
+        if transcript != TranscriptKind::Evm {
+            return Err(ProverError::Backend(
+                "Groth16 proofs cannot be aggregated: prove with the halo2 backend".into(),
+            ));
+        }
         crate::groth16::prove(&self.pk, self.shape.clone(), witness)
     }
 }

@@ -6,7 +6,7 @@ use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
 
-use crate::transcript::{Challenge, EvmWrite};
+use crate::transcript::{Challenge, EvmWrite, TranscriptKind};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fr_to_hex;
@@ -66,30 +66,61 @@ pub struct Proved {
     pub seconds: f64,
 }
 
-/// Creates one halo2 proof of `circuit` for `instances`.
+/// Creates one halo2 proof of `circuit` for `instances`, with the chosen transcript.
 pub fn create<C: Circuit<crate::Fr>>(
     srs: &Srs,
     pk: &ProvingKey<G1Affine>,
     circuit: C,
     instances: &[crate::Fr],
+    transcript: TranscriptKind,
 ) -> Result<Vec<u8>, ProverError> {
-    let mut transcript = <EvmWrite as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(vec![]);
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, Challenge, _, _, _>(
-        srs,
-        pk,
-        &[circuit],
-        &[&[instances]],
-        rand::rngs::OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Backend(format!("create_proof: {e:?}")))?;
-    Ok(transcript.finalize())
+    fn run<'a, E, T>(
+        srs: &'a Srs,
+        pk: &ProvingKey<G1Affine>,
+        circuit: impl Circuit<crate::Fr>,
+        instances: &[crate::Fr],
+        mut transcript: T,
+    ) -> Result<T, ProverError>
+    where
+        E: halo2_proofs::transcript::EncodedChallenge<G1Affine>,
+        T: halo2_proofs::transcript::TranscriptWrite<G1Affine, E>,
+    {
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'a, Bn256>, E, _, _, _>(
+            srs,
+            pk,
+            &[circuit],
+            &[&[instances]],
+            rand::rngs::OsRng,
+            &mut transcript,
+        )
+        .map_err(|e| ProverError::Backend(format!("create_proof: {e:?}")))?;
+        Ok(transcript)
+    }
+    Ok(match transcript {
+        TranscriptKind::Evm => {
+            let t = <EvmWrite as TranscriptWriterBuffer<_, G1Affine, Challenge>>::init(vec![]);
+            run(srs, pk, circuit, instances, t)?.finalize()
+        }
+        TranscriptKind::Poseidon => run(
+            srs,
+            pk,
+            circuit,
+            instances,
+            crate::transcript::poseidon_writer(),
+        )?
+        .finalize(),
+    })
 }
 
-/// Proves one witness with either backend.
-pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, ProverError> {
+/// Proves one witness with either backend; `transcript` is the EVM one unless the proof is to be
+/// aggregated.
+pub fn prove_one(
+    keys: &dyn ProvingBackend,
+    witness: Witness,
+    transcript: TranscriptKind,
+) -> Result<Proved, ProverError> {
     let start = std::time::Instant::now();
-    let (proof, Run { statement, outputs }) = keys.prove(witness.clone())?;
+    let (proof, Run { statement, outputs }) = keys.prove(witness.clone(), transcript)?;
     let manifest = keys.manifest();
     let model = keys.model();
     let output: Vec<Vec<i64>> = outputs
@@ -100,7 +131,10 @@ pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, 
         file: ProofFile {
             version: ARTIFACT_VERSION,
             backend: manifest.backend.id().into(),
-            transcript: manifest.transcript.clone(),
+            transcript: match transcript {
+                TranscriptKind::Evm => manifest.transcript.clone(),
+                TranscriptKind::Poseidon => transcript.label().into(),
+            },
             insecure_dev_srs: manifest.insecure_dev_srs,
             vk_sha256: manifest.vk_sha256.clone(),
             instances: InstanceStrings(statement.to_hex()),
@@ -127,6 +161,7 @@ pub fn prove_one(keys: &dyn ProvingBackend, witness: Witness) -> Result<Proved, 
 pub fn prove_many(
     keys: &dyn ProvingBackend,
     witnesses: Vec<Witness>,
+    transcript: TranscriptKind,
 ) -> Vec<Result<Proved, ProverError>> {
     let pb = indicatif::ProgressBar::new(witnesses.len() as u64);
     pb.set_style(
@@ -136,7 +171,7 @@ pub fn prove_many(
     let out = witnesses
         .into_par_iter()
         .map(|w| {
-            let r = prove_one(keys, w);
+            let r = prove_one(keys, w, transcript);
             pb.inc(1);
             r
         })

@@ -10,7 +10,7 @@ use halo2_proofs::poly::kzg::strategy::SingleStrategy;
 use crate::keys::VerifyingBackend;
 use crate::prove::ProofFile;
 use crate::srs::Srs;
-use crate::transcript::{Challenge, Layout, StrictRead};
+use crate::transcript::{Encoding, Evm, Layout, Poseidon, StrictRead, TranscriptKind};
 use crate::{Bn256, Fr, G1Affine, ProverError};
 
 /// Why a proof was not accepted.
@@ -26,9 +26,24 @@ pub enum Rejection {
     Invalid,
 }
 
-/// Checks raw proof bytes for the given instances: canonical encodings only, no trailing bytes.
+/// Checks raw EVM-transcript proof bytes for the given instances: canonical encodings only, no
+/// trailing bytes.
 pub fn check(srs: &Srs, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
-    check_with_layout(srs, vk, instances, proof).is_some()
+    check_with(srs, vk, instances, proof, TranscriptKind::Evm)
+}
+
+/// Like [`check`], for a proof made with `transcript`.
+pub fn check_with(
+    srs: &Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+    transcript: TranscriptKind,
+) -> bool {
+    match transcript {
+        TranscriptKind::Evm => check_with_layout(srs, vk, instances, proof).is_some(),
+        TranscriptKind::Poseidon => read_strictly::<Poseidon>(srs, vk, instances, proof).is_some(),
+    }
 }
 
 /// Like [`check`], and returns where the proof's scalars sit (the on-chain adapter checks them).
@@ -38,10 +53,19 @@ pub fn check_with_layout(
     instances: &[Fr],
     proof: &[u8],
 ) -> Option<Layout> {
-    let mut transcript = StrictRead::new(proof);
+    read_strictly::<Evm>(srs, vk, instances, proof)
+}
+
+fn read_strictly<E: Encoding>(
+    srs: &Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> Option<Layout> {
+    let mut transcript = StrictRead::<E>::new(proof);
     let strategy = SingleStrategy::new(srs);
     let ok =
-        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, Challenge, _, _>(
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, E::Challenge, _, _>(
             srs.verifier_params(),
             vk,
             strategy,
@@ -55,15 +79,21 @@ pub fn check_with_layout(
 /// Verifies a proof file; `Ok(())` if and only if it is valid for the model's key.
 pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), Rejection> {
     let m = keys.manifest();
-    if file.version != crate::artifacts::ARTIFACT_VERSION
-        || file.backend != m.backend.id()
-        || file.transcript != m.transcript
-    {
+    // The key's own transcript (the on-chain one), or Poseidon for a proof made to be
+    // aggregated (which only a halo2 key accepts).
+    let transcript = if file.transcript == m.transcript {
+        Some(TranscriptKind::Evm)
+    } else {
+        TranscriptKind::from_label(&file.transcript).filter(|t| *t == TranscriptKind::Poseidon)
+    };
+    let Some(transcript) = transcript.filter(|_| {
+        file.version == crate::artifacts::ARTIFACT_VERSION && file.backend == m.backend.id()
+    }) else {
         return Err(Rejection::Format(format!(
             "version {}, backend {}, transcript {}",
             file.version, file.backend, file.transcript
         )));
-    }
+    };
     if file.vk_sha256 != m.vk_sha256 {
         return Err(Rejection::WrongKey(file.vk_sha256.clone()));
     }
@@ -79,7 +109,7 @@ pub fn verify_file(keys: &dyn VerifyingBackend, file: &ProofFile) -> Result<(), 
         )));
     }
     let proof = file.proof_bytes().map_err(Rejection::Malformed)?;
-    if keys.check(&instances, &proof) {
+    if keys.check(&instances, &proof, transcript) {
         Ok(())
     } else {
         Err(Rejection::Invalid)

@@ -41,7 +41,7 @@ fn a_tiny_gpt_generation_proves_and_verifies() {
     let (circuit, run) = DecoderCircuit::prepare(plan.clone(), request).unwrap();
     assert_eq!((run.generation.n_in, run.generation.n_out), (3, 2));
     let inst = run.statement.instances();
-    let proof = create(&srs, &pk, circuit, &inst).unwrap();
+    let proof = create(&srs, &pk, circuit, &inst, Default::default()).unwrap();
     assert!(check(&srs, pk.get_vk(), &inst, &proof));
     for i in 0..5 {
         let mut bad = inst.clone();

@@ -13,6 +13,7 @@ use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::*;
 use zkinfer_prover::keys::{load_prover, load_verifier, setup, SrsSource};
 use zkinfer_prover::prove::prove_one;
+use zkinfer_prover::transcript::TranscriptKind;
 use zkinfer_prover::verify::{check, verify_file, Rejection};
 
 mod common;
@@ -83,51 +84,47 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
         request_id: Fr::from(42),
         salt: Fr::from(7),
     };
-    let proved = prove_one(keys.as_ref(), w).unwrap();
+    let proved = prove_one(keys.as_ref(), w, Default::default()).unwrap();
     let vkeys = load_verifier(&md).unwrap();
     verify_file(vkeys.as_ref(), &proved.file).unwrap();
     assert_eq!(proved.opening.n_in, 1);
 
     let instances = proved.file.instances.parse().unwrap();
     let proof = hex::decode(proved.file.proof.trim_start_matches("0x")).unwrap();
-    assert!(vkeys.check(&instances, &proof));
+    rejects_tampering(vkeys.as_ref(), &instances, &proof, TranscriptKind::Evm);
 
-    // every single flipped byte is rejected
-    let accepted: Vec<usize> = (0..proof.len())
-        .into_par_iter()
-        .filter(|&i| {
-            let mut p = proof.clone();
-            p[i] ^= 0x01 << (i % 8);
-            vkeys.check(&instances, &p)
-        })
-        .collect();
-    assert!(
-        accepted.is_empty(),
-        "flipped bytes accepted at {accepted:?}"
+    // The same statement proven for aggregation (Poseidon transcript): verifies as such, under
+    // the same strict rules, and never as the other transcript.
+    let w = Witness {
+        rows: proved.opening.input.clone(),
+        request_id: Fr::from(42),
+        salt: Fr::from(7),
+    };
+    let poseidon = prove_one(keys.as_ref(), w, TranscriptKind::Poseidon).unwrap();
+    assert_eq!(poseidon.file.transcript, TranscriptKind::Poseidon.label());
+    assert_eq!(poseidon.file.instances, proved.file.instances);
+    verify_file(vkeys.as_ref(), &poseidon.file).unwrap();
+    let p_bytes = hex::decode(poseidon.file.proof.trim_start_matches("0x")).unwrap();
+    rejects_tampering(
+        vkeys.as_ref(),
+        &instances,
+        &p_bytes,
+        TranscriptKind::Poseidon,
     );
-    // every bit of the flag byte of every point, too (halo2curves ignores the infinity flag)
-    for i in (31..proof.len()).step_by(32) {
-        for bit in 6..8 {
-            let mut p = proof.clone();
-            p[i] ^= 1 << bit;
-            assert!(
-                !vkeys.check(&instances, &p),
-                "flag bit {bit} of byte {i} accepted"
-            );
-        }
-    }
-    // a truncated or extended proof is rejected
-    assert!(!vkeys.check(&instances, &proof[..proof.len() - 1]));
-    let mut longer = proof.clone();
-    longer.push(0);
-    assert!(!vkeys.check(&instances, &longer));
+    assert!(!vkeys.check(&instances, &p_bytes, TranscriptKind::Evm));
+    assert!(!vkeys.check(&instances, &proof, TranscriptKind::Poseidon));
+    let mut relabeled = poseidon.file.clone();
+    relabeled.transcript = proved.file.transcript.clone();
+    assert!(matches!(
+        verify_file(vkeys.as_ref(), &relabeled),
+        Err(Rejection::Invalid)
+    ));
+    relabeled.transcript = "blake2b".into();
+    assert!(matches!(
+        verify_file(vkeys.as_ref(), &relabeled),
+        Err(Rejection::Format(_))
+    ));
 
-    // every changed instance is rejected
-    for i in 0..instances.len() {
-        let mut inst = instances.clone();
-        inst[i] += Fr::from(1);
-        assert!(!vkeys.check(&inst, &proof), "instance {i} + 1 accepted");
-    }
     // x + r in the proof file is refused, never reduced
     let r = num_add(MODULUS_HEX, &proved.file.instances.0[3]);
     let mut file = proved.file.clone();
@@ -205,11 +202,57 @@ fn batch_proofs_meter_real_rows() {
     let (circuit, run) = zkinfer_circuits::halo2::ModelCircuit::prepare(plan.clone(), w).unwrap();
     assert_eq!((run.statement.n_in, run.statement.n_out), (3, 3));
     let inst = run.statement.instances();
-    let proof = zkinfer_prover::prove::create(&srs, &pk, circuit, &inst).unwrap();
+    let proof =
+        zkinfer_prover::prove::create(&srs, &pk, circuit, &inst, TranscriptKind::Evm).unwrap();
     assert!(check(&srs, pk.get_vk(), &inst, &proof));
     // claiming four metered rows with the same proof fails
     let mut more = inst.clone();
     more[3] = Fr::from(4);
     more[4] = Fr::from(4);
     assert!(!check(&srs, pk.get_vk(), &more, &proof));
+}
+
+/// Every flipped byte, flag bit, truncation, extension and changed instance is rejected.
+fn rejects_tampering(
+    vkeys: &dyn zkinfer_prover::keys::VerifyingBackend,
+    instances: &[Fr],
+    proof: &[u8],
+    t: TranscriptKind,
+) {
+    assert!(vkeys.check(instances, proof, t));
+    let accepted: Vec<usize> = (0..proof.len())
+        .into_par_iter()
+        .filter(|&i| {
+            let mut p = proof.to_vec();
+            p[i] ^= 0x01 << (i % 8);
+            vkeys.check(instances, &p, t)
+        })
+        .collect();
+    assert!(
+        accepted.is_empty(),
+        "{t:?}: flipped bytes accepted at {accepted:?}"
+    );
+    // every flag bit of every 32-byte word, too (halo2curves ignores the infinity flag)
+    for i in (31..proof.len()).step_by(32) {
+        for bit in 6..8 {
+            let mut p = proof.to_vec();
+            p[i] ^= 1 << bit;
+            assert!(
+                !vkeys.check(instances, &p, t),
+                "{t:?}: flag bit {bit} of byte {i} accepted"
+            );
+        }
+    }
+    assert!(!vkeys.check(instances, &proof[..proof.len() - 1], t));
+    let mut longer = proof.to_vec();
+    longer.push(0);
+    assert!(!vkeys.check(instances, &longer, t));
+    for i in 0..instances.len() {
+        let mut inst = instances.to_vec();
+        inst[i] += Fr::from(1);
+        assert!(
+            !vkeys.check(&inst, proof, t),
+            "{t:?}: instance {i} + 1 accepted"
+        );
+    }
 }

@@ -63,7 +63,7 @@ fn snarkjs_ceremony_file_is_a_usable_and_checked_srs() {
     };
     let (circuit, run) = ModelCircuit::prepare(plan, w).unwrap();
     let inst = run.statement.instances();
-    let proof = create(&params, &pk, circuit, &inst).unwrap();
+    let proof = create(&params, &pk, circuit, &inst, Default::default()).unwrap();
     assert!(check(&params, pk.get_vk(), &inst, &proof));
 
     // a larger circuit than the ceremony allows

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.20;
 
 import {IUsageVerifier} from "./IUsageVerifier.sol";
+import {IBatchVerifier} from "./IBatchVerifier.sol";
 
 interface IERC20Minimal {
     function balanceOf(address account) external view returns (uint256);
@@ -15,7 +16,10 @@ interface IERC20Minimal {
 /// model's owner takes a royalty, and the client gets back what was not used. The proof carries
 /// the output encrypted to the client (under pads only the client's salt opens), and the event
 /// that pays publishes it: payment and delivery are one transaction. Payments are pulled
-/// (`withdraw`), never pushed.
+/// (`withdraw`), never pushed. A model's owner may also register batch verifiers, each of which
+/// settles N of the model's requests with one aggregation proof (`settleBatch`) under exactly the
+/// rules of `settle`; a request can only be settled by a batch verifier registered before it was
+/// opened, so a client knows every verifier that can pay out its escrow when it commits to it.
 contract Settlement {
     /// BN254 scalar-field modulus: every public instance must be below it.
     uint256 internal constant R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
@@ -29,6 +33,8 @@ contract Settlement {
         /// Words of the output ciphertext this model's proofs carry (the verifier's instances
         /// beyond the five usage instances), fixed at registration.
         uint16 cipherWords;
+        /// Batch verifiers registered so far.
+        uint32 batchVerifiers;
         address owner;
         address provider;
         address token;
@@ -51,13 +57,35 @@ contract Settlement {
         uint64 modelId;
         uint64 maxIn;
         uint64 maxOut;
+        /// The model's batch verifiers when the request was opened: only these may settle it.
+        uint32 batchVerifiers;
         uint256 inputCommitment;
         uint256 escrow;
     }
 
+    /// A model's verifier of aggregation proofs for some N, and its place in registration order.
+    struct BatchVerifier {
+        address verifier;
+        uint32 index;
+    }
+
+    /// One request's claim in a batch: what `settle` takes besides the proof.
+    struct Claim {
+        uint256 requestId;
+        uint256 outputCommitment;
+        uint64 nIn;
+        uint64 nOut;
+        uint256[] ciphertext;
+    }
+
+    /// Limbs of the KZG accumulator that lead an aggregation proof's instances.
+    uint256 internal constant ACCUMULATOR_LIMBS = 12;
+
     uint256 public modelCount;
     mapping(uint256 => Model) public models;
     mapping(uint256 => Request) public requests;
+    /// modelId => requests per proof => batch verifier.
+    mapping(uint256 => mapping(uint256 => BatchVerifier)) public batchVerifiers;
     /// token => account => amount that account may withdraw.
     mapping(address => mapping(address => uint256)) public credits;
 
@@ -94,6 +122,7 @@ contract Settlement {
         uint256 refund,
         uint256[] ciphertext
     );
+    event BatchVerifierRegistered(uint256 indexed modelId, uint256 requests, address verifier, uint32 index);
     event RequestRefunded(uint256 indexed requestId, uint256 amount);
     event Withdrawn(address indexed token, address indexed account, uint256 amount);
 
@@ -115,6 +144,11 @@ contract Settlement {
     error WrongCiphertextLength();
     error RequestExists();
     error Reentrancy();
+    error NotModelOwner();
+    error BatchVerifierExists();
+    error NoBatchVerifier();
+    error WrongModel();
+    error BatchVerifierTooNew();
 
     modifier nonReentrant() {
         if (locked != 1) revert Reentrancy();
@@ -140,7 +174,7 @@ contract Settlement {
         uint16 cipherWords = _cipherWords(verifier);
         modelId = ++modelCount;
         models[modelId] = Model(
-            verifier, royaltyBps, cipherWords, owner, provider, token, uint128(priceIn), uint128(priceOut)
+            verifier, royaltyBps, cipherWords, 0, owner, provider, token, uint128(priceIn), uint128(priceOut)
         );
         emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token, cipherWords);
     }
@@ -153,6 +187,35 @@ contract Settlement {
         } catch {
             revert InvalidModel();
         }
+    }
+
+    /// @notice Registers, for the model's owner, a verifier of aggregation proofs over
+    /// `numRequests()` of the model's requests. It must state the model's instance layout; one
+    /// per N, never replaced, and usable only for requests opened after this call.
+    function registerBatchVerifier(uint256 modelId, address verifier) external nonReentrant {
+        Model storage m = models[modelId];
+        if (m.verifier == address(0)) revert UnknownModel();
+        if (msg.sender != m.owner) revert NotModelOwner();
+        if (verifier.code.length == 0) revert VerifierHasNoCode();
+        uint256 n;
+        uint256 instances;
+        try IBatchVerifier(verifier).numRequests() returns (uint256 got) {
+            n = got;
+        } catch {
+            revert InvalidModel();
+        }
+        try IBatchVerifier(verifier).numInstances() returns (uint256 got) {
+            instances = got;
+        } catch {
+            revert InvalidModel();
+        }
+        if (n == 0 || n > type(uint16).max || instances != ACCUMULATOR_LIMBS + n * (5 + uint256(m.cipherWords))) {
+            revert InvalidModel();
+        }
+        if (batchVerifiers[modelId][n].verifier != address(0)) revert BatchVerifierExists();
+        uint32 index = ++m.batchVerifiers;
+        batchVerifiers[modelId][n] = BatchVerifier(verifier, index);
+        emit BatchVerifierRegistered(modelId, n, verifier, index);
     }
 
     /// @notice The escrow a request with these limits needs.
@@ -201,8 +264,9 @@ contract Settlement {
             escrow = IERC20Minimal(m.token).balanceOf(address(this)) - before;
             if (escrow < cost) revert WrongPayment();
         }
-        requests[requestId] =
-            Request(msg.sender, Status.Open, deadline, uint64(modelId), maxIn, maxOut, inputCommitment, escrow);
+        requests[requestId] = Request(
+            msg.sender, Status.Open, deadline, uint64(modelId), maxIn, maxOut, m.batchVerifiers, inputCommitment, escrow
+        );
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);
     }
 
@@ -219,41 +283,89 @@ contract Settlement {
         uint256[] calldata ciphertext
     ) external nonReentrant {
         Request storage r = requests[requestId];
+        _claimable(r, nIn, nOut);
+        Model storage m = models[r.modelId];
+        if (ciphertext.length != m.cipherWords) revert WrongCiphertextLength();
+        uint256[] memory instances = new uint256[](5 + ciphertext.length);
+        _statement(instances, 0, requestId, r.inputCommitment, outputCommitment, nIn, nOut, ciphertext);
+        if (!IUsageVerifier(m.verifier).verify(proof, instances)) revert InvalidProof();
+        (uint256 cost, uint256 royalty) = _close(r, m, requestId, outputCommitment, nIn, nOut, ciphertext);
+        _credit(m, cost, royalty);
+    }
+
+    /// @notice Settles `claims.length` requests of one model with one aggregation proof, through
+    /// the batch verifier registered for that N. Every claim is held to the rules of `settle`
+    /// (open, before its deadline, within its maxima, of this model, the right ciphertext length)
+    /// and pays exactly what its own settlement would; one bad claim reverts the whole batch.
+    function settleBatch(
+        uint256 modelId,
+        bytes calldata proof,
+        uint256[ACCUMULATOR_LIMBS] calldata accumulator,
+        Claim[] calldata claims
+    ) external nonReentrant {
+        BatchVerifier memory bv = batchVerifiers[modelId][claims.length];
+        if (bv.verifier == address(0)) revert NoBatchVerifier();
+        Model storage m = models[modelId];
+        uint256 per = 5 + uint256(m.cipherWords);
+        uint256[] memory instances = new uint256[](ACCUMULATOR_LIMBS + claims.length * per);
+        for (uint256 i = 0; i < ACCUMULATOR_LIMBS; ++i) {
+            instances[i] = accumulator[i];
+        }
+        uint256 cost;
+        uint256 royalty;
+        for (uint256 i = 0; i < claims.length; ++i) {
+            Claim calldata c = claims[i];
+            Request storage r = requests[c.requestId];
+            _claimable(r, c.nIn, c.nOut);
+            if (r.modelId != modelId) revert WrongModel();
+            if (r.batchVerifiers < bv.index) revert BatchVerifierTooNew();
+            if (c.ciphertext.length != m.cipherWords) revert WrongCiphertextLength();
+            _statement(
+                instances, ACCUMULATOR_LIMBS + i * per, c.requestId, r.inputCommitment, c.outputCommitment, c.nIn, c.nOut, c.ciphertext
+            );
+            // Closing before the proof is checked makes a request listed twice fail `_claimable`;
+            // a failed proof reverts it all.
+            (uint256 c1, uint256 r1) = _close(r, m, c.requestId, c.outputCommitment, c.nIn, c.nOut, c.ciphertext);
+            cost += c1;
+            royalty += r1;
+        }
+        if (!IBatchVerifier(bv.verifier).verify(proof, instances)) revert InvalidProof();
+        _credit(m, cost, royalty);
+    }
+
+    /// The rules every settled request meets.
+    function _claimable(Request storage r, uint64 nIn, uint64 nOut) private view {
         if (r.status != Status.Open) revert NotOpen();
         if (block.timestamp > r.deadline) revert DeadlinePassed();
         if (nIn > r.maxIn || nOut > r.maxOut) revert UsageExceedsRequest();
-        Model storage m = models[r.modelId];
-        if (ciphertext.length != m.cipherWords) revert WrongCiphertextLength();
-        uint256[] memory instances = _instances(requestId, r.inputCommitment, outputCommitment, nIn, nOut, ciphertext);
-        if (!IUsageVerifier(m.verifier).verify(proof, instances)) revert InvalidProof();
-        _pay(r, m, requestId, outputCommitment, nIn, nOut, ciphertext);
     }
 
-    /// The statement a settlement must prove, every element checked below r.
-    function _instances(
+    /// Writes a request's statement into `instances` from `offset`, every element checked below r.
+    function _statement(
+        uint256[] memory instances,
+        uint256 offset,
         uint256 requestId,
         uint256 inputCommitment,
         uint256 outputCommitment,
         uint64 nIn,
         uint64 nOut,
         uint256[] calldata ciphertext
-    ) private pure returns (uint256[] memory instances) {
+    ) private pure {
         if (outputCommitment >= R) revert NotInField();
-        instances = new uint256[](5 + ciphertext.length);
-        instances[0] = requestId;
-        instances[1] = inputCommitment;
-        instances[2] = outputCommitment;
-        instances[3] = nIn;
-        instances[4] = nOut;
+        instances[offset] = requestId;
+        instances[offset + 1] = inputCommitment;
+        instances[offset + 2] = outputCommitment;
+        instances[offset + 3] = nIn;
+        instances[offset + 4] = nOut;
         for (uint256 i = 0; i < ciphertext.length; ++i) {
             if (ciphertext[i] >= R) revert NotInField();
-            instances[5 + i] = ciphertext[i];
+            instances[offset + 5 + i] = ciphertext[i];
         }
     }
 
-    /// Marks a verified request settled, credits provider, owner and client, and publishes the
-    /// ciphertext.
-    function _pay(
+    /// Marks a request settled, credits the client's refund and publishes the ciphertext; returns
+    /// the cost and the royalty in it, for the caller to credit.
+    function _close(
         Request storage r,
         Model storage m,
         uint256 requestId,
@@ -261,16 +373,20 @@ contract Settlement {
         uint64 nIn,
         uint64 nOut,
         uint256[] calldata ciphertext
-    ) private {
+    ) private returns (uint256 cost, uint256 royalty) {
         r.status = Status.Settled;
-        uint256 cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;
-        uint256 royalty = cost * m.royaltyBps / 10_000;
-        uint256 refund = r.escrow - cost;
+        cost = uint256(nIn) * m.priceIn + uint256(nOut) * m.priceOut;
+        royalty = cost * m.royaltyBps / 10_000;
+        uint256 unused = r.escrow - cost;
         // Zero credits are skipped: writing a fresh storage slot costs 22k gas.
+        if (unused != 0) credits[m.token][r.client] += unused;
+        emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, unused, ciphertext);
+    }
+
+    /// Credits the owner's royalty and the provider's share of `cost`.
+    function _credit(Model storage m, uint256 cost, uint256 royalty) private {
         if (royalty != 0) credits[m.token][m.owner] += royalty;
         if (cost != royalty) credits[m.token][m.provider] += cost - royalty;
-        if (refund != 0) credits[m.token][r.client] += refund;
-        emit RequestSettled(requestId, outputCommitment, nIn, nOut, cost - royalty, royalty, refund, ciphertext);
     }
 
     /// @notice After the deadline, returns an unsettled request's escrow to its client. Anyone may call.

@@ -39,7 +39,8 @@ pub struct VerifierManifest {
     pub compiler: CompilerSettings,
     /// The generated verifier's parts, in deployment and call order.
     pub parts: Vec<ContractInfo>,
-    /// The `IUsageVerifier` adapter; its constructor takes the parts' addresses.
+    /// The `IUsageVerifier` (or, for aggregation proofs, `IBatchVerifier`) adapter; its
+    /// constructor takes the parts' addresses.
     pub adapter: ContractInfo,
 }
 
@@ -55,7 +56,24 @@ pub struct VerifierArtifact {
 /// few parts as keep each under the EIP-170 limit.
 pub fn build(dir: &ModelDir, solc: &Solc) -> Result<VerifierArtifact, ContractsError> {
     let keys = load_verifier_keys(dir).map_err(|e| ContractsError::Model(e.to_string()))?;
-    let generated = generate(&keys);
+    compile_fitting(&generate(&keys), solc)
+}
+
+/// Generates and compiles the verifier of a model's aggregation proofs for N requests.
+pub fn build_aggregation(
+    dir: &zkinfer_aggregate::AggregateDir,
+    solc: &Solc,
+) -> Result<VerifierArtifact, ContractsError> {
+    let keys = zkinfer_aggregate::keys::load(dir, false)
+        .map_err(|e| ContractsError::Model(e.to_string()))?;
+    compile_fitting(&crate::generate::generate_aggregation(&keys), solc)
+}
+
+/// Compiles generated code in as few parts as keep each contract under EIP-170.
+fn compile_fitting(
+    generated: &crate::generate::Generated,
+    solc: &Solc,
+) -> Result<VerifierArtifact, ContractsError> {
     let mut largest = 0;
     for n in 1..=MAX_PARTS {
         let sources = generated.sources(n)?;

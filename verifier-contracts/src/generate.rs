@@ -10,7 +10,7 @@ use halo2_proofs::poly::commitment::ParamsProver;
 use halo2curves::bn256::{Bn256, Fq, Fr, G1Affine};
 use snark_verifier::loader::evm::EvmLoader;
 use snark_verifier::loader::native::NativeLoader;
-use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey};
+use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey, LimbsEncoding};
 use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier::system::halo2::{compile, Config};
 use snark_verifier::util::transcript::{Transcript, TranscriptRead};
@@ -22,8 +22,15 @@ use zkinfer_prover::BackendId;
 use crate::ContractsError;
 
 type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>>;
+/// The verifier of aggregation proofs: the accumulator is decoded from 3 limbs of 88 bits per
+/// coordinate, as snark-verifier-sdk's circuit exposes it.
+type AggregationPlonk = PlonkVerifier<
+    KzgAs<Bn256, Bdfg21>,
+    LimbsEncoding<{ zkinfer_aggregate::LIMBS }, { zkinfer_aggregate::LIMB_BITS }>,
+>;
 
 pub const I_USAGE_VERIFIER_SOL: &str = include_str!("../contracts/IUsageVerifier.sol");
+pub const I_BATCH_VERIFIER_SOL: &str = include_str!("../contracts/IBatchVerifier.sol");
 const HALO2_ADAPTER_TEMPLATE: &str = include_str!("../contracts/Halo2UsageVerifier.sol.tmpl");
 const GROTH16_ADAPTER_TEMPLATE: &str = include_str!("../contracts/Groth16UsageVerifier.sol.tmpl");
 
@@ -48,6 +55,8 @@ pub struct Generated {
     vk_sha256: String,
     /// Public instances of the key's proofs.
     instances: usize,
+    /// Requests per proof of an aggregation verifier; `None` for a model's own.
+    batch: Option<usize>,
     code: Code,
 }
 
@@ -62,7 +71,7 @@ pub fn generate(keys: &LoadedVerifier) -> Generated {
         LoadedVerifier::Halo2(k) => (
             &k.manifest,
             Code::Halo2 {
-                verifier: plonk_verifier_sol(&k.srs, &k.vk, k.manifest.instances),
+                verifier: plonk_verifier_sol(&k.srs, &k.vk, k.manifest.instances, false),
                 layout: proof_layout(&k.srs, &k.vk, k.manifest.instances),
             },
         ),
@@ -77,7 +86,24 @@ pub fn generate(keys: &LoadedVerifier) -> Generated {
         backend: manifest.backend,
         vk_sha256: manifest.vk_sha256.clone(),
         instances: manifest.instances,
+        batch: None,
         code,
+    }
+}
+
+/// Generates the verifier of a model's aggregation proofs: the accumulator's limbs lead the
+/// instances, and the verifier folds its pairing check into its own.
+pub fn generate_aggregation(keys: &zkinfer_aggregate::keys::AggregateKeys) -> Generated {
+    let m = &keys.manifest;
+    Generated {
+        backend: BackendId::Halo2,
+        vk_sha256: m.vk_sha256.clone(),
+        instances: m.instances,
+        batch: Some(m.requests),
+        code: Code::Halo2 {
+            verifier: plonk_verifier_sol(&keys.srs, &keys.vk, m.instances, true),
+            layout: proof_layout(&keys.srs, &keys.vk, m.instances),
+        },
     }
 }
 
@@ -97,25 +123,37 @@ impl Generated {
         layout: &Layout,
         parts: usize,
     ) -> Result<VerifierSources, ContractsError> {
-        let split = split_verifier(code, parts, 32 * self.instances + layout.len)?;
+        let (adapter, interface, extra) = match self.batch {
+            None => ("Halo2UsageVerifier", "IUsageVerifier", String::new()),
+            Some(n) => (
+                "Halo2BatchVerifier",
+                "IBatchVerifier",
+                format!("\n    uint256 public constant NUM_REQUESTS = {n};\n\n    function numRequests() external pure returns (uint256) {{\n        return NUM_REQUESTS;\n    }}\n"),
+            ),
+        };
+        let split = split_verifier(code, parts, 32 * self.instances + layout.len, adapter)?;
         let names: Vec<String> = (0..split.len())
-            .map(|i| format!("Halo2VerifierPart{i}"))
+            .map(|i| format!("{adapter}Part{i}"))
             .collect();
         let mut sources: BTreeMap<String, String> = names
             .iter()
             .zip(split)
             .map(|(name, text)| (format!("{name}.sol"), text))
             .collect();
-        sources.insert(
-            "Halo2UsageVerifier.sol".into(),
-            halo2_adapter(&self.vk_sha256, layout, names.len(), self.instances),
-        );
+        let text = halo2_adapter(&self.vk_sha256, layout, names.len(), self.instances)
+            .replace("{{NAME}}", adapter)
+            .replace("{{INTERFACE}}", interface)
+            .replace("{{EXTRA}}", &extra);
+        sources.insert(format!("{adapter}.sol"), text);
+        if self.batch.is_some() {
+            sources.insert("IBatchVerifier.sol".into(), I_BATCH_VERIFIER_SOL.into());
+        }
         Ok(VerifierSources {
             backend: self.backend,
             vk_sha256: self.vk_sha256.clone(),
             sources: with_interface(sources),
             parts: names,
-            adapter: "Halo2UsageVerifier",
+            adapter,
         })
     }
 
@@ -180,6 +218,7 @@ pub fn split_verifier(
     code: &str,
     parts: usize,
     state_offset: usize,
+    name: &str,
 ) -> Result<Vec<String>, ContractsError> {
     const END: &str = "// Revert if anything fails";
     let unexpected =
@@ -213,7 +252,7 @@ pub fn split_verifier(
     if parts <= 1 {
         return Ok(vec![code.replace(
             "contract Halo2Verifier ",
-            "contract Halo2VerifierPart0 ",
+            &format!("contract {name}Part0 "),
         )]);
     }
     // Top-level statement boundaries (byte offsets into `body`).
@@ -246,7 +285,7 @@ pub fn split_verifier(
         .map(|i| {
             let head = head.replace(
                 "contract Halo2Verifier ",
-                &format!("contract Halo2VerifierPart{i} "),
+                &format!("contract {name}Part{i} "),
             );
             let chunk = &body[cuts[i]..cuts[i + 1]];
             let start = if i == 0 {
@@ -279,8 +318,20 @@ fn protocol(
     srs: &zkinfer_prover::srs::Srs,
     vk: &VerifyingKey<G1Affine>,
     instances: usize,
+    accumulator: bool,
 ) -> snark_verifier::verifier::plonk::PlonkProtocol<G1Affine> {
-    compile(srs, vk, Config::kzg().with_num_instance(vec![instances]))
+    let indices = accumulator.then(|| {
+        (0..zkinfer_aggregate::ACCUMULATOR_LIMBS)
+            .map(|i| (0, i))
+            .collect()
+    });
+    compile(
+        srs,
+        vk,
+        Config::kzg()
+            .with_num_instance(vec![instances])
+            .with_accumulator_indices(indices),
+    )
 }
 
 fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
@@ -288,21 +339,31 @@ fn deciding_key(srs: &zkinfer_prover::srs::Srs) -> KzgDecidingKey<Bn256> {
 }
 
 /// snark-verifier's Solidity (Yul inside a fallback) for this key and count of instances. Its
-/// calldata is the instances followed by the proof, as 32-byte big-endian words.
+/// calldata is the instances followed by the proof, as 32-byte big-endian words. With
+/// `accumulator`, the first [`zkinfer_aggregate::ACCUMULATOR_LIMBS`] instances are an
+/// aggregation proof's accumulator, whose pairing check the verifier folds into its own.
 pub fn plonk_verifier_sol(
     srs: &zkinfer_prover::srs::Srs,
     vk: &VerifyingKey<G1Affine>,
     instances: usize,
+    accumulator: bool,
 ) -> String {
-    let protocol = protocol(srs, vk, instances);
+    let protocol = protocol(srs, vk, instances, accumulator);
     let dk = deciding_key(srs);
     let loader = EvmLoader::new::<Fq, Fr>();
     let protocol = protocol.loaded(&loader);
     let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
     let instances = transcript.load_instances(vec![instances]);
-    let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
-        .expect("reading a proof symbolically cannot fail");
-    Plonk::verify(&dk, &protocol, &instances, &proof).expect("symbolic verification");
+    if accumulator {
+        let proof = AggregationPlonk::read_proof(&dk, &protocol, &instances, &mut transcript)
+            .expect("reading a proof symbolically cannot fail");
+        AggregationPlonk::verify(&dk, &protocol, &instances, &proof)
+            .expect("symbolic verification");
+    } else {
+        let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
+            .expect("reading a proof symbolically cannot fail");
+        Plonk::verify(&dk, &protocol, &instances, &proof).expect("symbolic verification");
+    }
     // The generator pins 0.8.19 exactly; the code is plain Yul that later 0.8 compilers accept.
     loader
         .solidity_code()
@@ -316,7 +377,8 @@ pub fn proof_layout(
     vk: &VerifyingKey<G1Affine>,
     instances: usize,
 ) -> Layout {
-    let protocol = protocol(srs, vk, instances);
+    // The accumulator changes what is verified, not what is read.
+    let protocol = protocol(srs, vk, instances, false);
     let mut recorder = LayoutRecorder::default();
     let instances = vec![vec![Fr::zero(); instances]];
     Plonk::read_proof(&deciding_key(srs), &protocol, &instances, &mut recorder)
@@ -406,7 +468,7 @@ mod tests {
 
     #[test]
     fn splits_at_top_level_statements_and_hands_memory_over() {
-        let parts = split_verifier(CODE, 2, 0x1e0).unwrap();
+        let parts = split_verifier(CODE, 2, 0x1e0, "Halo2Verifier").unwrap();
         assert_eq!(parts.len(), 2);
         assert!(parts[0].contains("contract Halo2VerifierPart0 "));
         assert!(parts[0].contains("return(0, msize())") && !parts[0].contains("calldatacopy"));
@@ -433,7 +495,12 @@ mod tests {
     #[test]
     fn refuses_to_split_code_with_top_level_variables() {
         let code = CODE.replace("mstore(0xc0, 2)", "let t := 2");
-        assert!(split_verifier(&code, 2, 0x1e0).is_err());
-        assert_eq!(split_verifier(&code, 1, 0x1e0).unwrap().len(), 1);
+        assert!(split_verifier(&code, 2, 0x1e0, "Halo2Verifier").is_err());
+        assert_eq!(
+            split_verifier(&code, 1, 0x1e0, "Halo2Verifier")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

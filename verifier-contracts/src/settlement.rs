@@ -8,7 +8,7 @@ use alloy::sol;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolInterface};
 
 use crate::chain::{Chain, Outcome};
-use crate::claim::Claim;
+use crate::claim::{BatchClaim, Claim};
 use crate::solc::{CompiledContract, Solc};
 use crate::ContractsError;
 
@@ -52,6 +52,10 @@ pub fn settlement_sources() -> BTreeMap<String, String> {
         (
             "IUsageVerifier.sol".into(),
             crate::generate::I_USAGE_VERIFIER_SOL.into(),
+        ),
+        (
+            "IBatchVerifier.sol".into(),
+            crate::generate::I_BATCH_VERIFIER_SOL.into(),
         ),
     ])
 }
@@ -257,6 +261,68 @@ impl<'c> Settlement<'c> {
         Self::with_event(out, |e: ISettlement::RequestSettled| e)
     }
 
+    /// Registers a batch verifier for a model (the model's owner only).
+    pub fn register_batch_verifier(
+        &mut self,
+        from: Address,
+        model_id: U256,
+        verifier: Address,
+    ) -> Result<Receipt<ISettlement::BatchVerifierRegistered>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::registerBatchVerifierCall {
+                modelId: model_id,
+                verifier,
+            },
+            U256::ZERO,
+        )?;
+        Self::with_event(out, |e: ISettlement::BatchVerifierRegistered| e)
+    }
+
+    /// Settles every request of an aggregation proof in one transaction; returns their
+    /// `RequestSettled` events in order.
+    pub fn settle_batch(
+        &mut self,
+        from: Address,
+        model_id: U256,
+        batch: &BatchClaim,
+    ) -> Result<Receipt<Vec<ISettlement::RequestSettled>>, ContractsError> {
+        let out = self.send(
+            from,
+            ISettlement::settleBatchCall {
+                modelId: model_id,
+                proof: batch.proof.clone(),
+                accumulator: batch.accumulator,
+                claims: batch
+                    .claims
+                    .iter()
+                    .map(|c| ISettlement::Claim {
+                        requestId: c.request_id,
+                        outputCommitment: c.output_commitment,
+                        nIn: c.n_in,
+                        nOut: c.n_out,
+                        ciphertext: c.ciphertext.clone(),
+                    })
+                    .collect(),
+            },
+            U256::ZERO,
+        )?;
+        let events = out
+            .logs
+            .iter()
+            .filter_map(|l| {
+                ISettlement::RequestSettled::decode_log(l)
+                    .ok()
+                    .map(|d| d.data)
+            })
+            .collect();
+        Ok(Receipt {
+            value: events,
+            gas_used: out.gas_used,
+            outcome: out,
+        })
+    }
+
     pub fn refund(
         &mut self,
         from: Address,
@@ -316,11 +382,11 @@ impl<'c> Settlement<'c> {
     /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
     pub fn model_token(&mut self, model_id: U256) -> Result<Address, ContractsError> {
         let m = self.view(ISettlement::modelsCall(model_id))?;
-        // The public getter returns the struct's fields in order: verifier first, token sixth.
+        // The public getter returns the struct's fields in order: verifier first, token seventh.
         if m._0 == Address::ZERO {
             return Err(ContractsError::Reverted("UnknownModel".into()));
         }
-        Ok(m._5)
+        Ok(m._6)
     }
 }
 

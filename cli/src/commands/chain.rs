@@ -117,6 +117,24 @@ pub enum ChainCmd {
         settlement: Address,
         proof: PathBuf,
     },
+    /// Register, as the model's owner, a batch verifier (deployed from `zkinfer verifier
+    /// --aggregation N`); it settles requests opened after this.
+    RegisterBatch {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        model_id: U256,
+        #[arg(long)]
+        verifier: Address,
+    },
+    /// Settle every request of an aggregation proof from `zkinfer aggregate` in one transaction.
+    SettleBatch {
+        #[arg(long)]
+        settlement: Address,
+        #[arg(long)]
+        model_id: U256,
+        proof: PathBuf,
+    },
     /// Read a settled request's output from its `RequestSettled` event and decrypt it with the
     /// request's salt (the client's secret).
     Output {
@@ -369,6 +387,40 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             json!({ "chain": on, "request_id": claim.request_id.to_string(), "n_in": claim.n_in, "n_out": claim.n_out,
                     "provider_paid": r.value.providerAmount.to_string(), "owner_paid": r.value.royalty.to_string(),
                     "refunded": r.value.refund.to_string(), "gas": r.gas_used })
+        }
+        ChainCmd::RegisterBatch {
+            settlement,
+            model_id,
+            verifier,
+        } => {
+            let r = settlement_at(chain, settlement)
+                .register_batch_verifier(from, model_id, verifier)?;
+            json!({ "chain": on, "model_id": model_id.to_string(), "verifier": verifier.to_string(),
+                    "requests": r.value.requests.to_string(), "index": r.value.index, "gas": r.gas_used })
+        }
+        ChainCmd::SettleBatch {
+            settlement,
+            model_id,
+            proof,
+        } => {
+            let file: zkinfer_aggregate::AggregateProofFile = read_json(&proof)?;
+            let batch = zkinfer_contracts::claim::from_aggregate_file(&file)
+                .with_context(|| format!("{}", proof.display()))?;
+            let r = settlement_at(chain, settlement).settle_batch(from, model_id, &batch)?;
+            let sum = |f: &dyn Fn(
+                &zkinfer_contracts::settlement::ISettlement::RequestSettled,
+            ) -> U256| {
+                r.value
+                    .iter()
+                    .map(f)
+                    .fold(U256::ZERO, |a, b| a + b)
+                    .to_string()
+            };
+            let n = r.value.len().max(1) as u64;
+            json!({ "chain": on, "requests": r.value.len(),
+                    "request_ids": r.value.iter().map(|e| e.requestId.to_string()).collect::<Vec<_>>(),
+                    "provider_paid": sum(&|e| e.providerAmount), "owner_paid": sum(&|e| e.royalty),
+                    "refunded": sum(&|e| e.refund), "gas": r.gas_used, "gas_per_request": r.gas_used / n })
         }
         ChainCmd::Output {
             settlement,

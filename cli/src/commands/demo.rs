@@ -117,7 +117,7 @@ impl Job {
                     request_id,
                     salt,
                 };
-                let proved = prove_one(keys.as_ref(), w)?;
+                let proved = prove_one(keys.as_ref(), w, Default::default())?;
                 extra.insert("output".into(), json!(proved.opening.output_real[0]));
                 write_json(&work.join("opening.json"), &proved.opening)?;
                 write_json(&work.join("proof.json"), &proved.file)?;

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+pub mod aggregate;
 pub mod chain;
 pub mod compile;
 pub mod demo;

@@ -10,12 +10,14 @@ use zkinfer_circuits::halo2::Witness;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::load_prover;
 use zkinfer_prover::prove::prove_many;
+use zkinfer_prover::transcript::TranscriptKind;
 
 pub fn run(
     dir: &Path,
     inputs: &[std::path::PathBuf],
     request_id: &str,
     salt: Option<&str>,
+    transcript: TranscriptKind,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
@@ -40,7 +42,7 @@ pub fn run(
             salt: salt.unwrap_or_else(random_fr),
         });
     }
-    let results = prove_many(keys.as_ref(), witnesses);
+    let results = prove_many(keys.as_ref(), witnesses, transcript);
     let mut report = Vec::new();
     for (i, (path, r)) in inputs.iter().zip(results).enumerate() {
         let proved = r.with_context(|| format!("{}: proving failed", path.display()))?;

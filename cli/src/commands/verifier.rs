@@ -1,5 +1,6 @@
 //! `zkinfer verifier`: the model's Solidity verifier (split into parts under EIP-170 when needed)
-//! and its `IUsageVerifier` adapter: sources, creation code, ABI and a manifest.
+//! and its `IUsageVerifier` adapter (or, with `--aggregation N`, the verifier of the model's
+//! aggregation proofs and its `IBatchVerifier` adapter): sources, creation code, ABI and a manifest.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,9 +11,15 @@ use zkinfer_contracts::artifact::build;
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::ModelDir;
 
-pub fn run(dir: &Path, out: &Path, json_out: bool) -> Result<ExitCode> {
+pub fn run(dir: &Path, out: &Path, aggregation: Option<usize>, json_out: bool) -> Result<ExitCode> {
     let solc = Solc::find()?;
-    let artifact = build(&ModelDir::new(dir), &solc)?;
+    let artifact = match aggregation {
+        None => build(&ModelDir::new(dir), &solc)?,
+        Some(n) => zkinfer_contracts::artifact::build_aggregation(
+            &zkinfer_aggregate::AggregateDir::new(ModelDir::new(dir), n),
+            &solc,
+        )?,
+    };
     let manifest = artifact.write(out)?;
     if json_out {
         super::print_json(&json!({ "out": out, "manifest": manifest }));
@@ -29,8 +36,13 @@ pub fn run(dir: &Path, out: &Path, json_out: bool) -> Result<ExitCode> {
         for p in &manifest.parts {
             println!("  {}: {} bytes of runtime code", p.contract, p.runtime_size);
         }
+        let interface = if aggregation.is_some() {
+            "IBatchVerifier"
+        } else {
+            "IUsageVerifier"
+        };
         println!(
-            "  {} (IUsageVerifier): {} bytes of runtime code",
+            "  {} ({interface}): {} bytes of runtime code",
             manifest.adapter.contract, manifest.adapter.runtime_size
         );
     }

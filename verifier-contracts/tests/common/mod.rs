@@ -18,6 +18,7 @@ use zkinfer_contracts::solc::{CompiledContract, Solc};
 use zkinfer_prover::artifacts::ModelDir;
 use zkinfer_prover::keys::{load_prover, setup, ProvingBackend, SrsSource};
 use zkinfer_prover::prove::prove_one;
+use zkinfer_prover::transcript::TranscriptKind;
 
 pub fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,7 +66,8 @@ impl Fixture {
         claims
             .entry(id)
             .or_insert_with(|| {
-                let proved = prove_one(self.keys.as_ref(), self.witness(id)).unwrap();
+                let proved =
+                    prove_one(self.keys.as_ref(), self.witness(id), TranscriptKind::Evm).unwrap();
                 from_proof_file(&proved.file).unwrap()
             })
             .clone()

@@ -1,0 +1,125 @@
+//! Aggregating: N checked request proofs in, one aggregation proof file out, proved with the
+//! Keccak EVM transcript so the generated Solidity verifier takes it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::field::fr_to_hex;
+use zkinfer_circuits::usage::InstanceStrings;
+use zkinfer_circuits::Fr;
+use zkinfer_prover::artifacts::ARTIFACT_VERSION;
+use zkinfer_prover::prove::create;
+use zkinfer_prover::transcript::TranscriptKind;
+
+use crate::circuit::{instances, prover, ACCUMULATOR_LIMBS};
+use crate::keys::AggregateKeys;
+use crate::snark::{load, protocol, snark};
+use crate::AggregateError;
+
+/// The backend label of aggregation proofs.
+pub const AGGREGATION_BACKEND: &str = "halo2-kzg-bn254-shplonk-aggregation";
+
+/// An aggregation proof: what a verifier (off-chain or on-chain) needs, and nothing private.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateProofFile {
+    /// Artifact version.
+    pub version: u32,
+    /// [`AGGREGATION_BACKEND`].
+    pub backend: String,
+    /// The transcript of the aggregation proof (the EVM one).
+    pub transcript: String,
+    /// True when the keys come from the insecure dev SRS.
+    pub insecure_dev_srs: bool,
+    /// SHA-256 of the aggregation verifying key.
+    pub vk_sha256: String,
+    /// SHA-256 of the model's verifying key.
+    pub model_vk_sha256: String,
+    /// The KZG accumulator's limbs, 0x-hex.
+    pub accumulator: Vec<String>,
+    /// Each request's instances, in the order they were aggregated.
+    pub requests: Vec<InstanceStrings>,
+    /// The proof, 0x-hex.
+    pub proof: String,
+}
+
+impl AggregateProofFile {
+    /// All public instances: the accumulator, then every request's.
+    pub fn instances(&self) -> Result<Vec<Fr>, String> {
+        let mut out = InstanceStrings(self.accumulator.clone())
+            .parse()
+            .map_err(|e| format!("accumulator: {e}"))?;
+        for (i, r) in self.requests.iter().enumerate() {
+            out.extend(r.parse().map_err(|e| format!("request {i}: {e}"))?);
+        }
+        Ok(out)
+    }
+
+    /// The proof bytes.
+    pub fn proof_bytes(&self) -> Result<Vec<u8>, String> {
+        let hex = self
+            .proof
+            .strip_prefix("0x")
+            .ok_or("proof must be 0x-hex")?;
+        hex::decode(hex).map_err(|e| format!("proof: {e}"))
+    }
+}
+
+/// A made aggregation.
+pub struct Aggregated {
+    /// The proof file.
+    pub file: AggregateProofFile,
+    /// Wall time of the whole aggregation (reading the proofs included).
+    pub seconds: f64,
+}
+
+/// Aggregates the proof files, in the order given.
+pub fn aggregate(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Aggregated, AggregateError> {
+    let start = Instant::now();
+    let m = &keys.manifest;
+    if proofs.len() != m.requests {
+        return Err(AggregateError::Request(format!(
+            "{} proofs given; these aggregation keys take {}",
+            proofs.len(),
+            m.requests
+        )));
+    }
+    let pk = keys.pk.as_ref().ok_or_else(|| {
+        AggregateError::Circuit("keys were loaded without the proving key".into())
+    })?;
+    let inner = proofs
+        .iter()
+        .map(|p| load(&keys.model, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let protocol = protocol(&keys.model.srs, &keys.model.vk, m.instances_per_request);
+    let snarks = inner.iter().map(|i| snark(&protocol, i)).collect();
+    let pb = zkinfer_prover::keys::spinner("aggregating");
+    let circuit = prover(&m.shape, &keys.srs, snarks);
+    let public = instances(&circuit);
+    let expected: Vec<Fr> = inner.iter().flat_map(|i| i.instances.clone()).collect();
+    if public.len() != m.instances || public[ACCUMULATOR_LIMBS..] != expected[..] {
+        return Err(AggregateError::Circuit(
+            "the circuit exposes other instances than the proofs carry".into(),
+        ));
+    }
+    let proof = create(&keys.srs, pk, circuit, &public, TranscriptKind::Evm)?;
+    pb.finish_and_clear();
+    let hex = |v: &[Fr]| v.iter().map(fr_to_hex).collect::<Vec<_>>();
+    Ok(Aggregated {
+        file: AggregateProofFile {
+            version: ARTIFACT_VERSION,
+            backend: AGGREGATION_BACKEND.into(),
+            transcript: TranscriptKind::Evm.label().into(),
+            insecure_dev_srs: m.insecure_dev_srs,
+            vk_sha256: m.vk_sha256.clone(),
+            model_vk_sha256: m.model_vk_sha256.clone(),
+            accumulator: hex(&public[..ACCUMULATOR_LIMBS]),
+            requests: inner
+                .iter()
+                .map(|i| InstanceStrings(hex(&i.instances)))
+                .collect(),
+            proof: format!("0x{}", hex::encode(proof)),
+        },
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

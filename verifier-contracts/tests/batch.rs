@@ -1,0 +1,490 @@
+//! Batch settlement end to end: two real request proofs of the example MLP aggregated into one
+//! proof, its generated verifier registered for the model, and `settleBatch` on the embedded
+//! chain (revm) and on a real node (anvil). The batch pays each request exactly what its own
+//! settlement would; every attack reverts the whole batch and pays nothing; the aggregation proof
+//! is rejected off-chain and on-chain when any instance, limb or sampled byte changes.
+//!
+//! The aggregation keys take minutes to make, so the model directory and its keys are kept
+//! under the target directory and reused while they hash to their manifests.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::{Address, U256};
+use zkinfer_aggregate::keys::{load, setup as agg_setup, AggregateDir};
+use zkinfer_aggregate::{aggregate, verify_file, ACCUMULATOR_LIMBS};
+use zkinfer_circuits::field::fr_parse;
+use zkinfer_circuits::graph::quantize_input;
+use zkinfer_circuits::witness::{run, Witness};
+use zkinfer_circuits::Fr;
+use zkinfer_contracts::artifact::{build, build_aggregation, deploy, VerifierArtifact};
+use zkinfer_contracts::chain::anvil::Anvil;
+use zkinfer_contracts::chain::embedded::Embedded;
+use zkinfer_contracts::chain::rpc::Rpc;
+use zkinfer_contracts::chain::Chain;
+use zkinfer_contracts::claim::{from_aggregate_file, from_proof_file, to_u256, BatchClaim, Claim};
+use zkinfer_contracts::keys::dev;
+use zkinfer_contracts::settlement::{verify_call, ModelTerms, RequestTerms, Settlement};
+use zkinfer_contracts::ContractsError;
+use zkinfer_prover::artifacts::{write_json, ModelDir};
+use zkinfer_prover::keys::{load_prover, ProvingBackend, SrsSource};
+use zkinfer_prover::prove::prove_one;
+use zkinfer_prover::transcript::TranscriptKind;
+
+const PRICE_IN: u64 = 1_000_000_000_000_000;
+const PRICE_OUT: u64 = 2_000_000_000_000_000;
+const ROYALTY_BPS: u16 = 1_500;
+const MAX_IN: u64 = 4;
+const MAX_OUT: u64 = 3;
+const SALT: u64 = 0x5a17;
+
+/// The example MLP and its aggregation keys for two requests, cached under the target directory.
+struct Fixture {
+    dir: ModelDir,
+    keys: Box<dyn ProvingBackend>,
+    input: Vec<i64>,
+    verifier: VerifierArtifact,
+    batch_verifier: VerifierArtifact,
+}
+
+fn cached_model() -> ModelDir {
+    let out: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zkinfer-batch-mlp");
+    let rows = |f: &str| -> Vec<Vec<f64>> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(common::example(f)).unwrap()).unwrap();
+        serde_json::from_value(v["input"].clone()).unwrap()
+    };
+    // Compiling is deterministic, so the keys below stay valid for what it rewrites.
+    zkinfer_prover::compile::compile_dir(
+        &common::example("mlp.onnx"),
+        &rows("calibration.json"),
+        zkinfer_prover::BackendId::Halo2,
+        1,
+        &Default::default(),
+        &out,
+    )
+    .unwrap();
+    let dir = ModelDir::new(&out);
+    zkinfer_prover::keys::setup(&dir, &SrsSource::Dev).unwrap();
+    dir
+}
+
+fn fixture() -> Fixture {
+    let dir = cached_model();
+    let report = agg_setup(&AggregateDir::new(dir.clone(), 2), &SrsSource::Dev, None).unwrap();
+    eprintln!(
+        "aggregation keys: k = {}, {} advice columns, {} ({:.0} s)",
+        report.manifest.shape.k,
+        report.manifest.shape.advice,
+        if report.cached { "cached" } else { "generated" },
+        report.seconds
+    );
+    let keys = load_prover(&dir).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::example("input.json")).unwrap()).unwrap();
+    let row: Vec<f64> = serde_json::from_value(v["input"][0].clone()).unwrap();
+    let input = quantize_input(&row, keys.model()).unwrap();
+    Fixture {
+        verifier: build(&dir, common::solc()).unwrap(),
+        batch_verifier: build_aggregation(&AggregateDir::new(dir.clone(), 2), common::solc())
+            .unwrap(),
+        dir,
+        keys,
+        input,
+    }
+}
+
+impl Fixture {
+    fn witness(&self, id: U256) -> Witness {
+        Witness {
+            rows: vec![self.input.clone()],
+            request_id: fr_parse(&format!("{id:#x}")).unwrap(),
+            salt: Fr::from(SALT),
+        }
+    }
+
+    fn input_commitment(&self, id: U256) -> U256 {
+        let r = run(self.keys.model(), self.keys.batch(), &self.witness(id)).unwrap();
+        to_u256(&r.statement.input_commitment)
+    }
+
+    /// A single-settlement claim (EVM transcript).
+    fn claim(&self, id: U256) -> Claim {
+        let p = prove_one(self.keys.as_ref(), self.witness(id), TranscriptKind::Evm).unwrap();
+        from_proof_file(&p.file).unwrap()
+    }
+
+    /// Proves `ids` for aggregation and aggregates them; checks the proof off-chain, and that
+    /// changed instances, limbs, order or bytes are rejected there.
+    fn aggregate(&self, ids: &[U256], work: &Path) -> BatchClaim {
+        let paths: Vec<PathBuf> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let p = prove_one(
+                    self.keys.as_ref(),
+                    self.witness(*id),
+                    TranscriptKind::Poseidon,
+                )
+                .unwrap();
+                let path = work.join(format!("proof{i}.json"));
+                write_json(&path, &p.file).unwrap();
+                path
+            })
+            .collect();
+        let keys = load(&AggregateDir::new(self.dir.clone(), ids.len()), true).unwrap();
+        let agg = aggregate(&keys, &paths).unwrap();
+        eprintln!("aggregated {} proofs in {:.0} s", ids.len(), agg.seconds);
+        verify_file(&keys, &agg.file).unwrap();
+        let mut swapped = agg.file.clone();
+        swapped.requests.swap(0, 1);
+        assert!(verify_file(&keys, &swapped).is_err(), "reordered requests");
+        let instances = agg.file.instances().unwrap();
+        let proof = agg.file.proof_bytes().unwrap();
+        for i in 0..instances.len() {
+            let mut bad = instances.clone();
+            bad[i] += Fr::one();
+            assert!(
+                !zkinfer_aggregate::verify::check(&keys.srs, &keys, &bad, &proof),
+                "instance {i} changed"
+            );
+        }
+        for i in (0..proof.len()).step_by(61).chain([proof.len() - 1]) {
+            let mut p = proof.clone();
+            p[i] ^= 0x10;
+            assert!(
+                !zkinfer_aggregate::verify::check(&keys.srs, &keys, &instances, &p),
+                "byte {i} flipped"
+            );
+        }
+        from_aggregate_file(&agg.file).unwrap()
+    }
+}
+
+struct Roles {
+    deployer: Address,
+    owner: Address,
+    provider: Address,
+    client: Address,
+}
+
+fn roles() -> Roles {
+    Roles {
+        deployer: dev(0).address(),
+        owner: dev(1).address(),
+        provider: dev(2).address(),
+        client: dev(3).address(),
+    }
+}
+
+fn reason(e: ContractsError) -> String {
+    match e {
+        ContractsError::Reverted(r) => r,
+        other => panic!("expected a revert, got {other}"),
+    }
+}
+
+/// What one chain holds once deployed and opened; the same on revm and anvil (same chain id,
+/// deployer and order), so one aggregation serves both.
+struct Env {
+    settlement: Address,
+    batch_verifier: Address,
+    model: U256,
+    /// Opened after the batch verifier: the two aggregated requests and one settled singly.
+    ids: [U256; 3],
+    /// Opened before the batch verifier was registered.
+    early: U256,
+    /// Of a second model.
+    foreign: U256,
+    /// Refunded after its deadline.
+    refunded: U256,
+    escrow: U256,
+}
+
+fn open(s: &mut Settlement<'_>, fx: &Fixture, model: U256, nonce: u64, deadline: u64) -> U256 {
+    let who = roles();
+    let id = s.request_id_for(who.client, nonce).unwrap();
+    let escrow = s.max_cost(model, MAX_IN, MAX_OUT).unwrap();
+    let t = RequestTerms {
+        model_id: model,
+        nonce,
+        input_commitment: fx.input_commitment(id),
+        max_in: MAX_IN,
+        max_out: MAX_OUT,
+        deadline: s.chain.timestamp().unwrap() + deadline,
+    };
+    s.open_request(who.client, &t, escrow).unwrap();
+    id
+}
+
+fn deploy_and_open(chain: &mut dyn Chain, fx: &Fixture) -> Env {
+    let who = roles();
+    let (adapter, _) = deploy(
+        chain,
+        who.deployer,
+        &fx.verifier.part_codes(),
+        &fx.verifier.adapter.bytecode,
+    )
+    .unwrap();
+    let (batch_verifier, _) = deploy(
+        chain,
+        who.deployer,
+        &fx.batch_verifier.part_codes(),
+        &fx.batch_verifier.adapter.bytecode,
+    )
+    .unwrap();
+    let mut s = Settlement::deploy(chain, who.deployer, common::settlement()).unwrap();
+    let terms = ModelTerms {
+        verifier: adapter,
+        owner: who.owner,
+        provider: who.provider,
+        royalty_bps: ROYALTY_BPS,
+        price_in: U256::from(PRICE_IN),
+        price_out: U256::from(PRICE_OUT),
+        token: Address::ZERO,
+    };
+    let model = s.register_model(who.owner, &terms).unwrap().value;
+    let other = s.register_model(who.owner, &terms).unwrap().value;
+    let early = open(&mut s, fx, model, 10, 3_600);
+    // Only the owner registers, only a verifier of this model's layout, once per N.
+    let bv = |s: &mut Settlement<'_>, from, model, v| s.register_batch_verifier(from, model, v);
+    assert_eq!(
+        reason(bv(&mut s, who.provider, model, batch_verifier).unwrap_err()),
+        "NotModelOwner"
+    );
+    assert_eq!(
+        reason(bv(&mut s, who.owner, model, adapter).unwrap_err()),
+        "InvalidModel"
+    );
+    assert_eq!(
+        reason(bv(&mut s, who.owner, model, who.client).unwrap_err()),
+        "VerifierHasNoCode"
+    );
+    let registered = bv(&mut s, who.owner, model, batch_verifier).unwrap().value;
+    assert_eq!((registered.requests, registered.index), (U256::from(2), 1));
+    assert_eq!(
+        reason(bv(&mut s, who.owner, model, batch_verifier).unwrap_err()),
+        "BatchVerifierExists"
+    );
+    bv(&mut s, who.owner, other, batch_verifier).unwrap();
+    let ids = [1, 2, 3].map(|n| open(&mut s, fx, model, n, 3_600));
+    let foreign = open(&mut s, fx, other, 20, 3_600);
+    let refunded = open(&mut s, fx, model, 30, 10);
+    s.chain.advance_time(11).unwrap();
+    s.refund(who.client, refunded).unwrap();
+    Env {
+        settlement: s.address,
+        batch_verifier,
+        model,
+        ids,
+        early,
+        foreign,
+        refunded,
+        escrow: s.max_cost(model, MAX_IN, MAX_OUT).unwrap(),
+    }
+}
+
+/// Every batch attack reverts with `want` and moves no credit or balance.
+fn assert_reverts(s: &mut Settlement<'_>, env: &Env, batch: &BatchClaim, want: &str, what: &str) {
+    let who = roles();
+    let accounts = [who.owner, who.provider, who.client];
+    let before: Vec<U256> = accounts
+        .iter()
+        .map(|a| s.credits(Address::ZERO, *a).unwrap())
+        .collect();
+    let held = s.chain.balance(s.address).unwrap();
+    let got = reason(
+        s.settle_batch(who.provider, env.model, batch)
+            .expect_err(what),
+    );
+    assert_eq!(got, want, "{what}");
+    let after: Vec<U256> = accounts
+        .iter()
+        .map(|a| s.credits(Address::ZERO, *a).unwrap())
+        .collect();
+    assert_eq!(before, after, "{what}: credits moved");
+    assert_eq!(
+        held,
+        s.chain.balance(s.address).unwrap(),
+        "{what}: balance moved"
+    );
+}
+
+/// The attacks, then the honest batch; returns (batch settle gas, single settle gas).
+fn scenarios(chain: &mut dyn Chain, env: &Env, batch: &BatchClaim, single: &Claim) -> (u64, u64) {
+    let who = roles();
+    let mut s = Settlement {
+        chain,
+        address: env.settlement,
+    };
+    let (ok, _) = verify_call(
+        s.chain,
+        env.batch_verifier,
+        batch.proof.clone(),
+        batch.instances(),
+    )
+    .unwrap();
+    assert!(ok, "the batch verifier accepts the aggregation proof");
+    let with = |f: &dyn Fn(&mut BatchClaim)| {
+        let mut b = batch.clone();
+        f(&mut b);
+        b
+    };
+    let one = U256::from(1);
+    let r = common::r();
+    let attacks: Vec<(&str, &str, BatchClaim)> = vec![
+        (
+            "InvalidProof",
+            "requests reordered",
+            with(&|b| b.claims.swap(0, 1)),
+        ),
+        (
+            "InvalidProof",
+            "accumulator limb changed",
+            with(&|b| b.accumulator[0] += one),
+        ),
+        (
+            "InvalidProof",
+            "accumulator limb + r",
+            with(&|b| b.accumulator[3] += r),
+        ),
+        (
+            "InvalidProof",
+            "ciphertext word changed",
+            with(&|b| b.claims[1].ciphertext[0] += one),
+        ),
+        (
+            "NotInField",
+            "ciphertext word + r",
+            with(&|b| b.claims[1].ciphertext[0] += r),
+        ),
+        (
+            "NotInField",
+            "output commitment + r",
+            with(&|b| b.claims[0].output_commitment += r),
+        ),
+        (
+            "InvalidProof",
+            "one fewer output token",
+            with(&|b| b.claims[0].n_out -= 1),
+        ),
+        (
+            "UsageExceedsRequest",
+            "counts above the maxima",
+            with(&|b| b.claims[1].n_in = MAX_IN + 1),
+        ),
+        (
+            "NotOpen",
+            "the same request twice",
+            with(&|b| b.claims[1] = b.claims[0].clone()),
+        ),
+        (
+            "NotOpen",
+            "a refunded request",
+            with(&|b| b.claims[1].request_id = env.refunded),
+        ),
+        (
+            "WrongModel",
+            "a request of another model",
+            with(&|b| b.claims[1].request_id = env.foreign),
+        ),
+        (
+            "BatchVerifierTooNew",
+            "a request opened before the batch verifier",
+            with(&|b| b.claims[0].request_id = env.early),
+        ),
+        (
+            "WrongCiphertextLength",
+            "a missing ciphertext word",
+            with(&|b| b.claims[0].ciphertext.clear()),
+        ),
+        (
+            "NoBatchVerifier",
+            "three claims",
+            with(&|b| b.claims.push(b.claims[0].clone())),
+        ),
+    ];
+    for (want, what, b) in &attacks {
+        assert_reverts(&mut s, env, b, want, what);
+    }
+    for i in (0..batch.proof.len())
+        .step_by(97)
+        .chain([batch.proof.len() - 1])
+    {
+        let b = with(&|b| {
+            let mut p = b.proof.to_vec();
+            p[i] ^= 0x01;
+            b.proof = p.into();
+        });
+        assert_reverts(
+            &mut s,
+            env,
+            &b,
+            "InvalidProof",
+            &format!("proof byte {i} flipped"),
+        );
+    }
+
+    let credit = |s: &mut Settlement<'_>, a| s.credits(Address::ZERO, a).unwrap();
+    let before = [who.owner, who.provider, who.client].map(|a| credit(&mut s, a));
+    let settled = s.settle_batch(who.provider, env.model, batch).unwrap();
+    let mut want = [U256::ZERO; 3];
+    for (c, e) in batch.claims.iter().zip(&settled.value) {
+        // what `settle` pays for this request alone
+        let cost = U256::from(c.n_in * PRICE_IN + c.n_out * PRICE_OUT);
+        let royalty = cost * U256::from(ROYALTY_BPS) / U256::from(10_000);
+        assert_eq!(
+            (e.requestId, e.royalty, e.providerAmount),
+            (c.request_id, royalty, cost - royalty)
+        );
+        assert_eq!(e.refund, env.escrow - cost);
+        assert_eq!(
+            e.ciphertext, c.ciphertext,
+            "the event publishes the ciphertext"
+        );
+        want[0] += royalty;
+        want[1] += cost - royalty;
+        want[2] += env.escrow - cost;
+    }
+    assert_eq!(settled.value.len(), 2);
+    let after = [who.owner, who.provider, who.client].map(|a| credit(&mut s, a));
+    for i in 0..3 {
+        assert_eq!(after[i] - before[i], want[i], "credit {i}");
+    }
+    assert_reverts(&mut s, env, batch, "NotOpen", "the batch again");
+    let single_gas = s.settle(who.provider, single).unwrap().gas_used;
+    (settled.gas_used, single_gas)
+}
+
+#[test]
+fn two_requests_settle_with_one_aggregation_proof_on_revm_and_anvil() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let mut revm = Embedded::new();
+    let env = deploy_and_open(&mut revm, &fx);
+    let batch = fx.aggregate(&env.ids[..2], work.path());
+    let single = fx.claim(env.ids[2]);
+    assert_eq!(batch.claims.len(), 2);
+    assert_eq!(batch.accumulator.len(), ACCUMULATOR_LIMBS);
+    let (batch_gas, single_gas) = scenarios(&mut revm, &env, &batch, &single);
+    eprintln!(
+        "revm: settleBatch of 2 {batch_gas} gas ({} a request), settle {single_gas} gas",
+        batch_gas / 2
+    );
+
+    let anvil = Anvil::start().expect("anvil starts");
+    let keys: Vec<_> = (0..4).map(dev).collect();
+    let mut node = Rpc::connect(&anvil.url, &keys).unwrap();
+    let on_node = deploy_and_open(&mut node, &fx);
+    assert_eq!(
+        (on_node.settlement, on_node.ids),
+        (env.settlement, env.ids),
+        "the same deployment gives the same request ids"
+    );
+    let (batch_gas, single_gas) = scenarios(&mut node, &on_node, &batch, &single);
+    eprintln!(
+        "anvil: settleBatch of 2 {batch_gas} gas ({} a request), settle {single_gas} gas",
+        batch_gas / 2
+    );
+}
