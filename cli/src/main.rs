@@ -175,6 +175,10 @@ enum Command {
         /// Keep the artifacts in this directory (default: a temporary one).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// MLP on halo2: open N requests, aggregate their proofs and settle them in one
+        /// transaction (`settleBatch`), next to N single settlements.
+        #[arg(long, value_name = "N")]
+        requests: Option<usize>,
     },
 }
 
@@ -291,17 +295,27 @@ fn main() -> ExitCode {
             max_tokens,
             prompt_slots,
             dir,
-        } => commands::demo::run(
-            model,
-            backend.unwrap_or_default(),
-            &commands::demo::GptOptions {
-                prompt,
-                max_tokens,
-                prompt_slots,
-            },
-            dir.as_deref(),
-            cli.json,
-        ),
+            requests,
+        } => match requests {
+            Some(_) if model != commands::demo::DemoModel::Mlp => Err(anyhow::anyhow!(
+                "--requests aggregates proofs of the MLP: drop --model"
+            )),
+            Some(_) if backend.is_some_and(|b| b != commands::Backend::Halo2) => Err(
+                anyhow::anyhow!("--requests aggregates halo2 proofs: drop --backend"),
+            ),
+            Some(n) => commands::demo_batch::run(n, dir.as_deref(), cli.json),
+            None => commands::demo::run(
+                model,
+                backend.unwrap_or_default(),
+                &commands::demo::GptOptions {
+                    prompt,
+                    max_tokens,
+                    prompt_slots,
+                },
+                dir.as_deref(),
+                cli.json,
+            ),
+        },
     };
     match result {
         Ok(code) => code,

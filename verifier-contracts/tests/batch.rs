@@ -271,7 +271,7 @@ fn deploy_and_open(chain: &mut dyn Chain, fx: &Fixture) -> Env {
     let ids = [1, 2, 3].map(|n| open(&mut s, fx, model, n, 3_600));
     let foreign = open(&mut s, fx, other, 20, 3_600);
     let refunded = open(&mut s, fx, model, 30, 10);
-    s.chain.advance_time(11).unwrap();
+    s.chain.advance_time(120).unwrap();
     s.refund(who.client, refunded).unwrap();
     Env {
         settlement: s.address,

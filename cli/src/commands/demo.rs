@@ -4,7 +4,7 @@
 //! provider proves the run (a classification, or a generation metered per token) and settles, and
 //! everyone withdraws. Prints balances and gas.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -44,12 +44,12 @@ const INPUT: &[u8] = include_bytes!("../../../examples/mlp/input.json");
 /// Prices of the demo model: 0.001 ETH per input sample, 0.002 ETH per output.
 const PRICE_IN: u64 = 1_000_000_000_000_000;
 const PRICE_OUT: u64 = 2_000_000_000_000_000;
-const ROYALTY_BPS: u16 = 1_000;
+pub(super) const ROYALTY_BPS: u16 = 1_000;
 /// The client reserves more than one run uses, so part of the escrow comes back.
 const MAX_IN: u64 = 2;
 const MAX_OUT: u64 = 2;
 
-fn step(json_out: bool, msg: &str) {
+pub(super) fn step(json_out: bool, msg: &str) {
     if !json_out {
         eprintln!("==> {msg}");
     }
@@ -64,7 +64,7 @@ pub enum DemoModel {
 }
 
 /// The model-specific half of the demo: what the client commits to and what the provider proves.
-enum Job {
+pub(super) enum Job {
     Mlp {
         keys: Box<dyn zkinfer_prover::keys::ProvingBackend>,
         row: Vec<i64>,
@@ -144,12 +144,38 @@ impl Job {
 }
 
 /// What the demo sells: the prices per unit and the client's maximum units.
-struct Terms {
-    label: String,
-    price_in: u64,
-    price_out: u64,
-    max_in: u64,
-    max_out: u64,
+pub(super) struct Terms {
+    pub(super) label: String,
+    pub(super) price_in: u64,
+    pub(super) price_out: u64,
+    pub(super) max_in: u64,
+    pub(super) max_out: u64,
+}
+
+impl Terms {
+    /// The demo model's registration with `verifier`, paid in ETH.
+    pub(super) fn registration(
+        &self,
+        verifier: Address,
+        owner: Address,
+        provider: Address,
+    ) -> ModelTerms {
+        ModelTerms {
+            verifier,
+            owner,
+            provider,
+            royalty_bps: ROYALTY_BPS,
+            price_in: U256::from(self.price_in),
+            price_out: U256::from(self.price_out),
+            token: Address::ZERO,
+        }
+    }
+}
+
+/// The demo's dev accounts: (deployer, owner, provider, client).
+pub(super) fn roles() -> (Address, Address, Address, Address) {
+    let a = |i| dev(i).address();
+    (a(0), a(1), a(2), a(3))
 }
 
 /// The tiny GPT's demo options.
@@ -159,6 +185,37 @@ pub struct GptOptions {
     pub prompt_slots: usize,
 }
 
+/// The demo's working directory: the one given (kept), or a temporary one; the example's files
+/// go to `example/`, the model directory is `model/`.
+pub(super) struct Workspace {
+    _tmp: Option<tempfile::TempDir>,
+    pub(super) work: PathBuf,
+    pub(super) example: PathBuf,
+    pub(super) dir: ModelDir,
+}
+
+impl Workspace {
+    pub(super) fn new(workdir: Option<&Path>) -> Result<Self> {
+        let (tmp, work) = match workdir {
+            Some(d) => (None, d.to_path_buf()),
+            None => {
+                let t = tempfile::tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let example = work.join("example");
+        std::fs::create_dir_all(&example)
+            .with_context(|| format!("{}: cannot create", example.display()))?;
+        Ok(Self {
+            _tmp: tmp,
+            dir: ModelDir::new(work.join("model")),
+            work,
+            example,
+        })
+    }
+}
+
 pub fn run(
     model: DemoModel,
     backend: super::Backend,
@@ -166,35 +223,24 @@ pub fn run(
     workdir: Option<&Path>,
     json_out: bool,
 ) -> Result<ExitCode> {
-    let tmp;
-    let work = match workdir {
-        Some(d) => d.to_path_buf(),
-        None => {
-            tmp = tempfile::tempdir()?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let example = work.join("example");
-    std::fs::create_dir_all(&example)
-        .with_context(|| format!("{}: cannot create", example.display()))?;
-    let model_dir = work.join("model");
-    let dir = ModelDir::new(&model_dir);
+    let ws = Workspace::new(workdir)?;
+    let (example, dir, work) = (&ws.example, &ws.dir, &ws.work);
     let (job, terms) = match model {
-        DemoModel::Mlp => prepare_mlp(backend, &example, &dir, json_out)?,
-        DemoModel::TinyGpt => prepare_gpt(backend, gpt, &example, &dir, json_out)?,
+        DemoModel::Mlp => prepare_mlp(backend, example, dir, json_out)?,
+        DemoModel::TinyGpt => prepare_gpt(backend, gpt, example, dir, json_out)?,
     };
     market(
         backend,
         &job,
         &terms,
-        &dir,
-        &work,
+        dir,
+        work,
         workdir.is_some(),
         json_out,
     )
 }
 
-fn prepare_mlp(
+pub(super) fn prepare_mlp(
     backend: super::Backend,
     example: &Path,
     dir: &ModelDir,
@@ -305,12 +351,7 @@ fn market(
         json_out,
         "deploy verifier and Settlement on the embedded chain",
     );
-    let (deployer, owner, provider, client) = (
-        dev(0).address(),
-        dev(1).address(),
-        dev(2).address(),
-        dev(3).address(),
-    );
+    let (deployer, owner, provider, client) = roles();
     let mut chain = Embedded::new();
     let (adapter, _) = zkinfer_contracts::artifact::deploy(
         &mut chain,
@@ -325,16 +366,9 @@ fn market(
         chain: &mut chain,
         address: settlement_addr,
     };
-    let terms = ModelTerms {
-        verifier: adapter,
-        owner,
-        provider,
-        royalty_bps: ROYALTY_BPS,
-        price_in: U256::from(t.price_in),
-        price_out: U256::from(t.price_out),
-        token: Address::ZERO,
-    };
-    let model_id = s.register_model(owner, &terms)?.value;
+    let model_id = s
+        .register_model(owner, &t.registration(adapter, owner, provider))?
+        .value;
 
     step(
         json_out,

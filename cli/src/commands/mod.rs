@@ -4,6 +4,7 @@ pub mod aggregate;
 pub mod chain;
 pub mod compile;
 pub mod demo;
+pub mod demo_batch;
 pub mod generate;
 pub mod inspect;
 pub mod prove;
