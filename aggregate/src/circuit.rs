@@ -66,7 +66,7 @@ fn build(
 }
 
 /// The circuit for key generation at `k`, with its derived shape (break points are known only
-/// once the keys were generated from it: see [`Keygen::break_points`]).
+/// once the keys were generated from it: see [`Keygen::shape`]).
 pub struct Keygen {
     /// The circuit, configured.
     pub circuit: AggregationCircuit,

@@ -103,7 +103,7 @@ impl AggregateDir {
             return Err(ProverError::artifact(
                 &path,
                 format!(
-                    "does not match {MANIFEST_FILE}; rerun `zkinfer aggregate setup --requests {}`",
+                    "does not match {MANIFEST_FILE}; `zkinfer aggregate` with {} proofs remakes the keys",
                     self.requests
                 ),
             ));
@@ -287,7 +287,7 @@ pub fn load(dir: &AggregateDir, prove: bool) -> Result<AggregateKeys, AggregateE
         || manifest.circuit != CIRCUIT
     {
         return Err(AggregateError::Request(format!(
-            "{}: made for another model key or N; rerun `zkinfer aggregate setup`",
+            "{}: made for another model key, N or circuit; `zkinfer aggregate` remakes the keys",
             dir.dir().display()
         )));
     }
