@@ -160,10 +160,7 @@ pub fn setup(
         None => smallest(&model.srs, &placeholders),
     };
     let k = keygen.k();
-    let (insecure, srs_source) = match source {
-        SrsSource::Dev => (true, format!("dev seed \"{}\"", srs::DEV_SEED_LABEL)),
-        SrsSource::File(p) => (false, p.display().to_string()),
-    };
+    let (insecure, srs_source) = source.provenance();
     if let Ok(old) = dir.manifest() {
         let same = old.version == ARTIFACT_VERSION
             && old.circuit == CIRCUIT

@@ -57,11 +57,7 @@ impl AggregateProofFile {
 
     /// The proof bytes.
     pub fn proof_bytes(&self) -> Result<Vec<u8>, String> {
-        let hex = self
-            .proof
-            .strip_prefix("0x")
-            .ok_or("proof must be 0x-hex")?;
-        hex::decode(hex).map_err(|e| format!("proof: {e}"))
+        zkinfer_prover::prove::proof_from_hex(&self.proof)
     }
 }
 

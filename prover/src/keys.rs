@@ -31,6 +31,16 @@ pub enum SrsSource {
     File(PathBuf),
 }
 
+impl SrsSource {
+    /// (insecure, provenance) as manifests record them.
+    pub fn provenance(&self) -> (bool, String) {
+        match self {
+            SrsSource::Dev => (true, format!("dev seed \"{}\"", srs::DEV_SEED_LABEL)),
+            SrsSource::File(p) => (false, p.display().to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SetupReport {
     pub cached: bool,
@@ -78,10 +88,7 @@ pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupRep
     let k = plan.k();
     let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
     let settings_sha = sha256_hex(&read_bytes(&dir.path(SETTINGS_FILE))?);
-    let (insecure, srs_source) = match source {
-        SrsSource::Dev => (true, format!("dev seed \"{}\"", srs::DEV_SEED_LABEL)),
-        SrsSource::File(p) => (false, p.display().to_string()),
-    };
+    let (insecure, srs_source) = source.provenance();
     // A file SRS is read (and pairing-checked) once, for the cache check and for keygen; the dev
     // SRS is only generated when keys must be made.
     let loaded = match source {

@@ -36,12 +36,14 @@ pub struct ProofFile {
 impl ProofFile {
     /// The proof bytes, decoded from their 0x-hex.
     pub fn proof_bytes(&self) -> Result<Vec<u8>, String> {
-        let hex = self
-            .proof
-            .strip_prefix("0x")
-            .ok_or("proof must be 0x-hex")?;
-        hex::decode(hex).map_err(|e| format!("proof: {e}"))
+        proof_from_hex(&self.proof)
     }
+}
+
+/// Proof bytes from a proof file's 0x-hex.
+pub fn proof_from_hex(proof: &str) -> Result<Vec<u8>, String> {
+    let hex = proof.strip_prefix("0x").ok_or("proof must be 0x-hex")?;
+    hex::decode(hex).map_err(|e| format!("proof: {e}"))
 }
 
 /// The private opening of a proof's commitments, for the client.

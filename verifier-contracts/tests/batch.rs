@@ -26,7 +26,6 @@ use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::claim::{from_aggregate_file, from_proof_file, to_u256, BatchClaim, Claim};
 use zkinfer_contracts::keys::dev;
 use zkinfer_contracts::settlement::{verify_call, ModelTerms, RequestTerms, Settlement};
-use zkinfer_contracts::ContractsError;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::{load_prover, ProvingBackend, SrsSource};
 use zkinfer_prover::prove::prove_one;
@@ -162,28 +161,7 @@ impl Fixture {
     }
 }
 
-struct Roles {
-    deployer: Address,
-    owner: Address,
-    provider: Address,
-    client: Address,
-}
-
-fn roles() -> Roles {
-    Roles {
-        deployer: dev(0).address(),
-        owner: dev(1).address(),
-        provider: dev(2).address(),
-        client: dev(3).address(),
-    }
-}
-
-fn reason(e: ContractsError) -> String {
-    match e {
-        ContractsError::Reverted(r) => r,
-        other => panic!("expected a revert, got {other}"),
-    }
-}
+use common::{reason, roles};
 
 /// What one chain holds once deployed and opened; the same on revm and anvil (same chain id,
 /// deployer and order), so one aggregation serves both.

@@ -25,28 +25,7 @@ const MAX_IN: u64 = 4;
 const MAX_OUT: u64 = 3;
 const DEADLINE_IN: u64 = 3_600;
 
-struct Roles {
-    deployer: Address,
-    owner: Address,
-    provider: Address,
-    client: Address,
-}
-
-fn roles() -> Roles {
-    Roles {
-        deployer: dev(0).address(),
-        owner: dev(1).address(),
-        provider: dev(2).address(),
-        client: dev(3).address(),
-    }
-}
-
-fn reason(e: ContractsError) -> String {
-    match e {
-        ContractsError::Reverted(r) => r,
-        other => panic!("expected a revert, got {other}"),
-    }
-}
+use common::{reason, roles, Roles};
 
 /// Asserts that `f` reverts with `want` and leaves every credit and the contract's balance as they were.
 fn assert_reverts<T: std::fmt::Debug>(

@@ -136,3 +136,29 @@ pub fn r() -> U256 {
 pub fn fr(s: &str) -> Fr {
     fr_parse(s).unwrap()
 }
+
+/// The dev accounts the on-chain tests play.
+pub struct Roles {
+    pub deployer: alloy::primitives::Address,
+    pub owner: alloy::primitives::Address,
+    pub provider: alloy::primitives::Address,
+    pub client: alloy::primitives::Address,
+}
+
+pub fn roles() -> Roles {
+    use zkinfer_contracts::keys::dev;
+    Roles {
+        deployer: dev(0).address(),
+        owner: dev(1).address(),
+        provider: dev(2).address(),
+        client: dev(3).address(),
+    }
+}
+
+/// The reason of a revert (panics on any other error).
+pub fn reason(e: zkinfer_contracts::ContractsError) -> String {
+    match e {
+        zkinfer_contracts::ContractsError::Reverted(r) => r,
+        other => panic!("expected a revert, got {other}"),
+    }
+}
