@@ -25,18 +25,13 @@ use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::claim::{from_aggregate_file, from_proof_file, to_u256, BatchClaim, Claim};
 use zkinfer_contracts::keys::dev;
-use zkinfer_contracts::settlement::{verify_call, ModelTerms, RequestTerms, Settlement};
+use zkinfer_contracts::settlement::{verify_call, RequestTerms, Settlement};
 use zkinfer_prover::artifacts::{write_json, ModelDir};
 use zkinfer_prover::keys::{load_prover, ProvingBackend, SrsSource};
 use zkinfer_prover::prove::prove_one;
 use zkinfer_prover::transcript::TranscriptKind;
 
-const PRICE_IN: u64 = 1_000_000_000_000_000;
-const PRICE_OUT: u64 = 2_000_000_000_000_000;
-const ROYALTY_BPS: u16 = 1_500;
-const MAX_IN: u64 = 4;
-const MAX_OUT: u64 = 3;
-const SALT: u64 = 0x5a17;
+use common::{MAX_IN, MAX_OUT, PRICE_IN, PRICE_OUT, ROYALTY_BPS, SALT};
 
 /// The example MLP and its aggregation keys for two requests, cached under the target directory.
 struct Fixture {
@@ -213,15 +208,7 @@ fn deploy_and_open(chain: &mut dyn Chain, fx: &Fixture) -> Env {
     )
     .unwrap();
     let mut s = Settlement::deploy(chain, who.deployer, common::settlement()).unwrap();
-    let terms = ModelTerms {
-        verifier: adapter,
-        owner: who.owner,
-        provider: who.provider,
-        royalty_bps: ROYALTY_BPS,
-        price_in: U256::from(PRICE_IN),
-        price_out: U256::from(PRICE_OUT),
-        token: Address::ZERO,
-    };
+    let terms = common::eth_terms(adapter);
     let model = s.register_model(who.owner, &terms).unwrap().value;
     let other = s.register_model(who.owner, &terms).unwrap().value;
     let early = open(&mut s, fx, model, 10, 3_600);

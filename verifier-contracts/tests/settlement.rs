@@ -18,11 +18,7 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::ContractsError;
 
-const PRICE_IN: u64 = 1_000_000_000_000_000; // 0.001 ETH per input unit
-const PRICE_OUT: u64 = 2_000_000_000_000_000;
-const ROYALTY_BPS: u16 = 1_500;
-const MAX_IN: u64 = 4;
-const MAX_OUT: u64 = 3;
+use common::{MAX_IN, MAX_OUT, PRICE_IN, PRICE_OUT, ROYALTY_BPS};
 const DEADLINE_IN: u64 = 3_600;
 
 use common::{reason, roles, Roles};
@@ -69,15 +65,7 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     let a = &fx.claim(ids[0]);
     let (ok, verify_gas) = verify_call(s.chain, adapter, a.proof.clone(), a.instances()).unwrap();
     assert!(ok, "the adapter accepts a valid proof");
-    let terms = ModelTerms {
-        verifier: adapter,
-        owner: who.owner,
-        provider: who.provider,
-        royalty_bps: ROYALTY_BPS,
-        price_in: U256::from(PRICE_IN),
-        price_out: U256::from(PRICE_OUT),
-        token: Address::ZERO,
-    };
+    let terms = common::eth_terms(adapter);
     // Registration checks its terms.
     let mut bad = terms.clone();
     bad.royalty_bps = 10_001;

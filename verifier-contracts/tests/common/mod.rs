@@ -34,6 +34,31 @@ fn rows(file: &str) -> Vec<Vec<f64>> {
 
 pub const SALT: u64 = 0x5a17;
 
+/// The on-chain tests' model terms: 0.001 ETH per input unit, 0.002 per output unit, a 15%
+/// royalty; and the client's maximum units per request.
+pub const PRICE_IN: u64 = 1_000_000_000_000_000;
+pub const PRICE_OUT: u64 = 2_000_000_000_000_000;
+pub const ROYALTY_BPS: u16 = 1_500;
+pub const MAX_IN: u64 = 4;
+pub const MAX_OUT: u64 = 3;
+
+/// The model registered with `verifier` at those prices, paid in ETH, owned and served by the
+/// dev roles.
+pub fn eth_terms(
+    verifier: alloy::primitives::Address,
+) -> zkinfer_contracts::settlement::ModelTerms {
+    let who = roles();
+    zkinfer_contracts::settlement::ModelTerms {
+        verifier,
+        owner: who.owner,
+        provider: who.provider,
+        royalty_bps: ROYALTY_BPS,
+        price_in: U256::from(PRICE_IN),
+        price_out: U256::from(PRICE_OUT),
+        token: alloy::primitives::Address::ZERO,
+    }
+}
+
 pub struct Fixture {
     pub _tmp: tempfile::TempDir,
     pub dir: ModelDir,
