@@ -157,6 +157,22 @@ enum Command {
         #[command(subcommand)]
         cmd: commands::chain::ChainCmd,
     },
+    /// The provider's service: follows paid requests, takes clients' openings over HTTP, proves
+    /// and settles them (configuration: see the README). Runs until SIGINT or SIGTERM.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Listen here instead of the configuration's address (`127.0.0.1:0`: a free port).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// A client of `zkinfer serve`: submit a request, wait for its settled output.
+    Client {
+        #[command(flatten)]
+        opts: commands::chain::ChainOpts,
+        #[command(subcommand)]
+        cmd: commands::client::ClientCmd,
+    },
     /// Everything end to end on an example model and the embedded chain: compile, set up, deploy,
     /// open a request, prove, settle, withdraw; prints balances and gas.
     Demo {
@@ -289,6 +305,8 @@ fn main() -> ExitCode {
             commands::aggregate::run(args, cli.json)
         }),
         Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
+        Command::Serve { config, listen } => commands::serve::run(&config, listen.as_deref()),
+        Command::Client { opts, cmd } => commands::client::run(&opts, cmd, cli.json),
         Command::Demo {
             model,
             prompt,

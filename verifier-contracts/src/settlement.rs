@@ -374,6 +374,32 @@ impl<'c> Settlement<'c> {
             .transpose()
     }
 
+    /// Request `request_id` as stored; a request never opened has status `None`.
+    pub fn request(&mut self, request_id: U256) -> Result<RequestInfo, ContractsError> {
+        let r = self.view(ISettlement::requestsCall(request_id))?;
+        let status = match r._1 as u8 {
+            0 => RequestStatus::None,
+            1 => RequestStatus::Open,
+            2 => RequestStatus::Settled,
+            3 => RequestStatus::Refunded,
+            other => {
+                return Err(ContractsError::Chain(format!(
+                    "request {request_id} has unknown status {other}"
+                )))
+            }
+        };
+        Ok(RequestInfo {
+            client: r._0,
+            status,
+            deadline: r._2,
+            model_id: r._3,
+            max_in: r._4,
+            max_out: r._5,
+            input_commitment: r._7,
+            escrow: r._8,
+        })
+    }
+
     /// The id of the request `client` opens with `nonce` (what its input commitment binds).
     pub fn request_id_for(&mut self, client: Address, nonce: u64) -> Result<U256, ContractsError> {
         self.view(ISettlement::requestIdForCall { client, nonce })
@@ -388,6 +414,31 @@ impl<'c> Settlement<'c> {
         }
         Ok(m._6)
     }
+}
+
+/// Where a request stands on-chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// Never opened.
+    None,
+    Open,
+    Settled,
+    Refunded,
+}
+
+/// A request as Settlement stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestInfo {
+    pub client: Address,
+    pub status: RequestStatus,
+    /// Unix time after which it can be refunded.
+    pub deadline: u64,
+    pub model_id: u64,
+    pub max_in: u64,
+    pub max_out: u64,
+    pub input_commitment: U256,
+    /// What the client escrowed.
+    pub escrow: U256,
 }
 
 /// What a client asks for when it opens a request.

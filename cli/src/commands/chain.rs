@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use zkinfer_circuits::field::{fr_parse, fr_to_hex, random_fr};
 use zkinfer_circuits::halo2::Witness;
-use zkinfer_contracts::chain::embedded::Embedded;
+use zkinfer_contracts::chain::embedded::{Embedded, StateLock};
 use zkinfer_contracts::chain::rpc::Rpc;
 use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::claim::{from_proof_file, to_u256};
@@ -74,42 +74,8 @@ pub enum ChainCmd {
     /// `--nonce`, so the input commitment (given, or computed from the model directory, input and
     /// salt) is bound to an id no one else can open.
     Request {
-        #[arg(long)]
-        settlement: Address,
-        #[arg(long)]
-        model_id: U256,
-        /// Any number this sender has not opened a request with; default: a random one.
-        #[arg(long)]
-        nonce: Option<u64>,
-        #[arg(long, conflicts_with_all = ["model", "input", "prompt", "prompt_tokens", "salt"])]
-        input_commitment: Option<U256>,
-        /// Model directory (with --input, or --prompt / --prompt-tokens and --max-tokens for a
-        /// decoder) to compute the input commitment.
-        #[arg(long)]
-        model: Option<PathBuf>,
-        #[arg(long, conflicts_with_all = ["prompt", "prompt_tokens"])]
-        input: Option<PathBuf>,
-        /// Decoders: the prompt (its bytes are the tokens) the request pays for.
-        #[arg(long, requires = "max_tokens", conflicts_with = "prompt_tokens")]
-        prompt: Option<String>,
-        /// Decoders: the prompt as token ids (any vocabulary), `1,2,3`.
-        #[arg(long, requires = "max_tokens", value_delimiter = ',')]
-        prompt_tokens: Vec<u64>,
-        /// Decoders: the most tokens the provider may generate (bound into the commitment).
-        #[arg(long)]
-        max_tokens: Option<u64>,
-        /// The client's secret for this request (0x-hex field element): it hides the input in
-        /// its commitment and the output in the settlement's ciphertext, so it must be uniformly
-        /// random and used once. Default: a fresh random one, printed as `salt`.
-        #[arg(long)]
-        salt: Option<String>,
-        #[arg(long)]
-        max_in: u64,
-        #[arg(long)]
-        max_out: u64,
-        /// Seconds from now until the request can be refunded.
-        #[arg(long, default_value_t = 3600)]
-        deadline_in: u64,
+        #[command(flatten)]
+        args: RequestArgs,
     },
     /// Settle a request with a proof file from `zkinfer prove`.
     Settle {
@@ -174,6 +140,146 @@ pub enum ChainCmd {
     Warp { seconds: u64 },
 }
 
+/// What a client opens a request with.
+#[derive(Args, Clone)]
+pub struct RequestArgs {
+    #[arg(long)]
+    pub settlement: Address,
+    #[arg(long)]
+    pub model_id: U256,
+    /// Any number this sender has not opened a request with; default: a random one.
+    #[arg(long)]
+    pub nonce: Option<u64>,
+    #[arg(long, conflicts_with_all = ["model", "input", "prompt", "prompt_tokens", "salt"])]
+    pub input_commitment: Option<U256>,
+    /// Model directory (with --input, or --prompt / --prompt-tokens and --max-tokens for a
+    /// decoder) to compute the input commitment.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, conflicts_with_all = ["prompt", "prompt_tokens"])]
+    pub input: Option<PathBuf>,
+    /// Decoders: the prompt (its bytes are the tokens) the request pays for.
+    #[arg(long, requires = "max_tokens", conflicts_with = "prompt_tokens")]
+    pub prompt: Option<String>,
+    /// Decoders: the prompt as token ids (any vocabulary), `1,2,3`.
+    #[arg(long, requires = "max_tokens", value_delimiter = ',')]
+    pub prompt_tokens: Vec<u64>,
+    /// Decoders: the most tokens the provider may generate (bound into the commitment).
+    #[arg(long)]
+    pub max_tokens: Option<u64>,
+    /// The client's secret for this request (0x-hex field element): it hides the input in
+    /// its commitment and the output in the settlement's ciphertext, so it must be uniformly
+    /// random and used once. Default: a fresh random one, printed as `salt`.
+    #[arg(long)]
+    pub salt: Option<String>,
+    #[arg(long)]
+    pub max_in: u64,
+    #[arg(long)]
+    pub max_out: u64,
+    /// Seconds from now until the request can be refunded.
+    #[arg(long, default_value_t = 3600)]
+    pub deadline_in: u64,
+}
+
+impl RequestArgs {
+    /// The prompt given, if any.
+    pub fn prompt(&self) -> Option<Prompt> {
+        match (&self.prompt, self.prompt_tokens.is_empty()) {
+            (Some(text), _) => Some(Prompt::Text(text.clone())),
+            (None, false) => Some(Prompt::Tokens(self.prompt_tokens.clone())),
+            (None, true) => None,
+        }
+    }
+}
+
+/// A request opened on-chain.
+pub struct OpenedRequest {
+    pub request_id: U256,
+    pub nonce: u64,
+    pub input_commitment: U256,
+    /// The salt, when the commitment was computed here.
+    pub salt: Option<String>,
+    pub escrow: U256,
+    pub deadline: u64,
+    pub gas: u64,
+}
+
+/// Opens the request `args` describe, as `from`, approving a token first if the model is paid in one.
+pub fn open_request(
+    chain: &mut dyn Chain,
+    from: Address,
+    args: &RequestArgs,
+) -> Result<OpenedRequest> {
+    let mut s = settlement_at(chain, args.settlement);
+    let token = s.model_token(args.model_id)?;
+    let nonce = args.nonce.unwrap_or_else(random_nonce);
+    let expected_id = s.request_id_for(from, nonce)?;
+    let salt = match (&args.input_commitment, &args.salt) {
+        (None, None) => Some(fr_to_hex(&random_fr())),
+        (_, salt) => salt.clone(),
+    };
+    let commitment = match (args.input_commitment, &args.model) {
+        (Some(c), _) => c,
+        (None, Some(dir)) => {
+            let salt = salt.as_deref().expect("a salt, given or drawn");
+            match (&args.input, args.prompt()) {
+                (Some(input), _) => input_commitment_for(dir, input, salt, expected_id)?,
+                (None, Some(p)) => prompt_commitment_for(
+                    dir,
+                    &p,
+                    args.max_tokens.expect("clap requires --max-tokens"),
+                    salt,
+                    expected_id,
+                )?,
+                (None, None) => {
+                    bail!("--model needs --input, or --prompt / --prompt-tokens for a decoder")
+                }
+            }
+        }
+        (None, None) => bail!("give --input-commitment, or --model, --input and --salt"),
+    };
+    let cost = s.max_cost(args.model_id, args.max_in, args.max_out)?;
+    let value = if token == Address::ZERO {
+        cost
+    } else {
+        let approve = alloy::sol_types::SolCall::abi_encode(&IERC20::approveCall {
+            spender: args.settlement,
+            amount: cost,
+        });
+        let out = s
+            .chain
+            .send(from, Some(token), approve.into(), U256::ZERO)?;
+        if !out.success {
+            bail!("approving {cost} of token {token} for Settlement failed");
+        }
+        U256::ZERO
+    };
+    let deadline = s.chain.timestamp()? + args.deadline_in;
+    let terms = RequestTerms {
+        model_id: args.model_id,
+        nonce,
+        input_commitment: commitment,
+        max_in: args.max_in,
+        max_out: args.max_out,
+        deadline,
+    };
+    let r = s.open_request(from, &terms, value)?;
+    ensure!(
+        r.value.requestId == expected_id,
+        "request opened as {} but its commitment was made for {expected_id}",
+        r.value.requestId
+    );
+    Ok(OpenedRequest {
+        request_id: r.value.requestId,
+        nonce,
+        input_commitment: commitment,
+        salt,
+        escrow: r.value.escrow,
+        deadline,
+        gas: r.gas_used,
+    })
+}
+
 #[derive(Subcommand)]
 pub enum DeployWhat {
     Settlement,
@@ -183,22 +289,32 @@ pub enum DeployWhat {
     },
 }
 
-/// An opened chain; the embedded one is saved back to its state file when done.
-enum Opened {
-    Embedded(Embedded, PathBuf),
+/// An opened chain; the embedded one is held locked (a running `zkinfer serve` may share it) and
+/// saved back to its state file when done.
+pub enum Opened {
+    Embedded(Embedded, PathBuf, StateLock),
     Node(Rpc),
 }
 
 impl Opened {
-    fn chain(&mut self) -> &mut dyn Chain {
+    pub fn chain(&mut self) -> &mut dyn Chain {
         match self {
-            Opened::Embedded(c, _) => c,
+            Opened::Embedded(c, _, _) => c,
             Opened::Node(c) => c,
         }
     }
+
+    /// Saves the embedded chain and releases its lock.
+    pub fn close(self) -> Result<()> {
+        if let Opened::Embedded(chain, path, _lock) = &self {
+            chain.save(path)?;
+        }
+        Ok(())
+    }
 }
 
-fn open(opts: &ChainOpts) -> Result<(Opened, Address)> {
+/// Opens the chain `opts` name, with the sender's address.
+pub fn open(opts: &ChainOpts) -> Result<(Opened, Address)> {
     let key: Option<PrivateKeySigner> = match opts.dev_account {
         Some(i) if i < 4 => Some(zkinfer_contracts::keys::dev(i)),
         Some(i) => bail!("--dev-account {i}: there are 4 dev accounts (0-3)"),
@@ -219,8 +335,9 @@ fn open(opts: &ChainOpts) -> Result<(Opened, Address)> {
             let from = key
                 .unwrap_or_else(|| zkinfer_contracts::keys::dev(0))
                 .address();
+            let lock = Embedded::lock(&opts.state)?;
             let chain = Embedded::open(&opts.state)?;
-            Ok((Opened::Embedded(chain, opts.state.clone()), from))
+            Ok((Opened::Embedded(chain, opts.state.clone(), lock), from))
         }
     }
 }
@@ -229,9 +346,7 @@ pub fn run(opts: &ChainOpts, cmd: ChainCmd, json_out: bool) -> Result<ExitCode> 
     let (mut opened, from) = open(opts)?;
     let result = execute(opened.chain(), from, cmd);
     // The embedded chain keeps what happened, reverted transactions included (they use a nonce).
-    if let Opened::Embedded(chain, path) = &opened {
-        chain.save(path)?;
-    }
+    opened.close()?;
     let report = result?;
     // `chain verify` answers with its exit code, like `zkinfer verify`.
     let code = match report.get("valid") {
@@ -298,87 +413,10 @@ fn execute(chain: &mut dyn Chain, from: Address, cmd: ChainCmd) -> Result<serde_
             let r = settlement_at(chain, settlement).register_model(from, &terms)?;
             json!({ "chain": on, "model_id": r.value.to_string(), "gas": r.gas_used })
         }
-        ChainCmd::Request {
-            settlement,
-            model_id,
-            nonce,
-            input_commitment,
-            model,
-            input,
-            prompt,
-            prompt_tokens,
-            max_tokens,
-            salt,
-            max_in,
-            max_out,
-            deadline_in,
-        } => {
-            let mut s = settlement_at(chain, settlement);
-            let token = s.model_token(model_id)?;
-            let nonce = nonce.unwrap_or_else(random_nonce);
-            let expected_id = s.request_id_for(from, nonce)?;
-            let salt = match (&input_commitment, salt) {
-                (None, None) => Some(fr_to_hex(&random_fr())),
-                (_, salt) => salt,
-            };
-            let commitment = match (input_commitment, model) {
-                (Some(c), _) => c,
-                (None, Some(dir)) => {
-                    let salt = salt.as_deref().expect("a salt, given or drawn");
-                    let prompt = match (prompt, prompt_tokens.is_empty()) {
-                        (Some(text), _) => Some(Prompt::Text(text)),
-                        (None, false) => Some(Prompt::Tokens(prompt_tokens)),
-                        (None, true) => None,
-                    };
-                    match (input, prompt) {
-                        (Some(input), _) => input_commitment_for(&dir, &input, salt, expected_id)?,
-                        (None, Some(p)) => prompt_commitment_for(
-                            &dir,
-                            &p,
-                            max_tokens.expect("clap requires --max-tokens"),
-                            salt,
-                            expected_id,
-                        )?,
-                        (None, None) => bail!(
-                            "--model needs --input, or --prompt / --prompt-tokens for a decoder"
-                        ),
-                    }
-                }
-                (None, None) => bail!("give --input-commitment, or --model, --input and --salt"),
-            };
-            let cost = s.max_cost(model_id, max_in, max_out)?;
-            let value = if token == Address::ZERO {
-                cost
-            } else {
-                let approve = alloy::sol_types::SolCall::abi_encode(&IERC20::approveCall {
-                    spender: settlement,
-                    amount: cost,
-                });
-                let out = s
-                    .chain
-                    .send(from, Some(token), approve.into(), U256::ZERO)?;
-                if !out.success {
-                    bail!("approving {cost} of token {token} for Settlement failed");
-                }
-                U256::ZERO
-            };
-            let deadline = s.chain.timestamp()? + deadline_in;
-            let terms = RequestTerms {
-                model_id,
-                nonce,
-                input_commitment: commitment,
-                max_in,
-                max_out,
-                deadline,
-            };
-            let r = s.open_request(from, &terms, value)?;
-            ensure!(
-                r.value.requestId == expected_id,
-                "request opened as {} but its commitment was made for {expected_id}",
-                r.value.requestId
-            );
-            json!({ "chain": on, "request_id": r.value.requestId.to_string(), "nonce": nonce, "escrow": r.value.escrow.to_string(),
-                    "input_commitment": format!("{commitment:#x}"), "salt": salt, "deadline": deadline, "gas": r.gas_used })
+        ChainCmd::Request { args } => {
+            let r = open_request(chain, from, &args)?;
+            json!({ "chain": on, "request_id": r.request_id.to_string(), "nonce": r.nonce, "escrow": r.escrow.to_string(),
+                    "input_commitment": format!("{:#x}", r.input_commitment), "salt": r.salt, "deadline": r.deadline, "gas": r.gas })
         }
         ChainCmd::Settle { settlement, proof } => {
             let file: ProofFile = read_json(&proof)?;

@@ -2,12 +2,14 @@
 
 pub mod aggregate;
 pub mod chain;
+pub mod client;
 pub mod compile;
 pub mod demo;
 pub mod demo_batch;
 pub mod generate;
 pub mod inspect;
 pub mod prove;
+pub mod serve;
 pub mod setup;
 pub mod verifier;
 pub mod verify;
@@ -18,6 +20,14 @@ pub fn print_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
     // a reader that stopped early (`| head`) has what it wanted; that is not our failure
     let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// Prints `value` as one line of JSON on stdout and flushes it (for a reader waiting on it).
+pub fn print_json_line(value: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
 }
 
 /// The proof systems the CLI drives.

@@ -3,9 +3,14 @@
 //! be saved to and loaded from a JSON file, written atomically, with accounts and storage in sorted
 //! order so the same history gives the same file; the logs of every successful transaction are
 //! kept with it, so clients can read events (a settlement's ciphertext) as from a node.
+//!
+//! Several processes may share one state file (a service and its clients): [`Embedded::lock`]
+//! takes an exclusive lock on `FILE.lock` that every reader and writer holds from loading the
+//! state to saving it, so no transaction is lost to a concurrent save.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, Bytes, Log, B256, U256};
 use revm::bytecode::Bytecode;
@@ -39,7 +44,13 @@ pub struct Embedded {
     db: CacheDB<EmptyDB>,
     number: u64,
     timestamp: u64,
-    logs: Vec<Log>,
+    /// Every successful transaction's logs with the number of its block, oldest first.
+    logs: Vec<(u64, Log)>,
+}
+
+/// The exclusive hold of a state file: released when dropped.
+pub struct StateLock {
+    _file: File,
 }
 
 /// One account as saved in the state file.
@@ -61,6 +72,9 @@ struct SavedState {
     accounts: BTreeMap<Address, SavedAccount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     logs: Vec<Log>,
+    /// The block of each log (files written before blocks were kept have none: block 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    log_blocks: Vec<u64>,
 }
 
 fn is_empty(b: &Bytes) -> bool {
@@ -95,6 +109,36 @@ impl Embedded {
         }
     }
 
+    /// Takes the exclusive lock of the state file at `path`, waiting for any other holder.
+    pub fn lock(path: &Path) -> Result<StateLock, ContractsError> {
+        let lock_path = lock_path(path);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| ContractsError::io(&lock_path, e))?;
+        file.lock().map_err(|e| ContractsError::io(&lock_path, e))?;
+        Ok(StateLock { _file: file })
+    }
+
+    /// Runs `f` on the chain saved at `path` under its lock, and saves the result when `f`
+    /// succeeds and `write` is set (a failed transaction still used its nonce: pass `write`
+    /// whenever `f` sends).
+    pub fn with_locked<T>(
+        path: &Path,
+        write: bool,
+        f: impl FnOnce(&mut Embedded) -> Result<T, ContractsError>,
+    ) -> Result<T, ContractsError> {
+        let _lock = Self::lock(path)?;
+        let mut chain = Self::open(path)?;
+        let out = f(&mut chain);
+        if write {
+            chain.save(path)?;
+        }
+        out
+    }
+
     /// Loads a saved chain, or starts a fresh one when the file does not exist.
     pub fn open(path: &Path) -> Result<Self, ContractsError> {
         let text = match std::fs::read_to_string(path) {
@@ -126,11 +170,12 @@ impl Embedded {
                     .expect("in-memory storage insert");
             }
         }
+        let blocks = saved.log_blocks.into_iter().chain(std::iter::repeat(0));
         Ok(Self {
             db,
             number: saved.number,
             timestamp: saved.timestamp,
-            logs: saved.logs,
+            logs: blocks.zip(saved.logs).collect(),
         })
     }
 
@@ -165,7 +210,8 @@ impl Embedded {
             number: self.number,
             timestamp: self.timestamp,
             accounts,
-            logs: self.logs.clone(),
+            logs: self.logs.iter().map(|(_, l)| l.clone()).collect(),
+            log_blocks: self.logs.iter().map(|(b, _)| *b).collect(),
         };
         let json = serde_json::to_vec_pretty(&saved).expect("state serializes");
         crate::write_atomic(path, &json)
@@ -199,6 +245,8 @@ impl Embedded {
             created: result.created_address(),
             logs: result.logs().to_vec(),
             output: result.output().cloned().unwrap_or_default(),
+            block: None,
+            tx_hash: None,
         }
     }
 }
@@ -233,9 +281,14 @@ impl Chain for Embedded {
             .map_err(|e| ContractsError::Chain(format!("transaction refused: {e:?}")))?;
         self.number += 1;
         self.timestamp += BLOCK_TIME;
-        let out = Self::outcome(result);
+        let out = Outcome {
+            block: Some(self.number),
+            ..Self::outcome(result)
+        };
         if out.success {
-            self.logs.extend(out.logs.iter().cloned());
+            let block = self.number;
+            self.logs
+                .extend(out.logs.iter().map(|l| (block, l.clone())));
         }
         Ok(out)
     }
@@ -268,11 +321,21 @@ impl Chain for Embedded {
         Ok(())
     }
 
-    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
+    fn block_number(&mut self) -> Result<u64, ContractsError> {
+        Ok(self.number)
+    }
+
+    fn logs_in(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Log)>, ContractsError> {
         Ok(self
             .logs
             .iter()
-            .filter(|l| super::log_matches(l, address, topics))
+            .filter(|(b, l)| (from..=to).contains(b) && super::log_matches(l, address, topics))
             .cloned()
             .collect())
     }
@@ -280,4 +343,11 @@ impl Chain for Embedded {
     fn describe(&self) -> String {
         "embedded (revm)".into()
     }
+}
+
+/// The lock file beside a state file: `chain.json` → `chain.json.lock`.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
 }

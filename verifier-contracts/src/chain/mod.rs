@@ -23,6 +23,10 @@ pub struct Outcome {
     pub output: Bytes,
     pub logs: Vec<Log>,
     pub created: Option<Address>,
+    /// The block that included it (none for calls and refused transactions).
+    pub block: Option<u64>,
+    /// The transaction's hash on a node (the embedded chain has no signed transactions).
+    pub tx_hash: Option<B256>,
 }
 
 /// A chain that runs transactions. Senders are plain addresses: the embedded chain needs no
@@ -51,9 +55,28 @@ pub trait Chain {
     /// A label for reports: "embedded (revm)" or the node's URL.
     fn describe(&self) -> String;
 
-    /// Every log `address` emitted, oldest first, whose first topics are `topics` (the event
-    /// signature, then indexed arguments).
-    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError>;
+    /// The number of the latest block.
+    fn block_number(&mut self) -> Result<u64, ContractsError>;
+
+    /// The logs `address` emitted in blocks `from..=to`, oldest first, with their block numbers,
+    /// whose first topics are `topics` (the event signature, then indexed arguments).
+    fn logs_in(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Log)>, ContractsError>;
+
+    /// Every log `address` emitted, oldest first, whose first topics are `topics`.
+    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
+        let latest = self.block_number()?;
+        Ok(self
+            .logs_in(address, topics, 0, latest)?
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect())
+    }
 }
 
 /// Whether `log` came from `address` and starts with `topics`.

@@ -83,6 +83,8 @@ fn reverted(e: RpcError<TransportErrorKind>) -> Result<Outcome, ContractsError> 
                 output: resp.as_revert_data().unwrap_or_default(),
                 logs: vec![],
                 created: None,
+                block: None,
+                tx_hash: None,
             })
         }
         _ => Err(ContractsError::Chain(e.to_string())),
@@ -126,6 +128,8 @@ impl Chain for Rpc {
                 output: Bytes::new(),
                 logs: receipt.logs().iter().map(|l| l.inner.clone()).collect(),
                 created: receipt.contract_address,
+                block: receipt.block_number,
+                tx_hash: Some(receipt.transaction_hash),
             })
         })
     }
@@ -146,6 +150,8 @@ impl Chain for Rpc {
                 output,
                 logs: vec![],
                 created: None,
+                block: None,
+                tx_hash: None,
             })
         })
     }
@@ -193,11 +199,24 @@ impl Chain for Rpc {
         self.url.clone()
     }
 
-    fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
+    fn block_number(&mut self) -> Result<u64, ContractsError> {
+        let provider = self.provider.clone();
+        self.runtime
+            .block_on(async move { provider.get_block_number().await })
+            .map_err(|e| ContractsError::Chain(format!("reading the block number: {e}")))
+    }
+
+    fn logs_in(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Log)>, ContractsError> {
         let mut filter = Filter::new()
             .address(address)
-            .from_block(BlockNumberOrTag::Earliest)
-            .to_block(BlockNumberOrTag::Latest);
+            .from_block(BlockNumberOrTag::Number(from))
+            .to_block(BlockNumberOrTag::Number(to));
         for (i, t) in topics.iter().enumerate() {
             filter.topics[i] = (*t).into();
         }
@@ -209,8 +228,8 @@ impl Chain for Rpc {
         // Nodes filter already; the check keeps the trait's promise whatever the node does.
         Ok(logs
             .into_iter()
-            .map(|l| l.inner)
-            .filter(|l| super::log_matches(l, address, topics))
+            .filter(|l| super::log_matches(&l.inner, address, topics))
+            .map(|l| (l.block_number.unwrap_or(from), l.inner))
             .collect())
     }
 }

@@ -1,0 +1,311 @@
+//! `zkinfer serve` as a provider runs it and `zkinfer client` as clients do: the real binary,
+//! listening on 127.0.0.1 on a free port, on an embedded chain state file it shares with the
+//! clients, stopped by its pid. Every payment is checked against the chain's events and credits.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolEvent;
+use common::{chain_at, deploy_and_register, example, ok, zkinfer_env};
+use serde_json::{json, Value};
+use zkinfer_contracts::chain::embedded::Embedded;
+use zkinfer_contracts::chain::Chain;
+use zkinfer_contracts::settlement::ISettlement::RequestSettled;
+use zkinfer_contracts::settlement::Settlement;
+
+const PROVIDER: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+const OWNER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+/// deploy_and_register's prices and royalty.
+const PRICE_IN: u64 = 100;
+const PRICE_OUT: u64 = 1000;
+const ROYALTY_BPS: u64 = 1000;
+const MAX_IN: &str = "3";
+const MAX_OUT: &str = "20";
+
+/// A compiled and set-up MLP with its verifier deployed and registered on a fresh state file.
+struct Market {
+    tmp: tempfile::TempDir,
+    state: String,
+    settlement: String,
+    model_id: String,
+}
+
+impl Market {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = |p: &str| tmp.path().join(p).display().to_string();
+        let z = |args: &[&str]| ok(&zkinfer_env(args, &[]));
+        z(&["compile", &example("mlp.onnx"), "-o", &t("model"), "--json"]);
+        z(&["setup", &t("model"), "--dev-srs", "--json"]);
+        z(&["verifier", &t("model"), "-o", &t("verifier"), "--json"]);
+        let state = t("chain.json");
+        let (settlement, model_id) = deploy_and_register(&state, &t("verifier"));
+        Market {
+            state,
+            settlement,
+            model_id,
+            tmp,
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    /// Writes a service configuration serving this model (and `extra` fields) and returns its path.
+    fn config(&self, name: &str, extra: Value) -> PathBuf {
+        let mut c = json!({
+            "store": format!("{name}.sqlite"),
+            "chain": { "state": "chain.json" },
+            "settlement": self.settlement,
+            "models": [{ "dir": "model", "model_id": self.model_id.parse::<u64>().unwrap() }],
+            "dev_account": 2,
+            "poll_ms": 50,
+            "prove_seconds_estimate": 5.0,
+        });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let path = self.path(&format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        path
+    }
+
+    /// `zkinfer client submit` as client `dev`, writing ticket `name`.
+    fn submit(&self, server: &str, dev: &str, name: &str) -> Value {
+        let ticket = self.path(name).display().to_string();
+        ok(&self.client(
+            dev,
+            &[
+                "submit",
+                "--server",
+                server,
+                "--settlement",
+                &self.settlement,
+                "--model-id",
+                &self.model_id,
+                "--model",
+                &self.path("model").display().to_string(),
+                "--input",
+                &example("input.json"),
+                "--max-in",
+                MAX_IN,
+                "--max-out",
+                MAX_OUT,
+                "-o",
+                &ticket,
+            ],
+        ))
+    }
+
+    fn client(&self, dev: &str, args: &[&str]) -> std::process::Output {
+        let mut a = vec![
+            "client",
+            "--state",
+            &self.state,
+            "--dev-account",
+            dev,
+            "--json",
+        ];
+        a.extend_from_slice(args);
+        zkinfer_env(&a, &[])
+    }
+
+    /// Every `RequestSettled` event, by request id.
+    fn settlements(&self) -> BTreeMap<U256, Vec<RequestSettled>> {
+        let address: Address = self.settlement.parse().unwrap();
+        Embedded::with_locked(Path::new(&self.state), false, |c| {
+            c.logs(address, &[RequestSettled::SIGNATURE_HASH])
+        })
+        .unwrap()
+        .iter()
+        .map(|l| RequestSettled::decode_log(l).unwrap().data)
+        .fold(BTreeMap::new(), |mut m, e| {
+            m.entry(e.requestId).or_insert_with(Vec::new).push(e);
+            m
+        })
+    }
+
+    fn credits(&self, who: &str) -> U256 {
+        let address: Address = self.settlement.parse().unwrap();
+        Embedded::with_locked(Path::new(&self.state), false, |c| {
+            Settlement { chain: c, address }.credits(Address::ZERO, who.parse().unwrap())
+        })
+        .unwrap()
+    }
+}
+
+/// A running `zkinfer serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(config: &Path) -> Self {
+        let log = std::fs::File::create(config.with_extension("log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "zkinfer_serve=info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("zkinfer serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "serve printed {line:?} ({e}); log: {}",
+                std::fs::read_to_string(config.with_extension("log")).unwrap_or_default()
+            )
+        });
+        Server {
+            child,
+            url: started["listening"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let r = reqwest::blocking::get(format!("{}{path}", self.url)).unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn post(&self, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/requests", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    /// Polls a request until it is in one of `states`.
+    fn wait_for(&self, id: &str, states: &[&str], timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, v) = self.get(&format!("/v1/requests/{id}"));
+            if states.iter().any(|s| v["state"] == *s) {
+                return v;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "request {id} stuck in {}",
+                v["state"]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The example input's usage: one sample in, ten outputs.
+fn cost(e: &RequestSettled) -> u64 {
+    e.nIn * PRICE_IN + e.nOut * PRICE_OUT
+}
+
+/// Each request settled exactly once, paid exactly its usage, the rest refunded; the provider's
+/// and owner's credits are the sums.
+fn assert_paid_once(m: &Market, ids: &[U256]) {
+    let settled = m.settlements();
+    let escrow = 3 * PRICE_IN + 20 * PRICE_OUT;
+    let (mut provider, mut owner) = (0u64, 0u64);
+    for id in ids {
+        let events = settled.get(id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(
+            events.len(),
+            1,
+            "request {id:#x} settled {} times",
+            events.len()
+        );
+        let e = &events[0];
+        let royalty = cost(e) * ROYALTY_BPS / 10_000;
+        assert_eq!(e.royalty, U256::from(royalty));
+        assert_eq!(e.providerAmount, U256::from(cost(e) - royalty));
+        assert_eq!(e.refund, U256::from(escrow - cost(e)));
+        provider += cost(e) - royalty;
+        owner += royalty;
+    }
+    assert_eq!(settled.len(), ids.len(), "no other request was settled");
+    assert_eq!(m.credits(PROVIDER), U256::from(provider));
+    assert_eq!(m.credits(OWNER), U256::from(owner));
+}
+
+fn id_of(v: &Value) -> U256 {
+    v["request_id"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn many_clients_at_once_each_request_settled_once() {
+    let m = Market::new();
+    let server = Server::start(&m.config("serve", json!({ "workers": 1 })));
+    let clients = 4;
+    let per_client = 16;
+    let ids: Vec<(String, U256)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let (m, url) = (&m, &server.url);
+                s.spawn(move || {
+                    (0..per_client)
+                        .map(|i| {
+                            let name = format!("ticket-{c}-{i}.json");
+                            // clients on the deployer's and the client's accounts, apart from the payees
+                            let dev = if c % 2 == 0 { "3" } else { "0" };
+                            let v = m.submit(url, dev, &name);
+                            (name, id_of(&v))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(ids.len(), clients * per_client);
+    for (ticket, _) in &ids {
+        let ticket = m.path(ticket).display().to_string();
+        let v = ok(&m.client("3", &["wait", &ticket, "--timeout", "900"]));
+        assert_eq!(v["checked"], true, "{v}");
+        assert_eq!(v["output_matches_chain"], true);
+        assert_eq!(v["proof_valid"], true);
+    }
+    let ids: Vec<U256> = ids.into_iter().map(|(_, id)| id).collect();
+    assert_paid_once(&m, &ids);
+    let (status, health) = server.get("/health");
+    assert_eq!(status, 200);
+    assert_eq!(health["jobs"]["settled"], ids.len());
+    for s in [
+        "received", "proving", "proved", "settling", "refused", "expired",
+    ] {
+        assert_eq!(health["jobs"][s], 0, "{s}");
+    }
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(metrics.contains("zkinfer_queue_depth 0"), "{metrics}");
+    assert!(metrics.contains(&format!("zkinfer_settlements_total {}", ids.len())));
+}

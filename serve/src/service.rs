@@ -1,0 +1,163 @@
+//! Putting the service together: load the models, open the store, start the follower and the
+//! workers on their own threads and the HTTP API on a small async runtime, and stop them all on
+//! a signal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::api::{router, Api};
+use crate::chain::ChainAccess;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::models::ServedModel;
+use crate::store::Store;
+use crate::worker::Worker;
+use crate::ServeError;
+
+/// A started service.
+pub struct Service {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    runtime: tokio::runtime::Runtime,
+    server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Service {
+    /// Loads everything `config` names and starts serving; `listen` overrides its address.
+    pub fn start(config: &Config, listen: Option<&str>) -> Result<Self, ServeError> {
+        let signer = config.signer()?;
+        let mut models = BTreeMap::new();
+        for m in &config.models {
+            tracing::info!(model = m.model_id, dir = %m.dir.display(), "loading");
+            models.insert(m.model_id, ServedModel::load(m)?);
+        }
+        let models = Arc::new(models);
+        let mut store = Store::open(&config.store)?;
+        let freed = store.free_leases()?;
+        if freed > 0 {
+            tracing::info!("resuming {freed} jobs an earlier run left unfinished");
+        }
+        let metrics = Arc::new(Metrics::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let poll = Duration::from_millis(config.poll_ms);
+        let chain = || ChainAccess::new(config.chain.clone(), signer.clone());
+        let mut threads = Vec::new();
+        {
+            let (store, mut chain, stop) = (store.reopen()?, chain(), stop.clone());
+            let ids: BTreeSet<u64> = models.keys().copied().collect();
+            let settlement = config.settlement;
+            // The first read happens before the API opens, so `GET` knows the chain at once.
+            let mut first = store.reopen()?;
+            if let Err(e) = crate::follower::poll_once(&mut first, &mut chain, settlement, &ids) {
+                tracing::warn!("first read of the chain: {e}");
+            }
+            threads.push(spawn("follower", move || {
+                crate::follower::run(store, chain, settlement, ids, poll, &stop)
+            })?);
+        }
+        for i in 0..config.workers {
+            let worker = Worker {
+                name: format!("{}-{}-{i}", hostname(), std::process::id()),
+                store: store.reopen()?,
+                chain: chain(),
+                settlement: config.settlement,
+                models: models.clone(),
+                lease: config.lease_seconds,
+                prove_estimate: config.prove_seconds_estimate,
+                poll,
+                metrics: metrics.clone(),
+            };
+            let stop = stop.clone();
+            threads.push(spawn(&format!("worker-{i}"), move || worker.run(&stop))?);
+        }
+        let api = Arc::new(Api {
+            models,
+            store: Mutex::new(store),
+            chain: Mutex::new(chain()),
+            settlement: config.settlement,
+            limits: config.limits.clone(),
+            metrics,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| ServeError::Http(format!("starting the runtime: {e}")))?;
+        let listen = listen.unwrap_or(&config.listen).to_string();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(&listen))
+            .map_err(|e| ServeError::Http(format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::Http(e.to_string()))?;
+        let stop_http = stop.clone();
+        let server = runtime.spawn(async move {
+            axum::serve(listener, router(api))
+                .with_graceful_shutdown(async move {
+                    while !stop_http.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            stop,
+            threads,
+            runtime,
+            server,
+        })
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops. Jobs in flight stay in the store, and the
+    /// next start resumes them.
+    pub fn run_until_signal(self) -> Result<(), ServeError> {
+        self.runtime.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| ServeError::Http(format!("installing the signal handler: {e}")))?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            Ok::<_, ServeError>(())
+        })?;
+        self.shutdown()
+    }
+
+    /// Stops serving and waits for the follower and the workers' current steps.
+    pub fn shutdown(self) -> Result<(), ServeError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let served = self.runtime.block_on(self.server);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ServeError::Http(e.to_string())),
+            Err(e) => Err(ServeError::Http(e.to_string())),
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServeError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|e| ServeError::Http(format!("starting the {name} thread: {e}")))
+}
+
+/// This machine's name, for worker names in a shared store.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
