@@ -68,14 +68,14 @@ impl ServedModel {
 
     /// The witness of a graph model's opening.
     fn witness(keys: &dyn ProvingBackend, o: &Opening, id: Fr) -> Result<Witness, ServeError> {
+        if o.prompt.is_some() || o.prompt_tokens.is_some() || o.max_tokens.is_some() {
+            return Err(bad("this model takes \"input\", not a prompt"));
+        }
         let arrays = o
             .input
             .as_ref()
             .or(o.input_data.as_ref())
             .ok_or_else(|| bad("this model takes \"input\" (or \"input_data\"), none given"))?;
-        if o.prompt.is_some() || o.prompt_tokens.is_some() || o.max_tokens.is_some() {
-            return Err(bad("this model takes \"input\", not a prompt"));
-        }
         let rows = zkinfer_circuits::import::data::quantized_samples(keys.model(), arrays)
             .map_err(|e| bad(&format!("input: {e}")))?;
         if rows.len() > keys.batch() {

@@ -22,6 +22,8 @@ use crate::ServeError;
 pub struct Service {
     /// Where the API listens.
     pub addr: SocketAddr,
+    /// Held while serving: a store file belongs to one server at a time.
+    _store_lock: std::fs::File,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     runtime: tokio::runtime::Runtime,
@@ -38,6 +40,7 @@ impl Service {
             models.insert(m.model_id, ServedModel::load(m)?);
         }
         let models = Arc::new(models);
+        let store_lock = lock_store(&config.store)?;
         let mut store = Store::open(&config.store)?;
         let freed = store.free_leases()?;
         if freed > 0 {
@@ -108,6 +111,7 @@ impl Service {
         });
         Ok(Self {
             addr,
+            _store_lock: store_lock,
             stop,
             threads,
             runtime,
@@ -151,6 +155,31 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .name(name.to_string())
         .spawn(f)
         .map_err(|e| ServeError::Http(format!("starting the {name} thread: {e}")))
+}
+
+/// Takes `STORE.lock` for this process. The SQLite store hands every lease back at start, which
+/// is right only if no other server is using the file; the OS drops the lock with the process,
+/// however it ends.
+fn lock_store(store: &std::path::Path) -> Result<std::fs::File, ServeError> {
+    let mut name = store.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let path = store.with_file_name(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ServeError::Store(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Store(format!(
+            "{} is in use by another zkinfer serve; one store file serves one server",
+            store.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(ServeError::Store(format!("{}: {e}", path.display())))
+        }
+    }
 }
 
 /// This machine's name, for worker names in a shared store.

@@ -42,6 +42,9 @@ pub enum ClientCmd {
     /// read from the chain. Exit 0 if settled and both check out, 1 if not.
     Wait {
         ticket: PathBuf,
+        /// Ask this server instead of the one the ticket names (it moved, or restarted elsewhere).
+        #[arg(long)]
+        server: Option<String>,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -67,9 +70,16 @@ pub fn run(opts: &ChainOpts, cmd: ClientCmd, json_out: bool) -> Result<ExitCode>
             write_json(&out, &ticket)?;
             json!({ "request_id": ticket.request_id, "escrow": ticket.escrow, "ticket": out, "state": "received" })
         }
-        ClientCmd::Wait { ticket, timeout } => {
-            let t: Ticket = read_json(&ticket)
+        ClientCmd::Wait {
+            ticket,
+            server,
+            timeout,
+        } => {
+            let mut t: Ticket = read_json(&ticket)
                 .with_context(|| format!("{}: not a zkinfer client ticket", ticket.display()))?;
+            if let Some(s) = server {
+                t.server = s;
+            }
             wait(opts, &t, Duration::from_secs(timeout))?
         }
     };
