@@ -195,6 +195,13 @@ enum Command {
         /// transaction (`settleBatch`), next to N single settlements.
         #[arg(long, value_name = "N")]
         requests: Option<usize>,
+        /// MLP: run `zkinfer serve` on the embedded chain and have --requests N (default 4)
+        /// clients submit at once and wait for their outputs; prints throughput and payments.
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: proving workers in the service.
+        #[arg(long, default_value_t = 1, requires = "serve")]
+        workers: usize,
     },
 }
 
@@ -314,7 +321,19 @@ fn main() -> ExitCode {
             prompt_slots,
             dir,
             requests,
+            serve,
+            workers,
         } => match requests {
+            _ if serve && model != commands::demo::DemoModel::Mlp => {
+                Err(anyhow::anyhow!("--serve runs the MLP: drop --model"))
+            }
+            n if serve => commands::demo_serve::run(
+                backend.unwrap_or_default(),
+                n.unwrap_or(4),
+                workers,
+                dir.as_deref(),
+                cli.json,
+            ),
             Some(_) if model != commands::demo::DemoModel::Mlp => Err(anyhow::anyhow!(
                 "--requests aggregates proofs of the MLP: drop --model"
             )),

@@ -591,3 +591,20 @@ fn a_request_its_proof_cannot_meet_in_time_is_skipped_with_a_reason() {
     assert!(done["proof"].is_null(), "nothing was proved");
     assert!(m.settlements().is_empty());
 }
+
+#[test]
+fn demo_serve_settles_every_client_and_accounts_for_every_wei() {
+    let v = ok(&zkinfer_env(
+        &["demo", "--serve", "--requests", "3", "--json"],
+        &[],
+    ));
+    assert_eq!(v["requests"], 3);
+    assert_eq!(v["settled"], 3);
+    assert!(v["throughput_per_min"].as_f64().unwrap() > 0.0);
+    let wei = |k: &str| v[k].as_str().unwrap().parse::<u128>().unwrap();
+    // the demo's terms: 1 sample in at 0.001 ETH, 1 out at 0.002 ETH, 10% royalty, maxima 2 and 2
+    assert_eq!(wei("escrow"), 3 * 6_000_000_000_000_000);
+    assert_eq!(wei("provider_paid"), 3 * 2_700_000_000_000_000);
+    assert_eq!(wei("owner_paid"), 3 * 300_000_000_000_000);
+    assert_eq!(wei("refunded"), 3 * 3_000_000_000_000_000);
+}

@@ -40,6 +40,18 @@ pub struct ChainOpts {
     dev_account: Option<usize>,
 }
 
+impl ChainOpts {
+    /// The embedded chain saved at `state`, acting as dev account `dev_account`.
+    pub fn embedded(state: PathBuf, dev_account: usize) -> Self {
+        Self {
+            rpc_url: None,
+            state,
+            key_file: None,
+            dev_account: Some(dev_account),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ChainCmd {
     /// Deploy Settlement, or a verifier written by `zkinfer verifier`.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod compile;
 pub mod demo;
 pub mod demo_batch;
+pub mod demo_serve;
 pub mod generate;
 pub mod inspect;
 pub mod prove;
