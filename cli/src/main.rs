@@ -165,6 +165,14 @@ enum Command {
         /// Listen here instead of the configuration's address (`127.0.0.1:0`: a free port).
         #[arg(long)]
         listen: Option<String>,
+        /// The job store instead of the configuration's: a SQLite file, or `postgres://…` shared
+        /// by servers on several machines.
+        #[arg(long)]
+        store: Option<String>,
+        /// Only prove and settle jobs of a shared (PostgreSQL) store; another server takes the
+        /// openings.
+        #[arg(long)]
+        workers_only: bool,
     },
     /// A client of `zkinfer serve`: submit a request, wait for its settled output.
     Client {
@@ -312,7 +320,19 @@ fn main() -> ExitCode {
             commands::aggregate::run(args, cli.json)
         }),
         Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
-        Command::Serve { config, listen } => commands::serve::run(&config, listen.as_deref()),
+        Command::Serve {
+            config,
+            listen,
+            store,
+            workers_only,
+        } => commands::serve::run(
+            &config,
+            store,
+            zkinfer_serve::Options {
+                listen,
+                workers_only,
+            },
+        ),
         Command::Client { opts, cmd } => commands::client::run(&opts, cmd, cli.json),
         Command::Demo {
             model,

@@ -29,7 +29,7 @@ use crate::config::Limits;
 use crate::job::{request_key, Job, Opening};
 use crate::metrics::Metrics;
 use crate::models::ServedModel;
-use crate::store::{Inserted, Store};
+use crate::store::{Inserted, JobStore};
 use crate::ServeError;
 
 /// What the handlers share.
@@ -37,7 +37,7 @@ pub struct Api {
     /// The served models by Settlement id.
     pub models: Arc<BTreeMap<u64, ServedModel>>,
     /// The API's store connection.
-    pub store: Mutex<Store>,
+    pub store: Mutex<Box<dyn JobStore>>,
     /// The API's way to the chain (reads only).
     pub chain: Mutex<ChainAccess>,
     /// The Settlement contract.
@@ -113,7 +113,7 @@ async fn get_request(
 async fn health(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refusal> {
     Ok(Json(
         blocking(move || {
-            let store = api.store.lock().expect("store lock");
+            let mut store = api.store.lock().expect("store lock");
             let counts = store.counts()?;
             Ok(json!({
                 "status": "ok",
@@ -255,7 +255,7 @@ impl Api {
     /// A request's state as `GET` shows it.
     fn status(&self, text: &str) -> Result<Value, Refusal> {
         let key = request_key(&parse_id(text)?);
-        let store = self.store.lock().expect("store lock");
+        let mut store = self.store.lock().expect("store lock");
         if let Some(job) = store.get(&key)? {
             return Ok(job_json(&job));
         }

@@ -8,6 +8,7 @@ use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
+use crate::store::StoreConfig;
 use crate::ServeError;
 
 /// The chain the service settles on.
@@ -56,8 +57,9 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free one (the bound address is printed).
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// The SQLite job store's file.
-    pub store: PathBuf,
+    /// The job store: a SQLite file (one server), or a `postgres://` URL (servers on several
+    /// machines sharing one queue).
+    pub store: StoreConfig,
     /// The chain.
     pub chain: ChainConfig,
     /// The Settlement contract.
@@ -117,7 +119,9 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        resolve(&mut c.store);
+        if let StoreConfig::Sqlite(p) = &mut c.store {
+            resolve(p);
+        }
         if let ChainConfig::State(p) = &mut c.chain {
             resolve(p);
         }

@@ -12,13 +12,13 @@ use zkinfer_contracts::settlement::ISettlement::RequestOpened;
 
 use crate::chain::ChainAccess;
 use crate::job::request_key;
-use crate::store::{OpenedRequest, Store};
+use crate::store::{JobStore, OpenedRequest};
 use crate::ServeError;
 
 /// Reads the chain from the stored cursor to its latest block; returns the requests of served
 /// models it found.
 pub fn poll_once(
-    store: &mut Store,
+    store: &mut dyn JobStore,
     chain: &mut ChainAccess,
     settlement: Address,
     models: &BTreeSet<u64>,
@@ -64,7 +64,7 @@ pub fn poll_once(
 
 /// Polls every `poll` until `stop` is set; an unreachable chain is retried with backoff.
 pub fn run(
-    mut store: Store,
+    mut store: Box<dyn JobStore>,
     mut chain: ChainAccess,
     settlement: Address,
     models: BTreeSet<u64>,
@@ -73,7 +73,7 @@ pub fn run(
 ) {
     let mut backoff = poll;
     while !stop.load(Ordering::Relaxed) {
-        match poll_once(&mut store, &mut chain, settlement, &models) {
+        match poll_once(store.as_mut(), &mut chain, settlement, &models) {
             Ok(found) => {
                 for o in &found {
                     tracing::info!(request = %o.request_id, model = o.model_id, "request opened");

@@ -8,7 +8,8 @@
 //!   request of a served model, and queues a job;
 //! - [`worker`]s claim jobs under a lease, prove ([`models`]), and settle, checking the chain's
 //!   status first, so a request is settled at most once whatever crashed when;
-//! - [`store`] holds the jobs' state machine in SQLite, each step one transaction.
+//! - [`store`] holds the jobs' state machine, in SQLite for one server or in PostgreSQL for
+//!   workers on several machines, each step one guarded statement.
 //!
 //! Nothing here is trusted by the chain: the contract checks every proof. What the service must
 //! get right is liveness and the provider's money: no job lost, none settled twice (the contract
@@ -28,7 +29,7 @@ pub mod store;
 pub mod worker;
 
 pub use config::Config;
-pub use service::Service;
+pub use service::{Options, Service};
 
 /// What can go wrong in the service.
 #[derive(Debug, thiserror::Error)]

@@ -14,25 +14,35 @@ use crate::chain::ChainAccess;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::models::ServedModel;
-use crate::store::Store;
+use crate::store::StoreConfig;
 use crate::worker::Worker;
 use crate::ServeError;
 
+/// How to run: the whole service, or only workers on a shared store.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Listen here instead of the configuration's address.
+    pub listen: Option<String>,
+    /// Run only proving workers (no API, no follower): another server in front shares the
+    /// PostgreSQL store and takes the openings.
+    pub workers_only: bool,
+}
+
 /// A started service.
 pub struct Service {
-    /// Where the API listens.
-    pub addr: SocketAddr,
-    /// Held while serving: a store file belongs to one server at a time.
-    _store_lock: std::fs::File,
+    /// Where the API listens (none for workers only).
+    pub addr: Option<SocketAddr>,
+    /// Held while serving a SQLite file: it belongs to one server at a time.
+    _store_lock: Option<std::fs::File>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     runtime: tokio::runtime::Runtime,
-    server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    server: Option<tokio::task::JoinHandle<Result<(), std::io::Error>>>,
 }
 
 impl Service {
-    /// Loads everything `config` names and starts serving; `listen` overrides its address.
-    pub fn start(config: &Config, listen: Option<&str>) -> Result<Self, ServeError> {
+    /// Loads everything `config` names and starts serving.
+    pub fn start(config: &Config, opts: &Options) -> Result<Self, ServeError> {
         let signer = config.signer()?;
         let mut models = BTreeMap::new();
         for m in &config.models {
@@ -40,24 +50,38 @@ impl Service {
             models.insert(m.model_id, ServedModel::load(m)?);
         }
         let models = Arc::new(models);
-        let store_lock = lock_store(&config.store)?;
-        let mut store = Store::open(&config.store)?;
-        let freed = store.free_leases()?;
-        if freed > 0 {
-            tracing::info!("resuming {freed} jobs an earlier run left unfinished");
+        if opts.workers_only && matches!(config.store, StoreConfig::Sqlite(_)) {
+            return Err(ServeError::Config(
+                "workers alone need a shared store: give a postgres:// store".into(),
+            ));
         }
+        let mut store = config.store.open()?;
+        let store_lock = match &config.store {
+            StoreConfig::Sqlite(path) => {
+                let lock = lock_store(path)?;
+                // Ours alone (locked): every lease in it was held by an earlier run of ours.
+                let freed = store.free_leases()?;
+                if freed > 0 {
+                    tracing::info!("resuming {freed} jobs an earlier run left unfinished");
+                }
+                Some(lock)
+            }
+            // Shared: other servers' leases are alive; a dead one's run out by themselves.
+            StoreConfig::Postgres(_) => None,
+        };
         let metrics = Arc::new(Metrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let poll = Duration::from_millis(config.poll_ms);
         let chain = || ChainAccess::new(config.chain.clone(), signer.clone());
         let mut threads = Vec::new();
-        {
+        if !opts.workers_only {
             let (store, mut chain, stop) = (store.reopen()?, chain(), stop.clone());
             let ids: BTreeSet<u64> = models.keys().copied().collect();
             let settlement = config.settlement;
             // The first read happens before the API opens, so `GET` knows the chain at once.
             let mut first = store.reopen()?;
-            if let Err(e) = crate::follower::poll_once(&mut first, &mut chain, settlement, &ids) {
+            if let Err(e) = crate::follower::poll_once(first.as_mut(), &mut chain, settlement, &ids)
+            {
                 tracing::warn!("first read of the chain: {e}");
             }
             threads.push(spawn("follower", move || {
@@ -79,36 +103,41 @@ impl Service {
             let stop = stop.clone();
             threads.push(spawn(&format!("worker-{i}"), move || worker.run(&stop))?);
         }
-        let api = Arc::new(Api {
-            models,
-            store: Mutex::new(store),
-            chain: Mutex::new(chain()),
-            settlement: config.settlement,
-            limits: config.limits.clone(),
-            metrics,
-        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| ServeError::Http(format!("starting the runtime: {e}")))?;
-        let listen = listen.unwrap_or(&config.listen).to_string();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(&listen))
-            .map_err(|e| ServeError::Http(format!("cannot listen on {listen}: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| ServeError::Http(e.to_string()))?;
-        let stop_http = stop.clone();
-        let server = runtime.spawn(async move {
-            axum::serve(listener, router(api))
-                .with_graceful_shutdown(async move {
-                    while !stop_http.load(Ordering::Relaxed) {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                })
-                .await
-        });
+        let (mut addr, mut server) = (None, None);
+        if !opts.workers_only {
+            let api = Arc::new(Api {
+                models,
+                store: Mutex::new(store),
+                chain: Mutex::new(chain()),
+                settlement: config.settlement,
+                limits: config.limits.clone(),
+                metrics,
+            });
+            let listen = opts.listen.as_deref().unwrap_or(&config.listen).to_string();
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind(&listen))
+                .map_err(|e| ServeError::Http(format!("cannot listen on {listen}: {e}")))?;
+            addr = Some(
+                listener
+                    .local_addr()
+                    .map_err(|e| ServeError::Http(e.to_string()))?,
+            );
+            let stop_http = stop.clone();
+            server = Some(runtime.spawn(async move {
+                axum::serve(listener, router(api))
+                    .with_graceful_shutdown(async move {
+                        while !stop_http.load(Ordering::Relaxed) {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    })
+                    .await
+            }));
+        }
         Ok(Self {
             addr,
             _store_lock: store_lock,
@@ -138,14 +167,14 @@ impl Service {
     /// Stops serving and waits for the follower and the workers' current steps.
     pub fn shutdown(self) -> Result<(), ServeError> {
         self.stop.store(true, Ordering::Relaxed);
-        let served = self.runtime.block_on(self.server);
+        let served = self.server.map(|s| self.runtime.block_on(s));
         for t in self.threads {
             let _ = t.join();
         }
         match served {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ServeError::Http(e.to_string())),
-            Err(e) => Err(ServeError::Http(e.to_string())),
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(ServeError::Http(e.to_string())),
+            Some(Err(e)) => Err(ServeError::Http(e.to_string())),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::chain::{is_transient, ChainAccess};
 use crate::job::{Job, JobState};
 use crate::metrics::Metrics;
 use crate::models::ServedModel;
-use crate::store::Store;
+use crate::store::JobStore;
 use crate::ServeError;
 
 /// Sleeps `d`, waking early when `stop` is set.
@@ -74,7 +74,7 @@ pub struct Worker {
     /// Its name in the store's leases (unique per process and thread).
     pub name: String,
     /// Its store connection.
-    pub store: Store,
+    pub store: Box<dyn JobStore>,
     /// Its way to the chain.
     pub chain: ChainAccess,
     /// The Settlement contract.
@@ -134,7 +134,7 @@ impl Worker {
         }
     }
 
-    fn attempts(&self, id: &str) -> u32 {
+    fn attempts(&mut self, id: &str) -> u32 {
         self.store
             .get(id)
             .ok()

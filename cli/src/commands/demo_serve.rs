@@ -16,7 +16,8 @@ use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::settlement::{compile_settlement, Settlement};
 use zkinfer_contracts::solc::Solc;
 use zkinfer_serve::config::{ChainConfig, Config, Limits, ModelConfig};
-use zkinfer_serve::Service;
+use zkinfer_serve::store::StoreConfig;
+use zkinfer_serve::{Options, Service};
 
 use super::chain::{ChainOpts, RequestArgs};
 use super::demo::{prepare_mlp, roles, step, Workspace};
@@ -69,7 +70,7 @@ pub fn run(
     );
     let config = Config {
         listen: "127.0.0.1:0".into(),
-        store: work.join("jobs.sqlite"),
+        store: StoreConfig::Sqlite(work.join("jobs.sqlite")),
         chain: ChainConfig::State(state.clone()),
         settlement,
         models: vec![ModelConfig {
@@ -88,8 +89,11 @@ pub fn run(
         work.join("serve.json"),
         serde_json::to_vec_pretty(&config).expect("configs serialize"),
     )?;
-    let service = Service::start(&config, None)?;
-    let server = format!("http://{}", service.addr);
+    let service = Service::start(&config, &Options::default())?;
+    let server = format!(
+        "http://{}",
+        service.addr.expect("a service with its API listens")
+    );
 
     step(
         json_out,
