@@ -608,3 +608,103 @@ fn demo_serve_settles_every_client_and_accounts_for_every_wei() {
     assert_eq!(wei("owner_paid"), 3 * 300_000_000_000_000);
     assert_eq!(wei("refunded"), 3 * 3_000_000_000_000_000);
 }
+
+#[path = "../../serve/tests/common/pg.rs"]
+mod pg;
+
+/// `zkinfer serve --workers-only` on a shared store, killed when dropped.
+fn workers_only(config: &Path, name: &str) -> Child {
+    let log = std::fs::File::create(config.with_file_name(format!("{name}.log"))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["serve", "--workers-only", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "zkinfer_serve=info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("zkinfer serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("\"workers\""), "workers started: {line:?}");
+    child
+}
+
+#[test]
+fn two_workers_over_postgresql_settle_every_request_once() {
+    let pg = pg::Pg::start();
+    let m = Market::new();
+    // One server in front (API, follower, one worker) and a second machine's worker behind it.
+    let front = Server::start(&m.config("front", json!({ "store": pg.url })));
+    let mut second = workers_only(&m.config("back", json!({ "store": pg.url })), "back");
+    let tickets: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|c| {
+                let (m, url) = (&m, &front.url);
+                s.spawn(move || {
+                    (0..8)
+                        .map(|i| {
+                            let name = format!("t-{c}-{i}.json");
+                            m.submit(url, if c == 0 { "3" } else { "0" }, &name);
+                            name
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut ids = Vec::new();
+    let mut workers = BTreeMap::new();
+    for t in &tickets {
+        let v = ok(&m.client("3", &["wait", &m.path(t).display().to_string()]));
+        assert_eq!(v["checked"], true, "{v}");
+        *workers
+            .entry(v["settlement"]["worker"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+        ids.push(id_of(&v));
+    }
+    assert_paid_once(&m, &ids);
+    assert_eq!(
+        workers.len(),
+        2,
+        "both machines' workers settled some: {workers:?}"
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[test]
+fn a_worker_killed_mid_proof_loses_its_job_when_its_lease_runs_out() {
+    let pg = pg::Pg::start();
+    let m = Market::new();
+    let front = Server::start(&m.config("front", json!({ "store": pg.url, "workers": 0 })));
+    // Short leases: proving is assumed to take half a second, the lease covers four times that.
+    let back = m.config(
+        "back",
+        json!({ "store": pg.url, "lease_seconds": 2, "prove_seconds_estimate": 0.5 }),
+    );
+    let mut first = workers_only(&back, "first");
+    let id = m.submit(&front.url, "3", "t.json")["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    front.wait_for(&id, &["proving"], Duration::from_secs(120));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = workers_only(&back, "second");
+    let done = front.wait_for(
+        &id,
+        &["settled", "refused", "expired"],
+        Duration::from_secs(300),
+    );
+    assert_eq!(done["state"], "settled", "{done}");
+    assert_eq!(done["attempts"], 2, "claimed again once the lease ran out");
+    assert_paid_once(&m, &[id.parse().unwrap()]);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

@@ -72,7 +72,8 @@ pub struct Config {
     /// Sign as anvil's well-known dev account N instead (dev chains only).
     #[serde(default)]
     pub dev_account: Option<usize>,
-    /// Proving workers in this process.
+    /// Proving workers in this process (0: the API and follower only, in front of workers
+    /// elsewhere on a shared store).
     #[serde(default = "one")]
     pub workers: usize,
     /// How often the follower reads the chain and idle workers look for jobs, in milliseconds.
@@ -144,9 +145,6 @@ impl Config {
         ids.sort_unstable();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("model id {} is listed twice", w[0]));
-        }
-        if self.workers == 0 {
-            return Err("\"workers\" must be at least 1".into());
         }
         if self.poll_ms == 0 || self.lease_seconds == 0 {
             return Err("\"poll_ms\" and \"lease_seconds\" must be positive".into());

@@ -50,9 +50,19 @@ impl Service {
             models.insert(m.model_id, ServedModel::load(m)?);
         }
         let models = Arc::new(models);
+        if config.workers == 0 && matches!(config.store, StoreConfig::Sqlite(_)) {
+            return Err(ServeError::Config(
+                "\"workers\": 0 needs workers elsewhere, on a postgres:// store".into(),
+            ));
+        }
         if opts.workers_only && matches!(config.store, StoreConfig::Sqlite(_)) {
             return Err(ServeError::Config(
                 "workers alone need a shared store: give a postgres:// store".into(),
+            ));
+        }
+        if opts.workers_only && config.workers == 0 {
+            return Err(ServeError::Config(
+                "--workers-only with \"workers\": 0 would do nothing".into(),
             ));
         }
         let mut store = config.store.open()?;

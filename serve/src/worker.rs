@@ -263,10 +263,12 @@ impl Worker {
                 tx,
             } => {
                 self.metrics.settled(gas);
-                json!({ "gas": gas, "block": block, "tx": tx, "payments": payments(&event) })
+                json!({ "gas": gas, "block": block, "tx": tx, "worker": self.name,
+                        "payments": payments(&event) })
             }
             Settle::Earlier(event) => {
-                json!({ "earlier": true, "payments": event.as_ref().map(payments) })
+                json!({ "earlier": true, "worker": self.name,
+                        "payments": event.as_ref().map(payments) })
             }
             Settle::Refunded => {
                 return Err(Halt::End(
