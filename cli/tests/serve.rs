@@ -708,3 +708,139 @@ fn a_worker_killed_mid_proof_loses_its_job_when_its_lease_runs_out() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn the_chain_unreachable_for_a_while_is_retried_and_no_job_is_lost() {
+    use zkinfer_contracts::chain::anvil::Anvil;
+    let m = Market::new();
+    let anvil_state = m.path("anvil-state.json");
+    let anvil = Anvil::start_with(None, Some(&anvil_state)).unwrap();
+    let (url, port) = (anvil.url.clone(), anvil.port());
+    let node = |dev: &str, args: &[&str]| {
+        let mut a = vec!["chain", "--rpc-url", &url, "--dev-account", dev, "--json"];
+        a.extend_from_slice(args);
+        ok(&zkinfer_env(&a, &[]))
+    };
+    let field = |v: Value, k: &str| v[k].as_str().unwrap().to_string();
+    let verifier = field(
+        node(
+            "0",
+            &[
+                "deploy",
+                "verifier",
+                &m.path("verifier").display().to_string(),
+            ],
+        ),
+        "verifier",
+    );
+    let settlement = field(node("0", &["deploy", "settlement"]), "settlement");
+    let model_id = field(
+        node(
+            "1",
+            &[
+                "register",
+                "--settlement",
+                &settlement,
+                "--verifier",
+                &verifier,
+                "--owner",
+                OWNER,
+                "--provider",
+                PROVIDER,
+                "--royalty-bps",
+                "1000",
+                "--price-in",
+                "100",
+                "--price-out",
+                "1000",
+            ],
+        ),
+        "model_id",
+    );
+    let config = m.config(
+        "serve",
+        json!({ "chain": { "rpc_url": url }, "settlement": settlement,
+                "models": [{ "dir": "model", "model_id": model_id.parse::<u64>().unwrap() }] }),
+    );
+    let server = Server::start(&config);
+    let ticket = m.path("t.json").display().to_string();
+    let model = m.path("model").display().to_string();
+    let input = example("input.json");
+    let submitted = ok(&zkinfer_env(
+        &[
+            "client",
+            "--rpc-url",
+            &url,
+            "--dev-account",
+            "3",
+            "--json",
+            "submit",
+            "--server",
+            &server.url,
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_id,
+            "--model",
+            &model,
+            "--input",
+            &input,
+            "--max-in",
+            MAX_IN,
+            "--max-out",
+            MAX_OUT,
+            "-o",
+            &ticket,
+        ],
+        &[],
+    ));
+    let id = submitted["request_id"].as_str().unwrap().to_string();
+    server.wait_for(&id, &["proving"], Duration::from_secs(120));
+    // The node goes away while the job is being proved: settling cannot reach it.
+    anvil.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    let waiting = server.wait_for(&id, &["proved", "settling"], Duration::from_secs(60));
+    assert!(
+        waiting["attempts"].as_u64().unwrap() >= 2,
+        "retried: {waiting}"
+    );
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("zkinfer_failures_total{kind=\"chain\"}"),
+        "{metrics}"
+    );
+    // Back on the same port with the same chain: the job settles, once.
+    let _anvil = Anvil::start_with(Some(port), Some(&anvil_state)).unwrap();
+    let done = server.wait_for(
+        &id,
+        &["settled", "refused", "expired"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(done["state"], "settled", "{done}");
+    let v = ok(&zkinfer_env(
+        &[
+            "client",
+            "--rpc-url",
+            &url,
+            "--dev-account",
+            "3",
+            "--json",
+            "wait",
+            &ticket,
+        ],
+        &[],
+    ));
+    assert_eq!(v["checked"], true, "{v}");
+    let settled =
+        zkinfer_contracts::chain::rpc::Rpc::connect(&url, &[zkinfer_contracts::keys::dev(0)])
+            .unwrap()
+            .logs(
+                settlement.parse().unwrap(),
+                &[RequestSettled::SIGNATURE_HASH],
+            )
+            .unwrap();
+    assert_eq!(settled.len(), 1, "settled exactly once");
+}
