@@ -203,8 +203,8 @@ enum Command {
         /// transaction (`settleBatch`), next to N single settlements.
         #[arg(long, value_name = "N")]
         requests: Option<usize>,
-        /// MLP: run `zkinfer serve` on the embedded chain and have --requests N (default 4)
-        /// clients submit at once and wait for their outputs; prints throughput and payments.
+        /// Run `zkinfer serve` on the embedded chain and have --requests N (default 4) clients
+        /// submit at once and wait for their outputs; prints throughput, latency and payments.
         #[arg(long)]
         serve: bool,
         /// With --serve: proving workers in the service.
@@ -344,11 +344,14 @@ fn main() -> ExitCode {
             serve,
             workers,
         } => match requests {
-            _ if serve && model != commands::demo::DemoModel::Mlp => {
-                Err(anyhow::anyhow!("--serve runs the MLP: drop --model"))
-            }
             n if serve => commands::demo_serve::run(
+                model,
                 backend.unwrap_or_default(),
+                &commands::demo::GptOptions {
+                    prompt: prompt.clone(),
+                    max_tokens,
+                    prompt_slots,
+                },
                 n.unwrap_or(4),
                 workers,
                 dir.as_deref(),

@@ -280,7 +280,7 @@ pub(super) fn prepare_mlp(
     Ok((Job::Mlp { keys, row }, terms))
 }
 
-fn prepare_gpt(
+pub(super) fn prepare_gpt(
     backend: super::Backend,
     opts: &GptOptions,
     example: &Path,

@@ -1,4 +1,5 @@
-//! `zkinfer demo --serve`: the provider's service end to end on the example MLP. The model is
+//! `zkinfer demo --serve`: the provider's service end to end on an example model (the MLP, or the
+//! tiny GPT generating text paid per token). The model is
 //! compiled, set up, its verifier deployed with Settlement on an embedded chain saved to a state
 //! file, and `zkinfer serve` started in this process on a free port; N clients then each open a
 //! request, post its opening, wait for the settlement and check the proof and the output read
@@ -20,7 +21,7 @@ use zkinfer_serve::store::StoreConfig;
 use zkinfer_serve::{Options, Service};
 
 use super::chain::{ChainOpts, RequestArgs};
-use super::demo::{prepare_mlp, roles, step, Workspace};
+use super::demo::{prepare_gpt, prepare_mlp, roles, step, DemoModel, GptOptions, Job, Workspace};
 
 /// The clients' dev account (the demo's client).
 const CLIENT: usize = 3;
@@ -28,7 +29,9 @@ const CLIENT: usize = 3;
 const PROVIDER: usize = 2;
 
 pub fn run(
+    model: DemoModel,
     backend: super::Backend,
+    gpt: &GptOptions,
     requests: usize,
     workers: usize,
     workdir: Option<&Path>,
@@ -37,7 +40,10 @@ pub fn run(
     ensure!(requests >= 1, "--requests must be at least 1");
     let ws = Workspace::new(workdir)?;
     let (dir, work) = (&ws.dir, &ws.work);
-    let (_, t) = prepare_mlp(backend, &ws.example, dir, json_out)?;
+    let (job, t) = match model {
+        DemoModel::Mlp => prepare_mlp(backend, &ws.example, dir, json_out)?,
+        DemoModel::TinyGpt => prepare_gpt(backend, gpt, &ws.example, dir, json_out)?,
+    };
 
     step(
         json_out,
@@ -104,7 +110,7 @@ pub fn run(
     let results: Vec<Result<serde_json::Value>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..requests)
             .map(|_| {
-                let args = request_args(settlement, model_id, &dir.dir, &input, &t);
+                let args = request_args(settlement, model_id, &dir.dir, &input, &job, &t);
                 let (state, server) = (state.clone(), server.clone());
                 s.spawn(move || client(&state, &server, &args))
             })
@@ -119,8 +125,12 @@ pub fn run(
 
     let mut sums = [U256::ZERO; 4];
     let mut settled = 0;
+    let mut latencies = Vec::new();
+    let mut sample = serde_json::Value::Null;
     for r in results {
         let r = r?;
+        latencies.push(r["latency_seconds"].as_f64().unwrap_or(0.0));
+        sample = r["output"].clone();
         ensure!(r["checked"] == true, "a client's check failed: {r}");
         settled += 1;
         let paid = &r["settlement"]["payments"];
@@ -141,6 +151,9 @@ pub fn run(
         "model": t.label, "backend": backend.id(), "workers": workers,
         "requests": requests, "settled": settled, "seconds": seconds,
         "throughput_per_min": requests as f64 / seconds * 60.0,
+        "latency_seconds_mean": latencies.iter().sum::<f64>() / latencies.len() as f64,
+        "latency_seconds_max": latencies.iter().cloned().fold(0.0, f64::max),
+        "output": sample,
         "escrow": sums[0].to_string(), "provider_paid": sums[1].to_string(),
         "owner_paid": sums[2].to_string(), "refunded": sums[3].to_string(),
         "server": server, "workdir": workdir.map(Path::to_path_buf),
@@ -165,18 +178,25 @@ fn request_args(
     model_id: U256,
     model: &Path,
     input: &Path,
+    job: &Job,
     t: &super::demo::Terms,
 ) -> RequestArgs {
+    let (input, prompt, max_tokens) = match job {
+        Job::Mlp { .. } => (Some(input.to_path_buf()), None, None),
+        Job::Gpt {
+            prompt, max_tokens, ..
+        } => (None, Some(prompt.clone()), Some(*max_tokens as u64)),
+    };
     RequestArgs {
         settlement,
         model_id,
         nonce: None,
         input_commitment: None,
         model: Some(model.to_path_buf()),
-        input: Some(input.to_path_buf()),
-        prompt: None,
+        input,
+        prompt,
         prompt_tokens: Vec::new(),
-        max_tokens: None,
+        max_tokens,
         salt: None,
         max_in: t.max_in,
         max_out: t.max_out,
@@ -186,9 +206,11 @@ fn request_args(
 
 /// One client: submit, wait, check; the report with the escrow added.
 fn client(state: &Path, server: &str, args: &RequestArgs) -> Result<serde_json::Value> {
+    let start = Instant::now();
     let opts = ChainOpts::embedded(PathBuf::from(state), CLIENT);
     let ticket = super::client::submit(&opts, server, args)?;
     let mut report = super::client::wait(&opts, &ticket, Duration::from_secs(1800))?;
     report["escrow"] = json!(ticket.escrow);
+    report["latency_seconds"] = json!(start.elapsed().as_secs_f64());
     Ok(report)
 }
