@@ -82,6 +82,10 @@ pub struct Config {
     /// How long a worker holds a job before another may take it over, in seconds.
     #[serde(default = "default_lease")]
     pub lease_seconds: u64,
+    /// The block the follower starts from on a store that has no cursor yet (a node's whole
+    /// history need not be read).
+    #[serde(default)]
+    pub start_block: u64,
     /// Proving time assumed for a model before any proof of it was timed, in seconds.
     #[serde(default = "default_prove_estimate")]
     pub prove_seconds_estimate: f64,

@@ -20,10 +20,10 @@ use crate::ServeError;
 pub fn poll_once(
     store: &mut dyn JobStore,
     chain: &mut ChainAccess,
-    settlement: Address,
-    models: &BTreeSet<u64>,
+    follow: &Follow,
 ) -> Result<Vec<OpenedRequest>, ServeError> {
-    let from = store.meta("next_block")?.unwrap_or(0);
+    let (settlement, models) = (follow.settlement, &follow.models);
+    let from = store.meta("next_block")?.unwrap_or(follow.start_block);
     let (latest, time, logs) = chain.with(false, |c| {
         let latest = c.block_number()?;
         let time = c.timestamp()?;
@@ -62,18 +62,27 @@ pub fn poll_once(
     Ok(opened)
 }
 
+/// What the follower follows.
+pub struct Follow {
+    /// The Settlement contract.
+    pub settlement: Address,
+    /// The served model ids.
+    pub models: BTreeSet<u64>,
+    /// Where to start on a store without a cursor.
+    pub start_block: u64,
+}
+
 /// Polls every `poll` until `stop` is set; an unreachable chain is retried with backoff.
 pub fn run(
     mut store: Box<dyn JobStore>,
     mut chain: ChainAccess,
-    settlement: Address,
-    models: BTreeSet<u64>,
+    follow: Follow,
     poll: Duration,
     stop: &AtomicBool,
 ) {
     let mut backoff = poll;
     while !stop.load(Ordering::Relaxed) {
-        match poll_once(store.as_mut(), &mut chain, settlement, &models) {
+        match poll_once(store.as_mut(), &mut chain, &follow) {
             Ok(found) => {
                 for o in &found {
                     tracing::info!(request = %o.request_id, model = o.model_id, "request opened");

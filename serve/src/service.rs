@@ -2,7 +2,7 @@
 //! workers on their own threads and the HTTP API on a small async runtime, and stop them all on
 //! a signal.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,16 +86,18 @@ impl Service {
         let mut threads = Vec::new();
         if !opts.workers_only {
             let (store, mut chain, stop) = (store.reopen()?, chain(), stop.clone());
-            let ids: BTreeSet<u64> = models.keys().copied().collect();
-            let settlement = config.settlement;
+            let follow = crate::follower::Follow {
+                settlement: config.settlement,
+                models: models.keys().copied().collect(),
+                start_block: config.start_block,
+            };
             // The first read happens before the API opens, so `GET` knows the chain at once.
             let mut first = store.reopen()?;
-            if let Err(e) = crate::follower::poll_once(first.as_mut(), &mut chain, settlement, &ids)
-            {
+            if let Err(e) = crate::follower::poll_once(first.as_mut(), &mut chain, &follow) {
                 tracing::warn!("first read of the chain: {e}");
             }
             threads.push(spawn("follower", move || {
-                crate::follower::run(store, chain, settlement, ids, poll, &stop)
+                crate::follower::run(store, chain, follow, poll, &stop)
             })?);
         }
         for i in 0..config.workers {
@@ -174,12 +176,16 @@ impl Service {
         self.shutdown()
     }
 
-    /// Stops serving and waits for the follower and the workers' current steps.
+    /// Stops serving and waits up to ten seconds for the follower and the workers to finish
+    /// their current steps. A worker still proving then is left to the process's exit: its job
+    /// resumes from the store like any a crash left.
     pub fn shutdown(self) -> Result<(), ServeError> {
         self.stop.store(true, Ordering::Relaxed);
         let served = self.server.map(|s| self.runtime.block_on(s));
-        for t in self.threads {
-            let _ = t.join();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
         }
         match served {
             None | Some(Ok(Ok(()))) => Ok(()),

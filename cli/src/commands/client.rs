@@ -153,10 +153,14 @@ pub fn post(server: &str, opening: &Opening) -> Result<Value> {
     Ok(body)
 }
 
-/// The server's view of a request.
-pub fn status(server: &str, request_id: &str) -> Result<Value> {
+/// The server's view of a request. One `http` client serves every poll: building one loads the
+/// system's TLS roots, which costs more CPU than the request.
+pub fn status(http: &reqwest::blocking::Client, server: &str, request_id: &str) -> Result<Value> {
     let url = format!("{}/v1/requests/{request_id}", server.trim_end_matches('/'));
-    let resp = reqwest::blocking::get(&url).with_context(|| format!("cannot reach {url}"))?;
+    let resp = http
+        .get(&url)
+        .send()
+        .with_context(|| format!("cannot reach {url}"))?;
     let status = resp.status();
     let body: Value = resp.json().with_context(|| format!("{url}: not JSON"))?;
     ensure!(
@@ -170,8 +174,9 @@ pub fn status(server: &str, request_id: &str) -> Result<Value> {
 /// Waits for the request to end and checks what the server and the chain delivered.
 pub fn wait(opts: &ChainOpts, t: &Ticket, timeout: Duration) -> Result<Value> {
     let start = Instant::now();
+    let http = reqwest::blocking::Client::new();
     let job = loop {
-        let job = status(&t.server, &t.request_id)?;
+        let job = status(&http, &t.server, &t.request_id)?;
         if matches!(
             job["state"].as_str(),
             Some("settled" | "refused" | "expired")
@@ -185,7 +190,7 @@ pub fn wait(opts: &ChainOpts, t: &Ticket, timeout: Duration) -> Result<Value> {
             job["state"],
             timeout.as_secs()
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(250));
     };
     if job["state"] != "settled" {
         return Ok(json!({

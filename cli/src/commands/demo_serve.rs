@@ -88,6 +88,7 @@ pub fn run(
         workers,
         poll_ms: 100,
         lease_seconds: 600,
+        start_block: 0,
         prove_seconds_estimate: 30.0,
         limits: Limits::default(),
     };
