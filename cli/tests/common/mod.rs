@@ -6,6 +6,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "../../../serve/tests/common/pg.rs"]
+pub mod pg;
+pub mod service;
+
 /// Runs `zkinfer` with `args` and extra environment variables.
 pub fn zkinfer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkinfer"))
