@@ -291,3 +291,97 @@ fn demo_serve_settles_every_client_and_accounts_for_every_wei() {
     assert_eq!(wei("owner_paid"), 3 * 300_000_000_000_000);
     assert_eq!(wei("refunded"), 3 * 3_000_000_000_000_000);
 }
+
+#[test]
+fn a_served_decoder_refuses_prompts_its_circuit_cannot_take() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let decoder = |f: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/decoder")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let z = |args: &[&str]| ok(&zkinfer_env(args, &[]));
+    z(&[
+        "compile",
+        &decoder("decoder.onnx"),
+        "--calibration",
+        &decoder("decoder.calibration.json"),
+        "--prompt-slots",
+        "8",
+        "--gen-slots",
+        "8",
+        "--stop-token",
+        "none",
+        "-o",
+        &t("model"),
+        "--json",
+    ]);
+    z(&["setup", &t("model"), "--dev-srs", "--json"]);
+    z(&["verifier", &t("model"), "-o", &t("verifier"), "--json"]);
+    let state = t("chain.json");
+    let (settlement, model_id) = common::deploy_and_register(&state, &t("verifier"));
+    let config = tmp.path().join("serve.json");
+    let c = json!({
+        "store": "jobs.sqlite", "chain": { "state": "chain.json" }, "settlement": settlement,
+        "models": [{ "dir": "model", "model_id": model_id.parse::<u64>().unwrap() }],
+        "dev_account": 2, "poll_ms": 50,
+    });
+    std::fs::write(&config, c.to_string()).unwrap();
+    let server = Server::start(&config);
+    let id = ok(&chain_at(
+        &state,
+        "3",
+        &[
+            "request",
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_id,
+            "--input-commitment",
+            "0x1234",
+            "--max-in",
+            "4",
+            "--max-out",
+            "2",
+        ],
+    ))["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        (
+            json!({ "prompt_tokens": [33, 35, 36, 37, 38, 39, 40, 41, 42], "max_tokens": 2 }),
+            "1 to 8 prompt tokens",
+        ),
+        (
+            json!({ "prompt_tokens": [33, 35], "max_tokens": 9 }),
+            "circuit's 8 generated tokens",
+        ),
+        (
+            json!({ "prompt_tokens": [99], "max_tokens": 2 }),
+            "outside the vocabulary",
+        ),
+        (json!({ "prompt_tokens": [33], }), "needs \"max_tokens\""),
+        (json!({ "input": [[1.0]] }), "not \"input\""),
+        (
+            json!({ "prompt_tokens": [33, 35], "max_tokens": 2 }),
+            "does not open",
+        ),
+    ];
+    for (fields, says) in cases {
+        let mut body = json!({ "request_id": id, "salt": "0x5" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let (status, v) = server.post(body.to_string());
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{body}: {v}");
+    }
+    let (_, health) = server.get("/health");
+    for s in ["received", "proving", "proved", "settling", "settled"] {
+        assert_eq!(health["jobs"][s], 0, "nothing was queued ({s})");
+    }
+}

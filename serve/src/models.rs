@@ -94,12 +94,12 @@ impl ServedModel {
 
     /// A decoder's request from an opening.
     fn decode_request(g: &Generator, o: &Opening, id: Fr) -> Result<Request, ServeError> {
-        let prompt = o
-            .prompt()
-            .ok_or_else(|| bad("this model takes \"prompt\" or \"prompt_tokens\", none given"))?;
         if o.input.is_some() || o.input_data.is_some() {
             return Err(bad("this model takes a prompt, not \"input\""));
         }
+        let prompt = o
+            .prompt()
+            .ok_or_else(|| bad("this model takes \"prompt\" or \"prompt_tokens\", none given"))?;
         let max_tokens = o
             .max_tokens
             .ok_or_else(|| bad("a prompt needs \"max_tokens\""))?;
