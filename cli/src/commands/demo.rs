@@ -178,6 +178,32 @@ pub(super) fn roles() -> (Address, Address, Address, Address) {
     (a(0), a(1), a(2), a(3))
 }
 
+/// A fresh embedded chain with `verifier` and Settlement deployed by the demo's deployer and the
+/// model registered on `t` by its owner: (chain, verifier adapter, Settlement, model id).
+pub(super) fn fresh_market(
+    solc: &Solc,
+    verifier: &zkinfer_contracts::artifact::VerifierArtifact,
+    t: &Terms,
+) -> Result<(Embedded, Address, Address, U256)> {
+    let (deployer, owner, provider, _) = roles();
+    let mut chain = Embedded::new();
+    let (adapter, _) = zkinfer_contracts::artifact::deploy(
+        &mut chain,
+        deployer,
+        &verifier.part_codes(),
+        &verifier.adapter.bytecode,
+    )?;
+    let code = compile_settlement(solc)?;
+    let (settlement, _) = zkinfer_contracts::chain::deploy(&mut chain, deployer, &code.bytecode)?;
+    let model_id = Settlement {
+        chain: &mut chain,
+        address: settlement,
+    }
+    .register_model(owner, &t.registration(adapter, owner, provider))?
+    .value;
+    Ok((chain, adapter, settlement, model_id))
+}
+
 /// The tiny GPT's demo options.
 pub struct GptOptions {
     pub prompt: String,
@@ -351,24 +377,12 @@ fn market(
         json_out,
         "deploy verifier and Settlement on the embedded chain",
     );
-    let (deployer, owner, provider, client) = roles();
-    let mut chain = Embedded::new();
-    let (adapter, _) = zkinfer_contracts::artifact::deploy(
-        &mut chain,
-        deployer,
-        &verifier.part_codes(),
-        &verifier.adapter.bytecode,
-    )?;
-    let settlement_code = compile_settlement(&solc)?;
-    let (settlement_addr, _) =
-        zkinfer_contracts::chain::deploy(&mut chain, deployer, &settlement_code.bytecode)?;
+    let (_, owner, provider, client) = roles();
+    let (mut chain, adapter, settlement_addr, model_id) = fresh_market(&solc, &verifier, t)?;
     let mut s = Settlement {
         chain: &mut chain,
         address: settlement_addr,
     };
-    let model_id = s
-        .register_model(owner, &t.registration(adapter, owner, provider))?
-        .value;
 
     step(
         json_out,

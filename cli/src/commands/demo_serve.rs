@@ -13,15 +13,15 @@ use alloy::primitives::U256;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use zkinfer_contracts::artifact::build;
-use zkinfer_contracts::chain::embedded::Embedded;
-use zkinfer_contracts::settlement::{compile_settlement, Settlement};
 use zkinfer_contracts::solc::Solc;
 use zkinfer_serve::config::{ChainConfig, Config, Limits, ModelConfig};
 use zkinfer_serve::store::StoreConfig;
 use zkinfer_serve::{Options, Service};
 
 use super::chain::{ChainOpts, RequestArgs};
-use super::demo::{prepare_gpt, prepare_mlp, roles, step, DemoModel, GptOptions, Job, Workspace};
+use super::demo::{
+    fresh_market, prepare_gpt, prepare_mlp, step, DemoModel, GptOptions, Job, Workspace,
+};
 
 /// The clients' dev account (the demo's client).
 const CLIENT: usize = 3;
@@ -51,22 +51,7 @@ pub fn run(
     );
     let solc = Solc::find()?;
     let verifier = build(dir, &solc)?;
-    let (deployer, owner, provider, _) = roles();
-    let mut chain = Embedded::new();
-    let (adapter, _) = zkinfer_contracts::artifact::deploy(
-        &mut chain,
-        deployer,
-        &verifier.part_codes(),
-        &verifier.adapter.bytecode,
-    )?;
-    let code = compile_settlement(&solc)?;
-    let (settlement, _) = zkinfer_contracts::chain::deploy(&mut chain, deployer, &code.bytecode)?;
-    let model_id = Settlement {
-        chain: &mut chain,
-        address: settlement,
-    }
-    .register_model(owner, &t.registration(adapter, owner, provider))?
-    .value;
+    let (chain, _, settlement, model_id) = fresh_market(&solc, &verifier, &t)?;
     let state = work.join("chain.json");
     chain.save(&state)?;
 
