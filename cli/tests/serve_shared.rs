@@ -8,8 +8,8 @@ use std::time::Duration;
 use alloy::sol_types::SolEvent;
 use common::pg::Pg;
 use common::service::*;
-use common::{example, ok, zkinfer_env};
-use serde_json::{json, Value};
+use common::{deploy_and_register_on, example, ok, zkinfer_env};
+use serde_json::json;
 use zkinfer_contracts::chain::Chain;
 use zkinfer_contracts::settlement::ISettlement::RequestSettled;
 
@@ -76,47 +76,13 @@ fn the_chain_unreachable_for_a_while_is_retried_and_no_job_is_lost() {
     let anvil_state = m.path("anvil-state.json");
     let anvil = Anvil::start_with(None, Some(&anvil_state)).unwrap();
     let (url, port) = (anvil.url.clone(), anvil.port());
-    let node = |dev: &str, args: &[&str]| {
+    let node = |args: &[&str], dev: &str| {
         let mut a = vec!["chain", "--rpc-url", &url, "--dev-account", dev, "--json"];
         a.extend_from_slice(args);
-        ok(&zkinfer_env(&a, &[]))
+        zkinfer_env(&a, &[])
     };
-    let field = |v: Value, k: &str| v[k].as_str().unwrap().to_string();
-    let verifier = field(
-        node(
-            "0",
-            &[
-                "deploy",
-                "verifier",
-                &m.path("verifier").display().to_string(),
-            ],
-        ),
-        "verifier",
-    );
-    let settlement = field(node("0", &["deploy", "settlement"]), "settlement");
-    let model_id = field(
-        node(
-            "1",
-            &[
-                "register",
-                "--settlement",
-                &settlement,
-                "--verifier",
-                &verifier,
-                "--owner",
-                OWNER,
-                "--provider",
-                PROVIDER,
-                "--royalty-bps",
-                "1000",
-                "--price-in",
-                "100",
-                "--price-out",
-                "1000",
-            ],
-        ),
-        "model_id",
-    );
+    let (settlement, model_id) =
+        deploy_and_register_on(&node, &m.path("verifier").display().to_string());
     let config = m.config(
         "serve",
         json!({ "chain": { "rpc_url": url }, "settlement": settlement,

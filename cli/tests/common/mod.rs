@@ -69,8 +69,16 @@ pub fn example(f: &str) -> String {
 /// registers the model with owner dev account 1's address, provider dev account 2's, a 10%
 /// royalty and prices of 100 per unit in and 1000 per unit out. Returns (settlement, model id).
 pub fn deploy_and_register(state: &str, verifier_dir: &str) -> (String, String) {
+    deploy_and_register_on(&|args, dev| chain_at(state, dev, args), verifier_dir)
+}
+
+/// [`deploy_and_register`] on any chain: `chain(ARGS, DEV)` runs `zkinfer chain ARGS --json` as
+/// dev account `DEV` (on a node: `--rpc-url`).
+pub fn deploy_and_register_on(
+    chain: &dyn Fn(&[&str], &str) -> Output,
+    verifier_dir: &str,
+) -> (String, String) {
     let addr = |v: serde_json::Value, k: &str| v[k].as_str().unwrap().to_string();
-    let chain = |args: &[&str], dev: &str| chain_at(state, dev, args);
     let verifier = addr(
         ok(&chain(&["deploy", "verifier", verifier_dir], "0")),
         "verifier",
