@@ -157,6 +157,24 @@ enum Command {
         #[command(subcommand)]
         cmd: commands::chain::ChainCmd,
     },
+    /// Publish what an auditor needs to rebuild and check the model's deployment: the ONNX file,
+    /// compile recipe and calibration set, the SRS (or its public seed), settings, verifying key,
+    /// verifier and terms, with every SHA-256 in bundle.json. Never writes over a bundle.
+    Publish {
+        dir: PathBuf,
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        terms: commands::publish::TermsArgs,
+    },
+    /// Rebuild a bundle from scratch and compare every artifact; with a chain, also the
+    /// verifier's runtime code, the model's registration and every settled proof. Exit 0 if
+    /// everything matches, 1 on a mismatch, 2 if the bundle is bad.
+    Audit {
+        bundle: PathBuf,
+        #[command(flatten)]
+        chain: commands::audit::ChainArgs,
+    },
     /// The provider's service: follows paid requests, takes clients' openings over HTTP, proves
     /// and settles them (configuration: see the README). Runs until SIGINT or SIGTERM.
     Serve {
@@ -320,6 +338,9 @@ fn main() -> ExitCode {
             commands::aggregate::run(args, cli.json)
         }),
         Command::Chain { opts, cmd } => commands::chain::run(&opts, cmd, cli.json),
+        Command::Publish { dir, out, terms } => commands::check_backend(&dir, backend)
+            .and_then(|_| commands::publish::run(&dir, &out, &terms, cli.json)),
+        Command::Audit { bundle, chain } => commands::audit::run(&bundle, &chain, cli.json),
         Command::Serve {
             config,
             listen,

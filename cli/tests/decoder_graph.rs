@@ -60,6 +60,7 @@ fn a_decoder_graph_generates_verifies_and_settles_per_token() {
         "{c}"
     );
     ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
+    common::assert_pinned_vk("decoder/decoder.onnx, 8 + 8 slots, no stop token", &t("m"));
     let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
     assert_eq!(shape["k"], c["size"]["k"]);
 

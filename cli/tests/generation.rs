@@ -61,6 +61,7 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     assert_eq!(c["kind"], "decoder");
     assert_eq!(c["stop_token"], 256);
     ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
+    common::assert_pinned_vk("tiny_gpt/tiny_gpt.onnx, 5 + 3 slots", &t("m"));
     let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
     // three range lanes and the challenge checks of the matrix products (17 before them)
     assert_eq!(shape["k"], 16);

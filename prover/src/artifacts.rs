@@ -7,6 +7,9 @@
 //! | `model.json`    | compile    | the quantized IR                                 |
 //! | `settings.json` | compile    | backend, batch size, circuit size                |
 //! | `accuracy.json` | compile    | quantized vs float on the calibration set        |
+//! | `compile.json`  | compile    | the options it was compiled with ([`crate::compile::Recipe`]) |
+//! | `source.onnx`   | compile    | a copy of the ONNX file it was compiled from     |
+//! | `calibration.json` | compile | a copy of the calibration set                    |
 //! | `kzg.srs`       | setup      | KZG parameters for `2^k` rows (halo2 format)     |
 //! | `vk.bin`        | setup      | verifying key (halo2 `RawBytes`)                 |
 //! | `pk.bin`        | setup      | proving key (halo2 `RawBytesUnchecked`)          |
@@ -41,6 +44,9 @@ pub const VK_FILE: &str = "vk.bin";
 pub const PK_FILE: &str = "pk.bin";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const SNARKJS_VK_FILE: &str = "verification_key.json";
+pub const RECIPE_FILE: &str = "compile.json";
+pub const SOURCE_FILE: &str = "source.onnx";
+pub const CALIBRATION_FILE: &str = "calibration.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -266,6 +272,17 @@ impl ModelDir {
     /// The Groth16 circuit shape.
     pub fn shape(&self) -> Result<Arc<Shape>, ProverError> {
         Ok(Arc::new(Shape::new(self.model()?, self.settings()?.batch)?))
+    }
+
+    /// How the directory was compiled; directories compiled before recipes were kept have none.
+    pub fn recipe(&self) -> Result<crate::compile::Recipe, ProverError> {
+        let path = self.path(RECIPE_FILE);
+        if !path.is_file() {
+            let msg = "no compile recipe: this directory was compiled by an older zkinfer or \
+                without `zkinfer compile`; compile the ONNX file again";
+            return Err(ProverError::artifact(&path, msg));
+        }
+        read_json(&path)
     }
 
     pub fn manifest(&self) -> Result<Manifest, ProverError> {

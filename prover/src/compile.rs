@@ -1,8 +1,11 @@
 //! Compiling a model into a model directory: import and quantize the ONNX file, size the circuit
-//! for the chosen backend, and write the IR, settings and accuracy report.
+//! for the chosen backend, and write the IR, settings and accuracy report. [`compile`] also keeps
+//! the [`Recipe`] and copies of the ONNX file and calibration set in the directory, so that the
+//! directory can be made again from them alone ([`recompile`]): that is what an auditor does.
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use zkinfer_circuits::decoder::{Decoder, Slots};
 use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::import::{self, Imported, Options};
@@ -10,6 +13,73 @@ use zkinfer_circuits::import::{self, Imported, Options};
 use crate::artifacts::*;
 use crate::backend::BackendId;
 use crate::ProverError;
+
+/// How a model directory is compiled: with the ONNX file and the calibration set, everything
+/// compiling depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipe {
+    pub backend: BackendId,
+    #[serde(flatten)]
+    pub target: Target,
+}
+
+/// What the circuit proves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// One forward pass of a graph over `batch` samples per proof, the inputs of the given
+    /// concrete shapes (default: the file's, a symbolic batch axis set to 1).
+    Graph {
+        batch: usize,
+        input_shapes: Option<Vec<Vec<usize>>>,
+    },
+    /// A decoder graph's greedy generation over `slots` (halo2 only).
+    Decoder { slots: Slots, stop: Stop },
+}
+
+/// Compiles `onnx` calibrated on the file `calibration` as `recipe` says into `out`, and keeps
+/// the recipe and copies of both files there.
+pub fn compile(
+    recipe: &Recipe,
+    onnx: &Path,
+    calibration: &Path,
+    out: &Path,
+) -> Result<(Imported, Settings), ProverError> {
+    let source = read_bytes(onnx)?;
+    let calib = read_bytes(calibration)?;
+    let samples = crate::inputs::rows_of(calibration, &calib)?;
+    let done = match &recipe.target {
+        Target::Graph {
+            batch,
+            input_shapes,
+        } => {
+            let opts = Options {
+                input_shapes: input_shapes.clone(),
+            };
+            compile_dir(onnx, &samples, recipe.backend, *batch, &opts, out)?
+        }
+        Target::Decoder { .. } if recipe.backend != BackendId::Halo2 => {
+            let msg = "decoders compile for halo2 only (token inputs and embeddings need \
+                lookups; Groth16 has none)";
+            return Err(ProverError::artifact(onnx, msg));
+        }
+        Target::Decoder { slots, stop } => {
+            compile_decoder_graph(onnx, &samples, *slots, *stop, out)?
+        }
+    };
+    let dir = ModelDir::new(out);
+    write_atomic(&dir.path(SOURCE_FILE), &source)?;
+    write_atomic(&dir.path(CALIBRATION_FILE), &calib)?;
+    write_json(&dir.path(RECIPE_FILE), recipe)?;
+    Ok(done)
+}
+
+/// Compiles `dir` again, from its recipe and copies alone, into `out`.
+pub fn recompile(dir: &ModelDir, out: &Path) -> Result<(Imported, Settings), ProverError> {
+    let recipe = dir.recipe()?;
+    let (onnx, calibration) = (dir.path(SOURCE_FILE), dir.path(CALIBRATION_FILE));
+    compile(&recipe, &onnx, &calibration, out)
+}
 
 /// Compiles `model` (ONNX) calibrated on `samples` (our or EZKL's layout) into `out`, for
 /// `backend` and `batch` samples per proof.
@@ -68,7 +138,8 @@ fn generation_settings(
 }
 
 /// Which token ends a decoder graph's generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stop {
     /// The vocabulary's last entry (the default).
     Last,

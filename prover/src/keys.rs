@@ -60,6 +60,16 @@ pub fn keygen(srs: &Srs, plan: &Halo2Plan) -> Result<ProvingKey<G1Affine>, Prove
     }
 }
 
+/// The verifying key alone for a plan (what `setup` writes as `vk.bin`, without the proving key's
+/// cost).
+pub fn verifying_key(srs: &Srs, plan: &Halo2Plan) -> Result<VerifyingKey<G1Affine>, ProverError> {
+    let vk = match plan {
+        Halo2Plan::Model(p) => keygen_vk_custom(srs, &ModelCircuit::shape(p.clone()), true),
+        Halo2Plan::Decode(p) => keygen_vk_custom(srs, &DecoderCircuit::shape(p.clone()), true),
+    };
+    vk.map_err(|e| ProverError::Backend(format!("keygen_vk: {e:?}")))
+}
+
 fn keygen_for<C: Circuit<Fr>>(srs: &Srs, circuit: &C) -> Result<ProvingKey<G1Affine>, ProverError> {
     // Compressed selectors share fixed columns: 6 fewer commitments for the on-chain verifier
     // to multiply (and fit under EIP-170 with fewer parts).
@@ -208,6 +218,42 @@ pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> 
         manifest,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Groth16 keys cannot be made again (their setup's randomness is gone): an auditor adopts the
+/// published verifying key for a recompiled directory, once it parses and has one input point
+/// per public instance of the recompiled circuit. Writes `vk.bin` and a manifest without a
+/// proving key.
+pub fn adopt_groth16_vk(dir: &ModelDir, vk: &[u8], setup: &str) -> Result<Manifest, ProverError> {
+    let shape = dir.shape()?;
+    let path = dir.path(VK_FILE);
+    let key: ark_groth16::VerifyingKey<ark_bn254::Bn254> = crate::groth16::from_bytes(vk)
+        .ok_or_else(|| ProverError::artifact(&path, "not a Groth16 verifying key"))?;
+    if key.gamma_abc_g1.len() != shape.num_instances() + 1 {
+        let msg = format!(
+            "a key for {} public inputs, the circuit has {}",
+            key.gamma_abc_g1.len().saturating_sub(1),
+            shape.num_instances()
+        );
+        return Err(ProverError::artifact(&path, msg));
+    }
+    let manifest = Manifest {
+        version: ARTIFACT_VERSION,
+        backend: BackendId::Groth16,
+        transcript: "none".into(),
+        insecure_dev_srs: true,
+        srs_source: setup.into(),
+        k: 0,
+        instances: shape.num_instances(),
+        model_sha256: sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?),
+        settings_sha256: sha256_hex(&read_bytes(&dir.path(SETTINGS_FILE))?),
+        srs_sha256: String::new(),
+        vk_sha256: sha256_hex(vk),
+        pk_sha256: String::new(),
+    };
+    write_atomic(&path, vk)?;
+    write_json(&dir.path(MANIFEST_FILE), &manifest)?;
+    Ok(manifest)
 }
 
 /// A backend that proves: the model, its batch size and keys.

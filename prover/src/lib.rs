@@ -11,6 +11,7 @@ pub mod compile;
 pub mod deliver;
 pub mod generate;
 pub mod groth16;
+pub mod inputs;
 pub mod inspect;
 pub mod keys;
 pub mod prove;

@@ -187,6 +187,9 @@ fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize, instances: usiz
     let assigns: String = (0..parts)
         .map(|i| format!("        part{i} = parts[{i}];\n"))
         .collect();
+    let list: String = (0..parts)
+        .map(|i| format!("        parts[{i}] = part{i};\n"))
+        .collect();
     let locals: String = (0..parts)
         .map(|i| format!("        address p{i} = part{i};\n"))
         .collect();
@@ -204,6 +207,7 @@ fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize, instances: usiz
         .replace("{{NUM_INSTANCES}}", &instances.to_string())
         .replace("{{PART_DECLS}}", &decls)
         .replace("{{PART_ASSIGNS}}", &assigns)
+        .replace("{{PART_LIST}}", &list)
         .replace("{{PART_LOCALS}}", &locals)
         .replace("{{PART_CALLS}}", &calls)
         .replace("{{SCALAR_CHECKS}}", &scalar_checks(layout))
@@ -458,6 +462,57 @@ pub fn evm_proof(backend: BackendId, proof: &[u8]) -> Result<Vec<u8>, ContractsE
         .iter()
         .flat_map(word)
         .collect())
+}
+
+/// The inverse of [`evm_proof`]: proof bytes as a verifier contract reads them, in the encoding
+/// the off-chain verifier takes. A Groth16 proof's points must be on the curve and in its
+/// subgroup (what the pairing precompile requires).
+pub fn native_proof(backend: BackendId, proof: &[u8]) -> Result<Vec<u8>, ContractsError> {
+    if backend == BackendId::Halo2 {
+        return Ok(proof.to_vec());
+    }
+    use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
+    use ark_ff::{BigInteger, PrimeField, Zero};
+    let bad = |what: &str| ContractsError::Proof(format!("not an EIP-197 Groth16 proof: {what}"));
+    if proof.len() != 256 {
+        return Err(bad("not 256 bytes"));
+    }
+    let words: Vec<Fq> = proof
+        .chunks(32)
+        .map(|w| {
+            let f = Fq::from_be_bytes_mod_order(w);
+            let mut back = f.into_bigint().to_bytes_be();
+            back.splice(0..0, std::iter::repeat_n(0, 32 - back.len()));
+            (back == w)
+                .then_some(f)
+                .ok_or_else(|| bad("a coordinate at or above p"))
+        })
+        .collect::<Result<_, _>>()?;
+    let g1 = |x: Fq, y: Fq| -> Result<G1Affine, ContractsError> {
+        if x.is_zero() && y.is_zero() {
+            return Ok(G1Affine::identity());
+        }
+        let p = G1Affine::new_unchecked(x, y);
+        (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve())
+            .then_some(p)
+            .ok_or_else(|| bad("a G1 point off the curve"))
+    };
+    let (bx, by) = (Fq2::new(words[3], words[2]), Fq2::new(words[5], words[4]));
+    let b = if bx.is_zero() && by.is_zero() {
+        G2Affine::identity()
+    } else {
+        let p = G2Affine::new_unchecked(bx, by);
+        if !(p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()) {
+            return Err(bad("a G2 point off the curve or outside its subgroup"));
+        }
+        p
+    };
+    let p = ark_groth16::Proof::<ark_bn254::Bn254> {
+        a: g1(words[0], words[1])?,
+        b,
+        c: g1(words[6], words[7])?,
+    };
+    Ok(zkinfer_prover::groth16::to_bytes(&p))
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ pub fn describe_revert(data: &[u8]) -> String {
 }
 
 /// A model's registration terms.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelTerms {
     pub verifier: Address,
     pub owner: Address,
@@ -407,12 +407,24 @@ impl<'c> Settlement<'c> {
 
     /// A registered model's payment token (`Address::ZERO` for ETH), or an error if unknown.
     pub fn model_token(&mut self, model_id: U256) -> Result<Address, ContractsError> {
+        self.model(model_id)?
+            .map(|t| t.token)
+            .ok_or_else(|| ContractsError::Reverted("UnknownModel".into()))
+    }
+
+    /// A registered model's terms; `None` when no model has this id.
+    pub fn model(&mut self, model_id: U256) -> Result<Option<ModelTerms>, ContractsError> {
         let m = self.view(ISettlement::modelsCall(model_id))?;
-        // The public getter returns the struct's fields in order: verifier first, token seventh.
-        if m._0 == Address::ZERO {
-            return Err(ContractsError::Reverted("UnknownModel".into()));
-        }
-        Ok(m._6)
+        // The public getter returns the struct's fields in declaration order.
+        Ok((m._0 != Address::ZERO).then(|| ModelTerms {
+            verifier: m._0,
+            royalty_bps: m._1,
+            owner: m._4,
+            provider: m._5,
+            token: m._6,
+            price_in: U256::from(m._7),
+            price_out: U256::from(m._8),
+        }))
     }
 }
 

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde_json::json;
 use zkinfer_circuits::decoder::Slots;
-use zkinfer_circuits::import::Options;
-use zkinfer_prover::compile::Stop;
+use zkinfer_circuits::import::Imported;
+use zkinfer_prover::artifacts::Settings;
+use zkinfer_prover::compile::{compile, Recipe, Stop, Target};
 
 pub fn run(
     model: &Path,
@@ -24,26 +25,26 @@ pub fn run(
     let tokens = !decoding.forward
         && zkinfer_circuits::import::takes_tokens(model)
             .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
-    if tokens && backend != super::Backend::Halo2 {
-        bail!("{}: decoders compile for halo2 only (token inputs and embeddings need lookups; Groth16 has none)", model.display());
-    }
     let calib_path = calibration_path(model, calibration)?;
-    if tokens {
-        return decoder(
-            model,
-            &calib_path,
-            decoding.slots,
-            decoding.stop,
-            out,
-            json_out,
-        );
-    }
-    let samples = crate::input::read_rows(&calib_path)?;
-    let opts = Options {
-        input_shapes: (!input_shapes.is_empty()).then(|| input_shapes.to_vec()),
+    let target = if tokens {
+        Target::Decoder {
+            slots: decoding.slots,
+            stop: decoding.stop,
+        }
+    } else {
+        Target::Graph {
+            batch,
+            input_shapes: (!input_shapes.is_empty()).then(|| input_shapes.to_vec()),
+        }
     };
-    let (imported, settings) =
-        zkinfer_prover::compile::compile_dir(model, &samples, backend.id(), batch, &opts, out)?;
+    let recipe = Recipe {
+        backend: backend.id(),
+        target,
+    };
+    let (imported, settings) = compile(&recipe, model, &calib_path, out)?;
+    if tokens {
+        return decoder(model, &calib_path, &imported, &settings, out, json_out);
+    }
     let size = match backend {
         super::Backend::Halo2 => {
             json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows })
@@ -90,19 +91,19 @@ fn calibration_path(model: &Path, calibration: Option<&Path>) -> Result<std::pat
     }
 }
 
-/// A decoder graph compiles for generation over its slots, calibrated on token sequences of
-/// `prompt + gen` ids.
+/// Reports a decoder graph compiled for generation over its slots, calibrated on token
+/// sequences of `prompt + gen` ids.
 fn decoder(
     model: &Path,
     calib_path: &Path,
-    slots: Slots,
-    stop: Stop,
+    imported: &Imported,
+    settings: &Settings,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
-    let samples = crate::input::read_rows(calib_path)?;
-    let (imported, settings) =
-        zkinfer_prover::compile::compile_decoder_graph(model, &samples, slots, stop, out)?;
+    let slots = settings
+        .slots
+        .expect("a decoder's settings record its slots");
     let size = json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows });
     let stop_token = settings.graph_decoder.as_ref().and_then(|g| g.stop_token);
     let acc = &imported.accuracy;

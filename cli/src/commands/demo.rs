@@ -25,6 +25,7 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
+use zkinfer_prover::compile::{compile, Recipe, Stop, Target};
 use zkinfer_prover::deliver::Delivered;
 use zkinfer_prover::keys::{load_prover, setup, SrsSource};
 use zkinfer_prover::prove::prove_one;
@@ -283,15 +284,15 @@ pub(super) fn prepare_mlp(
         json_out,
         &format!("compile the example MLP (784-64-10) for {}", backend.id()),
     );
-    let samples = crate::input::read_rows(&example.join("calibration.json"))?;
-    zkinfer_prover::compile::compile_dir(
-        &example.join("mlp.onnx"),
-        &samples,
-        backend.id(),
-        1,
-        &Default::default(),
-        &dir.dir,
-    )?;
+    let recipe = Recipe {
+        backend: backend.id(),
+        target: Target::Graph {
+            batch: 1,
+            input_shapes: None,
+        },
+    };
+    let calibration = example.join("calibration.json");
+    compile(&recipe, &example.join("mlp.onnx"), &calibration, &dir.dir)?;
     step(json_out, "set up keys (INSECURE dev setup)");
     setup(dir, &SrsSource::Dev)?;
     let keys = load_prover(dir)?;
@@ -332,14 +333,14 @@ pub(super) fn prepare_gpt(
             slots.prompt, slots.gen
         ),
     );
-    let samples = crate::input::read_rows(&calibration)?;
-    zkinfer_prover::compile::compile_decoder_graph(
-        &onnx,
-        &samples,
-        slots,
-        zkinfer_prover::compile::Stop::Last,
-        &dir.dir,
-    )?;
+    let recipe = Recipe {
+        backend: backend.id(),
+        target: Target::Decoder {
+            slots,
+            stop: Stop::Last,
+        },
+    };
+    compile(&recipe, &onnx, &calibration, &dir.dir)?;
     step(json_out, "set up keys (INSECURE dev setup)");
     setup(dir, &SrsSource::Dev)?;
     let terms = Terms {

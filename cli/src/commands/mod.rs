@@ -1,6 +1,7 @@
 //! One module per verb.
 
 pub mod aggregate;
+pub mod audit;
 pub mod chain;
 pub mod client;
 pub mod compile;
@@ -10,6 +11,7 @@ pub mod demo_serve;
 pub mod generate;
 pub mod inspect;
 pub mod prove;
+pub mod publish;
 pub mod serve;
 pub mod setup;
 pub mod verifier;

@@ -46,6 +46,20 @@ pub fn chain_output(state: &str, settlement: &str, id: &str, salt: &str, model: 
     )
 }
 
+/// Fails unless the verifying key `setup` wrote into `model_dir` is the one pinned for `name` in
+/// `examples/pinned_vks.json` (see prover/tests/pinned_keys.rs).
+pub fn assert_pinned_vk(name: &str, model_dir: &str) {
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let pins = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pinned_vks.json"));
+    let manifest = read(&Path::new(model_dir).join("manifest.json"));
+    assert_eq!(
+        manifest["vk_sha256"], pins[name],
+        "{name}: the verifying key changed (review the circuit change, then pin it in examples/pinned_vks.json)"
+    );
+}
+
 /// The JSON a successful `--json` run printed.
 pub fn ok(out: &Output) -> serde_json::Value {
     assert!(

@@ -46,6 +46,8 @@ pub struct Embedded {
     timestamp: u64,
     /// Every successful transaction's logs with the number of its block, oldest first.
     logs: Vec<(u64, Log)>,
+    /// The recipient and calldata of every successful transaction that logged, by block.
+    txs: BTreeMap<u64, SavedTx>,
 }
 
 /// The exclusive hold of a state file: released when dropped.
@@ -75,6 +77,17 @@ struct SavedState {
     /// The block of each log (files written before blocks were kept have none: block 0).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     log_blocks: Vec<u64>,
+    /// The transactions that logged, by block (one transaction per block).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    txs: BTreeMap<u64, SavedTx>,
+}
+
+/// A transaction that logged, as saved: what [`Chain::logs_with_tx`] returns with its logs.
+#[derive(Clone, Serialize, Deserialize)]
+struct SavedTx {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<Address>,
+    input: Bytes,
 }
 
 fn is_empty(b: &Bytes) -> bool {
@@ -106,6 +119,7 @@ impl Embedded {
             number: 0,
             timestamp: GENESIS_TIME,
             logs: Vec::new(),
+            txs: BTreeMap::new(),
         }
     }
 
@@ -176,6 +190,7 @@ impl Embedded {
             number: saved.number,
             timestamp: saved.timestamp,
             logs: blocks.zip(saved.logs).collect(),
+            txs: saved.txs,
         })
     }
 
@@ -183,13 +198,7 @@ impl Embedded {
     pub fn save(&self, path: &Path) -> Result<(), ContractsError> {
         let mut accounts = BTreeMap::new();
         for (addr, acc) in &self.db.cache.accounts {
-            let code = acc
-                .info
-                .code
-                .clone()
-                .or_else(|| self.db.cache.contracts.get(&acc.info.code_hash).cloned())
-                .map(|c| c.original_bytes())
-                .unwrap_or_default();
+            let code = self.code_of(&acc.info);
             accounts.insert(
                 *addr,
                 SavedAccount {
@@ -212,9 +221,19 @@ impl Embedded {
             accounts,
             logs: self.logs.iter().map(|(_, l)| l.clone()).collect(),
             log_blocks: self.logs.iter().map(|(b, _)| *b).collect(),
+            txs: self.txs.clone(),
         };
         let json = serde_json::to_vec_pretty(&saved).expect("state serializes");
         crate::write_atomic(path, &json)
+    }
+
+    /// An account's code, held inline or by hash.
+    fn code_of(&self, info: &AccountInfo) -> Bytes {
+        info.code
+            .clone()
+            .or_else(|| self.db.cache.contracts.get(&info.code_hash).cloned())
+            .map(|c| c.original_bytes())
+            .unwrap_or_default()
     }
 
     fn tx(&self, from: Address, to: Option<Address>, data: Bytes, value: U256) -> TxEnv {
@@ -274,7 +293,7 @@ impl Chain for Embedded {
         data: Bytes,
         value: U256,
     ) -> Result<Outcome, ContractsError> {
-        let tx = self.tx(from, to, data, value);
+        let tx = self.tx(from, to, data.clone(), value);
         let mut evm = evm!(self);
         let result = evm
             .transact_commit(tx)
@@ -285,10 +304,11 @@ impl Chain for Embedded {
             block: Some(self.number),
             ..Self::outcome(result)
         };
-        if out.success {
+        if out.success && !out.logs.is_empty() {
             let block = self.number;
             self.logs
                 .extend(out.logs.iter().map(|l| (block, l.clone())));
+            self.txs.insert(block, SavedTx { to, input: data });
         }
         Ok(out)
     }
@@ -338,6 +358,41 @@ impl Chain for Embedded {
             .filter(|(b, l)| (from..=to).contains(b) && super::log_matches(l, address, topics))
             .cloned()
             .collect())
+    }
+
+    fn code(&mut self, address: Address) -> Result<Bytes, ContractsError> {
+        Ok(self
+            .db
+            .cache
+            .accounts
+            .get(&address)
+            .map(|acc| self.code_of(&acc.info))
+            .unwrap_or_default())
+    }
+
+    fn logs_with_tx(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<super::TxLog>, ContractsError> {
+        self.logs_in(address, topics, from, to)?
+            .into_iter()
+            .map(|(block, log)| {
+                let tx = self.txs.get(&block).ok_or_else(|| {
+                    ContractsError::State(format!(
+                        "block {block}: the state file keeps no transaction (written by an older zkinfer)"
+                    ))
+                })?;
+                Ok(super::TxLog {
+                    block,
+                    log,
+                    to: tx.to,
+                    input: tx.input.clone(),
+                })
+            })
+            .collect()
     }
 
     fn describe(&self) -> String {

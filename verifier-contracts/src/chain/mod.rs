@@ -68,6 +68,19 @@ pub trait Chain {
         to: u64,
     ) -> Result<Vec<(u64, Log)>, ContractsError>;
 
+    /// The runtime code at `address` (empty for an account without code).
+    fn code(&mut self, address: Address) -> Result<Bytes, ContractsError>;
+
+    /// Like [`Chain::logs_in`], each log with the transaction that emitted it: what an auditor
+    /// reads a settled proof from.
+    fn logs_with_tx(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<TxLog>, ContractsError>;
+
     /// Every log `address` emitted, oldest first, whose first topics are `topics`.
     fn logs(&mut self, address: Address, topics: &[B256]) -> Result<Vec<Log>, ContractsError> {
         let latest = self.block_number()?;
@@ -77,6 +90,17 @@ pub trait Chain {
             .map(|(_, l)| l)
             .collect())
     }
+}
+
+/// A log and the transaction that emitted it.
+#[derive(Clone, Debug)]
+pub struct TxLog {
+    pub block: u64,
+    pub log: Log,
+    /// The transaction's recipient (`None` for a creation).
+    pub to: Option<Address>,
+    /// The transaction's calldata.
+    pub input: Bytes,
 }
 
 /// Whether `log` came from `address` and starts with `topics`.

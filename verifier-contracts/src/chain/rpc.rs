@@ -20,27 +20,28 @@ pub struct Rpc {
 }
 
 impl Rpc {
-    /// Connects to `url`, signing with `keys`.
+    /// Connects to `url`, signing with `keys`; with none, it only reads (every send is refused).
     pub fn connect(url: &str, keys: &[PrivateKeySigner]) -> Result<Self, ContractsError> {
         let parsed = url
             .parse()
             .map_err(|e| ContractsError::Chain(format!("bad RPC URL {url:?}: {e}")))?;
-        let mut keys_iter = keys.iter();
-        let first = keys_iter
-            .next()
-            .ok_or_else(|| ContractsError::Key("a node needs at least one signing key".into()))?;
-        let mut wallet = EthereumWallet::from(first.clone());
-        for k in keys_iter {
-            wallet.register_signer(k.clone());
-        }
+        let provider = match keys.split_first() {
+            None => ProviderBuilder::new().connect_http(parsed).erased(),
+            Some((first, rest)) => {
+                let mut wallet = EthereumWallet::from(first.clone());
+                for k in rest {
+                    wallet.register_signer(k.clone());
+                }
+                ProviderBuilder::new()
+                    .wallet(wallet)
+                    .connect_http(parsed)
+                    .erased()
+            }
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ContractsError::Chain(format!("starting the async runtime: {e}")))?;
-        let provider = ProviderBuilder::new()
-            .wallet(wallet)
-            .connect_http(parsed)
-            .erased();
         let rpc = Self {
             url: url.to_string(),
             runtime,
@@ -69,6 +70,35 @@ impl Rpc {
             Some(to) => tx.with_to(to),
             None => tx.into_create(),
         }
+    }
+}
+
+impl Rpc {
+    /// The node's logs of `address` in `from..=to` starting with `topics`.
+    fn rpc_logs(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<alloy::rpc::types::Log>, ContractsError> {
+        let mut filter = Filter::new()
+            .address(address)
+            .from_block(BlockNumberOrTag::Number(from))
+            .to_block(BlockNumberOrTag::Number(to));
+        for (i, t) in topics.iter().enumerate() {
+            filter.topics[i] = (*t).into();
+        }
+        let provider = self.provider.clone();
+        let logs = self
+            .runtime
+            .block_on(async move { provider.get_logs(&filter).await })
+            .map_err(|e| ContractsError::Chain(format!("reading logs: {e}")))?;
+        // Nodes filter already; the check keeps the trait's promise whatever the node does.
+        Ok(logs
+            .into_iter()
+            .filter(|l| super::log_matches(&l.inner, address, topics))
+            .collect())
     }
 }
 
@@ -213,23 +243,49 @@ impl Chain for Rpc {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Log)>, ContractsError> {
-        let mut filter = Filter::new()
-            .address(address)
-            .from_block(BlockNumberOrTag::Number(from))
-            .to_block(BlockNumberOrTag::Number(to));
-        for (i, t) in topics.iter().enumerate() {
-            filter.topics[i] = (*t).into();
-        }
-        let provider = self.provider.clone();
-        let logs = self
-            .runtime
-            .block_on(async move { provider.get_logs(&filter).await })
-            .map_err(|e| ContractsError::Chain(format!("reading logs: {e}")))?;
-        // Nodes filter already; the check keeps the trait's promise whatever the node does.
-        Ok(logs
+        Ok(self
+            .rpc_logs(address, topics, from, to)?
             .into_iter()
-            .filter(|l| super::log_matches(&l.inner, address, topics))
             .map(|l| (l.block_number.unwrap_or(from), l.inner))
             .collect())
+    }
+
+    fn code(&mut self, address: Address) -> Result<Bytes, ContractsError> {
+        let provider = self.provider.clone();
+        self.runtime
+            .block_on(async move { provider.get_code_at(address).await })
+            .map_err(|e| ContractsError::Chain(format!("reading the code of {address}: {e}")))
+    }
+
+    fn logs_with_tx(
+        &mut self,
+        address: Address,
+        topics: &[B256],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<super::TxLog>, ContractsError> {
+        use alloy::consensus::Transaction as _;
+        let logs = self.rpc_logs(address, topics, from, to)?;
+        let mut out = Vec::with_capacity(logs.len());
+        for l in logs {
+            let hash = l.transaction_hash.ok_or_else(|| {
+                ContractsError::Chain("the node returned a log without its transaction".into())
+            })?;
+            let provider = self.provider.clone();
+            let tx = self
+                .runtime
+                .block_on(async move { provider.get_transaction_by_hash(hash).await })
+                .map_err(|e| ContractsError::Chain(format!("reading transaction {hash}: {e}")))?
+                .ok_or_else(|| {
+                    ContractsError::Chain(format!("the node has no transaction {hash}"))
+                })?;
+            out.push(super::TxLog {
+                block: l.block_number.unwrap_or(from),
+                to: tx.to(),
+                input: tx.input().clone(),
+                log: l.inner,
+            });
+        }
+        Ok(out)
     }
 }

@@ -1,0 +1,32 @@
+//! Input and calibration files: `{"input": [[...], ...]}`, one array of floats per sample (every
+//! model input concatenated), or EZKL's `{"input_data": [[...], ...]}`, one array per model input
+//! with samples concatenated, so its users' data and calibration files work unchanged. The arrays
+//! are returned as written; the importer lays them out for the model.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::artifacts::read_bytes;
+use crate::ProverError;
+
+/// The arrays of an input file, as written.
+pub fn read_rows(path: &Path) -> Result<Vec<Vec<f64>>, ProverError> {
+    rows_of(path, &read_bytes(path)?)
+}
+
+/// The arrays of an input file's bytes (`path` names it in errors).
+pub fn rows_of(path: &Path, bytes: &[u8]) -> Result<Vec<Vec<f64>>, ProverError> {
+    let bad = |msg: String| ProverError::artifact(path, msg);
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let rows = v
+        .get("input")
+        .or_else(|| v.get("input_data"))
+        .ok_or_else(|| bad("expected an \"input\" (or EZKL \"input_data\") field".into()))?;
+    let rows: Vec<Vec<f64>> = serde_json::from_value(rows.clone())
+        .map_err(|_| bad("\"input\" must be an array of arrays of numbers".into()))?;
+    if rows.is_empty() {
+        return Err(bad("no input rows".into()));
+    }
+    Ok(rows)
+}
