@@ -52,7 +52,8 @@ pub fn rebuild(bundle: &Bundle, solc: &Solc) -> Result<Rebuilt, AuditError> {
         SrsRecord::Dev { k, sha256, .. } => {
             keys::setup(&dir, &SrsSource::Dev)?;
             let made = sha256_hex(&read_bytes(&dir.path(SRS_FILE))?);
-            rows.push(Row::new(format!("SRS (dev seed, 2^{k})"), sha256, &made));
+            let row = Row::new(format!("SRS (dev seed, 2^{k})"), sha256, &made);
+            rows.push(row.with_note("INSECURE: anyone can forge proofs under the dev SRS"));
         }
         SrsRecord::File { .. } => {
             keys::setup(&dir, &SrsSource::File(bundle.path(SRS_FILE)))?;

@@ -75,6 +75,14 @@ pub fn run(bundle: &Path, chain: &ChainArgs, json_out: bool) -> Result<ExitCode>
         super::print_json(&serde_json::to_value(&report)?);
     } else {
         print!("{}", report.table());
+        if matches!(
+            opened.index.srs,
+            zkinfer_audit::bundle::SrsRecord::Dev { .. }
+        ) {
+            println!(
+                "note: the keys come from the INSECURE dev SRS: anyone can forge proofs under them"
+            );
+        }
         match report.mismatches().count() {
             0 => println!("audit passed: {} checks", report.rows.len()),
             n => println!(
