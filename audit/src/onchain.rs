@@ -1,8 +1,11 @@
-//! The chain against the bundle: Settlement's registration of the model (its published terms),
+//! The chain against the bundle: Settlement's own runtime code (against the Settlement this
+//! zkinfer compiles), its registration of the model (its published terms),
 //! the runtime code of the registered verifier's adapter and of every part it calls (each compared
 //! with what the rebuilt creation code deploys to, constructor arguments and all), and the proof
 //! of every request of the model settled with `settle`, read back from the transaction's calldata
-//! and verified off-chain with the rebuilt key against the statement Settlement built.
+//! and verified off-chain with the rebuilt key against the statement Settlement built. A batch
+//! verifier registered for the model can also release its escrows; the bundle holds no
+//! aggregation keys, so each one is reported as unchecked.
 
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::sol;
@@ -11,13 +14,14 @@ use zkinfer_circuits::field::fr_parse;
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::chain::{self, Chain};
 use zkinfer_contracts::generate::native_proof;
-use zkinfer_contracts::settlement::{ISettlement, ModelTerms, Settlement};
+use zkinfer_contracts::settlement::{compile_settlement, ISettlement, ModelTerms, Settlement};
+use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::sha256_hex;
 use zkinfer_prover::transcript::TranscriptKind;
 
 use crate::bundle::{Bundle, Terms};
 use crate::rebuild::Rebuilt;
-use crate::report::Row;
+use crate::report::{Row, Status};
 use crate::AuditError;
 
 sol! {
@@ -36,16 +40,18 @@ pub struct Deployment {
     pub model_id: U256,
 }
 
-/// Audits `at` on `chain` against the bundle and its rebuild.
+/// Audits `at` on `chain` against the bundle and its rebuild (`solc` compiles Settlement).
 pub fn audit_chain(
     chain: &mut dyn Chain,
     at: Deployment,
     bundle: &Bundle,
     rebuilt: &Rebuilt,
+    solc: &Solc,
 ) -> Result<Vec<Row>, AuditError> {
     let mut rows = Vec::new();
-    if chain.code(at.settlement)?.is_empty() {
-        let what = format!("Settlement {}", at.settlement);
+    let found = chain.code(at.settlement)?;
+    let what = format!("Settlement {}", at.settlement);
+    if found.is_empty() {
         rows.push(Row::mismatch(
             what,
             "a contract",
@@ -54,6 +60,14 @@ pub fn audit_chain(
         ));
         return Ok(rows);
     }
+    let want = deployed_code_hash(&compile_settlement(solc)?.bytecode)?;
+    let settlement = Row::new(what, &want, &code_hash(&found));
+    if settlement.status != Status::Match {
+        // what another contract's storage says proves nothing: stop here
+        rows.push(settlement.with_note("not the Settlement this zkinfer compiles"));
+        return Ok(rows);
+    }
+    rows.push(settlement);
     let registered = Settlement {
         chain: &mut *chain,
         address: at.settlement,
@@ -71,7 +85,30 @@ pub fn audit_chain(
     };
     rows.extend(terms(bundle.index.terms.as_ref(), &registered));
     rows.extend(verifier_code(chain, registered.verifier, rebuilt)?);
+    rows.extend(batch_verifiers(chain, at)?);
     rows.extend(settled_proofs(chain, at, bundle, rebuilt)?);
+    Ok(rows)
+}
+
+/// A row for each batch verifier registered for the model: it can release the escrows of
+/// requests opened after it, and nothing in the bundle checks it.
+fn batch_verifiers(chain: &mut dyn Chain, at: Deployment) -> Result<Vec<Row>, AuditError> {
+    let latest = chain.block_number()?;
+    let topics = [
+        ISettlement::BatchVerifierRegistered::SIGNATURE_HASH,
+        at.model_id.into(),
+    ];
+    let mut rows = Vec::new();
+    for (_, log) in chain.logs_in(at.settlement, &topics, 0, latest)? {
+        let Ok(e) = ISettlement::BatchVerifierRegistered::decode_log(&log) else {
+            continue;
+        };
+        let what = format!("batch verifier ({} requests) {}", e.requests, e.verifier);
+        let found = code_hash(&chain.code(e.verifier)?);
+        let note = "it can release this model's escrows, and the bundle holds no aggregation \
+                    keys to check it against";
+        rows.push(Row::mismatch(what, "(not published)", &found, note));
+    }
     Ok(rows)
 }
 
@@ -121,20 +158,13 @@ fn terms(published: Option<&Terms>, found: &ModelTerms) -> Vec<Row> {
 }
 
 /// The registered adapter's and its parts' runtime code against what the rebuilt creation code
-/// deploys to on a scratch chain.
+/// deploys to.
 fn verifier_code(
     chain: &mut dyn Chain,
     adapter: Address,
     rebuilt: &Rebuilt,
 ) -> Result<Vec<Row>, AuditError> {
     let mut rows = Vec::new();
-    let mut scratch = Embedded::new();
-    let from = zkinfer_contracts::keys::dev(0).address();
-    let mut scratch_parts = Vec::new();
-    for code in rebuilt.artifact.part_codes() {
-        let (addr, _) = chain::deploy(&mut scratch, from, &code)?;
-        scratch_parts.push(addr);
-    }
     let call = IVerifierParts::verifierPartsCall {}.abi_encode();
     let out = chain.call(Address::ZERO, adapter, call.into())?;
     let parts = match IVerifierParts::verifierPartsCall::abi_decode_returns(&out.output) {
@@ -147,18 +177,15 @@ fn verifier_code(
             return Ok(rows);
         }
     };
-    if parts.len() != scratch_parts.len() {
-        let (want, got) = (scratch_parts.len().to_string(), parts.len().to_string());
-        rows.push(Row::mismatch(
-            "verifier parts",
-            &want,
-            &got,
-            "another split of the verifier",
-        ));
+    let ours = rebuilt.artifact.part_codes();
+    if parts.len() != ours.len() {
+        let (want, got) = (ours.len().to_string(), parts.len().to_string());
+        let note = "another split of the verifier";
+        rows.push(Row::mismatch("verifier parts", &want, &got, note));
         return Ok(rows);
     }
-    for (i, (on_chain, ours)) in parts.iter().zip(&scratch_parts).enumerate() {
-        let want = code_hash(&scratch.code(*ours)?);
+    for (i, (on_chain, creation)) in parts.iter().zip(&ours).enumerate() {
+        let want = deployed_code_hash(creation)?;
         let got = code_hash(&chain.code(*on_chain)?);
         rows.push(Row::new(
             format!("verifier part {i} {on_chain}"),
@@ -166,15 +193,25 @@ fn verifier_code(
             &got,
         ));
     }
+    // the parts' addresses are the adapter's immutables: deployed with the ones found, its code
+    // must be the registered adapter's byte for byte
     let mut creation = rebuilt.artifact.adapter.bytecode.clone();
-    creation.extend((parts.clone(),).abi_encode_params());
-    let want = match chain::deploy(&mut scratch, from, &creation) {
-        Ok((addr, _)) => code_hash(&scratch.code(addr)?),
-        Err(e) => format!("(cannot deploy: {e})"),
-    };
+    creation.extend((parts,).abi_encode_params());
+    let want = deployed_code_hash(&creation)?;
     let got = code_hash(&chain.code(adapter)?);
     rows.push(Row::new(format!("verifier adapter {adapter}"), &want, &got));
     Ok(rows)
+}
+
+/// The hash of the runtime code `creation` deploys to, on a scratch chain (a creation that
+/// reverts gives a value no chain's code hashes to).
+fn deployed_code_hash(creation: &[u8]) -> Result<String, AuditError> {
+    let mut scratch = Embedded::new();
+    let from = zkinfer_contracts::keys::dev(0).address();
+    Ok(match chain::deploy(&mut scratch, from, creation) {
+        Ok((addr, _)) => code_hash(&scratch.code(addr)?),
+        Err(e) => format!("(cannot deploy: {e})"),
+    })
 }
 
 fn code_hash(code: &Bytes) -> String {

@@ -160,6 +160,30 @@ fn other_weights(dst: &Path) {
     std::fs::write(dst, model.encode_to_vec()).unwrap();
 }
 
+/// Deploys, on the embedded chain at `state`, a batch verifier for `requests` requests and
+/// `instances` instances that accepts every proof; returns its address.
+fn accept_anything(state: &str, requests: usize, instances: usize) -> String {
+    use zkinfer_contracts::chain::embedded::Embedded;
+    let source = format!(
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\ncontract AcceptAnything {{\n\
+         function numRequests() external pure returns (uint256) {{ return {requests}; }}\n\
+         function numInstances() external pure returns (uint256) {{ return {instances}; }}\n\
+         function verify(bytes calldata, uint256[] calldata) external pure returns (bool) {{ return true; }}\n}}\n"
+    );
+    let solc = zkinfer_contracts::solc::Solc::find().unwrap();
+    let compiled = solc
+        .compile(&[("AcceptAnything.sol".to_string(), source)].into())
+        .unwrap();
+    let code = compiled["AcceptAnything"].bytecode.clone();
+    let from = zkinfer_contracts::keys::dev(0).address();
+    let addr = Embedded::with_locked(Path::new(state), true, |c| {
+        zkinfer_contracts::chain::deploy(c, from, &code)
+    })
+    .unwrap()
+    .0;
+    addr.to_string()
+}
+
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -228,6 +252,7 @@ fn an_honest_deployment_audits_clean_and_every_lie_is_named() {
         "verifier/adapter.bin",
         "terms: price_out",
         "verifier adapter",
+        "Settlement ",
         "request ",
     ] {
         assert!(
@@ -261,6 +286,14 @@ fn an_honest_deployment_audits_clean_and_every_lie_is_named() {
     assert_eq!(
         (code, mismatches(&report)),
         (1, vec!["terms: price_in".to_string()])
+    );
+    // Another contract in Settlement's place: named, and nothing is read from its storage.
+    let mut elsewhere = on_chain(&model_a);
+    elsewhere[3] = v.clone();
+    let (code, report, _) = audit(&bundle, &strs(&elsewhere), &[]);
+    assert_eq!(
+        (code, mismatches(&report)),
+        (1, vec![format!("Settlement {v}")])
     );
 
     // A verifier deployed from another model, and a request settled with that model's proof:
@@ -298,6 +331,33 @@ fn an_honest_deployment_audits_clean_and_every_lie_is_named() {
         (Some("mismatch"), Some("invalid proof"))
     );
     assert!(bad.iter().all(|a| !a.starts_with("terms")), "{bad:?}");
+
+    // The owner registers a batch verifier that accepts anything: it could release the model's
+    // escrows, and the bundle cannot vouch for it, so the audit names it.
+    let proof: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(t(&format!("a/proofs-{model_a}/proof-0.json"))).unwrap(),
+    )
+    .unwrap();
+    let statement = proof["instances"].as_array().unwrap().len();
+    let accepting = accept_anything(&state, 2, 12 + 2 * statement);
+    ok(&chain(
+        &[
+            "register-batch",
+            "--settlement",
+            &settlement,
+            "--model-id",
+            &model_a,
+            "--verifier",
+            &accepting,
+        ],
+        "1",
+    ));
+    let (code, report, _) = audit(&bundle, &strs(&on_chain(&model_a)), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        mismatches(&report),
+        vec![format!("batch verifier (2 requests) {accepting}")]
+    );
 
     // A whole bundle that lies about its ONNX weights, or its calibration set.
     let lie = relisted(

@@ -55,7 +55,7 @@ pub fn run(bundle: &Path, chain: &ChainArgs, json_out: bool) -> Result<ExitCode>
             (Some(url), _) => {
                 let mut node = Rpc::connect(url, &[])?;
                 described = Some(url.clone());
-                audit_chain(&mut node, at, &opened, &rebuilt)?
+                audit_chain(&mut node, at, &opened, &rebuilt, &solc)?
             }
             (None, Some(state)) => {
                 if !state.is_file() {
@@ -64,7 +64,7 @@ pub fn run(bundle: &Path, chain: &ChainArgs, json_out: bool) -> Result<ExitCode>
                 let _lock = Embedded::lock(state)?;
                 let mut embedded = Embedded::open(state)?;
                 described = Some(format!("embedded ({})", state.display()));
-                audit_chain(&mut embedded, at, &opened, &rebuilt)?
+                audit_chain(&mut embedded, at, &opened, &rebuilt, &solc)?
             }
             (None, None) => unreachable!("checked above"),
         };
