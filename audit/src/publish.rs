@@ -87,6 +87,13 @@ pub fn publish(
         files,
     };
     zkinfer_prover::artifacts::write_json(&tmp.path().join(BUNDLE_FILE), &index)?;
+    // a temporary directory is private to its owner; a bundle is for everyone to read
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let readable = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(tmp.path(), readable).map_err(|e| AuditError::io(out, e))?;
+    }
     let kept = tmp.keep();
     if let Err(e) = std::fs::rename(&kept, out) {
         let _ = std::fs::remove_dir_all(&kept);

@@ -224,6 +224,11 @@ fn an_honest_deployment_audits_clean_and_every_lie_is_named() {
     serve_one(&chain, &settlement, &model_a, &t("a"));
     let published = publish(&t("a"), &t("bundle"));
     assert!(published["index"]["files"]["source.onnx"].is_string());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t("bundle")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o755, 0o755, "a bundle is readable by all: {mode:o}");
+    }
     assert!(
         !tmp.path().join("bundle/pk.bin").exists(),
         "no proving key is published"
