@@ -9,22 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{chain_at, deploy_and_register_on, example, ok, zkinfer_env as zkinfer};
+use common::{chain_at, deploy_and_register_on, example, ok, zkinfer_env as zkinfer, TERMS};
 use sha2::{Digest, Sha256};
-
-/// The terms `deploy_and_register` registers: owner dev 1, provider dev 2, 10%, 100 in, 1000 out.
-const TERMS: [&str; 10] = [
-    "--owner",
-    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-    "--provider",
-    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
-    "--royalty-bps",
-    "1000",
-    "--price-in",
-    "100",
-    "--price-out",
-    "1000",
-];
 
 /// Compiles `onnx` (with the MLP's calibration set) for `backend` into `dir`, sets it up and
 /// writes its verifier to `dir/verifier`.

@@ -79,6 +79,21 @@ pub fn example(f: &str) -> String {
         .to_string()
 }
 
+/// The terms [`deploy_and_register`] registers, as `chain register` takes them: owner dev 1,
+/// provider dev 2, a 10% royalty, 100 per unit in and 1000 per unit out.
+pub const TERMS: [&str; 10] = [
+    "--owner",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "--provider",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "--royalty-bps",
+    "1000",
+    "--price-in",
+    "100",
+    "--price-out",
+    "1000",
+];
+
 /// On the chain at `state`: deploys the verifier built in `verifier_dir` and a Settlement, and
 /// registers the model with owner dev account 1's address, provider dev account 2's, a 10%
 /// royalty and prices of 100 per unit in and 1000 per unit out. Returns (settlement, model id).
@@ -98,28 +113,14 @@ pub fn deploy_and_register_on(
         "verifier",
     );
     let settlement = addr(ok(&chain(&["deploy", "settlement"], "0")), "settlement");
-    let model_id = addr(
-        ok(&chain(
-            &[
-                "register",
-                "--settlement",
-                &settlement,
-                "--verifier",
-                &verifier,
-                "--owner",
-                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-                "--provider",
-                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
-                "--royalty-bps",
-                "1000",
-                "--price-in",
-                "100",
-                "--price-out",
-                "1000",
-            ],
-            "1",
-        )),
-        "model_id",
-    );
+    let mut register = vec![
+        "register",
+        "--settlement",
+        &settlement,
+        "--verifier",
+        &verifier,
+    ];
+    register.extend(TERMS);
+    let model_id = addr(ok(&chain(&register, "1")), "model_id");
     (settlement, model_id)
 }
