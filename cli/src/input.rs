@@ -6,12 +6,8 @@ use anyhow::{anyhow, Result};
 use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::import::data::quantized_samples;
 
-/// The arrays of an input file, as written.
-pub fn read_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
-    Ok(zkinfer_prover::inputs::read_rows(path)?)
-}
-
 /// The quantized samples of an input file for `model`.
 pub fn read_quantized(path: &Path, model: &Model) -> Result<Vec<Vec<i64>>> {
-    quantized_samples(model, &read_rows(path)?).map_err(|e| anyhow!("{}: {e}", path.display()))
+    quantized_samples(model, &zkinfer_prover::inputs::read_rows(path)?)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))
 }

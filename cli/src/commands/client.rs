@@ -115,7 +115,7 @@ pub fn submit(opts: &ChainOpts, server: &str, args: &RequestArgs) -> Result<Tick
         ..Default::default()
     };
     match (&args.input, args.prompt()) {
-        (Some(input), _) => opening.input = Some(crate::input::read_rows(input)?),
+        (Some(input), _) => opening.input = Some(zkinfer_prover::inputs::read_rows(input)?),
         (None, Some(p)) => {
             opening.prompt_tokens = Some(p.tokens());
             opening.max_tokens = args.max_tokens;
