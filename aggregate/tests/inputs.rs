@@ -14,7 +14,7 @@ use zkinfer_circuits::graph::quantize_input;
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
-use zkinfer_prover::compile::compile_dir;
+use zkinfer_prover::compile::{compile_dir, Objective};
 use zkinfer_prover::keys::{load_prover, SrsSource};
 use zkinfer_prover::prove::{prove_one, ProofFile};
 use zkinfer_prover::transcript::TranscriptKind;
@@ -49,8 +49,7 @@ fn inner_proofs_are_checked_and_placeholders_have_their_shape() {
     compile_dir(
         &example("mlp.onnx"),
         &rows("calibration.json"),
-        BackendId::Halo2,
-        1,
+        (BackendId::Halo2, 1, Objective::Gas),
         &Default::default(),
         &md.dir,
     )

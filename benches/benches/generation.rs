@@ -11,7 +11,7 @@ use zkinfer_circuits::decoder::Slots;
 use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::Halo2Plan;
-use zkinfer_prover::compile::{plan_decoder_graph, Stop};
+use zkinfer_prover::compile::{plan_decoder_graph, Objective, Stop};
 use zkinfer_prover::{keys::keygen, prove::create, srs};
 
 /// A 16-byte prompt: every prompt slot is used.
@@ -28,8 +28,13 @@ fn generation(c: &mut Criterion) {
     g.sample_size(10);
     for gen in [8, 16] {
         let slots = Slots { prompt: 16, gen };
-        let (_, plan) = plan_decoder_graph(&dir.join("tiny_gpt.onnx"), &samples, slots, Stop::Last)
-            .expect("example decoder");
+        let (_, plan) = plan_decoder_graph(
+            &dir.join("tiny_gpt.onnx"),
+            &samples,
+            (slots, Stop::Last),
+            Objective::Speed,
+        )
+        .expect("example decoder");
         let plan = Arc::new(plan);
         let params = srs::dev(plan.k);
         let pk = keygen(&params, &Halo2Plan::Decode(plan.clone())).expect("keygen");

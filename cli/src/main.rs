@@ -46,6 +46,10 @@ enum Command {
         /// Samples per proof (padding rows are not metered).
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// halo2: what the circuit's layout minimizes. `speed`: proving time (the fewest rows);
+        /// `gas`: the on-chain verifier's cost (the fewest columns, at the price of more rows).
+        #[arg(long, value_enum, default_value_t = commands::Optimize::Speed)]
+        optimize: commands::Optimize,
         /// Decoders: prompt tokens the generation circuit takes (padding is not metered).
         #[arg(long, default_value_t = 16)]
         prompt_slots: usize,
@@ -246,6 +250,7 @@ fn main() -> ExitCode {
             calibration,
             input_shapes,
             batch,
+            optimize,
             prompt_slots,
             gen_slots,
             stop_token,
@@ -255,7 +260,7 @@ fn main() -> ExitCode {
             &model,
             calibration.as_deref(),
             &input_shapes,
-            batch,
+            (batch, optimize),
             commands::compile::Decoding {
                 slots: Slots {
                     prompt: prompt_slots,

@@ -50,7 +50,7 @@ fn compile_setup_prove_verify_and_tamper() {
         d,
         "--json",
     ]));
-    assert_eq!(c["size"]["k"], 13);
+    assert_eq!(c["size"]["k"], 12);
     assert!(c["accuracy"]["argmax_agreement"].as_f64().unwrap() >= 0.9);
     let s = ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     assert_eq!(s["manifest"]["insecure_dev_srs"], true);
@@ -248,6 +248,28 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
         out_dir.to_str().unwrap(),
     ]);
     fails_with(&out, 2, "modulus");
+    // a recorded circuit shape the chips cannot take, or that is not what compile chose
+    let edited = tmp.path().join("edited");
+    std::fs::create_dir(&edited).unwrap();
+    for f in ["model.json", "settings.json"] {
+        std::fs::copy(dir.join(f), edited.join(f)).unwrap();
+    }
+    let (e, settings) = (edited.to_str().unwrap(), edited.join("settings.json"));
+    let changed = edit_json(&settings, |s| s["shape"]["range_bits"] = 40.into());
+    std::fs::rename(changed, &settings).unwrap();
+    let out = zkinfer(&["inspect", e]);
+    fails_with(&out, 2, "settings.json");
+    fails_with(&out, 2, "range limbs of 40 bits");
+    let changed = edit_json(&settings, |s| {
+        s["shape"]["range_bits"] = 9.into();
+        s["shape"]["range_lanes"] = 3.into();
+    });
+    std::fs::rename(changed, &settings).unwrap();
+    fails_with(
+        &zkinfer(&["inspect", e]),
+        2,
+        "the layout of its shape needs",
+    );
     // setup without an SRS choice (halo2)
     fails_with(&zkinfer(&["setup", d]), 2, "--dev-srs");
     assert_eq!(snapshot(&dir), keys, "failed commands changed the keys");

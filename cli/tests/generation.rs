@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::{chain_at, chain_output, deploy_and_register, ok, zkinfer_env as zkinfer};
 use zkinfer_circuits::decoder::Slots;
-use zkinfer_prover::compile::{plan_decoder_graph, Stop};
+use zkinfer_prover::compile::{plan_decoder_graph, Objective, Stop};
 
 fn onnx() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,7 +26,13 @@ fn reference(prompt: &str, slots: Slots, max: usize) -> Vec<u64> {
     let rows: serde_json::Value =
         serde_json::from_slice(&std::fs::read(calibration).unwrap()).unwrap();
     let samples: Vec<Vec<f64>> = serde_json::from_value(rows["input"].clone()).unwrap();
-    let (_, plan) = plan_decoder_graph(Path::new(&onnx), &samples, slots, Stop::Last).unwrap();
+    let (_, plan) = plan_decoder_graph(
+        Path::new(&onnx),
+        &samples,
+        (slots, Stop::Last),
+        Objective::Speed,
+    )
+    .unwrap();
     let tokens: Vec<u64> = prompt.bytes().map(u64::from).collect();
     let g = plan.decoder.generate(&tokens, max).unwrap();
     g.completion.iter().map(|t| *t as u64).collect()

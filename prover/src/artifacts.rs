@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use zkinfer_circuits::decoder::{Decoder, Slots};
 use zkinfer_circuits::graph::Model;
 use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::halo2::config::Shape as Halo2Shape;
 use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::halo2::Plan;
 
@@ -60,6 +61,10 @@ pub struct Settings {
     pub main_rows: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range_rows: Option<usize>,
+    /// halo2: the configuration the plan chose at compile, laid out again as is by later
+    /// commands (directories compiled before it was recorded are planned again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Halo2Shape>,
     /// Groth16: number of R1CS constraints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<usize>,
@@ -218,11 +223,23 @@ impl ModelDir {
     /// The halo2 circuit plan, checked against the recorded settings.
     pub fn plan(&self) -> Result<Arc<Plan>, ProverError> {
         let settings = self.settings()?;
-        let plan = Plan::new(self.model()?, settings.batch)?;
+        let plan = match settings.shape {
+            Some(shape) => Plan::recorded(self.model()?, settings.batch, shape)
+                .map_err(|e| ProverError::artifact(&self.path(SETTINGS_FILE), e.to_string()))?,
+            None => Plan::new(self.model()?, settings.batch)?,
+        };
         if settings.k != Some(plan.k) {
             let msg = format!(
                 "records k = {:?} but the model needs k = {} (halo2)",
                 settings.k, plan.k
+            );
+            return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
+        }
+        let rows = (settings.main_rows, settings.range_rows);
+        if settings.shape.is_some() && rows != (Some(plan.main_rows), Some(plan.range_rows)) {
+            let msg = format!(
+                "records main and range rows {rows:?} but the layout of its shape needs {:?}",
+                (plan.main_rows, plan.range_rows)
             );
             return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
         }
@@ -256,7 +273,11 @@ impl ModelDir {
         let bad =
             |e: zkinfer_circuits::decoder::DecodeError| ProverError::artifact(&path, e.to_string());
         let decoder = Decoder::new(self.model()?, slots, g.stop_token).map_err(bad)?;
-        let plan = DecodePlan::new(decoder).map_err(bad)?;
+        let plan = match settings.shape {
+            Some(shape) => DecodePlan::recorded(decoder, shape),
+            None => DecodePlan::new(decoder),
+        }
+        .map_err(bad)?;
         self.same_k(&settings, plan.k)?;
         Ok(Arc::new(plan))
     }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::graph::Model;
+use zkinfer_circuits::halo2::plan::Objective;
 
 use crate::artifacts::{ModelDir, Settings};
 use crate::keys::{self, LoadedVerifier, ProvingBackend, SetupReport, SrsSource};
@@ -82,8 +83,13 @@ pub trait Backend: Sync {
     fn universal_srs(&self) -> bool;
     /// Writes the circuit's size for `model` at `batch` into `settings`, from a dry run of the
     /// circuit's layout.
-    fn size(&self, model: &Model, batch: usize, settings: &mut Settings)
-        -> Result<(), ProverError>;
+    fn size(
+        &self,
+        model: &Model,
+        batch: usize,
+        objective: Objective,
+        settings: &mut Settings,
+    ) -> Result<(), ProverError>;
     /// Generates (or reuses, when nothing changed) the directory's keys.
     fn setup(&self, dir: &ModelDir, srs: &SrsSource) -> Result<SetupReport, ProverError>;
     /// The directory's prover for graph models, its keys checked against the manifest.
@@ -108,10 +114,20 @@ impl Backend for Halo2 {
         true
     }
 
-    fn size(&self, model: &Model, batch: usize, s: &mut Settings) -> Result<(), ProverError> {
-        let plan = zkinfer_circuits::halo2::Plan::new(model.clone(), batch)?;
-        (s.k, s.main_rows, s.range_rows) =
-            (Some(plan.k), Some(plan.main_rows), Some(plan.range_rows));
+    fn size(
+        &self,
+        model: &Model,
+        batch: usize,
+        objective: Objective,
+        s: &mut Settings,
+    ) -> Result<(), ProverError> {
+        let plan = zkinfer_circuits::halo2::Plan::optimized(model.clone(), batch, objective)?;
+        (s.k, s.main_rows, s.range_rows, s.shape) = (
+            Some(plan.k),
+            Some(plan.main_rows),
+            Some(plan.range_rows),
+            Some(plan.shape),
+        );
         Ok(())
     }
 
@@ -137,7 +153,14 @@ impl Backend for Groth16 {
         false
     }
 
-    fn size(&self, model: &Model, batch: usize, s: &mut Settings) -> Result<(), ProverError> {
+    /// One R1CS whatever the objective: Groth16's verifier costs the same for any circuit.
+    fn size(
+        &self,
+        model: &Model,
+        batch: usize,
+        _: Objective,
+        s: &mut Settings,
+    ) -> Result<(), ProverError> {
         let shape = std::sync::Arc::new(zkinfer_circuits::groth16::circuit::Shape::new(
             model.clone(),
             batch,

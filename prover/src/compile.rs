@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::decoder::{Decoder, Slots};
+use zkinfer_circuits::halo2::config::Shape as Halo2Shape;
 use zkinfer_circuits::halo2::decoder::DecodePlan;
+pub use zkinfer_circuits::halo2::plan::Objective;
 use zkinfer_circuits::import::{self, Imported, Options};
 
 use crate::artifacts::*;
@@ -21,6 +23,9 @@ pub struct Recipe {
     pub backend: BackendId,
     #[serde(flatten)]
     pub target: Target,
+    /// What the halo2 plan minimizes (recipes written before it was recorded: speed).
+    #[serde(default)]
+    pub optimize: Objective,
 }
 
 /// What the circuit proves.
@@ -56,7 +61,8 @@ pub fn compile(
             let opts = Options {
                 input_shapes: input_shapes.clone(),
             };
-            compile_dir(onnx, &samples, recipe.backend, *batch, &opts, out)?
+            let target = (recipe.backend, *batch, recipe.optimize);
+            compile_dir(onnx, &samples, target, &opts, out)?
         }
         Target::Decoder { .. } if recipe.backend != BackendId::Halo2 => {
             let msg = "decoders compile for halo2 only (token inputs and embeddings need \
@@ -64,7 +70,7 @@ pub fn compile(
             return Err(ProverError::artifact(onnx, msg));
         }
         Target::Decoder { slots, stop } => {
-            compile_decoder_graph(onnx, &samples, *slots, *stop, out)?
+            compile_decoder_graph(onnx, &samples, (*slots, *stop), recipe.optimize, out)?
         }
     };
     let dir = ModelDir::new(out);
@@ -82,12 +88,11 @@ pub fn recompile(dir: &ModelDir, out: &Path) -> Result<(Imported, Settings), Pro
 }
 
 /// Compiles `model` (ONNX) calibrated on `samples` (our or EZKL's layout) into `out`, for
-/// `backend` and `batch` samples per proof.
+/// `backend`, `batch` samples per proof and a halo2 plan of `objective`.
 pub fn compile_dir(
     model: &Path,
     samples: &[Vec<f64>],
-    backend: BackendId,
-    batch: usize,
+    (backend, batch, objective): (BackendId, usize, Objective),
     opts: &Options,
     out: &Path,
 ) -> Result<(Imported, Settings), ProverError> {
@@ -101,6 +106,7 @@ pub fn compile_dir(
         k: None,
         main_rows: None,
         range_rows: None,
+        shape: None,
         constraints: None,
         source_sha256: sha256_hex(&source),
         slots: None,
@@ -108,7 +114,7 @@ pub fn compile_dir(
     };
     backend
         .backend()
-        .size(&imported.model, batch, &mut settings)?;
+        .size(&imported.model, batch, objective, &mut settings)?;
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &imported.model)?;
     write_json(&dir.path(SETTINGS_FILE), &settings)?;
@@ -120,6 +126,7 @@ pub fn compile_dir(
 fn generation_settings(
     model: &Path,
     (k, main, range): (u32, usize, usize),
+    shape: Halo2Shape,
     slots: Slots,
     graph_decoder: GraphDecoder,
 ) -> Result<Settings, ProverError> {
@@ -130,6 +137,7 @@ fn generation_settings(
         k: Some(k),
         main_rows: Some(main),
         range_rows: Some(range),
+        shape: Some(shape),
         constraints: None,
         source_sha256: sha256_hex(&read_bytes(model)?),
         slots: Some(slots),
@@ -154,14 +162,15 @@ pub enum Stop {
 pub fn compile_decoder_graph(
     model: &Path,
     samples: &[Vec<f64>],
-    slots: Slots,
-    stop: Stop,
+    (slots, stop): (Slots, Stop),
+    objective: Objective,
     out: &Path,
 ) -> Result<(Imported, Settings), ProverError> {
-    let (imported, plan) = plan_decoder_graph(model, samples, slots, stop)?;
+    let (imported, plan) = plan_decoder_graph(model, samples, (slots, stop), objective)?;
     let rows = (plan.k, plan.main_rows, plan.range_rows);
     let stop_token = plan.decoder.stop;
-    let settings = generation_settings(model, rows, slots, GraphDecoder { stop_token })?;
+    let decoder = GraphDecoder { stop_token };
+    let settings = generation_settings(model, rows, plan.shape, slots, decoder)?;
     let dir = ModelDir::new(out);
     write_json(&dir.path(MODEL_FILE), &imported.model)?;
     write_json(&dir.path(SETTINGS_FILE), &settings)?;
@@ -175,8 +184,8 @@ pub fn compile_decoder_graph(
 pub fn plan_decoder_graph(
     model: &Path,
     samples: &[Vec<f64>],
-    slots: Slots,
-    stop: Stop,
+    (slots, stop): (Slots, Stop),
+    objective: Objective,
 ) -> Result<(Imported, DecodePlan), ProverError> {
     let total = slots.prompt + slots.gen;
     let opts = Options {
@@ -201,6 +210,7 @@ pub fn plan_decoder_graph(
     };
     let decoder = Decoder::new(imported.model.clone(), slots, stop_token)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
-    let plan = DecodePlan::new(decoder).map_err(|e| ProverError::artifact(model, e.to_string()))?;
+    let plan = DecodePlan::optimized(decoder, objective)
+        .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     Ok((imported, plan))
 }

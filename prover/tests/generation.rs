@@ -9,7 +9,7 @@ use zkinfer_circuits::decoder::Slots;
 use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::Halo2Plan;
-use zkinfer_prover::compile::{plan_decoder_graph, Stop};
+use zkinfer_prover::compile::{plan_decoder_graph, Objective, Stop};
 use zkinfer_prover::keys::{keygen, vk_bytes};
 use zkinfer_prover::prove::create;
 use zkinfer_prover::srs;
@@ -27,8 +27,13 @@ fn a_tiny_gpt_generation_proves_and_verifies() {
         serde_json::from_slice(&std::fs::read(example("calibration.json")).unwrap()).unwrap();
     let samples: Vec<Vec<f64>> = serde_json::from_value(calibration["input"].clone()).unwrap();
     let slots = Slots { prompt: 3, gen: 2 };
-    let (_, plan) =
-        plan_decoder_graph(&example("tiny_gpt.onnx"), &samples, slots, Stop::Last).unwrap();
+    let (_, plan) = plan_decoder_graph(
+        &example("tiny_gpt.onnx"),
+        &samples,
+        (slots, Stop::Last),
+        Objective::Speed,
+    )
+    .unwrap();
     let plan = Arc::new(plan);
     let srs = srs::dev(plan.k);
     let pk = keygen(&srs, &Halo2Plan::Decode(plan.clone())).unwrap();

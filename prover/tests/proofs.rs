@@ -38,6 +38,7 @@ fn compile_example(dir: &Path) -> ModelDir {
         k: Some(plan.k),
         main_rows: Some(plan.main_rows),
         range_rows: Some(plan.range_rows),
+        shape: Some(plan.shape),
         constraints: None,
         source_sha256: sha256_hex(&std::fs::read(&onnx).unwrap()),
         slots: None,

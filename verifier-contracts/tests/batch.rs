@@ -53,8 +53,11 @@ fn cached_model() -> ModelDir {
     zkinfer_prover::compile::compile_dir(
         &common::example("mlp.onnx"),
         &rows("calibration.json"),
-        zkinfer_prover::BackendId::Halo2,
-        1,
+        (
+            zkinfer_prover::BackendId::Halo2,
+            1,
+            zkinfer_prover::compile::Objective::Gas,
+        ),
         &Default::default(),
         &out,
     )

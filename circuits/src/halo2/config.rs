@@ -1,6 +1,7 @@
 //! The columns every chip shares and the configuration of all chips on them.
 
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
+use serde::{Deserialize, Serialize};
 
 use super::chips::freivalds::FreivaldsConfig;
 use super::chips::table::TableConfig;
@@ -44,8 +45,9 @@ pub struct CircuitConfig {
 }
 
 /// The choices a plan makes between configurations of the same chips: each lowers the rows
-/// a model needs at the price of columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// a model needs at the price of columns. Compile records it in the settings, so that later
+/// commands lay the circuit out once instead of searching again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
     /// Range lanes (more lanes, fewer range rows).
     pub range_lanes: usize,
@@ -74,6 +76,28 @@ impl Default for Shape {
             products: false,
             freivalds: false,
         }
+    }
+}
+
+impl Shape {
+    /// Whether the chips can be configured this way (a shape read from a file may not).
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=range::MAX_LANES).contains(&self.range_lanes) {
+            return Err(format!(
+                "{} range lanes (1 to {})",
+                self.range_lanes,
+                range::MAX_LANES
+            ));
+        }
+        if !(range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS).contains(&self.range_bits) {
+            return Err(format!(
+                "range limbs of {} bits ({} to {})",
+                self.range_bits,
+                range::MIN_LIMB_BITS,
+                range::MAX_LIMB_BITS
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Ctx<'a, 'r> {
     pub range_rows: [usize; MAX_LANES],
     /// The first cell [`Self::zero`] pinned to 0; later zeros copy it (one constant row in all).
     zero: Option<Cell>,
+    /// One past the highest row an advice cell was assigned at, whatever the cursors say.
+    touched: usize,
     /// Products claimed in the first phase, checked against the challenge at the end
     /// ([`crate::halo2::chips::freivalds`]).
     pub(crate) claims: Vec<Claim>,
@@ -37,6 +39,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             row: 0,
             range_rows: [0; MAX_LANES],
             zero: None,
+            touched: 0,
             claims: Vec::new(),
         }
     }
@@ -48,11 +51,19 @@ impl<'a, 'r> Ctx<'a, 'r> {
             row: 0,
             range_rows: [0; MAX_LANES],
             zero: None,
+            touched: 0,
             claims: Vec::new(),
         }
     }
 
+    /// One past the highest row any advice cell was assigned at (layouts that place cells by
+    /// explicit row as well as by the cursors).
+    pub fn rows_touched(&self) -> usize {
+        self.touched
+    }
+
     pub fn assign(&mut self, col: Column<Advice>, row: usize, value: Value<Fr>) -> Wire {
+        self.touched = self.touched.max(row + 1);
         let cell = match self.region.as_mut() {
             Some(r) => r.assign_advice(col, row, value).cell(),
             None => Cell {

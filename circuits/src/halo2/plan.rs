@@ -13,6 +13,7 @@ use crate::graph::{GraphError, Model};
 use crate::halo2::chips::range;
 use crate::witness::check_batch;
 use crate::Fr;
+use serde::{Deserialize, Serialize};
 
 /// A model laid out for a batch size.
 #[derive(Debug, Clone)]
@@ -42,15 +43,25 @@ impl Plan {
         crate::witness::num_instances(&self.model, self.batch)
     }
 
-    /// Sizes the circuit of `model` over `batch` samples, in the narrowest shape of the lowest
-    /// `k`: columns cost proving time at equal `k`, and each fixed or advice column one more
-    /// commitment for every verifier to check.
+    /// Sizes the circuit of `model` over `batch` samples for proving speed
+    /// ([`Objective::Speed`]).
     pub fn new(model: Model, batch: usize) -> Result<Self, GraphError> {
+        Self::optimized(model, batch, Objective::Speed)
+    }
+
+    /// Sizes the circuit of `model` over `batch` samples in the shape `objective` prefers.
+    pub fn optimized(model: Model, batch: usize, objective: Objective) -> Result<Self, GraphError> {
         check_batch(batch)?;
         let (lookups, products) = (!model.tables().is_empty(), model.has_products());
         let tables = table_rows(&model, lookups);
         let checks = model.repeats_blocks() || products;
-        let (shape, rows) = search(lookups, products, checks, tables, |s| {
+        let features = Features {
+            lookups,
+            products,
+            checks,
+            tables,
+        };
+        let (shape, rows) = search(features, objective, |s| {
             Ok::<_, GraphError>(dry_run(&model, batch, s))
         })?;
         Ok(Plan::sized(model, batch, shape, rows))
@@ -71,6 +82,21 @@ impl Plan {
         Ok(Plan::sized(model, batch, shape, rows))
     }
 
+    /// The plan `Plan::new` found, rebuilt from the shape it recorded with one dry run: fails
+    /// unless that shape is the one these chips would configure for this model.
+    pub fn recorded(model: Model, batch: usize, shape: Shape) -> Result<Self, GraphError> {
+        shape
+            .check()
+            .map_err(|e| GraphError::Shape(format!("recorded circuit shape: {e}")))?;
+        let plan = Plan::with_shape(model, batch, shape)?;
+        let checks = plan.model.repeats_blocks() || plan.model.has_products();
+        if plan.shape != shape || (shape.freivalds && !checks) {
+            let msg = format!("recorded circuit shape {shape:?} does not fit this model");
+            return Err(GraphError::Shape(msg));
+        }
+        Ok(plan)
+    }
+
     fn sized(model: Model, batch: usize, shape: Shape, (k, main, range): Size) -> Self {
         Plan {
             model: Arc::new(model),
@@ -86,25 +112,65 @@ impl Plan {
 /// `(k, main rows, range rows)` of a circuit.
 pub type Size = (u32, usize, usize);
 
-/// The narrowest shape of the lowest `k` for a circuit with (or without) function tables,
-/// witness products, and matrix products a challenge could check (`checks`: one map repeated
-/// at several positions, or products of two computed matrices), whose
-/// tables take `tables` rows; `dry` lays the circuit out in a shape
-/// on a counting context and returns its main and fullest range lane's rows. Narrower shapes
-/// are tried first and kept on ties: each column costs proving time at equal `k`, and each
-/// fixed or advice column one more commitment for every verifier to check. Limbs widen only
-/// while the range lanes, not the main lane or the tables, fix `k`.
+/// What a plan minimizes when several configurations fit a model. The verifier (on-chain: its
+/// gas) pays one commitment, and so one elliptic-curve multiplication, per column, whatever
+/// `k`; the prover pays for every row of every column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// The lowest `k`, then the fewest columns: extra range lanes, the matvec pool and the
+    /// challenge lane wherever they lower `k`.
+    #[default]
+    Speed,
+    /// The fewest columns these chips allow: one range lane, neither the matvec pool nor the
+    /// challenge lane; then the lowest `k` that leaves.
+    Gas,
+}
+
+/// What a model needs of the chips: function tables (of `tables` rows), witness products, and
+/// matrix products a challenge could check (`checks`: one map repeated at several positions,
+/// or products of two computed matrices).
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    /// The model has table ops.
+    pub lookups: bool,
+    /// The model has sums of witness products.
+    pub products: bool,
+    /// The model has products the challenge check could take.
+    pub checks: bool,
+    /// Rows of the model's function tables.
+    pub tables: usize,
+}
+
+/// The shape `objective` prefers for a circuit with `features`; `dry` lays the circuit out in
+/// a shape on a counting context and returns its main and fullest range lane's rows. Narrower
+/// shapes are tried first and kept on ties: each column costs proving time at equal `k`, and
+/// each fixed or advice column one more commitment for every verifier to check. Limbs widen
+/// only while the range lanes, not the main lane or the tables, fix `k`.
 pub fn search<E>(
-    lookups: bool,
-    products: bool,
-    checks: bool,
-    tables: usize,
+    features: Features,
+    objective: Objective,
     mut dry: impl FnMut(Shape) -> Result<(usize, usize), E>,
 ) -> Result<(Shape, Size), E> {
+    let Features {
+        lookups,
+        products,
+        checks,
+        tables,
+    } = features;
+    let (lanes, wide) = match objective {
+        Objective::Speed => (range::MAX_LANES, true),
+        Objective::Gas => (1, false),
+    };
     let mut best: Option<(Shape, Size)> = None;
-    for range_lanes in 1..=range::MAX_LANES {
-        let options: &[bool] = if checks { &[false, true] } else { &[false] };
-        for (freivalds, matvec) in options.iter().flat_map(|f| [false, true].map(|m| (*f, m))) {
+    for range_lanes in 1..=lanes {
+        let options: &[bool] = if checks && wide {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        let pools: &[bool] = if wide { &[false, true] } else { &[false] };
+        for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
             for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
                 let shape = Shape {
                     range_lanes,
@@ -162,6 +228,13 @@ fn dry_run(model: &Model, batch: usize, shape: Shape) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    const NONE: Features = Features {
+        lookups: false,
+        products: false,
+        checks: false,
+        tables: 0,
+    };
+
     /// A circuit of `main` rows with `checks` 40-bit range checks, spread over the lanes.
     fn dry(main: usize, checks: usize) -> impl FnMut(Shape) -> Result<(usize, usize), ()> {
         move |s: Shape| {
@@ -174,13 +247,22 @@ mod tests {
     fn limbs_widen_only_while_the_range_lanes_fix_k() {
         // range-bound: 150k checks of 4 limbs at 11 to 13 bits are k = 19 even on two lanes;
         // 3 limbs at 14 bits on two lanes are k = 18, and nothing lowers it further
-        let (shape, (k, _, _)) = search(false, false, false, 0, dry(100_000, 150_000)).unwrap();
+        let (shape, (k, _, _)) = search(NONE, Objective::Speed, dry(100_000, 150_000)).unwrap();
         assert_eq!((k, shape.range_lanes, shape.range_bits), (18, 2, 14));
         // main-bound: the narrowest shape
-        let (shape, (k, _, _)) = search(false, false, false, 0, dry(100_000, 1_000)).unwrap();
+        let (shape, (k, _, _)) = search(NONE, Objective::Speed, dry(100_000, 1_000)).unwrap();
         assert_eq!((k, shape), (17, Shape::default()));
-        // two narrow lanes rather than wide limbs, whose table would set k itself
-        let (shape, (k, _, _)) = search(false, false, false, 0, dry(3_000, 3_000)).unwrap();
-        assert_eq!((k, shape.range_bits), (13, range::MIN_LIMB_BITS));
+        // small: 12k limbs of 10 bits on three lanes are k = 12; 11-bit limbs would fit two
+        // lanes, but their table (4,095 rows) would set k = 13 itself
+        let (shape, (k, _, _)) = search(NONE, Objective::Speed, dry(3_000, 3_000)).unwrap();
+        assert_eq!((k, shape.range_lanes, shape.range_bits), (12, 3, 10));
+        // for gas: one lane and neither pool, where three lanes would lower k
+        let checks = Features {
+            checks: true,
+            ..NONE
+        };
+        let (shape, (k, _, _)) = search(checks, Objective::Gas, dry(3_000, 3_000)).unwrap();
+        assert_eq!((k, shape.range_lanes, shape.matvec), (14, 1, false));
+        assert!(!shape.freivalds);
     }
 }

@@ -2,6 +2,9 @@
 //! It is how every linear op returns to int8: the quantizer writes each scale ratio as `M0 / 2^n`.
 //! [`RescaleSteps`] is the integer witness both backends constrain (sign, magnitude, quotient and
 //! remainder, clamp flag and slack); its range checks, sized by the input's bound, make it unique.
+//! The magnitude checked is `|acc|`, not `|acc · M0|`: the product is a constant multiple of a
+//! bounded value, so its sign and bound follow, and each rescale saves `M0`'s bits of range
+//! checks.
 
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +100,12 @@ pub struct RescaleParams {
 }
 
 impl RescaleParams {
-    /// Width of the magnitude `a = |acc · M0|`.
+    /// Width of the magnitude `u = |acc|`, the value range-checked.
+    pub fn u_bits(&self) -> u32 {
+        self.acc_bits
+    }
+
+    /// Width of the scaled magnitude `u · M0`, which bounds the quotient.
     pub fn a_bits(&self) -> u32 {
         self.acc_bits + bits_of(self.multiplier as u128)
     }
@@ -118,14 +126,14 @@ impl RescaleParams {
     }
 }
 
-/// The integer witness of one rescale: sign `s`, magnitude `a = |acc · M0|`, quotient `q` and
-/// remainder `r` of `a + half = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`
+/// The integer witness of one rescale: sign `s`, magnitude `u = |acc|`, quotient `q` and
+/// remainder `r` of `u · M0 + half = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`
 /// (`cap - q` unclamped, `q - cap - 1` clamped, with `cap = max` or `-min` by sign), output `y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub struct RescaleSteps {
     pub s: i128,
-    pub a: i128,
+    pub u: i128,
     pub q: i128,
     pub r: i128,
     pub c: i128,
@@ -139,6 +147,7 @@ impl RescaleSteps {
     pub fn honest(acc: i128, p: &RescaleParams) -> Option<Self> {
         let t = acc.checked_mul(p.multiplier as i128)?;
         let (s, a) = (t < 0, t.unsigned_abs() as i128);
+        let u = acc.unsigned_abs() as i128;
         let q = (a + p.half() as i128) >> p.shift;
         let r = a + p.half() as i128 - (q << p.shift);
         let cap = if s { -(p.min as i128) } else { p.max as i128 };
@@ -147,7 +156,7 @@ impl RescaleSteps {
         let d = if c { q - cap - 1 } else { cap - q };
         Some(Self {
             s: s as i128,
-            a,
+            u,
             q,
             r,
             c: c as i128,
@@ -194,7 +203,8 @@ mod tests {
                 rescale(acc, 3, 4, -128, 127).unwrap(),
                 "acc {acc}"
             );
-            assert_eq!(s.a + p.half() as i128, s.q * 16 + s.r);
+            assert_eq!(s.u * 3 + p.half() as i128, s.q * 16 + s.r);
+            assert!(s.u < 1 << p.u_bits());
             assert!(s.d >= 0 && s.d < 1 << p.d_bits());
         }
     }

@@ -14,7 +14,7 @@ pub fn run(
     model: &Path,
     calibration: Option<&Path>,
     input_shapes: &[Vec<usize>],
-    batch: usize,
+    (batch, optimize): (usize, super::Optimize),
     decoding: Decoding,
     backend: super::Backend,
     out: &Path,
@@ -40,6 +40,7 @@ pub fn run(
     let recipe = Recipe {
         backend: backend.id(),
         target,
+        optimize: optimize.objective(),
     };
     let (imported, settings) = compile(&recipe, model, &calib_path, out)?;
     if tokens {

@@ -25,7 +25,7 @@ use zkinfer_contracts::settlement::{
 };
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::{write_json, ModelDir};
-use zkinfer_prover::compile::{compile, Recipe, Stop, Target};
+use zkinfer_prover::compile::{compile, Objective, Recipe, Stop, Target};
 use zkinfer_prover::deliver::Delivered;
 use zkinfer_prover::keys::{load_prover, setup, SrsSource};
 use zkinfer_prover::prove::prove_one;
@@ -284,12 +284,14 @@ pub(super) fn prepare_mlp(
         json_out,
         &format!("compile the example MLP (784-64-10) for {}", backend.id()),
     );
+    // every request is settled on-chain: the layout with the cheapest verifier
     let recipe = Recipe {
         backend: backend.id(),
         target: Target::Graph {
             batch: 1,
             input_shapes: None,
         },
+        optimize: Objective::Gas,
     };
     let calibration = example.join("calibration.json");
     compile(&recipe, &example.join("mlp.onnx"), &calibration, &dir.dir)?;
@@ -333,12 +335,14 @@ pub(super) fn prepare_gpt(
             slots.prompt, slots.gen
         ),
     );
+    // proving a generation takes minutes: the fastest layout (more columns, more gas)
     let recipe = Recipe {
         backend: backend.id(),
         target: Target::Decoder {
             slots,
             stop: Stop::Last,
         },
+        optimize: Objective::Speed,
     };
     compile(&recipe, &onnx, &calibration, &dir.dir)?;
     step(json_out, "set up keys (INSECURE dev setup)");

@@ -50,6 +50,26 @@ impl Backend {
     }
 }
 
+/// What the halo2 plan minimizes (`zkinfer compile --optimize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Optimize {
+    /// Proving time: the lowest `k`, with extra range lanes and pools where they lower it.
+    #[default]
+    Speed,
+    /// Verifier gas: the fewest columns (each a commitment the EVM verifier checks), then the
+    /// lowest `k`.
+    Gas,
+}
+
+impl Optimize {
+    pub fn objective(self) -> zkinfer_prover::compile::Objective {
+        match self {
+            Optimize::Speed => zkinfer_prover::compile::Objective::Speed,
+            Optimize::Gas => zkinfer_prover::compile::Objective::Gas,
+        }
+    }
+}
+
 /// Fails when `--backend` names another backend than the model directory was compiled for.
 pub fn check_backend(dir: &std::path::Path, backend: Option<Backend>) -> anyhow::Result<()> {
     if let Some(b) = backend {

@@ -110,8 +110,7 @@ fn make_fixture(backend: zkinfer_prover::BackendId) -> Fixture {
     zkinfer_prover::compile::compile_dir(
         &example("mlp.onnx"),
         &rows("calibration.json"),
-        backend,
-        1,
+        (backend, 1, zkinfer_prover::compile::Objective::Gas),
         &Default::default(),
         &out,
     )

@@ -1,6 +1,7 @@
 //! Rescale with clamp in R1CS, the relation of the halo2 rescale chip: sign `s`, magnitude
-//! `a = acc · M0 · (1 - 2s)` in `a_bits` bits, remainder `r` in `shift` bits, quotient
-//! `q = (a + half - r) / 2^n` (a linear combination, integral because the slack is range-checked),
+//! `u = acc · (1 - 2s)` in `u_bits` bits, remainder `r` in `shift` bits, quotient
+//! `q = (u · M0 + half - r) / 2^n` (a linear combination, integral because the slack is
+//! range-checked),
 //! clamp flag `c`, `P = c · (cap - q)`, `m = q + P`, slack `d = cap - q - 2P - c` in `d_bits` bits,
 //! output `y = m · (1 - 2s)`. Six constraints plus the bits.
 
@@ -32,7 +33,7 @@ pub(crate) fn rescale_with(
             // not a value the circuit can accept: zeros fail the range checks
             .unwrap_or(RescaleSteps {
                 s: 0,
-                a: 0,
+                u: 0,
                 q: 0,
                 r: 0,
                 c: 0,
@@ -46,14 +47,17 @@ pub(crate) fn rescale_with(
     let get = |g: fn(&RescaleSteps) -> i128| steps.as_ref().map(|s| f(g(s)));
     let s = cs.boolean(get(|s| s.s))?;
     let sign = s.scale_add(-F::from(2u64), F::ONE);
-    let a = cs.bits(get(|s| s.a), p.a_bits())?;
-    cs.enforce(&acc.scale_add(f(p.multiplier as i128), F::ZERO), &sign, &a)?;
+    let u = cs.bits(get(|s| s.u), p.u_bits())?;
+    cs.enforce(acc, &sign, &u)?;
     let r = cs.bits(get(|s| s.r), p.shift)?;
     let inv_d = F::from(2u64)
         .pow([p.shift as u64])
         .inverse()
         .expect("2^n is invertible");
-    let q = Num::sum(&[(inv_d, &a), (-inv_d, &r)], inv_d * f(p.half() as i128));
+    let q = Num::sum(
+        &[(inv_d * f(p.multiplier as i128), &u), (-inv_d, &r)],
+        inv_d * f(p.half() as i128),
+    );
     let c = cs.boolean(get(|s| s.c))?;
     // cap = max + s · (-min - max)
     let cap = s.scale_add(f(-(p.min as i128) - p.max as i128), f(p.max as i128));
@@ -156,7 +160,7 @@ mod tests {
             P,
             Some(|s| {
                 s.s = 1;
-                s.a = -s.a;
+                s.u = -s.u;
                 s.y = -s.y;
             })
         ));

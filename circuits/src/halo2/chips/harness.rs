@@ -13,13 +13,11 @@ use crate::halo2::config::Shape;
 use crate::halo2::ctx::Ctx;
 use crate::halo2::decoder::DecodeConfig;
 use crate::halo2::mutation::{self, Site};
+use crate::halo2::plan;
 use crate::Fr;
 
 /// The configuration chip tests lay out on.
 pub type Config = DecodeConfig;
-
-/// Rows of the chip test circuits (the range table of 11-bit limbs needs 2^12 rows).
-pub const K: u32 = 13;
 
 #[derive(Clone)]
 struct Harness<F> {
@@ -90,12 +88,19 @@ where
     }
 }
 
-fn harness<F>(layout: F, tables: &Tables, shape: Shape) -> (u32, Harness<F>) {
-    let k = K.max(
-        (tables.rows.len() + 16)
-            .next_power_of_two()
-            .trailing_zeros(),
-    );
+/// The test circuit of `layout`, of the size a dry run of it needs (so each mock-prover run
+/// of the mutation net checks no more rows than the chip uses).
+fn harness<F>(layout: F, tables: &Tables, shape: Shape) -> (u32, Harness<F>)
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    let mut meta = ConstraintSystem::<Fr>::default();
+    let cfg = DecodeConfig::configure(&mut meta, shape);
+    let mut ctx = Ctx::counter();
+    // a layout that fails fails again, with its error, when the circuit is synthesized
+    let _ = layout(&cfg, &mut ctx);
+    let main = ctx.row.max(ctx.rows_touched());
+    let (k, _, _) = plan::sized(shape, tables.rows.len() + 1, main, ctx.range_row());
     let mut tables = tables.clone();
     if tables.rows.is_empty() {
         tables.rows.push((0, 0, 0));

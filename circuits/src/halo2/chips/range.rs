@@ -20,8 +20,9 @@ use crate::field::{fr_bits, fr_from_i64};
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::Fr;
 
-/// The narrowest limb width a plan uses: its table fits the smallest circuits (`k = 13`).
-pub const MIN_LIMB_BITS: u32 = 11;
+/// The narrowest limb width a plan uses: its table (511 rows) fits circuits from `k = 10` on, so
+/// the table does not set the size of a small model's circuit.
+pub const MIN_LIMB_BITS: u32 = 8;
 /// The widest: its table (`2^19` rows) fits circuits from `k = 20` on.
 pub const MAX_LIMB_BITS: u32 = 18;
 
@@ -219,9 +220,9 @@ mod tests {
 
     #[test]
     fn every_cell_is_bound() {
-        // One limb; a narrow one; four limbs with a narrow top (the harness's limbs are 11-bit).
-        assert_eq!(cells(check(255, 11, 0), "range"), 1 + 2);
+        // One limb; two with a narrow top; five (the harness's limbs are the narrowest, 8-bit).
         assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 2);
-        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 4 * 2);
+        assert_eq!(cells(check(255, 11, 0), "range"), 1 + 2 * 2);
+        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 5 * 2);
     }
 }

@@ -1,9 +1,11 @@
 //! Rescale with clamp: `y = clamp(round_half_away(acc · M0 / 2^n), min, max)`, one row per value.
 //!
-//! Witness: sign `s`, magnitude `a = |acc · M0|`, quotient `q` and remainder `r` of
-//! `a + 2^(n-1) = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`, output `y`.
-//! Range checks on `a`, `r` and `d` make the sign, the division and the comparison with the cap
+//! Witness: sign `s`, magnitude `u = |acc|`, quotient `q` and remainder `r` of
+//! `u · M0 + 2^(n-1) = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`, output `y`.
+//! Range checks on `u`, `r` and `d` make the sign, the division and the comparison with the cap
 //! (`max` for positive values, `-min` for negative ones) unique; ReLU is the case `min = 0`.
+//! A `q` from another remainder in range differs from the true one by `δ · 2^-n` with
+//! `0 < |δ| < 2^n`, a field element far outside the slack's range, so `d`'s check also pins `q`.
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -33,7 +35,7 @@ pub struct RescaleConfig {
 #[derive(Debug, Clone, Copy)]
 pub struct RescaleWitness {
     pub s: Fr,
-    pub a: Fr,
+    pub u: Fr,
     pub q: Fr,
     pub r: Fr,
     pub c: Fr,
@@ -51,7 +53,7 @@ impl RescaleWitness {
         let f = fr_from_i128;
         Self {
             s: f(st.s),
-            a: f(st.a),
+            u: f(st.u),
             q: f(st.q),
             r: f(st.r),
             c: f(st.c),
@@ -65,7 +67,7 @@ impl RescaleWitness {
         let z = Fr::ZERO;
         Self {
             s: z,
-            a: z,
+            u: z,
             q: z,
             r: z,
             c: z,
@@ -93,7 +95,7 @@ impl RescaleConfig {
         };
         meta.create_gate("rescale", |m| {
             let q = m.query_selector(cfg.q);
-            let [acc, s, a, quo, r, c, mag, d, y] =
+            let [acc, s, u, quo, r, c, mag, d, y] =
                 cfg.cols.map(|col| m.query_advice(col, Rotation::cur()));
             let [mult, div, half, hi, neg_lo] =
                 [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
@@ -107,8 +109,8 @@ impl RescaleConfig {
             vec![
                 q.clone() * bool_s,
                 q.clone() * bool_c,
-                q.clone() * (a.clone() - acc * mult * sign.clone()),
-                q.clone() * (a + half - quo.clone() * div - r),
+                q.clone() * (u.clone() - acc * sign.clone()),
+                q.clone() * (u * mult + half - quo.clone() * div - r),
                 q.clone() * (mag.clone() - quo.clone() - c.clone() * (cap.clone() - quo.clone())),
                 q.clone()
                     * (d - (one.clone() - c.clone()) * (cap.clone() - quo.clone())
@@ -151,13 +153,13 @@ impl RescaleConfig {
             ctx.fixed(col, row, v);
         }
         ctx.copy(self.cols[0], row, acc);
-        let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.a, w.q, w.r, w.c, w.m, w.d, w.y]);
+        let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.u, w.q, w.r, w.c, w.m, w.d, w.y]);
         let cells: Vec<Wire> = (0..8)
             .map(|i| ctx.assign(self.cols[i + 1], row, parts.map(|p| p[i])))
             .collect();
         ctx.row += 1;
-        let (a, r, d, y) = (&cells[1], &cells[3], &cells[6], &cells[7]);
-        range.check(ctx, a, p.a_bits(), 0)?;
+        let (u, r, d, y) = (&cells[1], &cells[3], &cells[6], &cells[7]);
+        range.check(ctx, u, p.u_bits(), 0)?;
         range.check(ctx, r, p.shift, 0)?;
         range.check(ctx, d, p.d_bits(), 0)?;
         Ok(y.clone())
@@ -249,12 +251,21 @@ mod tests {
             w.y += Fr::ONE;
             w.d -= Fr::ONE;
         }));
+        // another remainder in range, with the quotient solved for it in the field: the division
+        // holds, but `q` is far from any integer the slack's range check allows
+        fails(layout(13, P, |w| {
+            w.r += Fr::ONE;
+            w.q -= Fr::from(16).invert().unwrap();
+            w.m = w.q;
+            w.y = w.q;
+            w.d = Fr::from(127) - w.q;
+        }));
         // output that is not m·sign
         fails(layout(13, P, |w| w.y += Fr::ONE));
         // wrong sign for a positive value
         fails(layout(40, P, |w| {
             w.s = Fr::ONE;
-            w.a = -w.a;
+            w.u = -w.u;
             w.y = -w.y;
         }));
         // claims no clamp when the value exceeds the cap

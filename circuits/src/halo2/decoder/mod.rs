@@ -22,7 +22,7 @@ use halo2_proofs::plonk::ConstraintSystem;
 use super::chips::control::ControlConfig;
 use super::config::{CircuitConfig, Shape};
 use super::ctx::Ctx;
-use super::plan::{search, table_rows};
+use super::plan::{search, sized, table_rows, Features, Objective};
 use crate::decoder::{DecodeError, Decoder};
 use crate::Fr;
 
@@ -65,14 +65,49 @@ impl DecodePlan {
         self.decoder.num_instances()
     }
 
-    /// Sizes the circuit in the narrowest shape of the lowest `k`, as the model circuit's plan.
+    /// Sizes the circuit for proving speed ([`Objective::Speed`]).
     pub fn new(decoder: Decoder) -> Result<Self, DecodeError> {
+        Self::optimized(decoder, Objective::Speed)
+    }
+
+    /// Sizes the circuit in the shape `objective` prefers, as the model circuit's plan.
+    pub fn optimized(decoder: Decoder, objective: Objective) -> Result<Self, DecodeError> {
         let decoder = Arc::new(decoder);
-        let tables = table_rows(&decoder.model, true);
         // the read-out is a sum of products over the prompt slots; attention's products are
         // matrix products a challenge could check
+        let features = Features {
+            lookups: true,
+            products: true,
+            checks: true,
+            tables: table_rows(&decoder.model, true),
+        };
         let (shape, (k, main_rows, range_rows)) =
-            search(true, true, true, tables, |shape| size(&decoder, shape))?;
+            search(features, objective, |shape| size(&decoder, shape))?;
+        Ok(Self {
+            decoder,
+            shape,
+            main_rows,
+            range_rows,
+            k,
+        })
+    }
+}
+
+impl DecodePlan {
+    /// The plan [`DecodePlan::new`] found, rebuilt from the shape it recorded with one dry run.
+    pub fn recorded(decoder: Decoder, shape: Shape) -> Result<Self, DecodeError> {
+        shape
+            .check()
+            .map_err(|e| DecodeError::Shape(format!("recorded circuit shape: {e}")))?;
+        // a decoder always has tables and products
+        if !(shape.lookups && shape.products) {
+            let msg = format!("recorded circuit shape {shape:?} does not fit a decoder");
+            return Err(DecodeError::Shape(msg));
+        }
+        let decoder = Arc::new(decoder);
+        let tables = table_rows(&decoder.model, true);
+        let (main, range) = size(&decoder, shape)?;
+        let (k, main_rows, range_rows) = sized(shape, tables, main, range);
         Ok(Self {
             decoder,
             shape,
