@@ -3,6 +3,7 @@
 # model on the same input; prints prove time and peak memory of each and their ratios.
 #
 #   benches/compare/ezkl_vs_zkinfer.sh [lenet|mlp_1m|attention ...]     (default: lenet mlp_1m)
+#   ZKINFER=BIN benches/compare/ezkl_vs_zkinfer.sh ...                    (that zkinfer build)
 #
 # Needs python3 (a venv with ezkl is made under $CARGO_TARGET_DIR) and /usr/bin/time. Both tools
 # use a locally generated (insecure, dev) SRS of the size their circuit needs, so neither pays for
@@ -14,8 +15,13 @@ export CARGO_INCREMENTAL=0
 VENV="$CARGO_TARGET_DIR/ezkl-venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import ezkl" 2>/dev/null || "$VENV/bin/pip" install -q ezkl==23.0.5 onnx numpy
-cargo build -q --release -p zkinfer
-ZK="$CARGO_TARGET_DIR/release/zkinfer"
+# ZKINFER=path/to/zkinfer runs another build (a test-profile one, where no release build is at hand)
+if [ -n "${ZKINFER:-}" ]; then
+  ZK="$(realpath "$ZKINFER")"
+else
+  cargo build -q --release -p zkinfer
+  ZK="$CARGO_TARGET_DIR/release/zkinfer"
+fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 

@@ -162,6 +162,32 @@ fn compile_setup_prove_verify_and_tamper() {
 }
 
 #[test]
+fn optimize_gas_trades_rows_for_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = |optimize: &str| {
+        let dir = tmp.path().join(optimize);
+        let d = dir.to_str().unwrap();
+        let onnx = example("mlp.onnx");
+        ok(&zkinfer(&["compile", &onnx, "-o", d, "--optimize", optimize, "--json"]));
+        let recipe: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("compile.json")).unwrap()).unwrap();
+        assert_eq!(recipe["optimize"], optimize);
+        ok(&zkinfer(&["inspect", d, "--json"]))
+    };
+    let (speed, gas) = (layout("speed"), layout("gas"));
+    let columns = |i: &serde_json::Value| {
+        ["advice_columns", "fixed_columns", "selectors", "lookups"]
+            .map(|c| i[c].as_u64().unwrap())
+            .iter()
+            .sum::<u64>()
+    };
+    assert!(columns(&gas) < columns(&speed), "{gas} vs {speed}");
+    assert!(gas["k"].as_u64() > speed["k"].as_u64(), "{gas} vs {speed}");
+    let out = zkinfer(&["compile", &example("mlp.onnx"), "-o", "x", "--optimize", "size"]);
+    fails_with(&out, 2, "size");
+}
+
+#[test]
 fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mlp");
