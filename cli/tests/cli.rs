@@ -168,7 +168,15 @@ fn optimize_gas_trades_rows_for_columns() {
         let dir = tmp.path().join(optimize);
         let d = dir.to_str().unwrap();
         let onnx = example("mlp.onnx");
-        ok(&zkinfer(&["compile", &onnx, "-o", d, "--optimize", optimize, "--json"]));
+        ok(&zkinfer(&[
+            "compile",
+            &onnx,
+            "-o",
+            d,
+            "--optimize",
+            optimize,
+            "--json",
+        ]));
         let recipe: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("compile.json")).unwrap()).unwrap();
         assert_eq!(recipe["optimize"], optimize);
@@ -183,7 +191,14 @@ fn optimize_gas_trades_rows_for_columns() {
     };
     assert!(columns(&gas) < columns(&speed), "{gas} vs {speed}");
     assert!(gas["k"].as_u64() > speed["k"].as_u64(), "{gas} vs {speed}");
-    let out = zkinfer(&["compile", &example("mlp.onnx"), "-o", "x", "--optimize", "size"]);
+    let out = zkinfer(&[
+        "compile",
+        &example("mlp.onnx"),
+        "-o",
+        "x",
+        "--optimize",
+        "size",
+    ]);
     fails_with(&out, 2, "size");
 }
 

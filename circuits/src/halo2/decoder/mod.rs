@@ -91,9 +91,7 @@ impl DecodePlan {
             k,
         })
     }
-}
 
-impl DecodePlan {
     /// The plan [`DecodePlan::new`] found, rebuilt from the shape it recorded with one dry run.
     pub fn recorded(decoder: Decoder, shape: Shape) -> Result<Self, DecodeError> {
         shape
