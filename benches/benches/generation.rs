@@ -12,6 +12,7 @@ use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::Halo2Plan;
 use zkinfer_prover::compile::{plan_decoder_graph, Objective, Stop};
+use zkinfer_prover::transcript::TranscriptKind;
 use zkinfer_prover::{keys::keygen, prove::create, srs};
 
 /// A 16-byte prompt: every prompt slot is used.
@@ -50,7 +51,14 @@ fn generation(c: &mut Criterion) {
                 b.iter(|| {
                     let (circuit, run) =
                         DecoderCircuit::prepare(plan.clone(), request.clone()).expect("witness");
-                    create(&params, &pk, circuit, &run.statement.instances()).expect("proof")
+                    create(
+                        &params,
+                        &pk,
+                        circuit,
+                        &run.statement.instances(),
+                        TranscriptKind::Evm,
+                    )
+                    .expect("proof")
                 })
             },
         );

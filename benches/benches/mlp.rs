@@ -8,6 +8,7 @@ use zkinfer_benches::{mlp_plan, mlp_witness};
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::ModelCircuit;
 use zkinfer_prover::artifacts::Halo2Plan;
+use zkinfer_prover::transcript::TranscriptKind;
 use zkinfer_prover::{groth16, keys::keygen, prove::create, srs};
 
 fn halo2(c: &mut Criterion) {
@@ -24,7 +25,14 @@ fn halo2(c: &mut Criterion) {
         b.iter(|| {
             let (circuit, run) =
                 ModelCircuit::prepare(plan.clone(), witness.clone()).expect("witness");
-            create(&params, &pk, circuit, &run.statement.instances()).expect("proof")
+            create(
+                &params,
+                &pk,
+                circuit,
+                &run.statement.instances(),
+                TranscriptKind::Evm,
+            )
+            .expect("proof")
         })
     });
     g.finish();
