@@ -8,6 +8,8 @@ use halo2curves::ff::Field;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::graph::{execute, Model};
+use zkinfer_circuits::halo2::config::NARROW_WIDTH;
+use zkinfer_circuits::halo2::plan::Objective;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::ops::Op;
 
@@ -133,6 +135,28 @@ fn every_other_instance_is_rejected() {
     bad[3] = Fr::from(3);
     bad[4] = Fr::from(3);
     assert!(run(&plan, w, Some(bad)).is_err());
+}
+
+#[test]
+fn narrow_lane_matches_reference_and_rejects_other_instances() {
+    // the gas layout: linear chains of four terms a row, rescales and Poseidon rounds on two
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    for (dims, batch, rows) in [(vec![20, 12, 5], 1, 1), (vec![33, 9, 7, 4], 3, 2)] {
+        let model = random_model(&mut rng, &dims);
+        let plan = Plan::optimized(model, batch, Objective::Gas).unwrap();
+        assert_eq!(plan.shape.main_width, NARROW_WIDTH, "{:?}", plan.shape);
+        let plan = Arc::new(plan);
+        let w = witness(&mut rng, dims[0], rows);
+        if let Err(e) = run(&plan, w.clone(), None) {
+            panic!("dims {dims:?}: {:?}", &e[..e.len().min(3)]);
+        }
+        let honest = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap().1;
+        for i in 0..USAGE_INSTANCES {
+            let mut bad = honest.statement.instances().to_vec();
+            bad[i] += Fr::ONE;
+            assert!(run(&plan, w.clone(), Some(bad)).is_err(), "instance {i}");
+        }
+    }
 }
 
 #[test]

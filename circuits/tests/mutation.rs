@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::halo2::config::NARROW_WIDTH;
 use zkinfer_circuits::halo2::mutation::assert_sample_bound;
+use zkinfer_circuits::halo2::plan::Objective;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::Fr;
 
@@ -18,10 +20,25 @@ const SAMPLE: usize = 2000;
 
 #[test]
 fn every_sampled_cell_of_the_mlp_circuit_is_bound() {
+    sampled_cells_bound(Objective::Speed);
+}
+
+/// The same on the narrow main lane the gas layout takes (a rescale and a Poseidon round on
+/// two rows each).
+#[test]
+fn every_sampled_cell_of_the_narrow_mlp_circuit_is_bound() {
+    sampled_cells_bound(Objective::Gas);
+}
+
+fn sampled_cells_bound(objective: Objective) {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     // 11 inputs and 6 outputs leave the dot chip's rows partly filled, and 2 of 3 batch rows real.
     let model = common::random_model(&mut rng, &[11, 6, 3]);
-    let plan = Arc::new(Plan::new(model, 3).unwrap());
+    let plan = Arc::new(Plan::optimized(model, 3, objective).unwrap());
+    assert_eq!(
+        plan.shape.main_width == NARROW_WIDTH,
+        objective == Objective::Gas
+    );
     let w = Witness {
         rows: vec![
             (0..11).map(|i| i * 11 - 60).collect(),
@@ -32,5 +49,6 @@ fn every_sampled_cell_of_the_mlp_circuit_is_bound() {
     };
     let (circuit, run) = ModelCircuit::prepare(plan.clone(), w).unwrap();
     let inst = vec![run.statement.instances().to_vec()];
-    assert_sample_bound(plan.k, &circuit, &inst, SAMPLE, "MLP circuit");
+    let what = format!("MLP circuit, {objective:?} layout");
+    assert_sample_bound(plan.k, &circuit, &inst, SAMPLE, &what);
 }

@@ -11,21 +11,34 @@ use super::chips::{
 };
 use crate::Fr;
 
-/// Advice columns of the main lane.
+/// Advice columns of the standard main lane, which every chip fits.
 pub const MAIN_WIDTH: usize = 10;
-/// Fixed columns shared by the main-lane chips.
-pub const FIXED_WIDTH: usize = 11;
+/// Advice columns of the narrowest main lane: the Poseidon state's width. The linear, rescale,
+/// hash and mask chips lay their rows over it (a rescale on two rows, a Poseidon round on two);
+/// the matvec, table, product, challenge and generation-control chips need the standard lane.
+pub const NARROW_WIDTH: usize = 5;
+
+/// Fixed columns the main-lane chips share on a lane `width` wide: the linear chip's
+/// coefficients, constant and chain flag, and at least the five a rescale or a Poseidon round
+/// reads.
+pub fn fixed_width(width: usize) -> usize {
+    (width + 1).max(5)
+}
+
+fn standard_width() -> usize {
+    MAIN_WIDTH
+}
 
 #[derive(Debug, Clone)]
 pub struct CircuitConfig {
-    /// The main lane, shared by the chips below.
-    pub main: [Column<Advice>; MAIN_WIDTH],
-    /// Fixed columns the main-lane chips share.
-    pub fixed: [Column<Fixed>; FIXED_WIDTH],
+    /// The main lane, shared by the chips below: [`Shape::main_width`] columns.
+    pub main: Vec<Column<Advice>>,
+    /// Fixed columns the main-lane chips share ([`fixed_width`] of the lane's).
+    pub fixed: Vec<Column<Fixed>>,
     pub instance: Column<Instance>,
     pub dot: DotConfig,
     /// Constant-weight blocks, five inputs by five outputs a row, on the shared fixed columns
-    /// and `matvec::FIXED - FIXED_WIDTH` of its own; absent where the plan found they do not
+    /// and `matvec::FIXED - fixed_width(MAIN_WIDTH)` of its own; absent where the plan found they do not
     /// lower `k` (their fixed columns would cost a commitment each in every verifier).
     pub matvec: Option<MatvecConfig>,
     pub rescale: RescaleConfig,
@@ -49,6 +62,12 @@ pub struct CircuitConfig {
 /// commands lay the circuit out once instead of searching again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
+    /// Advice columns of the main lane: [`MAIN_WIDTH`], or down to [`NARROW_WIDTH`] for a
+    /// circuit without the chips that need the standard lane (fewer commitments for every
+    /// verifier, more rows for the prover). Settings written before the choice existed used
+    /// the standard lane.
+    #[serde(default = "standard_width")]
+    pub main_width: usize,
     /// Range lanes (more lanes, fewer range rows).
     pub range_lanes: usize,
     /// Limb width of the range lanes (wider limbs, fewer range rows and a larger table).
@@ -65,10 +84,11 @@ pub struct Shape {
 }
 
 impl Default for Shape {
-    /// The narrowest circuit: one range lane of the narrowest limbs, no matvec columns, no
+    /// The standard main lane, one range lane of the narrowest limbs, no matvec columns, no
     /// tables.
     fn default() -> Self {
         Shape {
+            main_width: MAIN_WIDTH,
             range_lanes: 1,
             range_bits: range::MIN_LIMB_BITS,
             matvec: false,
@@ -82,6 +102,19 @@ impl Default for Shape {
 impl Shape {
     /// Whether the chips can be configured this way (a shape read from a file may not).
     pub fn check(&self) -> Result<(), String> {
+        if !(NARROW_WIDTH..=MAIN_WIDTH).contains(&self.main_width) {
+            return Err(format!(
+                "a main lane of {} columns ({NARROW_WIDTH} to {MAIN_WIDTH})",
+                self.main_width
+            ));
+        }
+        if self.main_width < MAIN_WIDTH && !self.fits_narrow() {
+            return Err(format!(
+                "a main lane of {} columns with matvec, tables, products or the challenge \
+                 check, which need {MAIN_WIDTH}",
+                self.main_width
+            ));
+        }
         if !(1..=range::MAX_LANES).contains(&self.range_lanes) {
             return Err(format!(
                 "{} range lanes (1 to {})",
@@ -99,6 +132,11 @@ impl Shape {
         }
         Ok(())
     }
+
+    /// Whether every chip this shape configures fits a lane narrower than the standard one.
+    pub fn fits_narrow(&self) -> bool {
+        !(self.matvec || self.lookups || self.products || self.freivalds)
+    }
 }
 
 impl CircuitConfig {
@@ -106,11 +144,16 @@ impl CircuitConfig {
         Self::configure_with(meta, Shape::default())
     }
 
-    /// The configuration of `shape`.
+    /// The configuration of `shape`, which must pass [`Shape::check`].
     pub fn configure_with(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Self {
-        let main: [Column<Advice>; MAIN_WIDTH] = std::array::from_fn(|_| meta.advice_column());
-        let fixed: [Column<Fixed>; FIXED_WIDTH] = std::array::from_fn(|_| meta.fixed_column());
-        for c in main {
+        assert!(shape.check().is_ok(), "an invalid shape {shape:?}");
+        let main: Vec<Column<Advice>> = (0..shape.main_width)
+            .map(|_| meta.advice_column())
+            .collect();
+        let fixed: Vec<Column<Fixed>> = (0..fixed_width(shape.main_width))
+            .map(|_| meta.fixed_column())
+            .collect();
+        for &c in &main {
             meta.enable_equality(c);
         }
         let constants = meta.fixed_column();
@@ -125,7 +168,7 @@ impl CircuitConfig {
         // Last, so that a circuit without it keeps the column order of the others.
         let pool = (shape.matvec || shape.freivalds).then(|| {
             let mut pool: Vec<Column<Fixed>> = fixed.to_vec();
-            pool.extend((FIXED_WIDTH..matvec::FIXED).map(|_| meta.fixed_column()));
+            pool.extend((fixed.len()..matvec::FIXED).map(|_| meta.fixed_column()));
             pool
         });
         let matvec = match (&pool, shape.matvec) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use halo2_proofs::plonk::Error;
 
 use super::chips::adot;
-use super::chips::dot::{self, Term};
+use super::chips::dot::Term;
 use super::chips::freivalds::{self, matmul};
 use super::chips::matvec::{self, Layer};
 use super::chips::table::Tables;
@@ -55,7 +55,7 @@ impl Halo2Ops<'_, '_, '_, '_> {
         (0..m)
             .step_by(matvec::B)
             .map(|k| {
-                let chain = (m - k).min(matvec::B) * dot::rows_for(n);
+                let chain = (m - k).min(matvec::B) * self.cfg.dot.rows_for(n);
                 match self.cfg.matvec {
                     Some(_) => chain.min(1 + n.div_ceil(matvec::B)),
                     None => chain,
@@ -117,7 +117,7 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         let mut out = Vec::with_capacity(weights.len());
         for (ws, cs) in weights.chunks(matvec::B).zip(constants.chunks(matvec::B)) {
             let block_rows = 1 + m.div_ceil(matvec::B);
-            let chain_rows = ws.len() * dot::rows_for(m);
+            let chain_rows = ws.len() * cfg.dot.rows_for(m);
             let bias: Option<Vec<i64>> = cs.iter().map(|c| i64::try_from(*c).ok()).collect();
             match (&cfg.matvec, bias) {
                 (Some(chip), Some(bias)) if block_rows < chain_rows => {

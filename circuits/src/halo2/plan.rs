@@ -7,7 +7,7 @@ use std::sync::Arc;
 use halo2_proofs::plonk::ConstraintSystem;
 
 use super::circuit::layout;
-use super::config::{CircuitConfig, Shape};
+use super::config::{CircuitConfig, Shape, MAIN_WIDTH, NARROW_WIDTH};
 use super::ctx::Ctx;
 use crate::graph::{GraphError, Model};
 use crate::halo2::chips::range;
@@ -123,7 +123,8 @@ pub enum Objective {
     #[default]
     Speed,
     /// The fewest columns these chips allow: one range lane, neither the matvec pool nor the
-    /// challenge lane; then the lowest `k` that leaves.
+    /// challenge lane, and the narrow main lane where no table or product chip needs the
+    /// standard one; then the lowest `k` that leaves.
     Gas,
 }
 
@@ -162,6 +163,10 @@ pub fn search<E>(
         Objective::Speed => (range::MAX_LANES, true),
         Objective::Gas => (1, false),
     };
+    let main_width = match objective {
+        Objective::Gas if !(lookups || products) => NARROW_WIDTH,
+        _ => MAIN_WIDTH,
+    };
     let mut best: Option<(Shape, Size)> = None;
     for range_lanes in 1..=lanes {
         let options: &[bool] = if checks && wide {
@@ -173,6 +178,7 @@ pub fn search<E>(
         for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
             for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
                 let shape = Shape {
+                    main_width,
                     range_lanes,
                     range_bits,
                     matvec,
@@ -264,5 +270,62 @@ mod tests {
         let (shape, (k, _, _)) = search(checks, Objective::Gas, dry(3_000, 3_000)).unwrap();
         assert_eq!((k, shape.range_lanes, shape.matvec), (14, 1, false));
         assert!(!shape.freivalds);
+        // ...on the narrow main lane, unless a table or product chip needs the standard one
+        assert_eq!(shape.main_width, NARROW_WIDTH);
+        let tables = Features {
+            lookups: true,
+            tables: 100,
+            ..NONE
+        };
+        let (shape, _) = search(tables, Objective::Gas, dry(3_000, 3_000)).unwrap();
+        assert_eq!(shape.main_width, MAIN_WIDTH);
+        let (shape, _) = search(NONE, Objective::Speed, dry(3_000, 3_000)).unwrap();
+        assert_eq!(shape.main_width, MAIN_WIDTH);
+    }
+
+    #[test]
+    fn a_narrow_lane_refuses_the_chips_that_need_the_standard_one() {
+        let narrow = Shape {
+            main_width: NARROW_WIDTH,
+            ..Shape::default()
+        };
+        assert!(narrow.check().is_ok());
+        for shape in [
+            Shape {
+                lookups: true,
+                ..narrow
+            },
+            Shape {
+                products: true,
+                ..narrow
+            },
+            Shape {
+                matvec: true,
+                ..narrow
+            },
+            Shape {
+                freivalds: true,
+                ..narrow
+            },
+            Shape {
+                main_width: NARROW_WIDTH - 1,
+                ..Shape::default()
+            },
+            Shape {
+                main_width: MAIN_WIDTH + 1,
+                ..Shape::default()
+            },
+        ] {
+            let e = shape.check().unwrap_err();
+            assert!(e.contains("main lane"), "{e}");
+        }
+    }
+
+    #[test]
+    fn settings_without_a_width_read_as_the_standard_lane() {
+        let json = r#"{"range_lanes": 1, "range_bits": 8, "matvec": false, "lookups": false,
+            "products": false, "freivalds": false}"#;
+        let shape: Shape = serde_json::from_str(json).unwrap();
+        assert_eq!(shape, Shape::default());
     }
 }

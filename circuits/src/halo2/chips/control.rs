@@ -220,9 +220,9 @@ mod tests {
                 .map(|i| ctx.assign(main[3], i, Value::known(Fr::from(tokens[i]))))
                 .collect();
             ctx.row = 5;
-            let picked = cfg.control.select(ctx, &ms[0], &ts[0], &ts[1])?;
+            let picked = cfg.control().select(ctx, &ms[0], &ts[0], &ts[1])?;
             ctx.constrain_constant(picked.cell, Fr::from(tokens[0]))?;
-            let other = cfg.control.select(ctx, &zero, &ts[0], &ts[1])?;
+            let other = cfg.control().select(ctx, &zero, &ts[0], &ts[1])?;
             ctx.constrain_constant(other.cell, Fr::from(tokens[1]))?;
             let steps: Vec<Step> = (0..5)
                 .map(|i| Step {
@@ -230,7 +230,7 @@ mod tests {
                     token: &ts[i],
                 })
                 .collect();
-            let m = cfg.control.meter(ctx, &steps, &cap, STOP, &zero, fault)?;
+            let m = cfg.control().meter(ctx, &steps, &cap, STOP, &zero, fault)?;
             ctx.constrain_constant(m.count.cell, Fr::from(want))
         }
     }

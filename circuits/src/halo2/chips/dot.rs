@@ -1,5 +1,5 @@
-//! Linear combinations with constant coefficients, `acc = constant + Σ c_i · x_i`, `DOT_WIDTH`
-//! terms a row, accumulated down the rows. Linear layers use it with their weights as fixed
+//! Linear combinations with constant coefficients, `acc = constant + Σ c_i · x_i`, one term
+//! a row per main-lane column but the accumulator's, accumulated down the rows. Linear layers use it with their weights as fixed
 //! coefficients (the weights are part of the verifying key); packing uses it with powers of 256.
 
 use halo2_proofs::circuit::Value;
@@ -7,17 +7,14 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, F
 use halo2_proofs::poly::Rotation;
 use halo2curves::ff::Field;
 
-use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::Fr;
 
-pub const DOT_WIDTH: usize = MAIN_WIDTH - 1;
-
 #[derive(Debug, Clone)]
 pub struct DotConfig {
-    x: [Column<Advice>; DOT_WIDTH],
+    x: Vec<Column<Advice>>,
     acc: Column<Advice>,
-    coeff: [Column<Fixed>; DOT_WIDTH],
+    coeff: Vec<Column<Fixed>>,
     constant: Column<Fixed>,
     /// 1 where the row continues the previous row's sum, 0 where a new sum starts.
     chain: Column<Fixed>,
@@ -39,22 +36,21 @@ impl Term<'_> {
     }
 }
 
-pub fn rows_for(terms: usize) -> usize {
-    terms.div_ceil(DOT_WIDTH).max(1)
-}
-
 impl DotConfig {
+    /// The chip on `main` (terms in all columns but the last, the sum in the last) and the
+    /// first `main.len() + 1` of `fixed`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
-        main: &[Column<Advice>; MAIN_WIDTH],
-        fixed: &[Column<Fixed>; FIXED_WIDTH],
+        main: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
     ) -> Self {
+        let width = main.len() - 1;
         let cfg = Self {
-            x: std::array::from_fn(|i| main[i]),
-            acc: main[DOT_WIDTH],
-            coeff: std::array::from_fn(|i| fixed[i]),
-            constant: fixed[DOT_WIDTH],
-            chain: fixed[DOT_WIDTH + 1],
+            x: main[..width].to_vec(),
+            acc: main[width],
+            coeff: fixed[..width].to_vec(),
+            constant: fixed[width],
+            chain: fixed[width + 1],
             q: meta.selector(),
         };
         meta.create_gate("dot", |m| {
@@ -63,13 +59,18 @@ impl DotConfig {
             let prev = m.query_advice(cfg.acc, Rotation::prev());
             let chain = m.query_fixed(cfg.chain, Rotation::cur());
             let constant = m.query_fixed(cfg.constant, Rotation::cur());
-            let sum = (0..DOT_WIDTH).fold(Expression::Constant(Fr::ZERO), |s, i| {
+            let sum = (0..cfg.x.len()).fold(Expression::Constant(Fr::ZERO), |s, i| {
                 s + m.query_fixed(cfg.coeff[i], Rotation::cur())
                     * m.query_advice(cfg.x[i], Rotation::cur())
             });
             vec![q * (acc - chain * prev - constant - sum)]
         });
         cfg
+    }
+
+    /// Rows of a combination of `terms` terms.
+    pub fn rows_for(&self, terms: usize) -> usize {
+        terms.div_ceil(self.x.len()).max(1)
     }
 
     /// Lays out `constant + Σ coeffs[i] · terms[i]`; returns the term cells and the result.
@@ -94,7 +95,8 @@ impl DotConfig {
         adjust: impl Fn(usize, Value<Fr>) -> Value<Fr>,
     ) -> Result<(Vec<Wire>, Wire), Error> {
         assert_eq!(coeffs.len(), terms.len(), "one coefficient per term");
-        let rows = rows_for(terms.len());
+        let rows = self.rows_for(terms.len());
+        let width = self.x.len();
         let mut cells = Vec::with_capacity(terms.len());
         let mut acc = Value::known(Fr::ZERO);
         let mut last = None;
@@ -105,8 +107,8 @@ impl DotConfig {
             ctx.fixed(self.constant, row, c);
             ctx.fixed(self.chain, row, if r == 0 { Fr::ZERO } else { Fr::ONE });
             acc = if r == 0 { Value::known(c) } else { acc };
-            for k in 0..DOT_WIDTH {
-                let i = r * DOT_WIDTH + k;
+            for k in 0..width {
+                let i = r * width + k;
                 let Some(term) = terms.get(i) else {
                     // Padding: coefficient 0 and a pinned 0, so the cell is no free variable.
                     ctx.fixed(self.coeff[k], row, Fr::ZERO);
@@ -132,7 +134,10 @@ impl DotConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::chips::harness::{
+        cells, cells_in, fails, fails_in, narrow, passes, passes_in,
+    };
+    use crate::halo2::chips::table::Tables;
 
     fn layout(
         ctx: &mut Ctx,
@@ -176,5 +181,22 @@ mod tests {
     fn every_cell_is_bound() {
         // 20 terms on three rows of 9: 7 padding cells, all pinned, and 3 accumulators.
         assert_eq!(cells(|cfg, ctx| layout(ctx, cfg, None), "dot"), 27 + 3);
+    }
+
+    #[test]
+    fn narrow_lane_sums_four_terms_a_row() {
+        let (shape, none) = (narrow(), Tables::default());
+        passes_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape);
+        for r in 0..5 {
+            fails_in(move |cfg, ctx| layout(ctx, cfg, Some(r)), &none, shape);
+        }
+        // 20 terms on five rows of 4, no padding, and 5 accumulators
+        let n = cells_in(
+            |cfg, ctx| layout(ctx, cfg, None),
+            &none,
+            shape,
+            "narrow dot",
+        );
+        assert_eq!(n, 20 + 5);
     }
 }

@@ -7,7 +7,6 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, S
 use halo2_proofs::poly::Rotation;
 use halo2curves::ff::Field;
 
-use crate::halo2::config::MAIN_WIDTH;
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::Fr;
 
@@ -22,7 +21,8 @@ pub struct MaskConfig {
 }
 
 impl MaskConfig {
-    pub fn configure(meta: &mut ConstraintSystem<Fr>, main: &[Column<Advice>; MAIN_WIDTH]) -> Self {
+    /// The chip on the first three columns of `main`.
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, main: &[Column<Advice>]) -> Self {
         let cfg = Self {
             bit: main[0],
             count: main[1],
@@ -103,12 +103,18 @@ impl MaskConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::chips::harness::{
+        cells, cells_in, fails, fails_in, narrow, passes, passes_in,
+    };
+    use crate::halo2::chips::table::Tables;
 
     fn layout(
         bits: [u64; 4],
         count: u64,
-    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error>
+           + Clone
+           + Send
+           + Sync {
         move |cfg, ctx| {
             let vals: Vec<Value<Fr>> = bits.iter().map(|b| Value::known(Fr::from(*b))).collect();
             let (_, n) = cfg.base.mask.mask_bits(ctx, &vals)?;
@@ -149,6 +155,17 @@ mod tests {
             let p = cfg.base.mask.mul(ctx, &a, &b)?;
             ctx.constrain_constant(p.cell, Fr::from(43))
         });
+    }
+
+    #[test]
+    fn narrow_lane_masks() {
+        let (shape, none) = (narrow(), Tables::default());
+        passes_in(layout([1, 1, 0, 0], 2), &none, shape);
+        fails_in(layout([1, 0, 1, 0], 2), &none, shape);
+        assert_eq!(
+            cells_in(layout([1, 1, 1, 0], 3), &none, shape, "narrow mask"),
+            8
+        );
     }
 
     #[test]

@@ -1,40 +1,47 @@
-//! The circom Poseidon permutation (width 5, x^5) as a chip: one row per round. The state sits in
-//! five columns and the squares `(s_j + rc_j)^2` in the other five, which keeps every gate at
-//! degree 4; round constants are fixed columns, the MDS matrix is in the gate.
+//! The circom Poseidon permutation (width 5, x^5) as a chip: one row per round on the standard
+//! main lane, two on the narrow one. A round's ten cells are the state and the squares
+//! `(s_j + rc_j)^2`, which keep every gate at degree 4, laid row by row over the lane; the next
+//! round's state starts the next round's rows. Round constants are fixed columns, the MDS
+//! matrix is in the gate.
 
 use halo2_proofs::circuit::Value;
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells,
+};
 use halo2_proofs::poly::Rotation;
 use halo2curves::ff::Field;
 
-use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::poseidon::{round, spec, RATE, WIDTH};
 use crate::Fr;
 
 #[derive(Debug, Clone)]
 pub struct PoseidonConfig {
-    state: [Column<Advice>; WIDTH],
-    square: [Column<Advice>; WIDTH],
+    /// Column and row offset of each state cell.
+    state: [(Column<Advice>, usize); WIDTH],
+    /// Column and row offset of each square.
+    square: [(Column<Advice>, usize); WIDTH],
+    /// Rows of one round.
+    stride: usize,
     rc: [Column<Fixed>; WIDTH],
     q_full: Selector,
     q_partial: Selector,
 }
 
-/// Main-lane rows of one permutation.
-pub fn rows_per_hash() -> usize {
-    spec().rounds() + 1
-}
-
 impl PoseidonConfig {
+    /// The chip on `main` (at least [`WIDTH`] columns) and the first [`WIDTH`] of `fixed`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
-        main: &[Column<Advice>; MAIN_WIDTH],
-        fixed: &[Column<Fixed>; FIXED_WIDTH],
+        main: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
     ) -> Self {
+        let w = main.len();
+        assert!(w >= WIDTH, "the Poseidon state needs {WIDTH} columns");
+        let place = |i: usize| (main[i % w], i / w);
         let cfg = Self {
-            state: std::array::from_fn(|i| main[i]),
-            square: std::array::from_fn(|i| main[WIDTH + i]),
+            state: std::array::from_fn(place),
+            square: std::array::from_fn(|j| place(WIDTH + j)),
+            stride: (2 * WIDTH).div_ceil(w),
             rc: std::array::from_fn(|i| fixed[i]),
             q_full: meta.selector(),
             q_partial: meta.selector(),
@@ -46,15 +53,13 @@ impl PoseidonConfig {
         ] {
             meta.create_gate(name, |m| {
                 let q = m.query_selector(sel);
+                let at = |m: &mut VirtualCells<Fr>, (col, row): (Column<Advice>, usize)| {
+                    m.query_advice(col, Rotation(row as i32))
+                };
                 let pre: Vec<Expression<Fr>> = (0..WIDTH)
-                    .map(|j| {
-                        m.query_advice(cfg.state[j], Rotation::cur())
-                            + m.query_fixed(cfg.rc[j], Rotation::cur())
-                    })
+                    .map(|j| at(m, cfg.state[j]) + m.query_fixed(cfg.rc[j], Rotation::cur()))
                     .collect();
-                let sq: Vec<Expression<Fr>> = (0..WIDTH)
-                    .map(|j| m.query_advice(cfg.square[j], Rotation::cur()))
-                    .collect();
+                let sq: Vec<Expression<Fr>> = (0..WIDTH).map(|j| at(m, cfg.square[j])).collect();
                 let boxed: Vec<Expression<Fr>> = (0..WIDTH)
                     .map(|j| {
                         if full || j == 0 {
@@ -71,7 +76,8 @@ impl PoseidonConfig {
                     }
                 }
                 for (i, row) in mds.iter().enumerate() {
-                    let next = m.query_advice(cfg.state[i], Rotation::next());
+                    let (col, first) = cfg.state[i];
+                    let next = at(m, (col, first + cfg.stride));
                     let mixed = (0..WIDTH).fold(Expression::Constant(Fr::ZERO), |s, j| {
                         s + Expression::Constant(row[j]) * boxed[j].clone()
                     });
@@ -81,6 +87,11 @@ impl PoseidonConfig {
             });
         }
         cfg
+    }
+
+    /// Main-lane rows of one permutation.
+    pub fn rows_per_hash(&self) -> usize {
+        spec().rounds() * self.stride + 1
     }
 
     /// `Poseidon(inputs)`; a `None` input is the constant 0.
@@ -97,11 +108,14 @@ impl PoseidonConfig {
     ) -> Result<Wire, Error> {
         let spec = spec();
         let start = ctx.row;
-        ctx.constant(self.state[0], start, Fr::ZERO)?;
+        let cell = |(col, at): (Column<Advice>, usize), round: usize| (col, start + round + at);
+        let (col, row) = cell(self.state[0], 0);
+        ctx.constant(col, row, Fr::ZERO)?;
         for (i, input) in inputs.iter().enumerate() {
+            let (col, row) = cell(self.state[i + 1], 0);
             match input {
-                Some(w) => ctx.copy(self.state[i + 1], start, w),
-                None => ctx.constant(self.state[i + 1], start, Fr::ZERO)?,
+                Some(w) => ctx.copy(col, row, w),
+                None => ctx.constant(col, row, Fr::ZERO)?,
             };
         }
         let mut state: Value<[Fr; WIDTH]> = Value::known([Fr::ZERO; WIDTH]);
@@ -115,7 +129,7 @@ impl PoseidonConfig {
         }
         let mut out = None;
         for r in 0..spec.rounds() {
-            let row = start + r;
+            let (base, row) = (r * self.stride, start + r * self.stride);
             let full = spec.is_full(r);
             ctx.enable(if full { &self.q_full } else { &self.q_partial }, row)?;
             for j in 0..WIDTH {
@@ -124,7 +138,8 @@ impl PoseidonConfig {
                 // unassigned (no gate reads them), rather than witness cells nothing binds.
                 if full || j == 0 {
                     let sq = state.map(|s| (s[j] + spec.ark[r][j]).square());
-                    ctx.assign(self.square[j], row, sq);
+                    let (col, at) = cell(self.square[j], base);
+                    ctx.assign(col, at, sq);
                 }
             }
             state = state.map(|s| {
@@ -133,13 +148,14 @@ impl PoseidonConfig {
                 n
             });
             for j in 0..WIDTH {
-                let w = ctx.assign(self.state[j], row + 1, state.map(|s| s[j]));
+                let (col, at) = cell(self.state[j], base + self.stride);
+                let w = ctx.assign(col, at, state.map(|s| s[j]));
                 if j == 0 {
                     out = Some(w);
                 }
             }
         }
-        ctx.row += rows_per_hash();
+        ctx.row += self.rows_per_hash();
         Ok(out.expect("at least one round"))
     }
 }
@@ -147,12 +163,26 @@ impl PoseidonConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    use crate::halo2::chips::table::Tables;
     use crate::poseidon::hash;
+
+    // Every test runs on the standard lane (a round a row) and the narrow one (two rows).
+    fn passes<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
+        for shape in [wide(), narrow()] {
+            harness::passes_in(f.clone(), &Tables::default(), shape);
+        }
+    }
+
+    fn fails<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
+        for shape in [wide(), narrow()] {
+            harness::fails_in(f.clone(), &Tables::default(), shape);
+        }
+    }
 
     fn layout(
         bad_round: Option<usize>,
-    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
             let ins: Vec<Wire> = (0..3u64)
                 .map(|i| ctx.assign(cfg.base.main[i as usize], 0, Value::known(Fr::from(i + 10))))
@@ -189,6 +219,9 @@ mod tests {
 
     #[test]
     fn every_cell_is_bound() {
-        assert!(cells(layout(None), "poseidon") > 3 * spec().rounds());
+        for shape in [wide(), narrow()] {
+            let n = harness::cells_in(layout(None), &Tables::default(), shape, "poseidon");
+            assert!(n > 3 * spec().rounds());
+        }
     }
 }

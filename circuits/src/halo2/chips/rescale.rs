@@ -14,7 +14,6 @@ use halo2curves::ff::Field;
 
 use crate::field::{fr_from_i128, fr_to_i128};
 use crate::halo2::chips::range::RangeConfig;
-use crate::halo2::config::{FIXED_WIDTH, MAIN_WIDTH};
 use crate::halo2::ctx::{Ctx, Wire};
 pub use crate::ops::rescale::RescaleParams;
 use crate::ops::rescale::RescaleSteps;
@@ -22,7 +21,7 @@ use crate::Fr;
 
 #[derive(Debug, Clone)]
 pub struct RescaleConfig {
-    cols: [Column<Advice>; 9],
+    main: Vec<Column<Advice>>,
     multiplier: Column<Fixed>,
     divisor: Column<Fixed>,
     half: Column<Fixed>,
@@ -78,14 +77,18 @@ impl RescaleWitness {
     }
 }
 
+/// Cells of one rescale.
+const CELLS: usize = 9;
+
 impl RescaleConfig {
+    /// The chip on `main` (at least five columns) and the first five of `fixed`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
-        main: &[Column<Advice>; MAIN_WIDTH],
-        fixed: &[Column<Fixed>; FIXED_WIDTH],
+        main: &[Column<Advice>],
+        fixed: &[Column<Fixed>],
     ) -> Self {
         let cfg = Self {
-            cols: std::array::from_fn(|i| main[i]),
+            main: main.to_vec(),
             multiplier: fixed[0],
             divisor: fixed[1],
             half: fixed[2],
@@ -95,8 +98,10 @@ impl RescaleConfig {
         };
         meta.create_gate("rescale", |m| {
             let q = m.query_selector(cfg.q);
-            let [acc, s, u, quo, r, c, mag, d, y] =
-                cfg.cols.map(|col| m.query_advice(col, Rotation::cur()));
+            let [acc, s, u, quo, r, c, mag, d, y] = std::array::from_fn::<_, CELLS, _>(|i| {
+                let (col, row) = cfg.place(i);
+                m.query_advice(col, Rotation(row as i32))
+            });
             let [mult, div, half, hi, neg_lo] =
                 [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
                     .map(|col| m.query_fixed(col, Rotation::cur()));
@@ -119,6 +124,17 @@ impl RescaleConfig {
             ]
         });
         cfg
+    }
+
+    /// The column and the row offset of cell `i`.
+    fn place(&self, i: usize) -> (Column<Advice>, usize) {
+        let w = self.main.len();
+        (self.main[i % w], i / w)
+    }
+
+    /// Main-lane rows of one rescale.
+    pub fn rows(&self) -> usize {
+        CELLS.div_ceil(self.main.len())
     }
 
     pub fn assign(
@@ -152,12 +168,16 @@ impl RescaleConfig {
         ] {
             ctx.fixed(col, row, v);
         }
-        ctx.copy(self.cols[0], row, acc);
+        let (col, at) = self.place(0);
+        ctx.copy(col, row + at, acc);
         let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.u, w.q, w.r, w.c, w.m, w.d, w.y]);
         let cells: Vec<Wire> = (0..8)
-            .map(|i| ctx.assign(self.cols[i + 1], row, parts.map(|p| p[i])))
+            .map(|i| {
+                let (col, at) = self.place(i + 1);
+                ctx.assign(col, row + at, parts.map(|p| p[i]))
+            })
             .collect();
-        ctx.row += 1;
+        ctx.row += self.rows();
         let (u, r, d, y) = (&cells[1], &cells[3], &cells[6], &cells[7]);
         range.check(ctx, u, p.u_bits(), 0)?;
         range.check(ctx, r, p.shift, 0)?;
@@ -169,8 +189,32 @@ impl RescaleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::chips::harness::{cells, fails, passes};
+    use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    use crate::halo2::chips::table::Tables;
     use crate::ops::rescale::rescale;
+
+    // Every test runs on the standard lane (one row a rescale) and the narrow one (two rows).
+    fn passes<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
+        for shape in [wide(), narrow()] {
+            harness::passes_in(f.clone(), &Tables::default(), shape);
+        }
+    }
+
+    fn fails<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
+        for shape in [wide(), narrow()] {
+            harness::fails_in(f.clone(), &Tables::default(), shape);
+        }
+    }
+
+    fn cells<F>(f: F, what: &str) -> usize
+    where
+        F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
+    {
+        let standard = harness::cells_in(f.clone(), &Tables::default(), wide(), what);
+        let narrow = harness::cells_in(f, &Tables::default(), narrow(), what);
+        assert_eq!(standard, narrow, "{what}: the same cells on either lane");
+        standard
+    }
 
     const P: RescaleParams = RescaleParams {
         multiplier: 3,
@@ -184,7 +228,7 @@ mod tests {
         acc: i128,
         p: RescaleParams,
         corrupt: fn(&mut RescaleWitness),
-    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync {
         move |cfg, ctx| {
             let accw = ctx.assign(cfg.base.main[0], ctx.row, Value::known(fr_from_i128(acc)));
             ctx.row += 1;

@@ -15,7 +15,6 @@ use crate::graph::lower;
 use crate::halo2::chips::control::{MeterFault, Step};
 use crate::halo2::chips::dot::Term;
 use crate::halo2::commit::{commit, encrypt, TOKENS};
-use crate::halo2::config::MAIN_WIDTH;
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::halo2::instructions::Halo2Ops;
 use crate::ops::kind::{Kind, Src};
@@ -103,7 +102,7 @@ pub fn layout(
     // the stream, then the graph over it and the argmax of each position but the last
     let mut stream = Vec::with_capacity(total);
     for i in 0..total {
-        let (row, col) = (ctx.row, i % MAIN_WIDTH);
+        let (row, col) = (ctx.row, i % b.main.len());
         let t = known(&|inp| {
             let t = match faults.stream {
                 Some((at, t)) if at == i => t,
@@ -112,7 +111,7 @@ pub fn layout(
             Fr::from(t)
         });
         stream.push(ctx.assign(b.main[col], row, t));
-        if col + 1 == MAIN_WIDTH || i + 1 == total {
+        if col + 1 == b.main.len() || i + 1 == total {
             ctx.row += 1;
         }
     }
@@ -139,7 +138,7 @@ pub fn layout(
         let m = mask.get(i).unwrap_or(&zero);
         let p = prompt.get(i).unwrap_or(&zero);
         let g = if i == 0 { &zero } else { &generated[i - 1] };
-        let t = cfg.control.select(ctx, m, p, g)?;
+        let t = cfg.control().select(ctx, m, p, g)?;
         ctx.constrain_equal(t.cell, stream[i].cell);
     }
     let steps: Vec<Step> = (0..total)
@@ -151,7 +150,7 @@ pub fn layout(
     // with no stop token the meter compares with `v`, which no token is
     let stop = d.stop.unwrap_or(v as u64);
     let metered = cfg
-        .control
+        .control()
         .meter(ctx, &steps, &cap, stop, &zero, faults.meter)?;
 
     // output j is the metered token at n_in + j: Σ_k [n_in = k] · out[k + j]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use halo2_proofs::plonk::ConstraintSystem;
 
 use super::chips::control::ControlConfig;
-use super::config::{CircuitConfig, Shape};
+use super::config::{CircuitConfig, Shape, MAIN_WIDTH};
 use super::ctx::Ctx;
 use super::plan::{search, sized, table_rows, Features, Objective};
 use crate::decoder::{DecodeError, Decoder};
@@ -31,16 +31,25 @@ use crate::Fr;
 pub struct DecodeConfig {
     /// The chips every graph op lowers onto (with the function table).
     pub base: CircuitConfig,
-    /// Select and meter.
-    pub control: ControlConfig,
+    /// Select and meter: on the standard main lane only (a decoder's shape always has it; a
+    /// narrow one configures the model circuit's chips alone, for their tests).
+    control: Option<ControlConfig>,
 }
 
 impl DecodeConfig {
     /// The configuration of `shape`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Self {
         let base = CircuitConfig::configure_with(meta, shape);
-        let control = ControlConfig::configure(meta, &base.main, base.fixed[0]);
+        let control = (shape.main_width == MAIN_WIDTH)
+            .then(|| ControlConfig::configure(meta, &base.main, base.fixed[0]));
         Self { base, control }
+    }
+
+    /// The generation control.
+    pub fn control(&self) -> &ControlConfig {
+        self.control
+            .as_ref()
+            .expect("a decoder's shape has the standard main lane")
     }
 }
 

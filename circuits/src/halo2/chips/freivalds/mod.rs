@@ -105,9 +105,12 @@ impl FreivaldsConfig {
     /// (the matvec chip's fixed columns), `pool[0]` doubling as the chain flag.
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
-        main: &[Column<Advice>; MAIN_WIDTH],
+        main: &[Column<Advice>],
         pool: &[Column<Fixed>],
     ) -> Self {
+        let main: [Column<Advice>; WIDTH] = main
+            .try_into()
+            .expect("the challenge check needs the standard main lane");
         let beta = meta.challenge_usable_after(FirstPhase);
         let lane: [Column<Advice>; WIDTH] =
             std::array::from_fn(|_| meta.advice_column_in(SecondPhase));
@@ -115,7 +118,7 @@ impl FreivaldsConfig {
             meta.enable_equality(c);
         }
         let cfg = Self {
-            main: *main,
+            main,
             lane,
             chain: pool[0],
             q: meta.selector(),
