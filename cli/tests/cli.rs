@@ -180,6 +180,11 @@ fn optimize_gas_trades_rows_for_columns() {
         let recipe: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("compile.json")).unwrap()).unwrap();
         assert_eq!(recipe["optimize"], optimize);
+        // the gas layout takes the narrow main lane (the MLP has no table or product chip)
+        let settings: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
+        let width = if optimize == "gas" { 5 } else { 10 };
+        assert_eq!(settings["shape"]["main_width"], width, "{settings}");
         ok(&zkinfer(&["inspect", d, "--json"]))
     };
     let (speed, gas) = (layout("speed"), layout("gas"));
@@ -302,6 +307,15 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     fails_with(&out, 2, "settings.json");
     fails_with(&out, 2, "range limbs of 40 bits");
     let changed = edit_json(&settings, |s| {
+        s["shape"]["range_bits"] = 8.into();
+        s["shape"]["main_width"] = 12.into();
+    });
+    std::fs::rename(changed, &settings).unwrap();
+    let out = zkinfer(&["inspect", e]);
+    fails_with(&out, 2, "settings.json");
+    fails_with(&out, 2, "a main lane of 12 columns");
+    let changed = edit_json(&settings, |s| {
+        s["shape"]["main_width"] = 10.into();
         s["shape"]["range_bits"] = 9.into();
         s["shape"]["range_lanes"] = 3.into();
     });
