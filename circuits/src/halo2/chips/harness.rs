@@ -157,6 +157,26 @@ where
     }
 }
 
+/// [`passes`] on the standard and the narrow main lane, for the chips that run on both.
+pub fn passes_on_both_lanes<F>(f: F)
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    for shape in [wide(), narrow()] {
+        passes_in(f.clone(), &Tables::default(), shape);
+    }
+}
+
+/// [`fails`] on the standard and the narrow main lane.
+pub fn fails_on_both_lanes<F>(f: F)
+where
+    F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
+{
+    for shape in [wide(), narrow()] {
+        fails_in(f.clone(), &Tables::default(), shape);
+    }
+}
+
 pub fn fails<F>(f: F)
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,

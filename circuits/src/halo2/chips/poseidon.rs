@@ -163,22 +163,13 @@ impl PoseidonConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Every test runs on the standard lane and on the narrow one.
     use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    use crate::halo2::chips::harness::{
+        fails_on_both_lanes as fails, passes_on_both_lanes as passes,
+    };
     use crate::halo2::chips::table::Tables;
     use crate::poseidon::hash;
-
-    // Every test runs on the standard lane (a round a row) and the narrow one (two rows).
-    fn passes<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
-        for shape in [wide(), narrow()] {
-            harness::passes_in(f.clone(), &Tables::default(), shape);
-        }
-    }
-
-    fn fails<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
-        for shape in [wide(), narrow()] {
-            harness::fails_in(f.clone(), &Tables::default(), shape);
-        }
-    }
 
     fn layout(
         bad_round: Option<usize>,

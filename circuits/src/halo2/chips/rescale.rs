@@ -189,22 +189,13 @@ impl RescaleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Every test runs on the standard lane and on the narrow one.
     use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    use crate::halo2::chips::harness::{
+        fails_on_both_lanes as fails, passes_on_both_lanes as passes,
+    };
     use crate::halo2::chips::table::Tables;
     use crate::ops::rescale::rescale;
-
-    // Every test runs on the standard lane (one row a rescale) and the narrow one (two rows).
-    fn passes<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
-        for shape in [wide(), narrow()] {
-            harness::passes_in(f.clone(), &Tables::default(), shape);
-        }
-    }
-
-    fn fails<F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone>(f: F) {
-        for shape in [wide(), narrow()] {
-            harness::fails_in(f.clone(), &Tables::default(), shape);
-        }
-    }
 
     fn cells<F>(f: F, what: &str) -> usize
     where
