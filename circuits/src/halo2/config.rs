@@ -25,6 +25,12 @@ pub fn fixed_width(width: usize) -> usize {
     (width + 1).max(5)
 }
 
+/// Where cell `i` of a chip's record goes when the record is laid row by row over `main`: its
+/// column and its row offset from the record's first row (read there by that rotation).
+pub fn place(main: &[Column<Advice>], i: usize) -> (Column<Advice>, usize) {
+    (main[i % main.len()], i / main.len())
+}
+
 fn standard_width() -> usize {
     MAIN_WIDTH
 }

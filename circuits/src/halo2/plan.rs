@@ -163,10 +163,6 @@ pub fn search<E>(
         Objective::Speed => (range::MAX_LANES, true),
         Objective::Gas => (1, false),
     };
-    let main_width = match objective {
-        Objective::Gas if !(lookups || products) => NARROW_WIDTH,
-        _ => MAIN_WIDTH,
-    };
     let mut best: Option<(Shape, Size)> = None;
     for range_lanes in 1..=lanes {
         let options: &[bool] = if checks && wide {
@@ -177,8 +173,8 @@ pub fn search<E>(
         let pools: &[bool] = if wide { &[false, true] } else { &[false] };
         for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
             for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
-                let shape = Shape {
-                    main_width,
+                let mut shape = Shape {
+                    main_width: MAIN_WIDTH,
                     range_lanes,
                     range_bits,
                     matvec,
@@ -186,6 +182,9 @@ pub fn search<E>(
                     products,
                     freivalds,
                 };
+                if objective == Objective::Gas && shape.fits_narrow() {
+                    shape.main_width = NARROW_WIDTH;
+                }
                 let (main, range_rows) = dry(shape)?;
                 let size = sized(shape, tables, main, range_rows);
                 tracing::debug!(?shape, k = size.0, main, range_rows, "shape tried");

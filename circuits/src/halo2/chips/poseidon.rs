@@ -11,6 +11,7 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 use halo2curves::ff::Field;
 
+use crate::halo2::config::place;
 use crate::halo2::ctx::{Ctx, Wire};
 use crate::poseidon::{round, spec, RATE, WIDTH};
 use crate::Fr;
@@ -37,10 +38,9 @@ impl PoseidonConfig {
     ) -> Self {
         let w = main.len();
         assert!(w >= WIDTH, "the Poseidon state needs {WIDTH} columns");
-        let place = |i: usize| (main[i % w], i / w);
         let cfg = Self {
-            state: std::array::from_fn(place),
-            square: std::array::from_fn(|j| place(WIDTH + j)),
+            state: std::array::from_fn(|j| place(main, j)),
+            square: std::array::from_fn(|j| place(main, WIDTH + j)),
             stride: (2 * WIDTH).div_ceil(w),
             rc: std::array::from_fn(|i| fixed[i]),
             q_full: meta.selector(),

@@ -14,6 +14,7 @@ use halo2curves::ff::Field;
 
 use crate::field::{fr_from_i128, fr_to_i128};
 use crate::halo2::chips::range::RangeConfig;
+use crate::halo2::config::place;
 use crate::halo2::ctx::{Ctx, Wire};
 pub use crate::ops::rescale::RescaleParams;
 use crate::ops::rescale::RescaleSteps;
@@ -99,7 +100,7 @@ impl RescaleConfig {
         meta.create_gate("rescale", |m| {
             let q = m.query_selector(cfg.q);
             let [acc, s, u, quo, r, c, mag, d, y] = std::array::from_fn::<_, CELLS, _>(|i| {
-                let (col, row) = cfg.place(i);
+                let (col, row) = place(&cfg.main, i);
                 m.query_advice(col, Rotation(row as i32))
             });
             let [mult, div, half, hi, neg_lo] =
@@ -124,12 +125,6 @@ impl RescaleConfig {
             ]
         });
         cfg
-    }
-
-    /// The column and the row offset of cell `i`.
-    fn place(&self, i: usize) -> (Column<Advice>, usize) {
-        let w = self.main.len();
-        (self.main[i % w], i / w)
     }
 
     /// Main-lane rows of one rescale.
@@ -168,12 +163,12 @@ impl RescaleConfig {
         ] {
             ctx.fixed(col, row, v);
         }
-        let (col, at) = self.place(0);
+        let (col, at) = place(&self.main, 0);
         ctx.copy(col, row + at, acc);
         let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.u, w.q, w.r, w.c, w.m, w.d, w.y]);
         let cells: Vec<Wire> = (0..8)
             .map(|i| {
-                let (col, at) = self.place(i + 1);
+                let (col, at) = place(&self.main, i + 1);
                 ctx.assign(col, row + at, parts.map(|p| p[i]))
             })
             .collect();
