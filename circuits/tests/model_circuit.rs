@@ -8,7 +8,7 @@ use halo2curves::ff::Field;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::graph::{execute, Model};
-use zkinfer_circuits::halo2::config::NARROW_WIDTH;
+use zkinfer_circuits::halo2::config::{Shape, MAIN_WIDTH, NARROW_WIDTH};
 use zkinfer_circuits::halo2::plan::Objective;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
 use zkinfer_circuits::ops::Op;
@@ -195,4 +195,43 @@ fn matvec_blocks_are_taken_only_where_they_lower_k() {
     // at equal k the narrower circuit wins: no matvec columns in a small model's verifier
     let small = Plan::new(random_model(&mut rng, &[50, 20, 10]), 1).unwrap();
     assert!(!small.shape.matvec);
+}
+
+#[test]
+fn a_wider_lane_is_taken_where_it_lowers_k_and_proves_the_same_statement() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for dims in [vec![512, 256, 10], vec![300, 120, 4]] {
+        let model = random_model(&mut rng, &dims);
+        let plan = Plan::new(model, 1).unwrap();
+        assert!(
+            plan.shape.main_width > MAIN_WIDTH,
+            "{dims:?}: {:?}",
+            plan.shape
+        );
+        let standard = Shape {
+            main_width: MAIN_WIDTH,
+            ..plan.shape
+        };
+        let standard = Plan::with_shape(Model::clone(&plan.model), 1, standard).unwrap();
+        assert!(
+            plan.k < standard.k,
+            "{dims:?}: {} vs {}",
+            plan.k,
+            standard.k
+        );
+        let w = witness(&mut rng, dims[0], 1);
+        let (plan, standard) = (Arc::new(plan), Arc::new(standard));
+        if let Err(e) = run(&plan, w.clone(), None) {
+            panic!("dims {dims:?}: {:?}", &e[..e.len().min(3)]);
+        }
+        // the same statement on both lanes: the width changes the layout, not what is proven
+        let honest = ModelCircuit::prepare(plan.clone(), w.clone()).unwrap().1;
+        let same = ModelCircuit::prepare(standard, w.clone()).unwrap().1;
+        assert_eq!(honest.statement.instances(), same.statement.instances());
+        for i in 0..USAGE_INSTANCES {
+            let mut bad = honest.statement.instances().to_vec();
+            bad[i] += Fr::ONE;
+            assert!(run(&plan, w.clone(), Some(bad)).is_err(), "instance {i}");
+        }
+    }
 }

@@ -50,14 +50,15 @@ fn compile_setup_prove_verify_and_tamper() {
         d,
         "--json",
     ]));
-    assert_eq!(c["size"]["k"], 12);
+    // the speed layout: 8 × 8 matvec blocks on a main lane of 16 columns fit 2^11 rows
+    assert_eq!(c["size"]["k"], 11);
     assert!(c["accuracy"]["argmax_agreement"].as_f64().unwrap() >= 0.9);
     let s = ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     assert_eq!(s["manifest"]["insecure_dev_srs"], true);
     let i = ok(&zkinfer(&["inspect", d, "--json"]));
     // the five usage instances and one ciphertext word (10 int8 outputs)
     assert_eq!(i["public_instances"], 6);
-    assert!(i["advice_columns"].as_u64().unwrap() <= 12);
+    assert!(i["advice_columns"].as_u64().unwrap() <= 18);
 
     // two inputs proven in parallel, one proof each, request ids 7 and 8
     let second = tmp.path().join("ezkl.json");
@@ -180,10 +181,11 @@ fn optimize_gas_trades_rows_for_columns() {
         let recipe: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("compile.json")).unwrap()).unwrap();
         assert_eq!(recipe["optimize"], optimize);
-        // the gas layout takes the narrow main lane (the MLP has no table or product chip)
+        // the gas layout takes the narrow main lane (the MLP has no table or product chip),
+        // the speed layout a wide one (its matvec blocks fix k)
         let settings: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
-        let width = if optimize == "gas" { 5 } else { 10 };
+        let width = if optimize == "gas" { 5 } else { 16 };
         assert_eq!(settings["shape"]["main_width"], width, "{settings}");
         ok(&zkinfer(&["inspect", d, "--json"]))
     };
@@ -308,14 +310,14 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     fails_with(&out, 2, "range limbs of 40 bits");
     let changed = edit_json(&settings, |s| {
         s["shape"]["range_bits"] = 8.into();
-        s["shape"]["main_width"] = 12.into();
+        s["shape"]["main_width"] = 20.into();
     });
     std::fs::rename(changed, &settings).unwrap();
     let out = zkinfer(&["inspect", e]);
     fails_with(&out, 2, "settings.json");
-    fails_with(&out, 2, "a main lane of 12 columns");
+    fails_with(&out, 2, "a main lane of 20 columns");
     let changed = edit_json(&settings, |s| {
-        s["shape"]["main_width"] = 10.into();
+        s["shape"]["main_width"] = 16.into();
         s["shape"]["range_bits"] = 9.into();
         s["shape"]["range_lanes"] = 3.into();
     });

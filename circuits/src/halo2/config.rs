@@ -13,6 +13,10 @@ use crate::Fr;
 
 /// Advice columns of the standard main lane, which every chip fits.
 pub const MAIN_WIDTH: usize = 10;
+/// Advice columns of the widest main lane: where a model's constant-weight products fix `k`,
+/// the speed objective may widen the lane (the matvec chip's blocks grow to 6 × 6 or 7 × 7 a
+/// row, a linear chain takes 11 or 13 terms a row) when that lowers `k`.
+pub const MAX_WIDTH: usize = 18;
 /// Advice columns of the narrowest main lane: the Poseidon state's width. The linear, rescale,
 /// hash and mask chips lay their rows over it (a rescale on two rows, a Poseidon round on two);
 /// the matvec, table, product, challenge and generation-control chips need the standard lane.
@@ -43,9 +47,9 @@ pub struct CircuitConfig {
     pub fixed: Vec<Column<Fixed>>,
     pub instance: Column<Instance>,
     pub dot: DotConfig,
-    /// Constant-weight blocks, five inputs by five outputs a row, on the shared fixed columns
-    /// and `matvec::FIXED - fixed_width(MAIN_WIDTH)` of its own; absent where the plan found they do not
-    /// lower `k` (their fixed columns would cost a commitment each in every verifier).
+    /// Constant-weight blocks, `b` inputs by `b` outputs a row (`b` half the lane's width), on
+    /// the shared fixed columns and the rest of `b² + 1` of its own; absent where the plan found
+    /// they do not lower `k` (their fixed columns would cost a commitment each in every verifier).
     pub matvec: Option<MatvecConfig>,
     pub rescale: RescaleConfig,
     pub poseidon: PoseidonConfig,
@@ -68,10 +72,11 @@ pub struct CircuitConfig {
 /// commands lay the circuit out once instead of searching again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
-    /// Advice columns of the main lane: [`MAIN_WIDTH`], or down to [`NARROW_WIDTH`] for a
+    /// Advice columns of the main lane: [`MAIN_WIDTH`], down to [`NARROW_WIDTH`] for a
     /// circuit without the chips that need the standard lane (fewer commitments for every
-    /// verifier, more rows for the prover). Settings written before the choice existed used
-    /// the standard lane.
+    /// verifier, more rows for the prover), or up to [`MAX_WIDTH`] (fewer rows, more columns).
+    /// Chips of a fixed width use the lane's first columns. Settings written before the choice
+    /// existed used the standard lane.
     #[serde(default = "standard_width")]
     pub main_width: usize,
     /// Range lanes (more lanes, fewer range rows).
@@ -108,9 +113,9 @@ impl Default for Shape {
 impl Shape {
     /// Whether the chips can be configured this way (a shape read from a file may not).
     pub fn check(&self) -> Result<(), String> {
-        if !(NARROW_WIDTH..=MAIN_WIDTH).contains(&self.main_width) {
+        if !(NARROW_WIDTH..=MAX_WIDTH).contains(&self.main_width) {
             return Err(format!(
-                "a main lane of {} columns ({NARROW_WIDTH} to {MAIN_WIDTH})",
+                "a main lane of {} columns ({NARROW_WIDTH} to {MAX_WIDTH})",
                 self.main_width
             ));
         }
@@ -171,10 +176,16 @@ impl CircuitConfig {
         let poseidon = PoseidonConfig::configure(meta, &main, &fixed);
         let mask = MaskConfig::configure(meta, &main);
         let range = RangeConfig::configure(meta, shape.range_lanes, shape.range_bits);
-        // Last, so that a circuit without it keeps the column order of the others.
+        // Last, so that a circuit without it keeps the column order of the others. The
+        // challenge check's product runs blocks of the standard lane's size on its own lane.
         let pool = (shape.matvec || shape.freivalds).then(|| {
+            let blocks = [
+                shape.matvec.then(|| matvec::block_for(shape.main_width)),
+                shape.freivalds.then_some(matvec::B),
+            ];
+            let size = blocks.into_iter().flatten().map(matvec::fixed_for).max();
             let mut pool: Vec<Column<Fixed>> = fixed.to_vec();
-            pool.extend((fixed.len()..matvec::FIXED).map(|_| meta.fixed_column()));
+            pool.extend((fixed.len()..size.unwrap_or(0)).map(|_| meta.fixed_column()));
             pool
         });
         let matvec = match (&pool, shape.matvec) {

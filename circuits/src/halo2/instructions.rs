@@ -50,14 +50,21 @@ impl<'c, 'x, 'a, 'r> Halo2Ops<'c, 'x, 'a, 'r> {
 }
 
 impl Halo2Ops<'_, '_, '_, '_> {
+    /// Outputs [`Instructions::linear_block`] lays out together: the matvec chip's block where
+    /// the plan configured it, else the standard lane's.
+    fn block(&self) -> usize {
+        self.cfg.matvec.as_ref().map_or(matvec::B, |c| c.block())
+    }
+
     /// Rows [`Instructions::linear_block`] lays out for `m` outputs over `n` inputs.
     fn block_rows(&self, n: usize, m: usize) -> usize {
+        let b = self.block();
         (0..m)
-            .step_by(matvec::B)
+            .step_by(b)
             .map(|k| {
-                let chain = (m - k).min(matvec::B) * self.cfg.dot.rows_for(n);
-                match self.cfg.matvec {
-                    Some(_) => chain.min(1 + n.div_ceil(matvec::B)),
+                let chain = (m - k).min(b) * self.cfg.dot.rows_for(n);
+                match &self.cfg.matvec {
+                    Some(chip) => chain.min(chip.rows_for(n, b)),
                     None => chain,
                 }
             })
@@ -103,9 +110,9 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         Ok(acc)
     }
 
-    /// Blocks of five outputs on the matvec chip, where the plan configured it and that takes
-    /// fewer rows than five dot chains (one bias row, then a row per five inputs, against a row
-    /// per nine inputs per output); the rest on the dot chip.
+    /// Blocks of `b` outputs on the matvec chip, where the plan configured it and that takes
+    /// fewer rows than `b` dot chains (one bias row, then a row per `b` inputs, against a row
+    /// per `width - 1` inputs per output); the rest on the dot chip.
     fn linear_block(
         &mut self,
         xs: &[&Wire],
@@ -115,8 +122,9 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         let m = xs.len();
         let cfg = self.cfg;
         let mut out = Vec::with_capacity(weights.len());
-        for (ws, cs) in weights.chunks(matvec::B).zip(constants.chunks(matvec::B)) {
-            let block_rows = 1 + m.div_ceil(matvec::B);
+        let b = self.block();
+        for (ws, cs) in weights.chunks(b).zip(constants.chunks(b)) {
+            let block_rows = cfg.matvec.as_ref().map_or(usize::MAX, |c| c.rows_for(m, b));
             let chain_rows = ws.len() * cfg.dot.rows_for(m);
             let bias: Option<Vec<i64>> = cs.iter().map(|c| i64::try_from(*c).ok()).collect();
             match (&cfg.matvec, bias) {

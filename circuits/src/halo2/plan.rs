@@ -7,7 +7,7 @@ use std::sync::Arc;
 use halo2_proofs::plonk::ConstraintSystem;
 
 use super::circuit::layout;
-use super::config::{CircuitConfig, Shape, MAIN_WIDTH, NARROW_WIDTH};
+use super::config::{CircuitConfig, Shape, MAIN_WIDTH, MAX_WIDTH, NARROW_WIDTH};
 use super::ctx::Ctx;
 use crate::graph::{GraphError, Model};
 use crate::halo2::chips::range;
@@ -147,7 +147,8 @@ pub struct Features {
 /// a shape on a counting context and returns its main and fullest range lane's rows. Narrower
 /// shapes are tried first and kept on ties: each column costs proving time at equal `k`, and
 /// each fixed or advice column one more commitment for every verifier to check. Limbs widen
-/// only while the range lanes, not the main lane or the tables, fix `k`.
+/// only while the range lanes, not the main lane or the tables, fix `k`; for speed, the main
+/// lane widens (two columns at a time) only while it fixes `k`.
 pub fn search<E>(
     features: Features,
     objective: Objective,
@@ -163,42 +164,59 @@ pub fn search<E>(
         Objective::Speed => (range::MAX_LANES, true),
         Objective::Gas => (1, false),
     };
+    let widths = match wide {
+        true => (MAIN_WIDTH..=MAX_WIDTH).step_by(2),
+        false => (MAIN_WIDTH..=MAIN_WIDTH).step_by(2),
+    };
     let mut best: Option<(Shape, Size)> = None;
-    for range_lanes in 1..=lanes {
-        let options: &[bool] = if checks && wide {
-            &[false, true]
-        } else {
-            &[false]
-        };
-        let pools: &[bool] = if wide { &[false, true] } else { &[false] };
-        for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
-            for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
-                let mut shape = Shape {
-                    main_width: MAIN_WIDTH,
-                    range_lanes,
-                    range_bits,
-                    matvec,
-                    lookups,
-                    products,
-                    freivalds,
-                };
-                if objective == Objective::Gas && shape.fits_narrow() {
-                    shape.main_width = NARROW_WIDTH;
-                }
-                let (main, range_rows) = dry(shape)?;
-                let size = sized(shape, tables, main, range_rows);
-                tracing::debug!(?shape, k = size.0, main, range_rows, "shape tried");
-                if best.as_ref().is_none_or(|b| size.0 < b.1 .0) {
-                    best = Some((shape, size));
-                }
-                // wider limbs only help while the range lanes fix `k`
-                if size.0 <= sized(shape, tables, main, 0).0 {
-                    break;
+    for main_width in widths {
+        if let Some((shape, size)) = &best {
+            if !main_bound(*shape, tables, *size) {
+                break;
+            }
+        }
+        for range_lanes in 1..=lanes {
+            let options: &[bool] = if checks && wide {
+                &[false, true]
+            } else {
+                &[false]
+            };
+            let pools: &[bool] = if wide { &[false, true] } else { &[false] };
+            for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
+                for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
+                    let mut shape = Shape {
+                        main_width,
+                        range_lanes,
+                        range_bits,
+                        matvec,
+                        lookups,
+                        products,
+                        freivalds,
+                    };
+                    if objective == Objective::Gas && shape.fits_narrow() {
+                        shape.main_width = NARROW_WIDTH;
+                    }
+                    let (main, range_rows) = dry(shape)?;
+                    let size = sized(shape, tables, main, range_rows);
+                    tracing::debug!(?shape, k = size.0, main, range_rows, "shape tried");
+                    if best.as_ref().is_none_or(|b| size.0 < b.1 .0) {
+                        best = Some((shape, size));
+                    }
+                    // wider limbs only help while the range lanes fix `k`
+                    if size.0 <= sized(shape, tables, main, 0).0 {
+                        break;
+                    }
                 }
             }
         }
     }
     Ok(best.expect("one shape at least"))
+}
+
+/// Whether the main lane alone fixes the `k` of `size`: neither the range lanes nor the
+/// tables would need as many rows.
+fn main_bound(shape: Shape, tables: usize, (k, _, range_rows): Size) -> bool {
+    sized(shape, tables, 0, range_rows).0 < k
 }
 
 /// The size of a circuit in `shape` with these rows: every lane, the function tables and the
@@ -283,6 +301,42 @@ mod tests {
     }
 
     #[test]
+    fn the_main_lane_widens_for_speed_only_where_that_lowers_k() {
+        // matvec rows shrink with the square of the block: 40k rows of 5 × 5 blocks
+        let matvec = |checks: usize| {
+            move |s: Shape| {
+                let b = (s.main_width / 2) as f64;
+                let main = if s.matvec {
+                    40_000.0 * 25.0 / (b * b)
+                } else {
+                    80_000.0
+                };
+                Ok::<_, ()>((main as usize, checks.div_ceil(s.range_lanes)))
+            }
+        };
+        // 6 × 6 blocks are 27.8k rows (k = 15 instead of 16), 7 × 7 20.4k (still 15), 8 × 8
+        // 15.6k (k = 14), 9 × 9 12.3k (still 14): the narrowest lane of the lowest k
+        let (shape, (k, _, _)) = search(NONE, Objective::Speed, matvec(1_000)).unwrap();
+        assert_eq!((k, shape.main_width, shape.matvec), (14, 16, true));
+        // the range lanes fix k = 16 whatever the width: the standard lane
+        let (shape, (k, _, _)) = search(NONE, Objective::Speed, matvec(150_000)).unwrap();
+        assert_eq!((k, shape.main_width), (16, MAIN_WIDTH));
+        // gas never widens
+        let (shape, _) = search(NONE, Objective::Gas, matvec(1_000)).unwrap();
+        assert_eq!(shape.main_width, NARROW_WIDTH);
+        // a wide lane is a valid shape, with every chip
+        let widest = Shape {
+            main_width: MAX_WIDTH,
+            matvec: true,
+            lookups: true,
+            products: true,
+            freivalds: true,
+            ..Shape::default()
+        };
+        assert!(widest.check().is_ok());
+    }
+
+    #[test]
     fn a_narrow_lane_refuses_the_chips_that_need_the_standard_one() {
         let narrow = Shape {
             main_width: NARROW_WIDTH,
@@ -311,7 +365,7 @@ mod tests {
                 ..Shape::default()
             },
             Shape {
-                main_width: MAIN_WIDTH + 1,
+                main_width: MAX_WIDTH + 1,
                 ..Shape::default()
             },
         ] {

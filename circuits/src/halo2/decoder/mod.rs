@@ -40,7 +40,7 @@ impl DecodeConfig {
     /// The configuration of `shape`.
     pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Self {
         let base = CircuitConfig::configure_with(meta, shape);
-        let control = (shape.main_width == MAIN_WIDTH)
+        let control = (shape.main_width >= MAIN_WIDTH)
             .then(|| ControlConfig::configure(meta, &base.main, base.fixed[0]));
         Self { base, control }
     }

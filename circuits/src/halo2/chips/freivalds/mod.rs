@@ -109,7 +109,8 @@ impl FreivaldsConfig {
         pool: &[Column<Fixed>],
     ) -> Self {
         let main: [Column<Advice>; WIDTH] = main
-            .try_into()
+            .get(..WIDTH)
+            .and_then(|m| m.try_into().ok())
             .expect("the challenge check needs the standard main lane");
         let beta = meta.challenge_usable_after(FirstPhase);
         let lane: [Column<Advice>; WIDTH] =
