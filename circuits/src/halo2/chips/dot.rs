@@ -135,7 +135,7 @@ impl DotConfig {
 mod tests {
     use super::*;
     use crate::halo2::chips::harness::{
-        cells, cells_in, fails, fails_in, narrow, passes, passes_in,
+        cells, cells_in, fails, fails_in, narrow, passes, passes_in, widest,
     };
     use crate::halo2::chips::table::Tables;
 
@@ -198,5 +198,17 @@ mod tests {
             "narrow dot",
         );
         assert_eq!(n, 20 + 5);
+    }
+
+    #[test]
+    fn widest_lane_sums_seventeen_terms_a_row() {
+        let (shape, none) = (widest(), Tables::default());
+        passes_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape);
+        for r in 0..2 {
+            fails_in(move |cfg, ctx| layout(ctx, cfg, Some(r)), &none, shape);
+        }
+        // 20 terms on two rows of 17: 14 padding cells, all pinned, and 2 accumulators
+        let n = cells_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape, "wide dot");
+        assert_eq!(n, 34 + 2);
     }
 }

@@ -49,6 +49,15 @@ pub fn narrow() -> Shape {
     }
 }
 
+/// [`wide`] on the widest main lane the speed objective may take (matvec blocks of 9 × 9,
+/// linear chains of 17 terms a row).
+pub fn widest() -> Shape {
+    Shape {
+        main_width: crate::halo2::config::MAX_WIDTH,
+        ..wide()
+    }
+}
+
 /// [`wide`] with the challenge check's lane.
 pub fn with_challenge() -> Shape {
     Shape {
@@ -157,22 +166,23 @@ where
     }
 }
 
-/// [`passes`] on the standard and the narrow main lane, for the chips that run on both.
-pub fn passes_on_both_lanes<F>(f: F)
+/// [`passes`] on the standard, the narrow and the widest main lane, for the chips that lay
+/// their cells over the lane's width.
+pub fn passes_on_every_lane<F>(f: F)
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    for shape in [wide(), narrow()] {
+    for shape in [wide(), narrow(), widest()] {
         passes_in(f.clone(), &Tables::default(), shape);
     }
 }
 
-/// [`fails`] on the standard and the narrow main lane.
-pub fn fails_on_both_lanes<F>(f: F)
+/// [`fails`] on the standard, the narrow and the widest main lane.
+pub fn fails_on_every_lane<F>(f: F)
 where
     F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone,
 {
-    for shape in [wide(), narrow()] {
+    for shape in [wide(), narrow(), widest()] {
         fails_in(f.clone(), &Tables::default(), shape);
     }
 }

@@ -164,9 +164,9 @@ impl PoseidonConfig {
 mod tests {
     use super::*;
     // Every test runs on the standard lane and on the narrow one.
-    use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    use crate::halo2::chips::harness::{self, narrow, wide, widest, Config};
     use crate::halo2::chips::harness::{
-        fails_on_both_lanes as fails, passes_on_both_lanes as passes,
+        fails_on_every_lane as fails, passes_on_every_lane as passes,
     };
     use crate::halo2::chips::table::Tables;
     use crate::poseidon::hash;
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn every_cell_is_bound() {
-        for shape in [wide(), narrow()] {
+        for shape in [wide(), narrow(), widest()] {
             let n = harness::cells_in(layout(None), &Tables::default(), shape, "poseidon");
             assert!(n > 3 * spec().rounds());
         }

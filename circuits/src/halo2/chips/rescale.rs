@@ -184,10 +184,10 @@ impl RescaleConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // Every test runs on the standard lane and on the narrow one.
-    use crate::halo2::chips::harness::{self, narrow, wide, Config};
+    // Every test runs on the standard lane, the narrow one and the widest.
+    use crate::halo2::chips::harness::{self, narrow, wide, widest, Config};
     use crate::halo2::chips::harness::{
-        fails_on_both_lanes as fails, passes_on_both_lanes as passes,
+        fails_on_every_lane as fails, passes_on_every_lane as passes,
     };
     use crate::halo2::chips::table::Tables;
     use crate::ops::rescale::rescale;
@@ -197,8 +197,10 @@ mod tests {
         F: Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone + Send + Sync,
     {
         let standard = harness::cells_in(f.clone(), &Tables::default(), wide(), what);
-        let narrow = harness::cells_in(f, &Tables::default(), narrow(), what);
-        assert_eq!(standard, narrow, "{what}: the same cells on either lane");
+        let narrow = harness::cells_in(f.clone(), &Tables::default(), narrow(), what);
+        let widest = harness::cells_in(f, &Tables::default(), widest(), what);
+        assert_eq!(standard, narrow, "{what}: the same cells on every lane");
+        assert_eq!(standard, widest, "{what}: the same cells on every lane");
         standard
     }
 
