@@ -2,7 +2,7 @@
 # Side by side, in one run: zkinfer and EZKL 23.0.5 (PyPI, as its users run it) prove the same ONNX
 # model on the same input; prints prove time and peak memory of each and their ratios.
 #
-#   benches/compare/ezkl_vs_zkinfer.sh [lenet|mlp_1m|attention ...]     (default: lenet mlp_1m)
+#   benches/compare/ezkl_vs_zkinfer.sh [lenet|mlp_1m|mlp|attention ...]  (default: lenet mlp_1m)
 #   ZKINFER=BIN benches/compare/ezkl_vs_zkinfer.sh ...                    (that zkinfer build)
 #
 # Needs python3 (a venv with ezkl is made under $CARGO_TARGET_DIR) and /usr/bin/time. Both tools
@@ -26,7 +26,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 declare -A ONNX=([lenet]=examples/cnn/lenet [mlp_1m]=examples/mlp_1m/mlp_1m
-  [attention]=examples/attention_block/attention_block)
+  [attention]=examples/attention_block/attention_block [mlp]=examples/mlp/mlp)
 
 # Runs a command under /usr/bin/time; prints "seconds peak_kib".
 measure() {
@@ -40,6 +40,13 @@ for m in "${@:-lenet mlp_1m}"; do
     base="${ONNX[$name]}"
     d="$WORK/$name"
     mkdir -p "$d"
+    if [ "$name" = mlp ]; then
+      # the MLP 784-64-10 keeps its input and calibration files beside it under plain names
+      cp examples/mlp/mlp.onnx "$d/mlp.onnx"
+      cp examples/mlp/input.json "$d/mlp.input.json"
+      cp examples/mlp/calibration.json "$d/mlp.calibration.json"
+      base="$d/mlp"
+    fi
     if [ "$name" = attention ]; then
       # EZKL refuses the -inf of masked_fill ("significant bit truncation when instantiating"):
       # both tools prove a copy whose mask fill is -1e4 instead (zkinfer reads either as a mask)
