@@ -13,9 +13,9 @@ use crate::Fr;
 
 /// Advice columns of the standard main lane, which every chip fits.
 pub const MAIN_WIDTH: usize = 10;
-/// Advice columns of the widest main lane: where a model's constant-weight products fix `k`,
-/// the speed objective may widen the lane (the matvec chip's blocks grow to 6 × 6 or 7 × 7 a
-/// row, a linear chain takes 11 or 13 terms a row) when that lowers `k`.
+/// Advice columns of the widest main lane: where a model's main lane fixes `k`, the speed
+/// objective may widen it (the matvec chip's blocks grow from 5 × 5 up to 9 × 9 a row, a linear
+/// chain takes up to 17 terms a row) when that lowers `k`.
 pub const MAX_WIDTH: usize = 18;
 /// Advice columns of the narrowest main lane: the Poseidon state's width. The linear, rescale,
 /// hash and mask chips lay their rows over it (a rescale on two rows, a Poseidon round on two);

@@ -164,24 +164,21 @@ pub fn search<E>(
         Objective::Speed => (range::MAX_LANES, true),
         Objective::Gas => (1, false),
     };
-    let widths = match wide {
-        true => (MAIN_WIDTH..=MAX_WIDTH).step_by(2),
-        false => (MAIN_WIDTH..=MAIN_WIDTH).step_by(2),
+    let widest = if wide { MAX_WIDTH } else { MAIN_WIDTH };
+    let options: &[bool] = if checks && wide {
+        &[false, true]
+    } else {
+        &[false]
     };
+    let pools: &[bool] = if wide { &[false, true] } else { &[false] };
     let mut best: Option<(Shape, Size)> = None;
-    for main_width in widths {
+    for main_width in (MAIN_WIDTH..=widest).step_by(2) {
         if let Some((shape, size)) = &best {
             if !main_bound(*shape, tables, *size) {
                 break;
             }
         }
         for range_lanes in 1..=lanes {
-            let options: &[bool] = if checks && wide {
-                &[false, true]
-            } else {
-                &[false]
-            };
-            let pools: &[bool] = if wide { &[false, true] } else { &[false] };
             for (freivalds, matvec) in options.iter().flat_map(|f| pools.iter().map(|m| (*f, *m))) {
                 for range_bits in range::MIN_LIMB_BITS..=range::MAX_LIMB_BITS {
                     let mut shape = Shape {

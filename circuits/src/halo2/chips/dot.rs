@@ -184,31 +184,17 @@ mod tests {
     }
 
     #[test]
-    fn narrow_lane_sums_four_terms_a_row() {
-        let (shape, none) = (narrow(), Tables::default());
-        passes_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape);
-        for r in 0..5 {
-            fails_in(move |cfg, ctx| layout(ctx, cfg, Some(r)), &none, shape);
+    fn narrow_and_widest_lanes_sum_width_minus_one_terms_a_row() {
+        let none = Tables::default();
+        // 20 terms on five rows of 4 (no padding), or on two rows of 17 (14 padding cells, all
+        // pinned); an accumulator a row
+        for (shape, rows, n) in [(narrow(), 5, 20 + 5), (widest(), 2, 34 + 2)] {
+            passes_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape);
+            for r in 0..rows {
+                fails_in(move |cfg, ctx| layout(ctx, cfg, Some(r)), &none, shape);
+            }
+            let cells = cells_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape, "dot");
+            assert_eq!(cells, n, "{shape:?}");
         }
-        // 20 terms on five rows of 4, no padding, and 5 accumulators
-        let n = cells_in(
-            |cfg, ctx| layout(ctx, cfg, None),
-            &none,
-            shape,
-            "narrow dot",
-        );
-        assert_eq!(n, 20 + 5);
-    }
-
-    #[test]
-    fn widest_lane_sums_seventeen_terms_a_row() {
-        let (shape, none) = (widest(), Tables::default());
-        passes_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape);
-        for r in 0..2 {
-            fails_in(move |cfg, ctx| layout(ctx, cfg, Some(r)), &none, shape);
-        }
-        // 20 terms on two rows of 17: 14 padding cells, all pinned, and 2 accumulators
-        let n = cells_in(|cfg, ctx| layout(ctx, cfg, None), &none, shape, "wide dot");
-        assert_eq!(n, 34 + 2);
     }
 }
