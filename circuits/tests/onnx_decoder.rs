@@ -21,7 +21,7 @@ use zkinfer_circuits::halo2::decoder::circuit::{DecodeRequest, DecoderCircuit};
 use zkinfer_circuits::halo2::decoder::DecodePlan;
 use zkinfer_circuits::halo2::mutation::assert_sample_bound;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
-use zkinfer_circuits::import::{compile, Imported, Options};
+use zkinfer_circuits::import::{compile, takes_tokens, Imported, Options};
 use zkinfer_circuits::ops::Op;
 use zkinfer_circuits::usage::completion_commitment;
 use zkinfer_circuits::Fr;
@@ -169,6 +169,27 @@ fn the_wiring_not_the_names_decides_what_is_proven() {
     }
     assert_ne!(logits(&a, &samples[0]), logits(&b, &samples[0]));
     halo2_accepts(&b.model, &samples[1]);
+}
+
+/// A decoder is told apart by its one integer input; integer indices beside a data input (an
+/// EZKL `gather_elements` export) make a graph with two inputs, not a decoder.
+#[test]
+fn only_a_graph_whose_one_input_is_integer_is_a_decoder_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = decoder(["wq", "wk"]).write(dir.path(), "tokens");
+    assert!(takes_tokens(&tokens).unwrap());
+    let mut net = Net::default();
+    net.input("x", &[1, 4, 3])
+        .input_i64("idx", &[1, 2, 3])
+        .node("GatherElements", &["x", "idx"], &["y"], vec![])
+        .output("y");
+    let gathered = net.write(dir.path(), "gathered");
+    assert!(!takes_tokens(&gathered).unwrap());
+    let mut net = Net::default();
+    net.input("x", &[1, 4])
+        .node("Relu", &["x"], &["y"], vec![])
+        .output("y");
+    assert!(!takes_tokens(&net.write(dir.path(), "float")).unwrap());
 }
 
 fn decode_plan(i: &Imported, stop: Option<u64>) -> Arc<DecodePlan> {

@@ -18,6 +18,10 @@ fn fails_with(out: &Output, code: i32, needle: &str) {
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert!(err.contains(needle), "expected `{needle}` in: {err}");
     assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(
+        !err.contains("Some("),
+        "a Rust `Option` in a message: {err}"
+    );
 }
 
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -325,7 +329,7 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     fails_with(
         &zkinfer(&["inspect", e]),
         2,
-        "the layout of its shape needs",
+        "main_rows = 1807 and range_rows = 1376 but the layout of its shape needs",
     );
     // setup without an SRS choice (halo2)
     fails_with(&zkinfer(&["setup", d]), 2, "--dev-srs");

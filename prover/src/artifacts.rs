@@ -230,16 +230,20 @@ impl ModelDir {
         };
         if settings.k != Some(plan.k) {
             let msg = format!(
-                "records k = {:?} but the model needs k = {} (halo2)",
-                settings.k, plan.k
+                "records {} but the model needs k = {} (halo2)",
+                recorded("k", settings.k),
+                plan.k
             );
             return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
         }
         let rows = (settings.main_rows, settings.range_rows);
         if settings.shape.is_some() && rows != (Some(plan.main_rows), Some(plan.range_rows)) {
             let msg = format!(
-                "records main and range rows {rows:?} but the layout of its shape needs {:?}",
-                (plan.main_rows, plan.range_rows)
+                "records {} and {} but the layout of its shape needs {} main and {} range rows",
+                recorded("main_rows", settings.main_rows),
+                recorded("range_rows", settings.range_rows),
+                plan.main_rows,
+                plan.range_rows
             );
             return Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg));
         }
@@ -251,7 +255,10 @@ impl ModelDir {
         if settings.k == Some(k) {
             return Ok(());
         }
-        let msg = format!("records k = {:?} but the decoder needs k = {k}", settings.k);
+        let msg = format!(
+            "records {} but the decoder needs k = {k}",
+            recorded("k", settings.k)
+        );
         Err(ProverError::artifact(&self.path(SETTINGS_FILE), msg))
     }
 
@@ -324,6 +331,14 @@ impl ModelDir {
             ));
         }
         Ok(bytes)
+    }
+}
+
+/// `name = value` of a recorded setting, or that it is missing, for error messages.
+fn recorded(name: &str, value: Option<impl std::fmt::Display>) -> String {
+    match value {
+        Some(v) => format!("{name} = {v}"),
+        None => format!("no {name}"),
     }
 }
 

@@ -180,7 +180,7 @@ pub fn compile_decoder_graph(
 
 /// A decoder graph imported with the input shape `[1, P + T]` and its generation circuit
 /// sized. It is calibrated on token sequences of that length: a longer sequence is cut to its
-/// first `P + T` tokens (a prefix of a text is a text), a shorter one is refused by the import.
+/// first `P + T` tokens (a prefix of a text is a text), a shorter one is refused.
 pub fn plan_decoder_graph(
     model: &Path,
     samples: &[Vec<f64>],
@@ -188,6 +188,19 @@ pub fn plan_decoder_graph(
     objective: Objective,
 ) -> Result<(Imported, DecodePlan), ProverError> {
     let total = slots.prompt + slots.gen;
+    // Said here rather than by the import, which knows nothing of slots: a model that merely
+    // takes integers would otherwise read as expecting `P + T` values.
+    if let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.len() < total) {
+        let msg = format!(
+            "calibration sample {i} has {} tokens; a decoder of {} prompt and {} generated slots \
+             calibrates on {total} (set --prompt-slots and --gen-slots, or --forward to prove \
+             one forward pass)",
+            s.len(),
+            slots.prompt,
+            slots.gen
+        );
+        return Err(ProverError::artifact(model, msg));
+    }
     let opts = Options {
         input_shapes: Some(vec![vec![1, total]]),
     };

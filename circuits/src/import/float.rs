@@ -15,8 +15,29 @@ use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, RmsNorm};
 use super::ImportError;
 
 fn tract_err(e: TractError) -> ImportError {
-    ImportError::Tract(format!("{e:#}"))
+    ImportError::Tract(sentences(&e))
 }
+
+/// tract's error chain as one line. Some of its contexts append a whole model or tensor dump to
+/// their first line; a user needs the sentence, not the dump, so each context keeps its first
+/// line, at most [`MAX_CONTEXT`] characters of it.
+pub(crate) fn sentences(e: &TractError) -> String {
+    e.chain()
+        .filter_map(|c| {
+            let text = c.to_string();
+            let line = text.lines().next().unwrap_or("").trim();
+            match line.char_indices().nth(MAX_CONTEXT) {
+                _ if line.is_empty() => None,
+                Some((cut, _)) => Some(format!("{}…", &line[..cut])),
+                None => Some(line.to_string()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The longest part of a tract error message kept, in characters.
+const MAX_CONTEXT: usize = 300;
 
 /// Loads `path` with the given input shapes, f32 or (where `integer`) i64 token ids, typed and
 /// decluttered.
@@ -30,7 +51,7 @@ pub fn load(
     let mut model = tract_onnx::onnx()
         .with_ignore_value_info(true)
         .model_for_path(path)
-        .map_err(|e| ImportError::Malformed(format!("{e:#}")))?;
+        .map_err(|e| ImportError::Malformed(sentences(&e)))?;
     for (i, s) in shapes.iter().enumerate() {
         let fact = if integer[i] {
             i64::fact(s)
@@ -136,4 +157,31 @@ pub fn run(
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tract_error_keeps_each_contexts_first_line_not_its_dump() {
+        let dump = format!(
+            "ModelPatch {{ nodes: [{}] }}",
+            "Node { id: 0 }, ".repeat(200)
+        );
+        let e = TractError::msg(format!(
+            "Trying to substitute a 10,100,F32 by 1,100,F32\n{dump}"
+        ))
+        .context("declutter node #4 \"/aff1/Gemm.ab\" EinSum")
+        .context("running pass declutter");
+        assert_eq!(
+            sentences(&e),
+            "running pass declutter: declutter node #4 \"/aff1/Gemm.ab\" EinSum: \
+             Trying to substitute a 10,100,F32 by 1,100,F32"
+        );
+        let long = TractError::msg("x".repeat(MAX_CONTEXT + 50));
+        let got = sentences(&long);
+        assert_eq!(got.chars().count(), MAX_CONTEXT + 1, "{got}");
+        assert!(got.ends_with('…'));
+    }
 }

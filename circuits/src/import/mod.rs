@@ -170,15 +170,16 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
         .collect()
 }
 
-/// Whether the model at `path` takes token ids: a graph input of an integer type. Such a model
-/// is a decoder candidate whatever its tensors are called.
+/// Whether the model at `path` takes token ids: its one graph input is of an integer type. Such
+/// a model is a decoder candidate whatever its tensors are called; a graph with several inputs
+/// (integer indices beside data, say) is not.
 pub fn takes_tokens(path: &Path) -> Result<bool, ImportError> {
     let graph = proto::read_graph(path)?;
     let names: Vec<&str> = graph_inputs(&graph)
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    Ok(integer_inputs(&graph, &names).contains(&true))
+    Ok(integer_inputs(&graph, &names) == [true])
 }
 
 /// The graph's inputs that are not initializers (older exporters list both).

@@ -16,7 +16,7 @@ pub(crate) fn read_graph(path: &Path) -> Result<pb::GraphProto, ImportError> {
     }
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
-        .map_err(|e| ImportError::Malformed(format!("{e:#}")))?;
+        .map_err(|e| ImportError::Malformed(super::float::sentences(&e)))?;
     proto
         .graph
         .ok_or_else(|| ImportError::Malformed("the model has no graph".into()))
