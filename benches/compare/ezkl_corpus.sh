@@ -30,14 +30,14 @@ NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || mapfile -t NAMES < <(ls "$EZKL")
 
 # The first line of a failed command's message, without log lines.
-reason() { grep -v -e ' WARN ' -e '^  WARNING' "$1" | grep -m1 . | cut -c1-160; }
+reason() { grep -v -e ' WARN ' -e '^  WARNING' "$1" | grep -m1 . | sed -e 's/^error: //' -e "s|^$src/||" | cut -c1-160; }
 
 declare -A COUNT=()
 printf "%-28s %-8s %s\n" model reached detail
 for name in "${NAMES[@]}"; do
   src="$EZKL/$name"
   if [ ! -f "$src/network.onnx" ] || [ ! -f "$src/input.json" ] || head -c 40 "$src/network.onnx" | grep -q "git-lfs"; then
-    stage=absent detail="no network.onnx and input.json"
+    stage=absent detail="no network.onnx and input.json (or a Git LFS pointer)"
   else
     d="$WORK/$name"
     stage=compile

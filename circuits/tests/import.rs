@@ -167,6 +167,18 @@ fn malformed_and_missing_files_are_clear_errors() {
         .err()
         .expect("junk rejected");
     assert!(matches!(e, ImportError::Malformed(_)), "{e}");
+    // a clone made without Git LFS holds a pointer where the model should be
+    let pointer = dir.path().join("pointer.onnx");
+    let text = "version https://git-lfs.github.com/spec/v1\noid sha256:ab12\nsize 4096\n";
+    std::fs::write(&pointer, text).unwrap();
+    let e = compile(&pointer, &[vec![0.0; 4]], &Options::default())
+        .err()
+        .expect("pointer rejected")
+        .to_string();
+    assert!(
+        e.contains("Git LFS pointer") && e.contains("git lfs pull"),
+        "{e}"
+    );
     let e = compile(
         &dir.path().join("missing.onnx"),
         &[vec![0.0; 4]],
