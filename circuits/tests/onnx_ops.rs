@@ -447,3 +447,35 @@ fn where_with_a_constant_condition_is_wiring() {
         }
     }
 }
+
+/// Trilu of a computed tensor (torch's `tril`/`triu` on activations) is a select by the
+/// constant triangle with fill 0, for both attributes and offsets, on both backends.
+#[test]
+fn trilu_of_a_computed_tensor_is_a_select_by_the_triangle() {
+    let mut net = Net::default();
+    net.opset(14)
+        .input("x", &[1, 3, 4])
+        .init("k", &[], vec![2.0])
+        .init_i64("one", &[], vec![1])
+        .node("Mul", &["x", "k"], &["y"], vec![])
+        .node("Trilu", &["y"], &["low"], vec![int("upper", 0)])
+        .node("Trilu", &["y", "one"], &["up"], vec![int("upper", 1)])
+        .output("low")
+        .output("up");
+    let i = compiled(&net, "trilu", 12, 23);
+    within(&i, 0.03);
+    let conds: Vec<Vec<i64>> = i
+        .model
+        .graph()
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Select(s) => Some(s.cond.data.clone()),
+            _ => None,
+        })
+        .collect();
+    // rows of 4 over 3 rows: lower keeps j <= i, upper with k = 1 keeps j >= i + 1
+    let low: Vec<i64> = (0..12).map(|e| i64::from(e % 4 <= e / 4)).collect();
+    let up: Vec<i64> = (0..12).map(|e| i64::from(e % 4 > e / 4)).collect();
+    assert_eq!(conds, vec![low, up]);
+}

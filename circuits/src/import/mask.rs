@@ -100,3 +100,22 @@ pub(crate) fn masked_softmax(
     }
     (found, absorbed)
 }
+
+/// The keep pattern of `Trilu(x, k)` over a computed `x` of `shape`: `x[.., i, j]` stays where
+/// `j - i >= k` (upper) or `j - i <= k` (lower), every other element is the constant 0. The
+/// pattern is a constant of the verifying key, like any select's condition.
+pub(crate) fn trilu_keep(shape: &[usize], upper: bool, k: i64) -> Result<Tensor<i64>, String> {
+    let [.., rows, cols] = shape else {
+        return Err(format!(
+            "Trilu of a tensor of shape {shape:?} (rank 2 or more)"
+        ));
+    };
+    let (rows, cols) = (*rows, *cols);
+    let keep = (0..shape.iter().product::<usize>()).map(|e| {
+        let (i, j) = ((e / cols) % rows, e % cols);
+        let above = j as i64 - i as i64;
+        i64::from(if upper { above >= k } else { above <= k })
+    });
+    Tensor::new(shape.to_vec(), keep.collect())
+        .ok_or_else(|| format!("Trilu of a tensor of shape {shape:?}"))
+}

@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::{
     array::{
         Gather as TGather, GatherElements as TGatherElements, MultiBroadcastTo, Pad as TPad,
-        PadMode, Slice as TSlice, Tile as TTile, TypedConcat,
+        PadMode, Slice as TSlice, Tile as TTile, Trilu as TTrilu, TypedConcat,
     },
     binary::TypedBinOp,
     change_axes::AxisOp,
@@ -355,6 +355,14 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             }
         } else if let Some(e) = node.op_as::<ElementWiseOp>() {
             compare::element_wise(e).map_err(&err)?
+        } else if let Some(t) = node.op_as::<TTrilu>() {
+            let k = konst(1)
+                .filter(|k| k.data.len() == 1)
+                .ok_or_else(|| err("a computed diagonal offset (only a constant k)".into()))?;
+            FloatOp::Select {
+                cond: mask::trilu_keep(&shape, t.upper, k.data[0] as i64).map_err(&err)?,
+                fill: Some(0.0),
+            }
         } else if node.op_is::<Iff>() {
             let cond =
                 konst(0).ok_or_else(|| err("a computed condition (only a constant one)".into()))?;
