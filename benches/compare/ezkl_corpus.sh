@@ -16,14 +16,7 @@ cd "$(dirname "$0")/../.."
 EZKL="$(realpath "$1")/examples/onnx"
 shift
 [ -d "$EZKL" ] || { echo "$EZKL: no such directory (an EZKL checkout?)" >&2; exit 2; }
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer-target}"
-export CARGO_INCREMENTAL=0
-if [ -n "${ZKINFER:-}" ]; then
-  ZK="$(realpath "$ZKINFER")"
-else
-  cargo build -q --release -p zkinfer
-  ZK="$CARGO_TARGET_DIR/release/zkinfer"
-fi
+. benches/compare/zkinfer_bin.sh
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 NAMES=("$@")

@@ -10,18 +10,10 @@
 # a download; only `prove` is timed, each in a process of its own.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer-target}"
-export CARGO_INCREMENTAL=0
+. benches/compare/zkinfer_bin.sh
 VENV="$CARGO_TARGET_DIR/ezkl-venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import ezkl" 2>/dev/null || "$VENV/bin/pip" install -q ezkl==23.0.5 onnx numpy
-# ZKINFER=path/to/zkinfer runs another build (a test-profile one, where no release build is at hand)
-if [ -n "${ZKINFER:-}" ]; then
-  ZK="$(realpath "$ZKINFER")"
-else
-  cargo build -q --release -p zkinfer
-  ZK="$CARGO_TARGET_DIR/release/zkinfer"
-fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
