@@ -204,10 +204,7 @@ pub fn plan_decoder_graph(
     let opts = Options {
         input_shapes: Some(vec![vec![1, total]]),
     };
-    let samples: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| s[..s.len().min(total)].to_vec())
-        .collect();
+    let samples: Vec<Vec<f64>> = samples.iter().map(|s| s[..total].to_vec()).collect();
     let imported = import::compile(model, &samples, &opts)
         .map_err(|e| ProverError::artifact(model, e.to_string()))?;
     let vocab = imported
