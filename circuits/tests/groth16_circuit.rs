@@ -7,12 +7,15 @@
 use std::sync::Arc;
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use halo2_proofs::dev::MockProver;
 use halo2curves::ff::Field;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use zkinfer_circuits::graph::{Builder, Model};
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::groth16::{from_ark, to_ark, Groth16Circuit, F};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::ops::{wiring::Reshape, Op};
 
 mod common;
 use common::random_model;
@@ -90,4 +93,48 @@ fn every_sampled_witness_variable_is_bound() {
     );
     assert!(vars.len() >= 2000.min(n));
     assert!(free.is_empty(), "free witness variables: {free:?}");
+}
+
+/// An input declared narrower than int8 (a boolean, an index) is range-checked to its range by
+/// both backends: a value that the commitment binds but the range excludes is refused, where the
+/// same graph with an int8 input computes that statement.
+#[test]
+fn an_input_outside_its_declared_range_is_refused_by_both_backends() {
+    let graph = |min: i64, max: i64| {
+        let mut b = Builder::new("narrow");
+        let x = b.input("b", &[1, 4]);
+        let y = b
+            .node("y", Op::Reshape(Reshape { shape: vec![4] }), &[&x])
+            .unwrap();
+        let mut g = b.graph(&[&y]);
+        (g.inputs[0].min, g.inputs[0].max) = (min, max);
+        Model::new(g).unwrap()
+    };
+    let (narrow, wide) = (graph(0, 1), graph(-128, 127));
+    let w = |v: i64| Witness {
+        rows: vec![vec![1, 0, v, 1]],
+        request_id: Fr::from(4),
+        salt: Fr::from(6),
+    };
+    let wide_plan = Arc::new(Plan::new(wide, 1).unwrap());
+    let plan = Arc::new(Plan::new(narrow.clone(), 1).unwrap());
+    let shape = Arc::new(Shape::new(narrow, 1).unwrap());
+    for (v, ok) in [(1, true), (0, true), (2, false), (5, false), (-1, false)] {
+        let (_, run) = ModelCircuit::prepare(wide_plan.clone(), w(v)).unwrap();
+        let inst = run.statement.instances().to_vec();
+        let circuit = ModelCircuit {
+            plan: plan.clone(),
+            witness: Some(Arc::new(w(v))),
+        };
+        let halo2 = MockProver::run(plan.k, &circuit, vec![inst.clone()])
+            .unwrap()
+            .verify();
+        assert_eq!(halo2.is_ok(), ok, "halo2, value {v}");
+        let (satisfied, publics) = synthesize(Groth16Circuit {
+            shape: shape.clone(),
+            witness: Some(Arc::new(w(v))),
+        });
+        assert_eq!(satisfied, ok, "R1CS, value {v}");
+        assert_eq!(publics, inst);
+    }
 }

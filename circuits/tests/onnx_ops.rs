@@ -7,52 +7,11 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use std::sync::Arc;
-
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use onnx::{float, halo2_accepts, int, ints, Net};
+use onnx::{compiled, float, int, ints, ops, proves, within, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use zkinfer_circuits::graph::Model;
-use zkinfer_circuits::groth16::circuit::Shape;
-use zkinfer_circuits::groth16::{Groth16Circuit, F};
-use zkinfer_circuits::import::{compile, Imported, Options};
+use zkinfer_circuits::import::{compile, Options};
 use zkinfer_circuits::ops::Op;
-
-/// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
-fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
-    let dir = tempfile::tempdir().unwrap();
-    let path = net.write(dir.path(), name);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let samples: Vec<Vec<f64>> = (0..24)
-        .map(|_| (0..size).map(|_| rng.gen_range(-1.0..1.0)).collect())
-        .collect();
-    let imported =
-        compile(&path, &samples, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    proves(&imported.model, &samples[0]);
-    imported
-}
-
-fn ops(i: &Imported) -> Vec<&'static str> {
-    i.model.graph().nodes.iter().map(|n| n.op.name()).collect()
-}
-
-/// Every output within `tol` (real units) of tract's float run.
-fn within(i: &Imported, tol: f64) {
-    for o in &i.accuracy.outputs {
-        assert!(o.max_abs_error <= tol, "{}: {o:?}", i.model.name());
-    }
-}
-
-/// The compiled model on `x` satisfies the halo2 circuit and the R1CS with the same statement.
-fn proves(model: &Model, x: &[f64]) {
-    let w = halo2_accepts(model, x);
-    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
-    let (g16, _) = Groth16Circuit::prepare(shape, w).unwrap();
-    let cs = ConstraintSystem::<F>::new_ref();
-    g16.generate_constraints(cs.clone()).unwrap();
-    assert!(cs.is_satisfied().unwrap(), "{}: R1CS", model.name());
-}
 
 fn normal(rng: &mut ChaCha8Rng, n: usize, s: f32) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-s..s)).collect()

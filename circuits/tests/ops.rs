@@ -9,9 +9,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::graph::{execute, Builder, Tensor};
 use zkinfer_circuits::ops::{
-    add::Add, affine::Affine, clip::Clip, conv::Conv, conv_transpose::ConvTranspose,
-    einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul, piecewise::Piecewise, pool,
-    reduce, relu::Relu, select, wiring, Op,
+    add::Add, affine::Affine, choose, clip::Clip, compare, compare::Cmp, conv::Conv,
+    conv_transpose::ConvTranspose, einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul,
+    piecewise::Piecewise, pool, reduce, relu::Relu, select, wiring, Op,
 };
 
 #[test]
@@ -494,4 +494,70 @@ fn matmuls_of_attention() {
     let shapes: Vec<_> = plans(&model).iter().map(|p| p.shape.freivalds).collect();
     assert!(shapes.contains(&true), "{shapes:?}");
     check(model, 15);
+}
+
+/// Comparisons of two tensors and of a tensor with constants, giving 0/1; picks by those
+/// conditions between two inputs, an input and a constant, and two constants; a condition
+/// that may leave [0, 1] is refused.
+#[test]
+fn comparisons_give_0_or_1_and_choose_picks_by_them() {
+    let mut b = Builder::new("compare");
+    let x = b.input("x", &[1, 2, 4]);
+    let y = b.input("y", &[1, 1, 4]);
+    let cmp = |cmp, k: Option<Tensor<i64>>| Op::Compare(compare::Compare { cmp, k });
+    let lt = b.node("lt", cmp(Cmp::Lt, None), &[&x, &y]).unwrap();
+    let c = b
+        .node("c", Op::Clip(Clip { min: -5, max: 5 }), &[&x])
+        .unwrap();
+    let eq = b.node("eq", cmp(Cmp::Eq, None), &[&x, &c]).unwrap();
+    let ne = b.node("ne", cmp(Cmp::Ne, None), &[&c, &x]).unwrap();
+    let k = Tensor::new(vec![4], vec![0, 127, -128, 3]).unwrap();
+    let ge = b.node("ge", cmp(Cmp::Ge, Some(k.clone())), &[&x]).unwrap();
+    let le = b.node("le", cmp(Cmp::Le, Some(k)), &[&y]).unwrap();
+    let gt = b
+        .node("gt", cmp(Cmp::Gt, Some(Tensor::scalar(-128))), &[&x])
+        .unwrap();
+    let both = b.node("and", Op::Mul(Mul {}), &[&lt, &eq]).unwrap();
+    let choose = |then, otherwise| Op::Choose(choose::Choose { then, otherwise });
+    let min = b.node("min", choose(None, None), &[&lt, &x, &y]).unwrap();
+    let w2 = b.node("w2", choose(Some(-7), None), &[&eq, &y]).unwrap();
+    let w3 = b.node("w3", choose(None, Some(9)), &[&ge, &x]).unwrap();
+    let w4 = b.node("w4", choose(Some(1), Some(-1)), &[&gt]).unwrap();
+    let w5 = b.node("w5", choose(None, None), &[&both, &c, &y]).unwrap();
+    let model = b
+        .finish(&[&lt, &eq, &ne, &ge, &le, &min, &w2, &w3, &w4, &w5])
+        .unwrap();
+    let row = vec![3, -2, 127, -128, 9, 0, 5, -6, 3, 1, 127, 2];
+    let out = execute(&model, &row).unwrap().output();
+    let (xs, ys) = (&row[..8], &row[8..]);
+    let want: Vec<i128> = [
+        (0..8)
+            .map(|i| i64::from(xs[i] < ys[i % 4]))
+            .collect::<Vec<_>>(),
+        xs.iter().map(|v| i64::from((-5..=5).contains(v))).collect(),
+        xs.iter()
+            .map(|v| i64::from(!(-5..=5).contains(v)))
+            .collect(),
+        (0..8)
+            .map(|i| i64::from(xs[i] >= [0, 127, -128, 3][i % 4]))
+            .collect(),
+        (0..4)
+            .map(|i| i64::from(ys[i] <= [0, 127, -128, 3][i]))
+            .collect(),
+        (0..8).map(|i| xs[i].min(ys[i % 4])).collect(),
+    ]
+    .concat()
+    .into_iter()
+    .map(i128::from)
+    .collect();
+    assert_eq!(&out[..want.len()], &want[..]);
+    check(model, 13);
+    let mut b = Builder::new("bad_choose");
+    let x = b.input("x", &[1, 3]);
+    let w = b.node("w", choose(None, None), &[&x, &x, &x]).unwrap();
+    let e = b.finish(&[&w]).err().unwrap().to_string();
+    assert!(
+        e.contains("node `w` (choose)") && e.contains("0 or 1"),
+        "{e}"
+    );
 }

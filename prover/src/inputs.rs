@@ -1,5 +1,5 @@
-//! Input and calibration files: `{"input": [[...], ...]}`, one array of floats per sample (every
-//! model input concatenated), or EZKL's `{"input_data": [[...], ...]}`, one array per model input
+//! Input and calibration files: `{"input": [[...], ...]}`, one array of numbers per sample (every
+//! model input concatenated; booleans may be written `true` / `false`), or EZKL's `{"input_data": [[...], ...]}`, one array per model input
 //! with samples concatenated, so its users' data and calibration files work unchanged. The arrays
 //! are returned as written; the importer lays them out for the model.
 
@@ -23,8 +23,23 @@ pub fn rows_of(path: &Path, bytes: &[u8]) -> Result<Vec<Vec<f64>>, ProverError> 
         .get("input")
         .or_else(|| v.get("input_data"))
         .ok_or_else(|| bad("expected an \"input\" (or EZKL \"input_data\") field".into()))?;
-    let rows: Vec<Vec<f64>> = serde_json::from_value(rows.clone())
-        .map_err(|_| bad("\"input\" must be an array of arrays of numbers".into()))?;
+    // a boolean input's values may be written true / false, as EZKL's files do
+    let value = |v: &Value| v.as_f64().or_else(|| v.as_bool().map(f64::from));
+    let rows: Vec<Vec<f64>> = rows
+        .as_array()
+        .and_then(|rows| {
+            rows.iter()
+                .map(|r| {
+                    r.as_array()?
+                        .iter()
+                        .map(value)
+                        .collect::<Option<Vec<f64>>>()
+                })
+                .collect()
+        })
+        .ok_or_else(|| {
+            bad("\"input\" must be an array of arrays of numbers (or booleans)".into())
+        })?;
     if rows.is_empty() {
         return Err(bad("no input rows".into()));
     }

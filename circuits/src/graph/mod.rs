@@ -242,6 +242,15 @@ impl Model {
         self.kinds.iter().any(Kind::repeats_blocks)
     }
 
+    /// Each input element's declared `[min, max]`, inputs in order, row-major: what the
+    /// circuits range-check, and what every bound of the graph rests on.
+    pub fn input_ranges(&self) -> impl Iterator<Item = (i64, i64)> + Clone + '_ {
+        self.graph
+            .inputs
+            .iter()
+            .flat_map(|i| std::iter::repeat_n((i.min, i.max), tensor::numel(&i.shape)))
+    }
+
     /// Each distinct lookup table (a function table, a softmax's exp table, an embedding keyed
     /// from 0), `(first, values)`,
     /// in the order of the nodes that first use it: the circuit tags tables in this order.

@@ -1,6 +1,6 @@
 //! The Groth16 model circuit: public inputs in statement order (request id, input commitment,
-//! output commitment, n_in, n_out, the output ciphertext), the batch mask, int8 range checks on
-//! every input, the model's graph per row, masked outputs, both commitments computed exactly as
+//! output commitment, n_in, n_out, the output ciphertext), the batch mask, range checks on every
+//! input (int8, or its narrower declared range), the model's graph per row, masked outputs, both commitments computed exactly as
 //! `usage::commit` and the ciphertext as `usage::encrypt` over the output commitment's words.
 
 use std::sync::Arc;
@@ -143,9 +143,18 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
 
         let values = self.known(|w| w.padded_inputs(batch, in_len));
         let mut xs = Vec::with_capacity(batch * in_len);
+        let ranges: Vec<(i64, i64)> = shape.model.input_ranges().collect();
         for i in 0..batch * in_len {
             let x = cs.witness(values.as_ref().map(|v| f64_(v[i])))?;
-            cs.range(&x.scale_add(F::ONE, F::from(BYTE_OFFSET as u64)), 8)?;
+            // int8 as a byte; an input declared narrower to its range, `x - min` and `max - x`
+            match ranges[i % in_len] {
+                (-128, 127) => cs.range(&x.scale_add(F::ONE, F::from(BYTE_OFFSET as u64)), 8)?,
+                (min, max) => {
+                    let b = (64 - (max - min).leading_zeros()).max(1);
+                    cs.range(&x.scale_add(F::ONE, f64_(-min)), b)?;
+                    cs.range(&x.scale_add(-F::ONE, f64_(max)), b)?;
+                }
+            }
             xs.push(x);
         }
         let (_, in_commit) = commit(&cs, [&request_id, &salt, &count], &xs)?;

@@ -1,5 +1,5 @@
 //! The model circuit: the batch mask and count, the input commitment (with range checks on every
-//! input value: int8, or for token ids `[0, max]`), the model's graph per batch row, the masked
+//! input value: to its declared range, within int8, or for token ids `[0, max]`), the model's graph per batch row, the masked
 //! outputs, their commitment and their ciphertext, and the public instances of the usage
 //! statement.
 
@@ -156,8 +156,14 @@ pub fn layout(
     } else {
         let c = commit(cfg, ctx, &head, &inputs, BYTES)?;
         let (xs, in_commit) = (c.cells, c.commitment);
-        for x in &xs {
-            cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
+        // int8 as a byte; an input declared narrower (booleans, an index, a file's grid) to its
+        // range, on which the graph's bounds rest
+        for (x, (min, max)) in xs.iter().zip(model.input_ranges().cycle()) {
+            if (min, max) == (-128, 127) {
+                cfg.range.check(ctx, x, 8, BYTE_OFFSET)?;
+            } else {
+                cfg.range.between(ctx, x, min, max)?;
+            }
         }
         (xs, in_commit)
     };

@@ -39,12 +39,22 @@ pub(crate) fn sentences(e: &TractError) -> String {
 /// The longest part of a tract error message kept, in characters.
 const MAX_CONTEXT: usize = 300;
 
-/// Loads `path` with the given input shapes, f32 or (where `integer`) i64 token ids, typed and
-/// decluttered.
+/// What a graph input holds, from its ONNX element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// Real numbers, run as f32.
+    Real,
+    /// Integers (token ids, indices, integer data), run as i64.
+    Integer,
+    /// Booleans, run as bool; a data file writes them `true` / `false` or 1 / 0.
+    Bool,
+}
+
+/// Loads `path` with the given input shapes and kinds, typed and decluttered.
 pub fn load(
     path: &Path,
     shapes: &[Vec<usize>],
-    integer: &[bool],
+    kinds: &[InputKind],
 ) -> Result<TypedModel, ImportError> {
     // Exporters and quantizers annotate intermediate tensors with a symbolic batch (`N`); those
     // hints contradict the concrete input shape, and tract derives every shape anyway.
@@ -53,10 +63,10 @@ pub fn load(
         .model_for_path(path)
         .map_err(|e| ImportError::Malformed(sentences(&e)))?;
     for (i, s) in shapes.iter().enumerate() {
-        let fact = if integer[i] {
-            i64::fact(s)
-        } else {
-            f32::fact(s)
+        let fact = match kinds[i] {
+            InputKind::Real => f32::fact(s),
+            InputKind::Integer => i64::fact(s),
+            InputKind::Bool => bool::fact(s),
         };
         model = model.with_input_fact(i, fact.into()).map_err(tract_err)?;
     }
@@ -102,12 +112,12 @@ fn unfuse_rms_norm(model: &mut TypedModel) -> TractResult<()> {
     model.compact()
 }
 
-/// Runs `model` on every sample (flat, inputs concatenated; token ids as i64 where `integer`) and
-/// returns, per sample, the values of each of `outlets`.
+/// Runs `model` on every sample (flat, inputs concatenated, each of its kind) and returns, per
+/// sample, the values of each of `outlets`.
 pub fn run(
     model: &TypedModel,
     shapes: &[Vec<usize>],
-    integer: &[bool],
+    kinds: &[InputKind],
     outlets: &[OutletId],
     samples: &[Vec<f64>],
 ) -> Result<Vec<BTreeMap<OutletId, Vec<f64>>>, ImportError> {
@@ -126,17 +136,32 @@ pub fn run(
                 let misfit = |e: tract_ndarray::ShapeError| {
                     ImportError::Calibration(format!("sample does not fit {s:?}: {e}"))
                 };
-                let t = if integer[inputs.len()] {
-                    if let Some(v) = values.iter().find(|v| v.fract() != 0.0) {
+                let k = kinds[inputs.len()];
+                let t = if k != InputKind::Real {
+                    let bad = match k {
+                        InputKind::Bool => values.iter().find(|v| **v != 0.0 && **v != 1.0),
+                        _ => values.iter().find(|v| v.fract() != 0.0),
+                    };
+                    if let Some(v) = bad {
+                        let what = if k == InputKind::Bool {
+                            "a boolean"
+                        } else {
+                            "an integer"
+                        };
                         return Err(ImportError::Calibration(format!(
-                            "token id {v} of input {} is not an integer",
+                            "value {v} of input {} is not {what}",
                             inputs.len()
                         )));
                     }
                     let data: Vec<i64> = values.iter().map(|v| *v as i64).collect();
-                    tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)
+                    let t = tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)
                         .map_err(misfit)?
-                        .into_tensor()
+                        .into_tensor();
+                    if k == InputKind::Bool {
+                        t.cast_to::<bool>().map_err(tract_err)?.into_owned()
+                    } else {
+                        t
+                    }
                 } else {
                     let data: Vec<f32> = values.iter().map(|v| *v as f32).collect();
                     tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)

@@ -171,7 +171,7 @@ impl Unary {
     fn linear_or_compare(self) -> bool {
         matches!(
             self,
-            Unary::Abs | Unary::Neg | Unary::Sign | Unary::LeakyRelu(_)
+            Unary::Abs | Unary::Neg | Unary::Sign | Unary::Not | Unary::LeakyRelu(_)
         )
     }
 

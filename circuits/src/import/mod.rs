@@ -10,7 +10,9 @@ pub mod data;
 pub mod float;
 pub(crate) mod fold;
 pub(crate) mod func;
+pub(crate) mod integer;
 pub(crate) mod linear;
+pub(crate) mod lookup;
 pub(crate) mod mask;
 pub mod proto;
 pub(crate) mod qdq;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto};
 
 use crate::graph::{execute, quantize_input, GraphError, Model};
+use float::InputKind;
 
 /// Why an ONNX file could not be compiled. Messages do not repeat the file's path: callers
 /// name the file once.
@@ -170,16 +173,23 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
         .collect()
 }
 
-/// Whether the model at `path` takes token ids: its one graph input is of an integer type. Such
-/// a model is a decoder candidate whatever its tensors are called; a graph with several inputs
-/// (integer indices beside data, say) is not.
+/// Whether the model at `path` takes token ids: its one graph input is of an integer type and
+/// a Gather reads it as indices (an embedding). Such a model is a decoder candidate whatever its
+/// tensors are called; a graph with several inputs (integer indices beside data, say), or whose
+/// integer input is data, is not.
 pub fn takes_tokens(path: &Path) -> Result<bool, ImportError> {
     let graph = proto::read_graph(path)?;
     let names: Vec<&str> = graph_inputs(&graph)
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    Ok(integer_inputs(&graph, &names) == [true])
+    let gathered = |name: &str| {
+        graph
+            .node
+            .iter()
+            .any(|n| n.op_type == "Gather" && n.input.get(1).is_some_and(|i| i == name))
+    };
+    Ok(input_kinds(&graph, &names) == [InputKind::Integer] && gathered(names[0]))
 }
 
 /// The graph's inputs that are not initializers (older exporters list both).
@@ -196,8 +206,8 @@ fn names_of(named: &[(String, Vec<usize>)]) -> Vec<&str> {
     named.iter().map(|(n, _)| n.as_str()).collect()
 }
 
-/// Whether each named graph input has an integer element type (token ids).
-fn integer_inputs(graph: &tract_onnx::pb::GraphProto, names: &[&str]) -> Vec<bool> {
+/// The kind of each named graph input, from its element type.
+fn input_kinds(graph: &tract_onnx::pb::GraphProto, names: &[&str]) -> Vec<InputKind> {
     use tract_onnx::pb::tensor_proto::DataType;
     names
         .iter()
@@ -206,7 +216,10 @@ fn integer_inputs(graph: &tract_onnx::pb::GraphProto, names: &[&str]) -> Vec<boo
                 let type_proto::Value::TensorType(t) = i.r#type.as_ref()?.value.as_ref()?;
                 Some(t.elem_type)
             });
-            elem.is_some_and(|e| {
+            if elem == Some(DataType::Bool as i32) {
+                return InputKind::Bool;
+            }
+            let integer = elem.is_some_and(|e| {
                 [
                     DataType::Int64,
                     DataType::Int32,
@@ -219,7 +232,12 @@ fn integer_inputs(graph: &tract_onnx::pb::GraphProto, names: &[&str]) -> Vec<boo
                 ]
                 .iter()
                 .any(|d| *d as i32 == e)
-            })
+            });
+            if integer {
+                InputKind::Integer
+            } else {
+                InputKind::Real
+            }
         })
         .collect()
 }
@@ -248,8 +266,8 @@ pub fn compile(path: &Path, arrays: &[Vec<f64>], opts: &Options) -> Result<Impor
         .iter()
         .map(|n| (n.name.clone(), n.op_type.clone()))
         .collect();
-    let integer = integer_inputs(&graph, &names_of(&named));
-    let typed = float::load(path, &shapes, &integer)?;
+    let kinds = input_kinds(&graph, &names_of(&named));
+    let typed = float::load(path, &shapes, &kinds)?;
     let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
     let fg = translate::translate(&typed, &names).map_err(|(node, op, msg)| {
         let (node, op) = onnx_op(&ops, &node).unwrap_or((node, op));
@@ -260,7 +278,7 @@ pub fn compile(path: &Path, arrays: &[Vec<f64>], opts: &Options) -> Result<Impor
     outlets.extend(fg.outputs.iter().copied());
     outlets.sort();
     outlets.dedup();
-    let mut runs = float::run(&typed, &shapes, &integer, &outlets, &samples)?;
+    let mut runs = float::run(&typed, &shapes, &kinds, &outlets, &samples)?;
     for run in &mut runs {
         for (o, v) in run.iter_mut() {
             if let Some((step, z)) = fg.grid.get(o) {

@@ -22,9 +22,7 @@ use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
-use crate::ops::{
-    affine, embed, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, Op,
-};
+use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, Op};
 
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
 pub(crate) const VARIANCE_BITS: u32 = 12;
@@ -51,17 +49,20 @@ pub(crate) fn multiplier(m: f64) -> (i64, u32) {
 
 /// A quantized tensor: its IR name, scale and shape, and the range its integers stay in.
 #[derive(Debug, Clone)]
-struct Q {
-    name: String,
-    scale: f64,
-    shape: Vec<usize>,
-    lo: i64,
-    hi: i64,
+pub(crate) struct Q {
+    pub name: String,
+    pub scale: f64,
+    pub shape: Vec<usize>,
+    pub lo: i64,
+    pub hi: i64,
+    /// Exact integers at scale 1 (booleans, indices, counts): integer arithmetic on them stays
+    /// exact ([`super::integer`]).
+    pub integer: bool,
 }
 
 /// The integer graph being written, and the tensor each tract outlet became.
 #[derive(Default)]
-struct Emit {
+pub(crate) struct Emit {
     nodes: Vec<Node>,
     tensors: BTreeMap<OutletId, Q>,
     /// (tensor, target scale's bits) → its rescaled copy, so a tensor joined twice is
@@ -70,7 +71,14 @@ struct Emit {
 }
 
 impl Emit {
-    fn push(&mut self, name: &str, op: Op, inputs: Vec<String>, shape: &[usize], scale: f64) {
+    pub(crate) fn push(
+        &mut self,
+        name: &str,
+        op: Op,
+        inputs: Vec<String>,
+        shape: &[usize],
+        scale: f64,
+    ) {
         self.nodes.push(Node {
             name: name.to_string(),
             op,
@@ -96,11 +104,12 @@ impl Emit {
             shape: x.shape.clone(),
             lo: min,
             hi: max,
+            integer: false,
         }
     }
 
     /// `ins` at one scale, the coarsest of them: each finer one rescaled down, never clamped.
-    fn align(&mut self, node: &str, ins: &[Q]) -> Vec<Q> {
+    pub(crate) fn align(&mut self, node: &str, ins: &[Q]) -> Vec<Q> {
         let s = ins.iter().map(|q| q.scale).fold(f64::INFINITY, f64::min);
         let mut out = Vec::with_capacity(ins.len());
         for (i, q) in ins.iter().enumerate() {
@@ -124,12 +133,12 @@ impl Emit {
     }
 }
 
-fn names(ins: &[Q]) -> Vec<String> {
+pub(crate) fn names(ins: &[Q]) -> Vec<String> {
     ins.iter().map(|q| q.name.clone()).collect()
 }
 
 /// `v · s` rounded as a clamp bound; an infinite side becomes the widest bound.
-fn bound(v: f64, s: f64) -> i64 {
+pub(crate) fn bound(v: f64, s: f64) -> i64 {
     let m = MAX_CLAMP_ABS as f64;
     (v * s).round().clamp(-m, m) as i64
 }
@@ -167,15 +176,42 @@ pub(crate) fn quantize(
     let mut inputs = Vec::new();
     for input in &fg.inputs {
         let (n, o, shape) = (&input.name, &input.outlet, &input.shape);
-        if input.tokens {
-            let q = token_input(fg, input)?;
+        if input.integer {
+            let readers = || fg.nodes.iter().filter(|r| r.inputs.contains(o));
+            let rows = readers()
+                .filter_map(|r| match &r.op {
+                    FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
+                    _ => None,
+                })
+                .min();
+            let embedded = readers().all(|r| matches!(r.op, FloatOp::Embed { .. }));
+            // token ids where embeddings alone read them; integer data otherwise: 0/1, the rows
+            // of a table it indexes, or int8
+            let (q, tokens) = if embedded && !input.boolean {
+                (token_input(fg, input)?, true)
+            } else {
+                let (lo, hi) = match rows {
+                    _ if input.boolean => (0, 1),
+                    Some(r) if r <= 128 => (0, r - 1),
+                    _ => (-128, 127),
+                };
+                let q = Q {
+                    name: n.clone(),
+                    scale: 1.0,
+                    shape: shape.clone(),
+                    lo,
+                    hi,
+                    integer: true,
+                };
+                (q, false)
+            };
             inputs.push(Input {
                 name: n.clone(),
                 shape: shape.clone(),
                 scale: 1.0,
-                min: 0,
+                min: q.lo,
                 max: q.hi,
-                tokens: true,
+                tokens,
             });
             e.tensors.insert(*o, q);
             continue;
@@ -186,6 +222,7 @@ pub(crate) fn quantize(
             shape: shape.clone(),
             lo: -128,
             hi: 127,
+            integer: false,
         };
         let mut outlet = *o;
         // an input quantized by the file alone is taken on the file's grid
@@ -228,6 +265,18 @@ pub(crate) fn quantize(
                     .ok_or_else(|| bad("reads a tensor that was not translated".into()))
             })
             .collect::<Result<_, _>>()?;
+        if let Some(q) = super::integer::arithmetic(&mut e, fnode, &ins) {
+            e.tensors.insert(fnode.outlet, q);
+            continue;
+        }
+        if fnode.integer && fnode.op.rescaled() {
+            // tract computes it in integers, rounding toward 0, which a rescale does not repeat
+            return Err(bad(
+                "integer arithmetic that is not exact here (only sums, differences and \
+                 products of integers, with whole constants, are)"
+                    .into(),
+            ));
+        }
         if !fnode.op.rescaled() {
             let q = plain(&mut e, fnode, &ins, scale_of(&fnode.outlet)).map_err(bad)?;
             e.tensors.insert(fnode.outlet, q);
@@ -304,6 +353,7 @@ pub(crate) fn quantize(
             shape: fnode.shape.clone(),
             lo: min,
             hi: max,
+            integer: false,
         };
         e.tensors.insert(out.outlet, q);
     }
@@ -323,25 +373,18 @@ pub(crate) fn quantize(
     })
 }
 
-/// A token input: its ids in `[0, rows - 1]` of the smallest embedding that reads it; an
-/// integer input read by anything but embeddings is refused, naming it.
+/// A token input, which embeddings alone read: its ids in `[0, rows - 1]` of the smallest.
 fn token_input(fg: &FloatGraph, input: &super::translate::FloatInput) -> Result<Q, ImportError> {
-    let mut rows = usize::MAX;
-    for n in fg.nodes.iter().filter(|n| n.inputs.contains(&input.outlet)) {
-        match &n.op {
-            FloatOp::Embed { table } => rows = rows.min(table.shape[0]),
-            _ => {
-                return Err(ImportError::Input {
-                    name: input.name.clone(),
-                    msg: format!(
-                        "an integer input is taken as token ids, which only an embedding (Gather \
-                         on a constant table) may read; node `{}` reads it",
-                        n.name
-                    ),
-                })
-            }
-        }
-    }
+    let rows = fg
+        .nodes
+        .iter()
+        .filter(|n| n.inputs.contains(&input.outlet))
+        .filter_map(|n| match &n.op {
+            FloatOp::Embed { table, axis } => Some(table.shape[*axis]),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(usize::MAX);
     if rows == usize::MAX || rows > 1 << crate::usage::TOKEN_BITS {
         return Err(ImportError::Input {
             name: input.name.clone(),
@@ -354,6 +397,7 @@ fn token_input(fg: &FloatGraph, input: &super::translate::FloatInput) -> Result<
         shape: input.shape.clone(),
         lo: 0,
         hi: rows as i64 - 1,
+        integer: true,
     })
 }
 
@@ -384,7 +428,10 @@ fn to_int8(e: &mut Emit, q: &Q) -> String {
 /// a requantization that could not fuse is a rescale of its own; a function's table goes from
 /// its input's scale to `s_out`, the calibrated one of its output).
 fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, String> {
-    let ins = if ins.len() > 1 {
+    if fnode.op.boolean() {
+        return super::integer::quantize(e, fnode, ins);
+    }
+    let ins = if ins.len() > 1 && !matches!(fnode.op, FloatOp::GatherAt { .. }) {
         e.align(&fnode.name, ins)
     } else {
         ins.to_vec()
@@ -460,16 +507,9 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             );
             Op::Table(t)
         }
-        FloatOp::Embed { table } => {
-            // the entries int8 at their own scale, as weights are
-            let s = scale_for(table.data.iter().fold(0.0, |m, v| m.max(v.abs())));
-            let ints = table.map(|v| (v * s).round() as i64);
-            (scale, lo, hi) = (
-                s,
-                *ints.data.iter().min().unwrap_or(&0),
-                *ints.data.iter().max().unwrap_or(&0),
-            );
-            Op::Embed(embed::Embed { table: ints })
+        FloatOp::Embed { table, axis } => return super::lookup::gather(e, fnode, x, table, *axis),
+        FloatOp::GatherAt { axis } => {
+            return super::lookup::gather_elements(e, fnode, x, &ins[1], *axis)
         }
         FloatOp::Select { cond, fill } => {
             let fill = fill.map(|f| bound(f, scale));
@@ -484,6 +524,19 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
         FloatOp::Wire(op) => op.clone(),
         other => unreachable!("{other:?} is rescaled"),
     };
+    // ops that only pick, compare or negate values keep integers integers
+    let keeps = matches!(
+        fnode.op,
+        FloatOp::Wire(_)
+            | FloatOp::MaxPool(_)
+            | FloatOp::ReduceMax(_)
+            | FloatOp::ReduceMin(_)
+            | FloatOp::Extreme { .. }
+            | FloatOp::Neg
+            | FloatOp::Abs
+    );
+    let integer =
+        matches!(fnode.op, FloatOp::ArgMax { .. }) || keeps && ins.iter().all(|q| q.integer);
     e.push(&fnode.name, op, names(&ins), &fnode.shape, scale);
     Ok(Q {
         name: fnode.name.clone(),
@@ -491,6 +544,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
         shape: fnode.shape.clone(),
         lo,
         hi,
+        integer,
     })
 }
 

@@ -26,9 +26,10 @@ use tract_onnx::tract_core::ops::{
 
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
+use super::integer::{self, Logic, Translated};
 use super::{compare, linear, mask, qdq};
 use crate::graph::tensor::Tensor;
-use crate::ops::{pool::Window, reduce::Axes, wiring, Op};
+use crate::ops::{compare::Cmp, pool::Window, reduce::Axes, wiring, Op};
 
 /// A translated op whose constants are still floats.
 #[derive(Debug, Clone)]
@@ -114,13 +115,43 @@ pub(crate) enum FloatOp {
         cond: Tensor<i64>,
         fill: Option<f64>,
     },
-    /// Rows of a constant `[rows, width]` table picked by token ids (Gather of an embedding).
-    Embed { table: Tensor<f64> },
+    /// Entries along axis 0 of a constant table picked by integer indices (Gather of an
+    /// embedding by token ids, of a leaf's value by a tree's computed index).
+    Embed { table: Tensor<f64>, axis: usize },
+    /// `[x ⋈ y]` of two tensors, or of a tensor and the constant `k`, as 0/1 ([`integer`]).
+    Compare { cmp: Cmp, k: Option<Tensor<f64>> },
+    /// Not, And, Or of 0/1 tensors.
+    Logic(Logic),
+    /// `on` where the index equals the position along the new `axis` (of `dim`), `off` elsewhere.
+    OneHot {
+        axis: usize,
+        dim: usize,
+        off: f64,
+        on: f64,
+    },
+    /// `where(cond, a, b)` with a computed 0/1 condition; a constant branch in place of its input.
+    Choose {
+        then: Option<Tensor<f64>>,
+        otherwise: Option<Tensor<f64>>,
+    },
+    /// GatherElements of a computed tensor at computed indices along `axis` ([`super::lookup`]).
+    GatherAt { axis: usize },
     /// A shape op, already in the IR's terms.
     Wire(Op),
 }
 
 impl FloatOp {
+    /// Ops on or into 0/1 tensors, quantized by [`integer`].
+    pub fn boolean(&self) -> bool {
+        matches!(
+            self,
+            FloatOp::Compare { .. }
+                | FloatOp::Logic(_)
+                | FloatOp::OneHot { .. }
+                | FloatOp::Choose { .. }
+        )
+    }
+
     /// Linear ops, products and piecewise slopes end in a rescale back to int8.
     pub fn rescaled(&self) -> bool {
         matches!(
@@ -148,6 +179,8 @@ pub(crate) struct FloatNode {
     pub inputs: Vec<OutletId>,
     pub outlet: OutletId,
     pub shape: Vec<usize>,
+    /// Whether tract types the output as integers (an index, a count), kept exact at scale 1.
+    pub integer: bool,
 }
 
 /// A graph input: its name, outlet and shape, and whether it holds token ids (an integer type).
@@ -156,7 +189,9 @@ pub(crate) struct FloatInput {
     pub name: String,
     pub outlet: OutletId,
     pub shape: Vec<usize>,
-    pub tokens: bool,
+    pub integer: bool,
+    /// Of booleans (0 or 1).
+    pub boolean: bool,
 }
 
 /// The translated graph: sources, nodes in evaluation order, outputs.
@@ -242,14 +277,17 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 .iter()
                 .position(|s| *s == out)
                 .expect("a source is an input");
-            let tokens = model
-                .outlet_fact(out)
-                .is_ok_and(|f| f.datum_type.is_integer());
+            let dt = model.outlet_fact(out).map(|f| f.datum_type).ok();
+            let (integer, boolean) = (
+                dt.is_some_and(|d| d.is_integer()),
+                dt == Some(DatumType::Bool),
+            );
             g.inputs.push(FloatInput {
                 name: names[i].clone(),
                 outlet: out,
                 shape: shape_of(model, out).map_err(err)?,
-                tokens,
+                integer: integer || boolean,
+                boolean,
             });
             continue;
         }
@@ -267,6 +305,17 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             let (op, ins) = r.map_err(&err)?;
             inputs = ins;
             op
+        } else if let Some(r) = integer::translate(model, node, &from) {
+            match r.map_err(&err)? {
+                Translated::Op(op, ins) => {
+                    inputs = ins;
+                    op
+                }
+                Translated::Alias(o) => {
+                    alias.insert(out, o);
+                    continue;
+                }
+            }
         } else if let Some(r) = node.op_as::<Reduce>() {
             let axes = Axes {
                 axes: r.axes.to_vec(),
@@ -447,15 +496,11 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             FloatOp::Wire(Op::Pad(wiring::Pad { pads, value: 0 }))
         } else if let (Some(ga), Some(table)) = (node.op_as::<TGather>(), konst(0)) {
             // a constant table read at computed indices: an embedding
-            if ga.axis != 0 || table.shape.len() != 2 {
-                return Err(err(format!(
-                    "Gather of a constant of shape {:?} along axis {} by computed indices \
-                     (only rows of a 2-d table, axis 0)",
-                    table.shape, ga.axis
-                )));
-            }
             inputs = vec![from[1]];
-            FloatOp::Embed { table }
+            FloatOp::Embed {
+                table,
+                axis: ga.axis,
+            }
         } else if let Some(ga) = node.op_as::<TGather>() {
             let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
             let len = in_shape(0).map_err(&err)?[ga.axis] as i64;
@@ -471,6 +516,12 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 axis: ga.axis,
                 indices,
             }))
+        } else if let Some(ge) = node
+            .op_as::<TGatherElements>()
+            .filter(|_| konst(0).is_none() && konst(1).is_none())
+        {
+            inputs = from.clone();
+            FloatOp::GatherAt { axis: ge.axis }
         } else if let Some(ge) = node.op_as::<TGatherElements>() {
             let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
             let len = in_shape(0).map_err(&err)?[ge.axis] as i64;
@@ -501,15 +552,22 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 "input {i} is a constant where a tensor is expected"
             )));
         }
+        let integer = model
+            .outlet_fact(out)
+            .is_ok_and(|f| f.datum_type.is_integer());
         g.nodes.push(FloatNode {
             name: node.name.clone(),
             op,
             inputs,
             outlet: out,
             shape,
+            integer,
         });
         at.insert(out, g.nodes.len() - 1);
     }
+    // the graph's declared order, which data files follow, not the order tract evaluates them in
+    g.inputs
+        .sort_by_key(|i| sources.iter().position(|s| *s == i.outlet));
     g.outputs = model
         .output_outlets()
         .map_err(|e| (String::new(), String::new(), e.to_string()))?

@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use super::choose::Choice;
+use super::compare::Comparison;
 use super::embed::Embedding;
 use super::instructions::{Block, Instructions};
 use super::matmul::grids;
@@ -102,6 +104,10 @@ pub enum Kind {
     Softmax(Normalise),
     /// The table rows the first input's integers pick, one after another ([`super::embed`]).
     Embed(Embedding),
+    /// Element-wise 0/1 comparisons ([`super::compare`]).
+    Compare(Comparison),
+    /// Element-wise picks between two branches by a 0/1 condition ([`super::choose`]).
+    Choose(Choice),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -196,6 +202,8 @@ impl Kind {
             Kind::Max(s) | Kind::Min(s) => s.len(),
             Kind::Arg { sets, .. } => sets.len(),
             Kind::Piecewise(p) => p.len(),
+            Kind::Compare(c) => c.pairs.len(),
+            Kind::Choose(c) => c.picks.len(),
             Kind::Rescale(_)
             | Kind::Relu
             | Kind::Clamp { .. }
@@ -310,6 +318,8 @@ impl Kind {
                 n.bounds(inputs[0])?
             }
             Kind::Embed(e) => e.bounds(inputs[0])?,
+            Kind::Compare(c) => c.bounds(inputs)?,
+            Kind::Choose(c) => c.bounds(inputs)?,
         })
     }
 
@@ -389,6 +399,8 @@ impl Kind {
                 .collect(),
             Kind::Softmax(n) => n.eval(inputs[0]),
             Kind::Embed(e) => e.eval(inputs[0]),
+            Kind::Compare(c) => Some(c.eval(inputs)),
+            Kind::Choose(c) => c.eval(inputs),
         }
     }
 
@@ -488,6 +500,8 @@ impl Kind {
                 .collect(),
             Kind::Softmax(n) => n.lower(ins, inputs[0], bounds[0]),
             Kind::Embed(e) => e.lower(ins, inputs[0]),
+            Kind::Compare(c) => c.lower(ins, inputs, bounds),
+            Kind::Choose(c) => c.lower(ins, inputs),
         }
     }
 }

@@ -2,14 +2,16 @@
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
 //! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
 //! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
-//! over sets, or rows of an embedding. The reference executor, the bounds and the lowering are written once per kind
+//! over sets, rows of an embedding, 0/1 comparisons, or picks by a 0/1 condition. The reference executor, the bounds and the lowering are written once per kind
 //! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
 //! so an op file holds only its index arithmetic, and what the circuit constrains is, by
 //! construction, what the reference computes.
 
 pub mod add;
 pub mod affine;
+pub mod choose;
 pub mod clip;
+pub mod compare;
 pub mod conv;
 pub mod conv_transpose;
 pub mod einsum;
@@ -103,6 +105,10 @@ pub enum Op {
     /// Wiring: each element from one of two tensors, or a constant, by a constant condition
     /// (Where).
     Select(select::Select),
+    /// `[a ⋈ b]` as 0 or 1, of two tensors or a tensor and a constant (Less, Greater, Equal...).
+    Compare(compare::Compare),
+    /// Each element from one of two branches by a computed 0/1 condition (Where).
+    Choose(choose::Choose),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -162,6 +168,8 @@ impl Op {
             Op::Tile(o) => o,
             Op::GatherElements(o) => o,
             Op::Select(o) => o,
+            Op::Compare(o) => o,
+            Op::Choose(o) => o,
         }
     }
 

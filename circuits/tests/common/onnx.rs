@@ -1,17 +1,23 @@
 //! A small ONNX writer for tests: a graph of named nodes over named tensors, float or int64
 //! initializers, inputs with concrete shapes, and attributes, written with opset 13 unless told
-//! otherwise; and the
-//! halo2 check every compiled test model passes. Each test file uses a part of it.
+//! otherwise; the halo2 check every compiled test model passes, and the compile-and-prove
+//! check of a graph written here on both backends. Each test file uses a part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use halo2_proofs::dev::MockProver;
 use prost::Message;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tract_onnx::pb::{self, attribute_proto::AttributeType};
 use zkinfer_circuits::graph::{quantize_input, Model};
+use zkinfer_circuits::groth16::circuit::Shape;
+use zkinfer_circuits::groth16::{Groth16Circuit, F};
 use zkinfer_circuits::halo2::{ModelCircuit, Plan, Witness};
+use zkinfer_circuits::import::{compile, Imported, Options};
 use zkinfer_circuits::Fr;
 
 /// The compiled `model` on the real sample `x` satisfies its halo2 circuit (MockProver);
@@ -32,6 +38,41 @@ pub fn halo2_accepts(model: &Model, x: &[f64]) -> Witness {
         panic!("{}: {:?}", model.name(), &e[..e.len().min(3)]);
     }
     w
+}
+
+/// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
+pub fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
+    let dir = tempfile::tempdir().unwrap();
+    let path = net.write(dir.path(), name);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let samples: Vec<Vec<f64>> = (0..24)
+        .map(|_| (0..size).map(|_| rng.gen_range(-1.0..1.0)).collect())
+        .collect();
+    let imported =
+        compile(&path, &samples, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    proves(&imported.model, &samples[0]);
+    imported
+}
+
+pub fn ops(i: &Imported) -> Vec<&'static str> {
+    i.model.graph().nodes.iter().map(|n| n.op.name()).collect()
+}
+
+/// Every output within `tol` (real units) of tract's float run.
+pub fn within(i: &Imported, tol: f64) {
+    for o in &i.accuracy.outputs {
+        assert!(o.max_abs_error <= tol, "{}: {o:?}", i.model.name());
+    }
+}
+
+/// The compiled model on `x` satisfies the halo2 circuit and the R1CS with the same statement.
+pub fn proves(model: &Model, x: &[f64]) {
+    let w = halo2_accepts(model, x);
+    let shape = Arc::new(Shape::new(model.clone(), 1).unwrap());
+    let (g16, _) = Groth16Circuit::prepare(shape, w).unwrap();
+    let cs = ConstraintSystem::<F>::new_ref();
+    g16.generate_constraints(cs.clone()).unwrap();
+    assert!(cs.is_satisfied().unwrap(), "{}: R1CS", model.name());
 }
 
 /// An ONNX graph under construction.
@@ -88,6 +129,12 @@ impl Net {
     /// An int64 input (token ids) of shape `dims`.
     pub fn input_i64(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         self.inputs.push(typed_info(name, Some(dims), 7));
+        self
+    }
+
+    /// A boolean input of shape `dims`.
+    pub fn input_bool(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.inputs.push(typed_info(name, Some(dims), 9));
         self
     }
 

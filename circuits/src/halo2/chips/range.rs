@@ -135,12 +135,18 @@ impl RangeConfig {
         )
     }
 
-    /// Constrains `w ∈ [0, max]` for `0 ≤ max < 2^62`: `w` and `w + 2^b - 1 - max` both
-    /// `b`-bit, `b` the width of `max`.
+    /// Constrains `w ∈ [0, max]` for `0 ≤ max < 2^62`.
     pub fn within(&self, ctx: &mut Ctx, w: &Wire, max: i64) -> Result<(), Error> {
-        let b = (64 - max.leading_zeros()).max(1);
-        self.check(ctx, w, b, 0)?;
-        self.check(ctx, w, b, (1i64 << b) - 1 - max)
+        self.between(ctx, w, 0, max)
+    }
+
+    /// Constrains `w ∈ [min, max]` for `min ≤ 0 ≤ max`, `max - min < 2^62`: `w - min` and
+    /// `w - min + 2^b - 1 - (max - min)` both `b`-bit, `b` the width of `max - min`.
+    pub fn between(&self, ctx: &mut Ctx, w: &Wire, min: i64, max: i64) -> Result<(), Error> {
+        let span = max - min;
+        let b = (64 - span.leading_zeros()).max(1);
+        self.check(ctx, w, b, -min)?;
+        self.check(ctx, w, b, (1i64 << b) - 1 - span - min)
     }
 
     /// Constrains `w + offset ∈ [0, 2^bits)`.

@@ -1,0 +1,182 @@
+//! Reads at computed indices. A Gather of a constant table, along any axis, is an embedding
+//! lookup per index (the table's entries int8 at its own scale, as weights are, or exact where
+//! they are whole numbers: a tree's child and feature indices, 0/1 leaves). A GatherElements of a
+//! computed tensor at computed indices (a tree reading the feature each node tests) is, per
+//! output, the sum of the candidates along the axis, each times the 0/1 test that its position
+//! is the index: exact at the data's scale, since exactly one test holds for an index in range.
+
+use super::integer::{whole, MAX_INDEX};
+use super::quantize::{scale_for, Emit, Q};
+use super::translate::FloatNode;
+use crate::graph::tensor::{ravel, strides, unravel, Tensor};
+use crate::ops::clip::MAX_CLAMP_ABS;
+use crate::ops::compare::{Cmp, Compare};
+use crate::ops::reduce::{Axes, ReduceSum};
+use crate::ops::{embed, mul, wiring, Op};
+
+/// `table` gathered along `axis` at the indices `x`: the table's axis moved first and the rest
+/// flattened into rows, one embedding lookup per index, then the rows put in the output's
+/// layout. Entries int8 at the table's own scale, as weights are; an integer table's exact.
+pub(crate) fn gather(
+    e: &mut Emit,
+    fnode: &FloatNode,
+    x: &Q,
+    table: &Tensor<f64>,
+    axis: usize,
+) -> Result<Q, String> {
+    let name = &fnode.name;
+    let moved = axis_first(table, axis);
+    let integer = whole(
+        &table.data,
+        if fnode.integer {
+            MAX_CLAMP_ABS
+        } else {
+            MAX_INDEX
+        },
+    );
+    let (s, ints) = if integer {
+        (1.0, moved.map(|v| *v as i64))
+    } else {
+        let s = scale_for(table.data.iter().fold(0.0, |m, v| m.max(v.abs())));
+        (s, moved.map(|v| libm::round(v * s) as i64))
+    };
+    let rows = ints.shape[0];
+    let rest = ints.shape[1..].to_vec();
+    let width: usize = rest.iter().product();
+    let lo = *ints.data.iter().min().ok_or("an empty table")?;
+    let hi = *ints.data.iter().max().ok_or("an empty table")?;
+    let flat = Tensor::new(vec![rows, width], ints.data).expect("same entries");
+    let mut picked = x.shape.clone();
+    picked.push(width);
+    // the rows in the table's layout: index axes where the gathered axis was
+    let mut steps: Vec<Op> = Vec::new();
+    let mut shape = x.shape.clone();
+    shape.extend(&rest);
+    if shape != picked {
+        steps.push(Op::Reshape(wiring::Reshape {
+            shape: shape.clone(),
+        }));
+    }
+    if axis > 0 {
+        let n = x.shape.len();
+        let perm: Vec<usize> = (n..n + axis)
+            .chain(0..n)
+            .chain(n + axis..n + rest.len())
+            .collect();
+        steps.push(Op::Transpose(wiring::Transpose { perm }));
+    }
+    let mut at = if steps.is_empty() {
+        name.clone()
+    } else {
+        format!("{name}:rows")
+    };
+    let embed = Op::Embed(embed::Embed { table: flat });
+    e.push(&at, embed, vec![x.name.clone()], &picked, s);
+    shape = picked;
+    let last = steps.len();
+    for (i, op) in steps.into_iter().enumerate() {
+        let to = if i + 1 == last {
+            name.clone()
+        } else {
+            format!("{name}:layout{i}")
+        };
+        let out = op.shape(&[&shape]).map_err(|m| format!("{name}: {m}"))?;
+        e.push(&to, op, vec![at], &out, s);
+        (at, shape) = (to, out);
+    }
+    Ok(Q {
+        name: name.clone(),
+        scale: s,
+        shape: fnode.shape.clone(),
+        lo,
+        hi,
+        integer,
+    })
+}
+
+/// `data` gathered element-wise along `axis` at the computed indices `idx` (GatherElements):
+/// `out[p] = data[p with p[axis] = idx[p]]`.
+pub(crate) fn gather_elements(
+    e: &mut Emit,
+    fnode: &FloatNode,
+    data: &Q,
+    idx: &Q,
+    axis: usize,
+) -> Result<Q, String> {
+    let name = &fnode.name;
+    let n = data.shape[axis];
+    if !idx.integer || idx.lo < 0 || idx.hi >= n as i64 {
+        return Err(format!(
+            "indices may reach [{}, {}]; they must be integers in [0, {n})",
+            idx.lo, idx.hi
+        ));
+    }
+    let r = idx.shape.len();
+    // the candidates along a new last axis: idx == j, data with `axis` moved last
+    let mut col = idx.shape.clone();
+    col.push(1);
+    // each step's output from the one input it reshapes or compares
+    let push = |e: &mut Emit, suffix: &str, op: Op, from: (&str, &[usize]), scale: f64| {
+        let to = format!("{name}:{suffix}");
+        let shape = op.shape(&[from.1]).map_err(|m| format!("{name}: {m}"))?;
+        e.push(&to, op, vec![from.0.to_string()], &shape, scale);
+        Ok::<_, String>((to, shape))
+    };
+    let reshape = |shape: Vec<usize>| Op::Reshape(wiring::Reshape { shape });
+    let (c, c_shape) = push(e, "col", reshape(col), (&idx.name, &idx.shape), 1.0)?;
+    let mut at = vec![1; r];
+    at.push(n);
+    let k = Tensor::new(at, (0..n as i64).collect()).expect("n positions");
+    let eq = Op::Compare(Compare {
+        cmp: Cmp::Eq,
+        k: Some(k),
+    });
+    let (hot, hot_shape) = push(e, "hot", eq, (&c, &c_shape), 1.0)?;
+    let mut perm: Vec<usize> = (0..r).filter(|d| *d != axis).collect();
+    perm.push(axis);
+    let t = Op::Transpose(wiring::Transpose { perm });
+    let (moved, moved_shape) = push(e, "moved", t, (&data.name, &data.shape), data.scale)?;
+    let mut unit = moved_shape.clone();
+    unit.insert(axis, 1);
+    let (cand, _) = push(e, "cand", reshape(unit), (&moved, &moved_shape), data.scale)?;
+    let picked = format!("{name}:picked");
+    e.push(
+        &picked,
+        Op::Mul(mul::Mul {}),
+        vec![hot, cand],
+        &hot_shape,
+        data.scale,
+    );
+    let sum = Op::ReduceSum(ReduceSum(Axes {
+        axes: vec![r],
+        keepdims: false,
+    }));
+    e.push(name, sum, vec![picked], &fnode.shape, data.scale);
+    // the bound the graph derives: one candidate in n may be any of the data's values
+    let (lo, hi) = (data.lo.min(0) * n as i64, data.hi.max(0) * n as i64);
+    Ok(Q {
+        name: name.clone(),
+        scale: data.scale,
+        shape: fnode.shape.clone(),
+        lo,
+        hi,
+        integer: data.integer,
+    })
+}
+
+/// `t` with `axis` moved to the front.
+fn axis_first(t: &Tensor<f64>, axis: usize) -> Tensor<f64> {
+    let mut shape = t.shape.clone();
+    let n = shape.remove(axis);
+    shape.insert(0, n);
+    let st = strides(&t.shape);
+    let data = (0..t.data.len())
+        .map(|i| {
+            let mut idx = unravel(i, &shape);
+            let a = idx.remove(0);
+            idx.insert(axis, a);
+            t.data[ravel(&idx, &st)]
+        })
+        .collect();
+    Tensor { shape, data }
+}
