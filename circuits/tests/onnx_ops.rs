@@ -7,7 +7,7 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{compiled, float, int, ints, ops, proves, within, Net};
+use onnx::{compiled, float, int, ints, ops, within, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::import::{compile, Options};
@@ -437,4 +437,51 @@ fn trilu_of_a_computed_tensor_is_a_select_by_the_triangle() {
     let low: Vec<i64> = (0..12).map(|e| i64::from(e % 4 <= e / 4)).collect();
     let up: Vec<i64> = (0..12).map(|e| i64::from(e % 4 > e / 4)).collect();
     assert_eq!(conds, vec![low, up]);
+}
+
+/// Resize in nearest mode, which the IR has no op for, is found by running it to only move
+/// values: a flat gather, wiring with no constraint (tract writes DepthToSpace as reshapes and
+/// a transpose, also wiring).
+#[test]
+fn ops_that_only_move_values_are_found_by_probing() {
+    let mut net = Net::default();
+    net.input("x", &[1, 2, 2, 3])
+        .input("y", &[1, 4, 2, 3])
+        .init("scales", &[4], vec![1.0, 1.0, 2.0, 2.0])
+        .node(
+            "Resize",
+            &["x", "", "scales"],
+            &["up"],
+            vec![onnx::string("mode", "nearest")],
+        )
+        .node("DepthToSpace", &["y"], &["d2s"], vec![int("blocksize", 2)])
+        .output("up")
+        .output("d2s");
+    let i = compiled(&net, "moves", 36, 17);
+    let ops = ops(&i);
+    let wiring = ["reshape", "transpose", "gather_elements"];
+    assert!(
+        ops.contains(&"gather_elements") && ops.iter().all(|o| wiring.contains(o)),
+        "{ops:?}"
+    );
+    // copies of the quantized inputs: off by at most half an input step
+    within(&i, 0.5 / 127.0 + 1e-9);
+}
+
+/// An op that computes is not taken for one that moves values: CumSum's running sums are not
+/// copies of its input's elements, so it stays untranslated and is named.
+#[test]
+fn an_op_that_computes_fails_the_probes_and_is_named() {
+    let mut net = Net::default();
+    net.input("x", &[1, 8])
+        .init_i64("axis", &[], vec![1])
+        .node("CumSum", &["x", "axis"], &["c"], vec![])
+        .output("c");
+    let dir = tempfile::tempdir().unwrap();
+    let path = net.write(dir.path(), "cumsum");
+    let e = compile(&path, &[vec![0.5; 8]], &Options::default())
+        .err()
+        .expect("CumSum refused")
+        .to_string();
+    assert!(e.contains("CumSum") && e.contains("no translation"), "{e}");
 }

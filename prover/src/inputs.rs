@@ -45,3 +45,23 @@ pub fn rows_of(path: &Path, bytes: &[u8]) -> Result<Vec<Vec<f64>>, ProverError> 
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_booleans_are_read_and_anything_else_named() {
+        let p = Path::new("in.json");
+        let rows = rows_of(p, br#"{"input_data": [[true, false, 1], [0.5, -2]]}"#).unwrap();
+        assert_eq!(rows, vec![vec![1.0, 0.0, 1.0], vec![0.5, -2.0]]);
+        for bad in [
+            r#"{"input": [["a"]]}"#,
+            r#"{"input": [1, 2]}"#,
+            r#"{"input": []}"#,
+        ] {
+            let e = rows_of(p, bad.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("in.json") && e.contains("input"), "{e}");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! computed tensor at computed indices (a tree reading the feature each node tests) is, per
 //! output, the sum of the candidates along the axis, each times the 0/1 test that its position
 //! is the index: exact at the data's scale, since exactly one test holds for an index in range.
+//! An op found to only move values ([`super::probe`]) is a flat gather.
 
 use super::integer::{whole, MAX_INDEX};
 use super::quantize::{scale_for, Emit, Q};
@@ -162,6 +163,29 @@ pub(crate) fn gather_elements(
         hi,
         integer: data.integer,
     })
+}
+
+/// The elements of `x` at the flat positions `map`, in `fnode`'s shape: `x` flattened, gathered
+/// along its one axis, reshaped. Wiring only.
+pub(crate) fn remap(e: &mut Emit, fnode: &FloatNode, x: &Q, map: &[usize]) -> Q {
+    let name = &fnode.name;
+    let n: usize = x.shape.iter().product();
+    let (flat, picked) = (format!("{name}:flat"), format!("{name}:picked"));
+    let to_flat = Op::Reshape(wiring::Reshape { shape: vec![1, n] });
+    e.push(&flat, to_flat, vec![x.name.clone()], &[1, n], x.scale);
+    let indices = Tensor::new(vec![1, map.len()], map.iter().map(|i| *i as i64).collect())
+        .expect("one index per output");
+    let gather = Op::GatherElements(wiring::GatherElements { axis: 1, indices });
+    e.push(&picked, gather, vec![flat], &[1, map.len()], x.scale);
+    let back = Op::Reshape(wiring::Reshape {
+        shape: fnode.shape.clone(),
+    });
+    e.push(name, back, vec![picked], &fnode.shape, x.scale);
+    Q {
+        name: name.clone(),
+        shape: fnode.shape.clone(),
+        ..x.clone()
+    }
 }
 
 /// `t` with `axis` moved to the front.

@@ -14,6 +14,7 @@ pub(crate) mod integer;
 pub(crate) mod linear;
 pub(crate) mod lookup;
 pub(crate) mod mask;
+pub(crate) mod probe;
 pub mod proto;
 pub(crate) mod qdq;
 pub(crate) mod quantize;

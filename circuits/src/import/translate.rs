@@ -27,7 +27,7 @@ use tract_onnx::tract_core::ops::{
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
 use super::integer::{self, Logic, Translated};
-use super::{compare, linear, mask, qdq};
+use super::{compare, linear, mask, probe, qdq};
 use crate::graph::tensor::Tensor;
 use crate::ops::{compare::Cmp, pool::Window, reduce::Axes, wiring, Op};
 
@@ -134,6 +134,9 @@ pub(crate) enum FloatOp {
         then: Option<Tensor<f64>>,
         otherwise: Option<Tensor<f64>>,
     },
+    /// Output element `o` is input element `map[o]`: an op found by running it to only move
+    /// values ([`super::probe`]).
+    Remap { map: Vec<usize> },
     /// GatherElements of a computed tensor at computed indices along `axis` ([`super::lookup`]).
     GatherAt { axis: usize },
     /// A shape op, already in the IR's terms.
@@ -541,6 +544,9 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             FloatOp::Wire(Op::Expand(wiring::Expand {
                 shape: shape.clone(),
             }))
+        } else if let Some((at, map)) = probe::moves(model, node) {
+            inputs = vec![from[at]];
+            FloatOp::Remap { map }
         } else {
             return Err(err("no translation for this op".into()));
         };
