@@ -19,7 +19,8 @@ use tract_onnx::tract_core::ops::{
 };
 
 use super::quantize::{bound, scale_for, Emit, Q};
-use super::translate::{const_of, FloatNode, FloatOp};
+use super::translate::{const_of, FloatGraph, FloatInput, FloatNode, FloatOp};
+use super::ImportError;
 use crate::graph::tensor::{broadcast_map, Tensor};
 use crate::ops::compare::Cmp;
 use crate::ops::{add, affine, choose, compare, max, mul, reduce, wiring, Op};
@@ -144,6 +145,63 @@ pub(crate) fn translate(
         )));
     }
     None
+}
+
+/// An integer or boolean graph input: token ids where embeddings alone read it (`true`), and
+/// integer data otherwise, `0/1` for booleans, the rows of a table it indexes, or int8.
+pub(crate) fn input(fg: &FloatGraph, input: &FloatInput) -> Result<(Q, bool), ImportError> {
+    let readers = || fg.nodes.iter().filter(|r| r.inputs.contains(&input.outlet));
+    if readers().all(|r| matches!(r.op, FloatOp::Embed { .. })) && !input.boolean {
+        return Ok((token_input(fg, input)?, true));
+    }
+    let rows = readers()
+        .filter_map(|r| match &r.op {
+            FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
+            _ => None,
+        })
+        .min();
+    let (lo, hi) = match rows {
+        _ if input.boolean => (0, 1),
+        Some(r) if r <= 128 => (0, r - 1),
+        _ => (-128, 127),
+    };
+    let q = Q {
+        name: input.name.clone(),
+        scale: 1.0,
+        shape: input.shape.clone(),
+        lo,
+        hi,
+        integer: true,
+    };
+    Ok((q, false))
+}
+
+/// A token input, which embeddings alone read: its ids in `[0, rows - 1]` of the smallest.
+fn token_input(fg: &FloatGraph, input: &FloatInput) -> Result<Q, ImportError> {
+    let rows = fg
+        .nodes
+        .iter()
+        .filter(|n| n.inputs.contains(&input.outlet))
+        .filter_map(|n| match &n.op {
+            FloatOp::Embed { table, axis } => Some(table.shape[*axis]),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(usize::MAX);
+    if rows == usize::MAX || rows > 1 << crate::usage::TOKEN_BITS {
+        return Err(ImportError::Input {
+            name: input.name.clone(),
+            msg: "token ids must index an embedding of at most 2^16 rows".into(),
+        });
+    }
+    Ok(Q {
+        name: input.name.clone(),
+        scale: 1.0,
+        shape: input.shape.clone(),
+        lo: 0,
+        hi: rows as i64 - 1,
+        integer: true,
+    })
 }
 
 /// The one value of a constant that is the same everywhere.

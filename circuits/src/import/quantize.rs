@@ -177,34 +177,7 @@ pub(crate) fn quantize(
     for input in &fg.inputs {
         let (n, o, shape) = (&input.name, &input.outlet, &input.shape);
         if input.integer {
-            let readers = || fg.nodes.iter().filter(|r| r.inputs.contains(o));
-            let rows = readers()
-                .filter_map(|r| match &r.op {
-                    FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
-                    _ => None,
-                })
-                .min();
-            let embedded = readers().all(|r| matches!(r.op, FloatOp::Embed { .. }));
-            // token ids where embeddings alone read them; integer data otherwise: 0/1, the rows
-            // of a table it indexes, or int8
-            let (q, tokens) = if embedded && !input.boolean {
-                (token_input(fg, input)?, true)
-            } else {
-                let (lo, hi) = match rows {
-                    _ if input.boolean => (0, 1),
-                    Some(r) if r <= 128 => (0, r - 1),
-                    _ => (-128, 127),
-                };
-                let q = Q {
-                    name: n.clone(),
-                    scale: 1.0,
-                    shape: shape.clone(),
-                    lo,
-                    hi,
-                    integer: true,
-                };
-                (q, false)
-            };
+            let (q, tokens) = super::integer::input(fg, input)?;
             inputs.push(Input {
                 name: n.clone(),
                 shape: shape.clone(),
@@ -370,34 +343,6 @@ pub(crate) fn quantize(
         inputs,
         nodes: e.nodes,
         outputs,
-    })
-}
-
-/// A token input, which embeddings alone read: its ids in `[0, rows - 1]` of the smallest.
-fn token_input(fg: &FloatGraph, input: &super::translate::FloatInput) -> Result<Q, ImportError> {
-    let rows = fg
-        .nodes
-        .iter()
-        .filter(|n| n.inputs.contains(&input.outlet))
-        .filter_map(|n| match &n.op {
-            FloatOp::Embed { table, axis } => Some(table.shape[*axis]),
-            _ => None,
-        })
-        .min()
-        .unwrap_or(usize::MAX);
-    if rows == usize::MAX || rows > 1 << crate::usage::TOKEN_BITS {
-        return Err(ImportError::Input {
-            name: input.name.clone(),
-            msg: "token ids must index an embedding of at most 2^16 rows".into(),
-        });
-    }
-    Ok(Q {
-        name: input.name.clone(),
-        scale: 1.0,
-        shape: input.shape.clone(),
-        lo: 0,
-        hi: rows as i64 - 1,
-        integer: true,
     })
 }
 
