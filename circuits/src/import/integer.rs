@@ -467,6 +467,11 @@ pub(crate) fn arithmetic(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Option<Q
     })
 }
 
+/// Whether `op` scales by a fraction: on integers, a Div that tract rounds toward 0.
+pub(crate) fn divides(op: &FloatOp) -> bool {
+    matches!(op, FloatOp::Affine { mul, add } if !whole(mul.data.iter().chain(&add.data), i64::MAX))
+}
+
 /// Widest entry of a table of whole numbers taken as integers (indices, counts, 0/1 leaves):
 /// past it, a real-valued table is quantized as weights are.
 pub(crate) const MAX_INDEX: i64 = 1 << 15;

@@ -242,11 +242,11 @@ pub(crate) fn quantize(
             e.tensors.insert(fnode.outlet, q);
             continue;
         }
-        if fnode.integer && fnode.op.rescaled() {
+        if fnode.integer && super::integer::divides(&fnode.op) {
             // tract computes it in integers, rounding toward 0, which a rescale does not repeat
             return Err(bad(
-                "integer arithmetic that is not exact here (only sums, differences and \
-                 products of integers, with whole constants, are)"
+                "a division of integers (it rounds toward 0; sums, differences and products \
+                 of integers are exact)"
                     .into(),
             ));
         }
