@@ -498,7 +498,8 @@ fn matmuls_of_attention() {
 
 /// Comparisons of two tensors and of a tensor with constants, giving 0/1; picks by those
 /// conditions between two inputs, an input and a constant, and two constants; a condition
-/// that may leave [0, 1] is refused.
+/// that may leave [0, 1] is refused. `check` runs the three-way agreement, the changed-output
+/// refusals and the witness-mutation nets (sampled halo2 cells, every R1CS variable) over it.
 #[test]
 fn comparisons_give_0_or_1_and_choose_picks_by_them() {
     let mut b = Builder::new("compare");
