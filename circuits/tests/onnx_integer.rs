@@ -170,7 +170,8 @@ fn boolean_inputs_keep_their_declared_order() {
 }
 
 /// What cannot be kept exact is refused naming the node: a division of integers (tract rounds
-/// toward 0), GatherElements at indices an input gives (any int8, past the axis).
+/// toward 0), GatherElements at indices an input gives (any int8, past the axis), OneHot of
+/// indices that may be negative (ONNX counts those from the end).
 #[test]
 fn inexact_integer_ops_are_refused_by_node() {
     let mut net = Net::default();
@@ -198,4 +199,14 @@ fn inexact_integer_ops_are_refused_by_node() {
         e.contains("GatherElements") && e.contains("[-128, 127]"),
         "{e}"
     );
+    let mut net = Net::default();
+    net.input_i64("n", &[1, 3])
+        .init_i64("depth", &[], vec![4])
+        .init("onoff", &[2], vec![0.0, 1.0])
+        .node("OneHot", &["n", "depth", "onoff"], &["h"], vec![])
+        .output("h");
+    let e = compile_on(&net, "hot", &[vec![0.0, 3.0, 1.0]])
+        .err()
+        .expect("refused");
+    assert!(e.contains("OneHot") && e.contains("[-128, 127]"), "{e}");
 }

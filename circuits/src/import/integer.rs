@@ -4,8 +4,9 @@
 //! - Comparisons (Less, Greater, LessOrEqual, GreaterOrEqual, Equal), logic (Not, And, Or, Xor),
 //!   OneHot, and Where with a computed condition. A Cast of a boolean to a number, or of an
 //!   integer to a float, is the same tensor.
-//! - Arithmetic that tract types as integers (an offset added to an index, a sum of two
-//!   counts) is exact: no rescale, the range tracked.
+//! - Sums, differences and products of integer tensors with whole constants (an offset added
+//!   to an index, a sum of two counts) are exact: no rescale, the range tracked. A division of
+//!   integers, which tract rounds toward 0, is refused by name.
 //!
 //! Quantized, a comparison with a constant compares integers exactly as the float model compares
 //! the quantized values: `x < t` for `x = q / s` is `q < ⌈t · s⌉`, `x ≤ t` is `q ≤ ⌊t · s⌋`, and
@@ -274,6 +275,13 @@ pub(crate) fn quantize(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, 
         }
         FloatOp::OneHot { axis, dim, off, on } => {
             let x = &ins[0];
+            if !x.integer || x.lo < 0 {
+                // ONNX counts a negative index from the end; only indices in [0, dim) are taken
+                return Err(format!(
+                    "OneHot of indices that may reach [{}, {}] (only integers from 0)",
+                    x.lo, x.hi
+                ));
+            }
             let mut unit = x.shape.clone();
             unit.insert(*axis, 1);
             let col = format!("{name}:col");
