@@ -19,6 +19,7 @@ use tract_onnx::tract_core::ops::{
     array::OneHot, binary::TypedBinOp, cast::Cast, element_wise::ElementWiseOp, logic::Iff,
 };
 
+use super::float::InputKind;
 use super::quantize::{bound, scale_for, Emit, Q};
 use super::translate::{const_of, FloatGraph, FloatInput, FloatNode, FloatOp};
 use super::ImportError;
@@ -148,21 +149,28 @@ pub(crate) fn translate(
     None
 }
 
-/// An integer or boolean graph input: token ids where embeddings alone read it (`true`), and
-/// integer data otherwise, `0/1` for booleans, the rows of a table it indexes, or int8.
+/// An integer or boolean graph input: token ids where embeddings alone read it (`true`), their
+/// range the rows of the smallest; integer data otherwise, `0/1` for booleans, the rows of a
+/// table it indexes, or int8.
 pub(crate) fn input(fg: &FloatGraph, input: &FloatInput) -> Result<(Q, bool), ImportError> {
     let readers = || fg.nodes.iter().filter(|r| r.inputs.contains(&input.outlet));
-    if readers().all(|r| matches!(r.op, FloatOp::Embed { .. })) && !input.boolean {
-        return Ok((token_input(fg, input)?, true));
-    }
     let rows = readers()
         .filter_map(|r| match &r.op {
             FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
             _ => None,
         })
         .min();
+    let boolean = input.kind == InputKind::Bool;
+    let tokens = !boolean && readers().all(|r| matches!(r.op, FloatOp::Embed { .. }));
     let (lo, hi) = match rows {
-        _ if input.boolean => (0, 1),
+        _ if boolean => (0, 1),
+        Some(r) if tokens && r <= 1 << crate::usage::TOKEN_BITS => (0, r - 1),
+        _ if tokens => {
+            return Err(ImportError::Input {
+                name: input.name.clone(),
+                msg: "token ids must index an embedding of at most 2^16 rows".into(),
+            })
+        }
         Some(r) if r <= 128 => (0, r - 1),
         _ => (-128, 127),
     };
@@ -174,35 +182,7 @@ pub(crate) fn input(fg: &FloatGraph, input: &FloatInput) -> Result<(Q, bool), Im
         hi,
         integer: true,
     };
-    Ok((q, false))
-}
-
-/// A token input, which embeddings alone read: its ids in `[0, rows - 1]` of the smallest.
-fn token_input(fg: &FloatGraph, input: &FloatInput) -> Result<Q, ImportError> {
-    let rows = fg
-        .nodes
-        .iter()
-        .filter(|n| n.inputs.contains(&input.outlet))
-        .filter_map(|n| match &n.op {
-            FloatOp::Embed { table, axis } => Some(table.shape[*axis]),
-            _ => None,
-        })
-        .min()
-        .unwrap_or(usize::MAX);
-    if rows == usize::MAX || rows > 1 << crate::usage::TOKEN_BITS {
-        return Err(ImportError::Input {
-            name: input.name.clone(),
-            msg: "token ids must index an embedding of at most 2^16 rows".into(),
-        });
-    }
-    Ok(Q {
-        name: input.name.clone(),
-        scale: 1.0,
-        shape: input.shape.clone(),
-        lo: 0,
-        hi: rows as i64 - 1,
-        integer: true,
-    })
+    Ok((q, tokens))
 }
 
 /// The one value of a constant that is the same everywhere.
@@ -270,8 +250,7 @@ pub(crate) fn quantize(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, 
                 Logic::And => Op::Mul(mul::Mul {}),
                 Logic::Or => Op::Max(max::Max {}),
             };
-            let inputs = ins.iter().map(|q| q.name.clone()).collect();
-            e.push(name, op, inputs, shape, 1.0);
+            e.push(name, op, super::quantize::names(ins), shape, 1.0);
         }
         FloatOp::OneHot { axis, dim, off, on } => {
             let x = &ins[0];
@@ -293,24 +272,18 @@ pub(crate) fn quantize(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Result<Q, 
             at[*axis] = *dim;
             let positions = (0..*dim as i64).map(|j| threshold(Cmp::Eq, j as f64, x));
             let k = Tensor::new(at, positions.collect()).ok_or("a OneHot of no positions")?;
-            let hot = Q {
-                name: col,
-                shape: unit,
-                ..x.clone()
-            };
-            if (*off, *on) == (0.0, 1.0) {
-                let op = Op::Compare(compare::Compare {
-                    cmp: Cmp::Eq,
-                    k: Some(k),
-                });
-                e.push(name, op, vec![hot.name], shape, 1.0);
+            let plain = (*off, *on) == (0.0, 1.0);
+            let eq = if plain {
+                name.clone()
             } else {
-                let eq = format!("{name}:eq");
-                let op = Op::Compare(compare::Compare {
-                    cmp: Cmp::Eq,
-                    k: Some(k),
-                });
-                e.push(&eq, op, vec![hot.name], shape, 1.0);
+                format!("{name}:eq")
+            };
+            let op = Op::Compare(compare::Compare {
+                cmp: Cmp::Eq,
+                k: Some(k),
+            });
+            e.push(&eq, op, vec![col], shape, 1.0);
+            if !plain {
                 let cond = boolean(&eq, shape);
                 let (a, b) = (Tensor::scalar(*on), Tensor::scalar(*off));
                 return constant_branches(e, name, shape, &cond, &a, &b);

@@ -81,9 +81,8 @@ pub(crate) fn gather(
         } else {
             format!("{name}:layout{i}")
         };
-        let out = op.shape(&[&shape]).map_err(|m| format!("{name}: {m}"))?;
-        e.push(&to, op, vec![at], &out, s);
-        (at, shape) = (to, out);
+        shape = e.step(&to, op, (&at, &shape), s)?;
+        at = to;
     }
     Ok(Q {
         name: name.clone(),
@@ -116,15 +115,10 @@ pub(crate) fn gather_elements(
     // the candidates along a new last axis: idx == j, data with `axis` moved last
     let mut col = idx.shape.clone();
     col.push(1);
-    // each step's output from the one input it reshapes or compares
-    let push = |e: &mut Emit, suffix: &str, op: Op, from: (&str, &[usize]), scale: f64| {
-        let to = format!("{name}:{suffix}");
-        let shape = op.shape(&[from.1]).map_err(|m| format!("{name}: {m}"))?;
-        e.push(&to, op, vec![from.0.to_string()], &shape, scale);
-        Ok::<_, String>((to, shape))
-    };
+    let [c, hot, moved, cand, picked] =
+        ["col", "hot", "moved", "cand", "picked"].map(|part| format!("{name}:{part}"));
     let reshape = |shape: Vec<usize>| Op::Reshape(wiring::Reshape { shape });
-    let (c, c_shape) = push(e, "col", reshape(col), (&idx.name, &idx.shape), 1.0)?;
+    let c_shape = e.step(&c, reshape(col), (&idx.name, &idx.shape), 1.0)?;
     let mut at = vec![1; r];
     at.push(n);
     let k = Tensor::new(at, (0..n as i64).collect()).expect("n positions");
@@ -132,22 +126,16 @@ pub(crate) fn gather_elements(
         cmp: Cmp::Eq,
         k: Some(k),
     });
-    let (hot, hot_shape) = push(e, "hot", eq, (&c, &c_shape), 1.0)?;
+    let hot_shape = e.step(&hot, eq, (&c, &c_shape), 1.0)?;
     let mut perm: Vec<usize> = (0..r).filter(|d| *d != axis).collect();
     perm.push(axis);
     let t = Op::Transpose(wiring::Transpose { perm });
-    let (moved, moved_shape) = push(e, "moved", t, (&data.name, &data.shape), data.scale)?;
+    let moved_shape = e.step(&moved, t, (&data.name, &data.shape), data.scale)?;
     let mut unit = moved_shape.clone();
     unit.insert(axis, 1);
-    let (cand, _) = push(e, "cand", reshape(unit), (&moved, &moved_shape), data.scale)?;
-    let picked = format!("{name}:picked");
-    e.push(
-        &picked,
-        Op::Mul(mul::Mul {}),
-        vec![hot, cand],
-        &hot_shape,
-        data.scale,
-    );
+    e.step(&cand, reshape(unit), (&moved, &moved_shape), data.scale)?;
+    let product = Op::Mul(mul::Mul {});
+    e.push(&picked, product, vec![hot, cand], &hot_shape, data.scale);
     let sum = Op::ReduceSum(ReduceSum(Axes {
         axes: vec![r],
         keepdims: false,

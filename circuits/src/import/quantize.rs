@@ -108,6 +108,20 @@ impl Emit {
         }
     }
 
+    /// `op` on the tensor `from` (its name and shape), written as `to`; returns the output
+    /// shape, which the op derives.
+    pub(crate) fn step(
+        &mut self,
+        to: &str,
+        op: Op,
+        from: (&str, &[usize]),
+        scale: f64,
+    ) -> Result<Vec<usize>, String> {
+        let shape = op.shape(&[from.1]).map_err(|m| format!("{to}: {m}"))?;
+        self.push(to, op, vec![from.0.to_string()], &shape, scale);
+        Ok(shape)
+    }
+
     /// `ins` at one scale, the coarsest of them: each finer one rescaled down, never clamped.
     pub(crate) fn align(&mut self, node: &str, ins: &[Q]) -> Vec<Q> {
         let s = ins.iter().map(|q| q.scale).fold(f64::INFINITY, f64::min);
@@ -176,7 +190,7 @@ pub(crate) fn quantize(
     let mut inputs = Vec::new();
     for input in &fg.inputs {
         let (n, o, shape) = (&input.name, &input.outlet, &input.shape);
-        if input.integer {
+        if input.kind != super::float::InputKind::Real {
             let (q, tokens) = super::integer::input(fg, input)?;
             inputs.push(Input {
                 name: n.clone(),

@@ -24,6 +24,7 @@ use tract_onnx::tract_core::ops::{
     source::TypedSource,
 };
 
+use super::float::InputKind;
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
 use super::integer::{self, Logic, Translated};
@@ -115,7 +116,7 @@ pub(crate) enum FloatOp {
         cond: Tensor<i64>,
         fill: Option<f64>,
     },
-    /// Entries along axis 0 of a constant table picked by integer indices (Gather of an
+    /// Entries along `axis` of a constant table picked by integer indices (Gather of an
     /// embedding by token ids, of a leaf's value by a tree's computed index).
     Embed { table: Tensor<f64>, axis: usize },
     /// `[x ⋈ y]` of two tensors, or of a tensor and the constant `k`, as 0/1 ([`integer`]).
@@ -186,15 +187,13 @@ pub(crate) struct FloatNode {
     pub integer: bool,
 }
 
-/// A graph input: its name, outlet and shape, and whether it holds token ids (an integer type).
+/// A graph input: its name, outlet and shape, and what it holds (reals, integers, booleans).
 #[derive(Debug, Clone)]
 pub(crate) struct FloatInput {
     pub name: String,
     pub outlet: OutletId,
     pub shape: Vec<usize>,
-    pub integer: bool,
-    /// Of booleans (0 or 1).
-    pub boolean: bool,
+    pub kind: InputKind,
 }
 
 /// The translated graph: sources, nodes in evaluation order, outputs.
@@ -280,17 +279,16 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 .iter()
                 .position(|s| *s == out)
                 .expect("a source is an input");
-            let dt = model.outlet_fact(out).map(|f| f.datum_type).ok();
-            let (integer, boolean) = (
-                dt.is_some_and(|d| d.is_integer()),
-                dt == Some(DatumType::Bool),
-            );
+            let kind = match model.outlet_fact(out).map(|f| f.datum_type) {
+                Ok(DatumType::Bool) => InputKind::Bool,
+                Ok(d) if d.is_integer() => InputKind::Integer,
+                _ => InputKind::Real,
+            };
             g.inputs.push(FloatInput {
                 name: names[i].clone(),
                 outlet: out,
                 shape: shape_of(model, out).map_err(err)?,
-                integer: integer || boolean,
-                boolean,
+                kind,
             });
             continue;
         }
