@@ -8,14 +8,8 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{compiled, halo2_accepts, int, ops, Net};
-use zkinfer_circuits::import::{compile, Imported, Options};
-
-fn compile_on(net: &Net, name: &str, samples: &[Vec<f64>]) -> Result<Imported, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = net.write(dir.path(), name);
-    compile(&path, samples, &Options::default()).map_err(|e| e.to_string())
-}
+use onnx::{compile_on, compiled, halo2_accepts, int, ops, Net};
+use zkinfer_circuits::import::Imported;
 
 /// Every output exactly as tract computes it.
 fn exact(i: &Imported) {

@@ -7,10 +7,9 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{compiled, float, int, ints, ops, within, Net};
+use onnx::{compile_on, compiled, float, int, ints, ops, within, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use zkinfer_circuits::import::{compile, Options};
 use zkinfer_circuits::ops::Op;
 
 fn normal(rng: &mut ChaCha8Rng, n: usize, s: f32) -> Vec<f32> {
@@ -317,12 +316,9 @@ fn qdq_pair_on_two_grids_is_refused_by_name() {
         .node("QuantizeLinear", &["x", "s1", "z"], &["xq"], vec![])
         .node("DequantizeLinear", &["xq", "s2", "z"], &["y"], vec![])
         .output("y");
-    let dir = tempfile::tempdir().unwrap();
-    let path = net.write(dir.path(), "two_grids");
-    let e = compile(&path, &[vec![0.5; 4]], &Options::default())
+    let e = compile_on(&net, "two_grids", &[vec![0.5; 4]])
         .err()
-        .expect("refused")
-        .to_string();
+        .expect("refused");
     assert!(
         e.contains("another scale or zero point") && e.contains("QuantizeLinear"),
         "{e}"
@@ -477,11 +473,8 @@ fn an_op_that_computes_fails_the_probes_and_is_named() {
         .init_i64("axis", &[], vec![1])
         .node("CumSum", &["x", "axis"], &["c"], vec![])
         .output("c");
-    let dir = tempfile::tempdir().unwrap();
-    let path = net.write(dir.path(), "cumsum");
-    let e = compile(&path, &[vec![0.5; 8]], &Options::default())
+    let e = compile_on(&net, "cumsum", &[vec![0.5; 8]])
         .err()
-        .expect("CumSum refused")
-        .to_string();
+        .expect("CumSum refused");
     assert!(e.contains("CumSum") && e.contains("no translation"), "{e}");
 }

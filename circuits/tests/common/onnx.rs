@@ -40,6 +40,13 @@ pub fn halo2_accepts(model: &Model, x: &[f64]) -> Witness {
     w
 }
 
+/// Compiles `net` on `samples`; the error's message where it is refused.
+pub fn compile_on(net: &Net, name: &str, samples: &[Vec<f64>]) -> Result<Imported, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = net.write(dir.path(), name);
+    compile(&path, samples, &Options::default()).map_err(|e| e.to_string())
+}
+
 /// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
 pub fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
     let dir = tempfile::tempdir().unwrap();
