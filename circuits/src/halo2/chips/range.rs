@@ -1,10 +1,17 @@
 //! Range checks of any width: `w + offset ∈ [0, 2^bits)`. The value is split into limbs of the
-//! circuit's limb width `b` in a lane of its own (running sum `sum_i = limb_i + 2^b · sum_{i+1}`),
-//! each limb looked up as `(width, limb)` in a table holding every `(p, v)` with `v < 2^p`,
-//! `p ≤ b`: the full limbs under width `b`, the top limb under its own width, so one lookup
-//! bounds each limb exactly and a narrow top limb costs no extra row. The width is a fixed
-//! column: on rows without a check it is 0, and the table's only entry of width 0 is `(0, 0)`,
-//! so an unused limb cell is held to 0 rather than left free.
+//! circuit's limb width `b` in a lane of its own, one advice column holding the running sum
+//! `sum_i = limb_i + 2^b · sum_{i+1}` from `sum_0 = w`. The limb is not a cell: each row looks up
+//! `(width, sum + offset − chain · 2^b · sum_next)` in a table holding every `(p, v)` with
+//! `v < 2^p`, `p ≤ b`, where the fixed `chain` is 1 on every row of a check but its last. So the
+//! lookup is the whole constraint: the limbs telescope to `w + offset`, each bounded exactly by
+//! its row's width (the full width `b`, the top limb its own), and a narrow top limb costs no
+//! extra row. On rows without a check the width, offset and chain are 0 and the table's only
+//! entry of width 0 is `(0, 0)`, so an unused sum cell is held to 0 rather than left free.
+//!
+//! The lookup's input is of degree 2, which makes the circuit's degree 5: the quotient keeps its
+//! 4× evaluation domain (one more piece to commit), and each permutation product covers three
+//! columns instead of two. Against a limb column and a gate, a lane saves one advice column (a
+//! commitment, its FFTs and its opening) and two selectors.
 //!
 //! The table has `2^(b+1) − 1` rows, so a plan picks `b` per circuit: wide limbs where range
 //! checks fix `k`, narrow ones where the table would. A circuit may configure several lanes
@@ -12,7 +19,7 @@
 
 use halo2_proofs::circuit::{Layouter, Value};
 use halo2_proofs::plonk::{
-    Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn,
+    Advice, Column, ConstraintSystem, Error, Expression, Fixed, TableColumn,
 };
 use halo2_proofs::poly::Rotation;
 
@@ -31,13 +38,12 @@ pub const MAX_LANES: usize = 3;
 
 #[derive(Debug, Clone)]
 struct Lane {
-    limb: Column<Advice>,
     sum: Column<Advice>,
     offset: Column<Fixed>,
     /// The width each limb is looked up under; 0 on rows without one.
     width: Column<Fixed>,
-    q_sum: Selector,
-    q_last: Selector,
+    /// 1 where the next row holds the rest of this check's running sum.
+    chain: Column<Fixed>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,12 +87,10 @@ impl RangeConfig {
 
     fn lane(meta: &mut ConstraintSystem<Fr>) -> Lane {
         Lane {
-            limb: meta.advice_column(),
             sum: meta.advice_column(),
             offset: meta.fixed_column(),
             width: meta.fixed_column(),
-            q_sum: meta.selector(),
-            q_last: meta.selector(),
+            chain: meta.fixed_column(),
         }
     }
 
@@ -99,21 +103,14 @@ impl RangeConfig {
     ) {
         meta.enable_equality(cfg.sum);
         let base = Expression::Constant(Fr::from(1u64 << bits));
-        meta.create_gate("range", |m| {
-            let limb = m.query_advice(cfg.limb, Rotation::cur());
+        meta.lookup("range limb", |m| {
             let sum = m.query_advice(cfg.sum, Rotation::cur());
             let next = m.query_advice(cfg.sum, Rotation::next());
             let offset = m.query_fixed(cfg.offset, Rotation::cur());
-            vec![
-                m.query_selector(cfg.q_sum)
-                    * (sum.clone() + offset.clone() - limb.clone() - base * next),
-                m.query_selector(cfg.q_last) * (sum + offset - limb),
-            ]
-        });
-        meta.lookup("range limb", |m| {
+            let chain = m.query_fixed(cfg.chain, Rotation::cur());
             vec![
                 (m.query_fixed(cfg.width, Rotation::cur()), width),
-                (m.query_advice(cfg.limb, Rotation::cur()), value),
+                (sum + offset - chain * base * next, value),
             ]
         });
     }
@@ -158,12 +155,11 @@ impl RangeConfig {
         let b = self.bits;
         let (limbs, top) = shape(bits, b);
         let v = w.value.map(|x| x + fr_from_i64(offset));
-        let limb_at = |i: usize| v.map(|x| Fr::from(fr_bits(&x, b * i as u32, b)));
         let start = ctx.range_rows[lane_index];
-        // sum_i = Σ_{j ≥ i} limb_j 2^{b (j - i)}, with sum_0 holding w (the offset is in the gate).
+        // sum_i = Σ_{j ≥ i} limb_j 2^{b (j - i)}, with sum_0 holding w (the offset is added in
+        // the lookup's input).
         for i in 0..limbs {
             let row = start + i;
-            ctx.assign(lane.limb, row, limb_at(i));
             if i == 0 {
                 ctx.copy(lane.sum, row, w);
                 ctx.fixed(lane.offset, row, fr_from_i64(offset));
@@ -177,7 +173,9 @@ impl RangeConfig {
             }
             let last = i + 1 == limbs;
             ctx.fixed(lane.width, row, Fr::from(if last { top } else { b } as u64));
-            ctx.enable(if last { &lane.q_last } else { &lane.q_sum }, row)?;
+            if !last {
+                ctx.fixed(lane.chain, row, Fr::from(1));
+            }
         }
         ctx.range_rows[lane_index] += limbs;
         Ok(())
@@ -227,8 +225,8 @@ mod tests {
     #[test]
     fn every_cell_is_bound() {
         // One limb; two with a narrow top; five (the harness's limbs are the narrowest, 8-bit).
-        assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 2);
-        assert_eq!(cells(check(255, 11, 0), "range"), 1 + 2 * 2);
-        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 5 * 2);
+        assert_eq!(cells(check(-128, 8, 128), "range"), 1 + 1);
+        assert_eq!(cells(check(255, 11, 0), "range"), 1 + 2);
+        assert_eq!(cells(check((1 << 40) - 1, 40, 0), "range"), 1 + 5);
     }
 }
