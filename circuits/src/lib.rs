@@ -18,3 +18,7 @@ pub mod usage;
 pub mod witness;
 
 pub use field::Fr;
+
+/// SHA-256 of this crate's sources and the workspace's `Cargo.lock` (`build.rs`): the circuit
+/// code that keys were made by. Key manifests record it, and keys of other code are not reused.
+pub const CIRCUIT_CODE: &str = env!("ZKINFER_CIRCUIT_CODE");

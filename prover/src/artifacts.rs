@@ -113,6 +113,10 @@ pub struct Manifest {
     pub srs_sha256: String,
     pub vk_sha256: String,
     pub pk_sha256: String,
+    /// The circuit code the keys were made by ([`zkinfer_circuits::CIRCUIT_CODE`]); empty in
+    /// manifests written before it was recorded, whose keys are then made again.
+    #[serde(default)]
+    pub circuit_code: String,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

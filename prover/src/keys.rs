@@ -108,6 +108,7 @@ pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupRep
     if let Ok(old) = dir.manifest() {
         let same = old.model_sha256 == model_sha
             && old.settings_sha256 == settings_sha
+            && old.circuit_code == zkinfer_circuits::CIRCUIT_CODE
             && old.insecure_dev_srs == insecure
             && old.k == k
             && loaded
@@ -149,6 +150,7 @@ pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupRep
         srs_sha256: sha256_hex(&srs_bytes),
         vk_sha256: sha256_hex(&vk),
         pk_sha256: sha256_hex(&pk_bytes),
+        circuit_code: zkinfer_circuits::CIRCUIT_CODE.into(),
     };
     write_atomic(&dir.path(SRS_FILE), &srs_bytes)?;
     write_atomic(&dir.path(VK_FILE), &vk)?;
@@ -172,6 +174,7 @@ pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> 
             .iter()
             .all(|(f, h)| dir.read_checked(f, h).is_ok());
         if old.backend == BackendId::Groth16
+            && old.circuit_code == zkinfer_circuits::CIRCUIT_CODE
             && old.model_sha256 == model_sha
             && old.settings_sha256 == settings_sha
             && intact
@@ -205,6 +208,7 @@ pub(crate) fn setup_groth16(dir: &ModelDir) -> Result<SetupReport, ProverError> 
         srs_sha256: String::new(),
         vk_sha256: sha256_hex(&vk),
         pk_sha256: sha256_hex(&pk_bytes),
+        circuit_code: zkinfer_circuits::CIRCUIT_CODE.into(),
     };
     write_atomic(&dir.path(VK_FILE), &vk)?;
     write_atomic(&dir.path(PK_FILE), &pk_bytes)?;
@@ -250,6 +254,7 @@ pub fn adopt_groth16_vk(dir: &ModelDir, vk: &[u8], setup: &str) -> Result<Manife
         srs_sha256: String::new(),
         vk_sha256: sha256_hex(vk),
         pk_sha256: String::new(),
+        circuit_code: zkinfer_circuits::CIRCUIT_CODE.into(),
     };
     write_atomic(&path, vk)?;
     write_json(&dir.path(MANIFEST_FILE), &manifest)?;
