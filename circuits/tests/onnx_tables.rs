@@ -6,30 +6,17 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{float, halo2_accepts, string, Net};
+use onnx::{compiled_halo2, float, halo2_accepts, ops, string, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use zkinfer_circuits::groth16::circuit::Shape;
 use zkinfer_circuits::halo2::mutation::assert_sample_bound;
 use zkinfer_circuits::halo2::{ModelCircuit, Plan};
-use zkinfer_circuits::import::{compile, Imported, Options};
+use zkinfer_circuits::import::Imported;
 
-/// Compiles `net` on 24 random samples in `[-1, 1]` and proves the first with MockProver.
 fn compiled(net: &Net, name: &str, size: usize) -> Imported {
-    let dir = tempfile::tempdir().unwrap();
-    let path = net.write(dir.path(), name);
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let samples: Vec<Vec<f64>> = (0..24)
-        .map(|_| (0..size).map(|_| rng.gen_range(-1.0..1.0)).collect())
-        .collect();
-    let i = compile(&path, &samples, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    halo2_accepts(&i.model, &samples[0]);
-    i
-}
-
-fn ops(i: &Imported) -> Vec<&'static str> {
-    i.model.graph().nodes.iter().map(|n| n.op.name()).collect()
+    compiled_halo2(net, name, size, 5)
 }
 
 #[test]

@@ -1,16 +1,14 @@
 //! tract's float run: typed with the concrete input shapes, decluttered (constants and shape
 //! arithmetic folded), and run with every translated tensor as an output, so calibration sees
 //! each tensor's real range and accuracy compares against the original model's outputs. The
-//! fused ops tract's declutter makes that the IR proves as their parts (RmsNorm) are split back
-//! into those parts here, before anything reads the model, so calibration and translation see the
-//! same tensors.
+//! recurrences are unrolled ([`super::unroll`]) and the fused ops tract makes that the IR proves
+//! as their parts are split back into those parts ([`super::unfuse`]), before anything reads the
+//! model, so calibration and translation see the same tensors.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::ops::math::{add, mul, rsqrt};
-use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, RmsNorm};
 
 use super::ImportError;
 
@@ -74,42 +72,12 @@ pub fn load(
         .into_typed()
         .and_then(|m| m.into_decluttered())
         .map_err(tract_err)?;
-    unfuse_rms_norm(&mut typed).map_err(tract_err)?;
-    Ok(typed)
-}
-
-/// tract fuses `x · rsqrt(mean(x²) + eps)` (the second half of LayerNormalization, written as
-/// one op or decomposed by an exporter) into one RmsNorm. The IR proves it as a mean of squares,
-/// a table of `rsqrt(v + eps)` and a product, so it is wired back as those ops, each a tensor
-/// tract computes and calibration measures.
-fn unfuse_rms_norm(model: &mut TypedModel) -> TractResult<()> {
-    let fused: Vec<usize> = model
-        .nodes()
-        .iter()
-        .filter(|n| n.op_is::<RmsNorm>())
-        .map(|n| n.id)
-        .collect();
-    for id in fused {
-        let node = model.node(id);
-        let r = node.op_as::<RmsNorm>().expect("an RmsNorm").clone();
-        let (name, inputs) = (node.name.clone(), node.inputs.clone());
-        let rank = model.outlet_fact(inputs[0])?.rank();
-        let mut patch = TypedModelPatch::default();
-        let x = patch.taps(model, &inputs)?[0];
-        let reduce = Reduce {
-            axes: tvec![r.axis],
-            reducer: Reducer::MeanOfSquares,
-        };
-        let ms = patch.wire_node(format!("{name}.mean_sq"), reduce, &[x])?[0];
-        let eps = (*r.eps).clone().broadcast_into_rank(rank)?;
-        let eps = patch.add_const(format!("{name}.eps"), eps)?;
-        let v = patch.wire_node(format!("{name}.add_eps"), add(), &[ms, eps])?[0];
-        let s = patch.wire_node(format!("{name}.rsqrt"), rsqrt(), &[v])?[0];
-        let y = patch.wire_node(format!("{name}.mul"), mul(), &[x, s])?[0];
-        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
-        patch.apply(model)?;
+    // recurrences become plain ops, which a second declutter folds like the rest
+    if super::unroll::scans(&mut typed).map_err(tract_err)? {
+        typed = typed.into_decluttered().map_err(tract_err)?;
     }
-    model.compact()
+    super::unfuse::all(&mut typed).map_err(tract_err)?;
+    Ok(typed)
 }
 
 /// Runs `model` on every sample (flat, inputs concatenated, each of its kind) and returns, per

@@ -19,6 +19,8 @@ pub mod proto;
 pub(crate) mod qdq;
 pub(crate) mod quantize;
 pub(crate) mod translate;
+pub(crate) mod unfuse;
+pub(crate) mod unroll;
 
 use std::collections::BTreeMap;
 use std::path::Path;

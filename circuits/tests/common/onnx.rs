@@ -47,8 +47,9 @@ pub fn compile_on(net: &Net, name: &str, samples: &[Vec<f64>]) -> Result<Importe
     compile(&path, samples, &Options::default()).map_err(|e| e.to_string())
 }
 
-/// Compiles `net` on 24 random samples in `[-1, 1]` of `shape`'s size.
-pub fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
+/// Compiles `net` on 24 random samples in `[-1, 1]` of `size` values; the model and the first
+/// sample.
+fn compiled_on_random(net: &Net, name: &str, size: usize, seed: u64) -> (Imported, Vec<f64>) {
     let dir = tempfile::tempdir().unwrap();
     let path = net.write(dir.path(), name);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -57,7 +58,21 @@ pub fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
         .collect();
     let imported =
         compile(&path, &samples, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    proves(&imported.model, &samples[0]);
+    (imported, samples.into_iter().next().unwrap())
+}
+
+/// Compiles `net` on 24 random samples in `[-1, 1]` of `size` values; the first satisfies both
+/// backends.
+pub fn compiled(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
+    let (imported, x) = compiled_on_random(net, name, size, seed);
+    proves(&imported.model, &x);
+    imported
+}
+
+/// As [`compiled`], for a model with tables: the first sample satisfies the halo2 circuit.
+pub fn compiled_halo2(net: &Net, name: &str, size: usize, seed: u64) -> Imported {
+    let (imported, x) = compiled_on_random(net, name, size, seed);
+    halo2_accepts(&imported.model, &x);
     imported
 }
 
