@@ -1,5 +1,6 @@
 //! Real proofs of the example MLP: a proof verifies; every flipped byte, every changed instance
-//! (also by adding the field modulus) is rejected; setup is deterministic and cached.
+//! (also by adding the field modulus) is rejected; setup is deterministic and cached (keys are
+//! reused only for the same model, settings, SRS and circuit code).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,6 +78,13 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     }
     // cache: a second setup reuses the keys; a corrupt key is regenerated
     assert!(setup(&md, &SrsSource::Dev).unwrap().cached);
+    // keys that other circuit code made (a manifest of another build) are made again
+    let mut m: serde_json::Value = serde_json::from_slice(&bytes(&md, MANIFEST_FILE)).unwrap();
+    assert_eq!(m["circuit_code"], zkinfer_circuits::CIRCUIT_CODE);
+    m["circuit_code"] = "0".repeat(64).into();
+    std::fs::write(md.path(MANIFEST_FILE), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    assert!(!setup(&md, &SrsSource::Dev).unwrap().cached);
+    assert!(bytes(&md, MANIFEST_FILE) == bytes(&md2, MANIFEST_FILE));
 
     let keys = load_prover(&md).unwrap();
     let row = quantize_input(&example_rows("input.json")[0], keys.model()).unwrap();
