@@ -12,6 +12,7 @@ use onnx::{compile_on, compiled_halo2, int, ops, string, within, Net};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::gru_seq::GruSeq;
 use tract_onnx::tract_core::ops::scan::Scan;
 use zkinfer_circuits::import::float::{self, InputKind};
 
@@ -21,7 +22,8 @@ fn unrolls_exactly(net: &Net, name: &str, shape: &[usize]) {
     let dir = tempfile::tempdir().unwrap();
     let path = net.write(dir.path(), name);
     let unrolled = float::load(&path, &[shape.to_vec()], &[InputKind::Real]).unwrap();
-    assert!(!unrolled.nodes().iter().any(|n| n.op_is::<Scan>()));
+    let looping = |n: &TypedNode| n.op_is::<Scan>() || n.op_is::<GruSeq>();
+    assert!(!unrolled.nodes().iter().any(looping));
     let original = tract_onnx::onnx()
         .model_for_path(&path)
         .unwrap()
@@ -29,7 +31,7 @@ fn unrolls_exactly(net: &Net, name: &str, shape: &[usize]) {
         .unwrap()
         .into_typed()
         .unwrap();
-    assert!(original.nodes().iter().any(|n| n.op_is::<Scan>()));
+    assert!(original.nodes().iter().any(looping));
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let n = shape.iter().product();
     let x = Tensor::from_shape(shape, &uniform(&mut rng, n, 1.0)).unwrap();
@@ -97,6 +99,47 @@ fn an_lstm_unrolls_into_one_step_per_time_step() {
     assert_eq!(tables, 4 * 5, "{ops:?}");
     assert_eq!(i.model.output_shapes(), [&[4, 1, 1, 3][..], &[1, 1, 3]]);
     within(&i, 0.06);
+}
+
+/// A GRU of `hidden` units over `steps` steps of `width` features (batch 1), with biases, and
+/// these attributes.
+fn gru(steps: i64, width: i64, hidden: i64, attrs: Vec<tract_onnx::pb::AttributeProto>) -> Net {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let h = hidden as usize;
+    let mut net = Net::default();
+    let mut attrs = attrs;
+    attrs.push(int("hidden_size", hidden));
+    net.input("x", &[steps, 1, width])
+        .init(
+            "w",
+            &[1, 3 * hidden, width],
+            uniform(&mut rng, 3 * h * width as usize, 0.6),
+        )
+        .init(
+            "r",
+            &[1, 3 * hidden, hidden],
+            uniform(&mut rng, 3 * h * h, 0.6),
+        )
+        .init("b", &[1, 6 * hidden], uniform(&mut rng, 6 * h, 0.3))
+        .node("GRU", &["x", "w", "r", "b"], &["y", "y_h"], attrs);
+    net
+}
+
+#[test]
+fn a_gru_as_torch_exports_it_is_split_into_its_gates() {
+    // torch writes linear_before_reset = 1, which tract runs as a loop of one fused op per step
+    // up to 3 steps and as one fused op over the whole sequence from 4 on
+    for (steps, direction) in [(3, "forward"), (5, "forward"), (5, "reverse")] {
+        let attrs = vec![
+            int("linear_before_reset", 1),
+            string("direction", direction),
+        ];
+        let mut net = gru(steps, 2, 3, attrs);
+        net.output("y").output("y_h");
+        unrolls_exactly(&net, "torch_gru", &[steps as usize, 1, 2]);
+        let i = compiled_halo2(&net, "torch_gru", 2 * steps as usize, 23);
+        within(&i, 0.05);
+    }
 }
 
 #[test]

@@ -82,7 +82,11 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
     let mut m: serde_json::Value = serde_json::from_slice(&bytes(&md, MANIFEST_FILE)).unwrap();
     assert_eq!(m["circuit_code"], zkinfer_circuits::CIRCUIT_CODE);
     m["circuit_code"] = "0".repeat(64).into();
-    std::fs::write(md.path(MANIFEST_FILE), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    std::fs::write(
+        md.path(MANIFEST_FILE),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
     assert!(!setup(&md, &SrsSource::Dev).unwrap().cached);
     assert!(bytes(&md, MANIFEST_FILE) == bytes(&md2, MANIFEST_FILE));
 
