@@ -444,6 +444,14 @@ impl ProvingBackend for Groth16ProverKeys {
 /// The manifest, once the model and settings files still hash to what it records.
 fn checked_manifest(dir: &ModelDir) -> Result<Manifest, ProverError> {
     let manifest = dir.manifest()?;
+    // a proving key of other circuit code proves a circuit this build does not verify
+    if manifest.circuit_code != zkinfer_circuits::CIRCUIT_CODE {
+        return Err(ProverError::artifact(
+            &dir.path(MANIFEST_FILE),
+            "the keys were made by another version of zkinfer's circuits: run `zkinfer setup` \
+             again",
+        ));
+    }
     for (file, want) in [
         (MODEL_FILE, &manifest.model_sha256),
         (SETTINGS_FILE, &manifest.settings_sha256),

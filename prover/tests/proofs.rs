@@ -87,6 +87,14 @@ fn proofs_verify_only_untampered_and_setup_is_reproducible() {
         serde_json::to_vec_pretty(&m).unwrap(),
     )
     .unwrap();
+    let err = load_prover(&md)
+        .err()
+        .expect("stale keys refused")
+        .to_string();
+    assert!(
+        err.contains("another version") && err.contains("setup"),
+        "{err}"
+    );
     assert!(!setup(&md, &SrsSource::Dev).unwrap().cached);
     assert!(bytes(&md, MANIFEST_FILE) == bytes(&md2, MANIFEST_FILE));
 
