@@ -144,29 +144,8 @@ fn a_gru_as_torch_exports_it_is_split_into_its_gates() {
 
 #[test]
 fn a_reverse_gru_walks_the_sequence_from_its_end() {
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let (steps, width, hidden) = (3i64, 2i64, 2i64);
-    let h = hidden as usize;
-    let mut net = Net::default();
-    net.input("x", &[steps, 1, width])
-        .init(
-            "w",
-            &[1, 3 * hidden, width],
-            uniform(&mut rng, 3 * h * width as usize, 0.6),
-        )
-        .init(
-            "r",
-            &[1, 3 * hidden, hidden],
-            uniform(&mut rng, 3 * h * h, 0.6),
-        )
-        .init("b", &[1, 6 * hidden], uniform(&mut rng, 6 * h, 0.3))
-        .node(
-            "GRU",
-            &["x", "w", "r", "b"],
-            &["y"],
-            vec![int("hidden_size", hidden), string("direction", "reverse")],
-        )
-        .output("y");
+    let mut net = gru(3, 2, 2, vec![string("direction", "reverse")]);
+    net.output("y");
     unrolls_exactly(&net, "gru", &[3, 1, 2]);
     let i = compiled_halo2(&net, "gru", 6, 22);
     assert_eq!(i.model.output_shapes(), [&[3, 1, 1, 2][..]]);

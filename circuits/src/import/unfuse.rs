@@ -19,64 +19,90 @@ pub(crate) fn all(model: &mut TypedModel) -> TractResult<()> {
     unfuse_gru_cell(model)
 }
 
-/// The nodes of `model` whose op is `O`.
-fn fused<O: TypedOp>(model: &TypedModel) -> Vec<usize> {
-    model
+/// A fused op's replacement under construction: a patch whose parts are named after the node.
+struct Parts {
+    patch: TypedModelPatch,
+    name: String,
+}
+
+impl Parts {
+    fn wire(
+        &mut self,
+        what: &str,
+        op: impl Into<Box<dyn TypedOp>>,
+        from: &[OutletId],
+    ) -> TractResult<OutletId> {
+        Ok(self
+            .patch
+            .wire_node(format!("{}.{what}", self.name), op, from)?[0])
+    }
+}
+
+/// Replaces every node of op `O` in `model` by the parts `build` wires from the node's inputs
+/// (given with their ranks): one outlet for each of the node's outputs.
+fn split<O: TypedOp + Clone>(
+    model: &mut TypedModel,
+    build: impl Fn(&O, &mut Parts, &[OutletId], &[usize]) -> TractResult<Vec<OutletId>>,
+) -> TractResult<()> {
+    let ids: Vec<usize> = model
         .nodes()
         .iter()
         .filter(|n| n.op_is::<O>())
         .map(|n| n.id)
-        .collect()
+        .collect();
+    for id in ids {
+        let node = model.node(id);
+        let op = node.op_as::<O>().expect("a node of this op").clone();
+        let ranks = node
+            .inputs
+            .iter()
+            .map(|i| Ok(model.outlet_fact(*i)?.rank()))
+            .collect::<TractResult<Vec<usize>>>()?;
+        let mut parts = Parts {
+            patch: TypedModelPatch::default(),
+            name: node.name.clone(),
+        };
+        let taps = parts.patch.taps(model, &node.inputs)?;
+        let outs = build(&op, &mut parts, &taps, &ranks)?;
+        for (slot, o) in outs.into_iter().enumerate() {
+            parts
+                .patch
+                .shunt_outside(model, OutletId::new(id, slot), o)?;
+        }
+        parts.patch.apply(model)?;
+    }
+    model.compact()
 }
 
 /// tract fuses `x · rsqrt(mean(x²) + eps)` (the second half of LayerNormalization, written as
 /// one op or decomposed by an exporter) into one RmsNorm. The IR proves it as a mean of squares,
-/// a table of `rsqrt(v + eps)` and a product, so it is wired back as those ops, each a tensor
-/// tract computes and calibration measures.
+/// a table of `rsqrt(v + eps)` and a product, so it is wired back as those ops.
 fn unfuse_rms_norm(model: &mut TypedModel) -> TractResult<()> {
-    for id in fused::<RmsNorm>(model) {
-        let node = model.node(id);
-        let r = node.op_as::<RmsNorm>().expect("an RmsNorm").clone();
-        let (name, inputs) = (node.name.clone(), node.inputs.clone());
-        let rank = model.outlet_fact(inputs[0])?.rank();
-        let mut patch = TypedModelPatch::default();
-        let x = patch.taps(model, &inputs)?[0];
+    split::<RmsNorm>(model, |r, p, x, ranks| {
         let reduce = Reduce {
             axes: tvec![r.axis],
             reducer: Reducer::MeanOfSquares,
         };
-        let ms = patch.wire_node(format!("{name}.mean_sq"), reduce, &[x])?[0];
-        let eps = (*r.eps).clone().broadcast_into_rank(rank)?;
-        let eps = patch.add_const(format!("{name}.eps"), eps)?;
-        let v = patch.wire_node(format!("{name}.add_eps"), add(), &[ms, eps])?[0];
-        let s = patch.wire_node(format!("{name}.rsqrt"), rsqrt(), &[v])?[0];
-        let y = patch.wire_node(format!("{name}.mul"), mul(), &[x, s])?[0];
-        patch.shunt_outside(model, OutletId::new(id, 0), y)?;
-        patch.apply(model)?;
-    }
-    model.compact()
+        let ms = p.wire("mean_sq", reduce, &[x[0]])?;
+        let eps = (*r.eps).clone().broadcast_into_rank(ranks[0])?;
+        let eps = p.patch.add_const(format!("{}.eps", p.name), eps)?;
+        let v = p.wire("add_eps", add(), &[ms, eps])?;
+        let s = p.wire("rsqrt", rsqrt(), &[v])?;
+        Ok(vec![p.wire("mul", mul(), &[x[0], s])?])
+    })
 }
 
 /// An LSTM step's epilogue, from its gates' pre-activations `[.., 4h]` (ONNX's order: input,
 /// output, forget, cell) and the previous cell state: `C = σ(f)·C₋₁ + σ(i)·tanh(c)` and
 /// `H = σ(o)·tanh(C)`, outputs `(H, C)`.
 fn unfuse_lstm_cell(model: &mut TypedModel) -> TractResult<()> {
-    for id in fused::<LstmEpilogue>(model) {
-        let node = model.node(id);
-        let h = node
-            .op_as::<LstmEpilogue>()
-            .expect("an LstmEpilogue")
-            .hidden;
-        let (name, inputs) = (node.name.clone(), node.inputs.clone());
-        let axis = model.outlet_fact(inputs[0])?.rank() - 1;
-        let mut patch = TypedModelPatch::default();
-        let taps = patch.taps(model, &inputs)?;
-        let (pre, c_prev) = (taps[0], taps[1]);
+    split::<LstmEpilogue>(model, |op, p, x, ranks| {
+        let (h, axis) = (op.hidden, ranks[0] - 1);
         let mut gate = |g: usize, what: &str| -> TractResult<OutletId> {
             let slice = Slice::new(axis, g * h, (g + 1) * h);
-            let x = patch.wire_node(format!("{name}.{what}_pre"), slice, &[pre])?[0];
+            let pre = p.wire(&format!("{what}_pre"), slice, &[x[0]])?;
             let f = if what == "cell" { tanh() } else { sigmoid() };
-            Ok(patch.wire_node(format!("{name}.{what}"), f, &[x])?[0])
+            p.wire(what, f, &[pre])
         };
         let (i, o, f, c) = (
             gate(0, "in")?,
@@ -84,16 +110,12 @@ fn unfuse_lstm_cell(model: &mut TypedModel) -> TractResult<()> {
             gate(2, "forget")?,
             gate(3, "cell")?,
         );
-        let kept = patch.wire_node(format!("{name}.kept"), mul(), &[f, c_prev])?[0];
-        let new = patch.wire_node(format!("{name}.new"), mul(), &[i, c])?[0];
-        let ct = patch.wire_node(format!("{name}.c"), add(), &[kept, new])?[0];
-        let squashed = patch.wire_node(format!("{name}.c_tanh"), tanh(), &[ct])?[0];
-        let ht = patch.wire_node(format!("{name}.h"), mul(), &[o, squashed])?[0];
-        patch.shunt_outside(model, OutletId::new(id, 0), ht)?;
-        patch.shunt_outside(model, OutletId::new(id, 1), ct)?;
-        patch.apply(model)?;
-    }
-    model.compact()
+        let kept = p.wire("kept", mul(), &[f, x[1]])?;
+        let new = p.wire("new", mul(), &[i, c])?;
+        let ct = p.wire("c", add(), &[kept, new])?;
+        let squashed = p.wire("c_tanh", tanh(), &[ct])?;
+        Ok(vec![p.wire("h", mul(), &[o, squashed])?, ct])
+    })
 }
 
 /// A GRU step's epilogue (ONNX's `linear_before_reset`), from `xh = Xt·Wᵀ + Wb` and
@@ -101,35 +123,23 @@ fn unfuse_lstm_cell(model: &mut TypedModel) -> TractResult<()> {
 /// previous state: `z = σ(xh_z + rh_z)`, `r = σ(xh_r + rh_r)`, `n = tanh(xh_h + r·rh_h)` and
 /// `H = n + z·(H₋₁ − n)`.
 fn unfuse_gru_cell(model: &mut TypedModel) -> TractResult<()> {
-    for id in fused::<GruEpilogue>(model) {
-        let node = model.node(id);
-        let h = node.op_as::<GruEpilogue>().expect("a GruEpilogue").hidden;
-        let (name, inputs) = (node.name.clone(), node.inputs.clone());
-        let axis = model.outlet_fact(inputs[0])?.rank() - 1;
-        let mut patch = TypedModelPatch::default();
-        let taps = patch.taps(model, &inputs)?;
-        let (xh, rh, h_prev) = (taps[0], taps[1], taps[2]);
-        let mut part = |x: OutletId, g: usize, what: &str| -> TractResult<OutletId> {
-            let slice = Slice::new(axis, g * h, (g + 1) * h);
-            Ok(patch.wire_node(format!("{name}.{what}"), slice, &[x])?[0])
+    split::<GruEpilogue>(model, |op, p, x, ranks| {
+        let (h, axis) = (op.hidden, ranks[0] - 1);
+        let (xh, rh, h_prev) = (x[0], x[1], x[2]);
+        let mut part = |from: OutletId, g: usize, what: &str| {
+            p.wire(what, Slice::new(axis, g * h, (g + 1) * h), &[from])
         };
         let (xz, xr, xn) = (part(xh, 0, "xz")?, part(xh, 1, "xr")?, part(xh, 2, "xn")?);
         let (rz, rr, rn) = (part(rh, 0, "rz")?, part(rh, 1, "rr")?, part(rh, 2, "rn")?);
-        let mut wire = |what: &str, op: Box<dyn TypedOp>, from: &[OutletId]| {
-            Ok::<_, TractError>(patch.wire_node(format!("{name}.{what}"), op, from)?[0])
-        };
-        let z = wire("z_pre", Box::new(add()), &[xz, rz])?;
-        let z = wire("z", Box::new(sigmoid()), &[z])?;
-        let r = wire("r_pre", Box::new(add()), &[xr, rr])?;
-        let r = wire("r", Box::new(sigmoid()), &[r])?;
-        let reset = wire("reset", Box::new(mul()), &[r, rn])?;
-        let n = wire("n_pre", Box::new(add()), &[xn, reset])?;
-        let n = wire("n", Box::new(tanh()), &[n])?;
-        let back = wire("back", Box::new(sub()), &[h_prev, n])?;
-        let kept = wire("kept", Box::new(mul()), &[z, back])?;
-        let ht = wire("h", Box::new(add()), &[n, kept])?;
-        patch.shunt_outside(model, OutletId::new(id, 0), ht)?;
-        patch.apply(model)?;
-    }
-    model.compact()
+        let z = p.wire("z_pre", add(), &[xz, rz])?;
+        let z = p.wire("z", sigmoid(), &[z])?;
+        let r = p.wire("r_pre", add(), &[xr, rr])?;
+        let r = p.wire("r", sigmoid(), &[r])?;
+        let reset = p.wire("reset", mul(), &[r, rn])?;
+        let n = p.wire("n_pre", add(), &[xn, reset])?;
+        let n = p.wire("n", tanh(), &[n])?;
+        let back = p.wire("back", sub(), &[h_prev, n])?;
+        let kept = p.wire("kept", mul(), &[z, back])?;
+        Ok(vec![p.wire("h", add(), &[n, kept])?])
+    })
 }
