@@ -60,30 +60,47 @@ fn uniform(rng: &mut ChaCha8Rng, n: usize, s: f32) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-s..s)).collect()
 }
 
-/// An LSTM of `hidden` units over `steps` steps of `width` features (batch 1), with biases.
-fn lstm(steps: i64, width: i64, hidden: i64, seed: u64) -> Net {
+/// An ONNX recurrence `op` of `gates` gates and `hidden` units over `steps` steps of `width`
+/// features (batch 1), with biases, random weights from `seed`, and these attributes.
+fn recurrent(
+    op: &str,
+    gates: i64,
+    (steps, width, hidden): (i64, i64, i64),
+    seed: u64,
+    mut attrs: Vec<tract_onnx::pb::AttributeProto>,
+) -> Net {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let h = hidden as usize;
+    let (g, h) = (gates as usize, hidden as usize);
+    attrs.push(int("hidden_size", hidden));
     let mut net = Net::default();
     net.input("x", &[steps, 1, width])
         .init(
             "w",
-            &[1, 4 * hidden, width],
-            uniform(&mut rng, 4 * h * width as usize, 0.6),
+            &[1, gates * hidden, width],
+            uniform(&mut rng, g * h * width as usize, 0.6),
         )
         .init(
             "r",
-            &[1, 4 * hidden, hidden],
-            uniform(&mut rng, 4 * h * h, 0.6),
+            &[1, gates * hidden, hidden],
+            uniform(&mut rng, g * h * h, 0.6),
         )
-        .init("b", &[1, 8 * hidden], uniform(&mut rng, 8 * h, 0.3))
-        .node(
-            "LSTM",
-            &["x", "w", "r", "b"],
-            &["y", "y_h"],
-            vec![int("hidden_size", hidden)],
-        );
+        .init(
+            "b",
+            &[1, 2 * gates * hidden],
+            uniform(&mut rng, 2 * g * h, 0.3),
+        )
+        .node(op, &["x", "w", "r", "b"], &["y", "y_h"], attrs);
     net
+}
+
+/// An LSTM of `hidden` units over `steps` steps of `width` features.
+fn lstm(steps: i64, width: i64, hidden: i64, seed: u64) -> Net {
+    recurrent("LSTM", 4, (steps, width, hidden), seed, vec![])
+}
+
+/// A GRU of `hidden` units over `steps` steps of `width` features, with these attributes.
+fn gru(steps: i64, width: i64, hidden: i64, attrs: Vec<tract_onnx::pb::AttributeProto>) -> Net {
+    recurrent("GRU", 3, (steps, width, hidden), 2, attrs)
 }
 
 #[test]
@@ -99,30 +116,6 @@ fn an_lstm_unrolls_into_one_step_per_time_step() {
     assert_eq!(tables, 4 * 5, "{ops:?}");
     assert_eq!(i.model.output_shapes(), [&[4, 1, 1, 3][..], &[1, 1, 3]]);
     within(&i, 0.06);
-}
-
-/// A GRU of `hidden` units over `steps` steps of `width` features (batch 1), with biases, and
-/// these attributes.
-fn gru(steps: i64, width: i64, hidden: i64, attrs: Vec<tract_onnx::pb::AttributeProto>) -> Net {
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let h = hidden as usize;
-    let mut net = Net::default();
-    let mut attrs = attrs;
-    attrs.push(int("hidden_size", hidden));
-    net.input("x", &[steps, 1, width])
-        .init(
-            "w",
-            &[1, 3 * hidden, width],
-            uniform(&mut rng, 3 * h * width as usize, 0.6),
-        )
-        .init(
-            "r",
-            &[1, 3 * hidden, hidden],
-            uniform(&mut rng, 3 * h * h, 0.6),
-        )
-        .init("b", &[1, 6 * hidden], uniform(&mut rng, 6 * h, 0.3))
-        .node("GRU", &["x", "w", "r", "b"], &["y", "y_h"], attrs);
-    net
 }
 
 #[test]
