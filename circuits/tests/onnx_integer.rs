@@ -8,7 +8,7 @@
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{compile_on, compiled, halo2_accepts, int, ops, Net};
+use onnx::{compile_on, compiled, halo2_accepts, int, ops, proves, string, Net};
 use zkinfer_circuits::import::Imported;
 
 /// Every output exactly as tract computes it.
@@ -163,22 +163,62 @@ fn boolean_inputs_keep_their_declared_order() {
     assert!(e.contains("value 2 of input 1 is not a boolean"), "{e}");
 }
 
-/// What cannot be kept exact is refused naming the node: a division of integers (tract rounds
-/// toward 0), GatherElements at indices an input gives (any int8, past the axis), OneHot of
+/// Quotients of integers by constants are tract's exactly: Div rounds toward 0 (by 3, by -3
+/// broadcast per column), ShiftRight down, and a Mul by 2 (which tract turns into a ShiftLeft) is
+/// a product; both backends accept the compiled model on negative, positive and extreme values.
+#[test]
+fn quotients_of_integers_are_exact() {
+    let mut net = Net::default();
+    net.input_i64("n", &[1, 4])
+        .init_i64("by", &[4], vec![3, -3, 3, -3])
+        .init_i64("one", &[], vec![1])
+        .init_i64("two", &[], vec![2])
+        .node("Div", &["n", "by"], &["q"], vec![])
+        .node(
+            "BitShift",
+            &["n", "one"],
+            &["h"],
+            vec![string("direction", "RIGHT")],
+        )
+        .node("Mul", &["q", "two"], &["m"], vec![])
+        .node("Cast", &["m"], &["mf"], vec![int("to", 1)])
+        .node("Cast", &["h"], &["hf"], vec![int("to", 1)])
+        .output("mf")
+        .output("hf");
+    let samples = [
+        vec![1.0, 5.0, -7.0, 9.0],
+        vec![-128.0, 127.0, -1.0, 0.0],
+        vec![-5.0, -6.0, 8.0, -127.0],
+    ];
+    let i = compile_on(&net, "div", &samples).unwrap();
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "quotient").count(),
+        2,
+        "{names:?}"
+    );
+    exact(&i);
+    for x in &samples {
+        proves(&i.model, x);
+    }
+}
+
+/// What cannot be kept exact is refused naming the node: a division of integers by a constant
+/// past ±2^15, GatherElements at indices an input gives (any int8, past the axis), OneHot of
 /// indices that may be negative (ONNX counts those from the end).
 #[test]
 fn inexact_integer_ops_are_refused_by_node() {
     let mut net = Net::default();
     net.input_i64("n", &[1, 4])
-        .init_i64("three", &[], vec![3])
-        .node("Div", &["n", "three"], &["q"], vec![])
+        .init_i64("wide", &[], vec![100_000])
+        .node("Div", &["n", "wide"], &["q"], vec![])
         .node("Cast", &["q"], &["qf"], vec![int("to", 1)])
         .output("qf");
     let e = compile_on(&net, "div", &[vec![1.0, 5.0, -7.0, 9.0]])
         .err()
         .expect("refused");
     assert!(
-        e.contains("`Div_q`") && e.contains("a division of integers"),
+        e.contains("`Div_q`") && e.contains("Div of integers by other than whole constants"),
         "{e}"
     );
     let mut net = Net::default();

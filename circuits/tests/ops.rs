@@ -11,7 +11,7 @@ use zkinfer_circuits::graph::{execute, Builder, Tensor};
 use zkinfer_circuits::ops::{
     add::Add, affine::Affine, choose, clip::Clip, compare, compare::Cmp, conv::Conv,
     conv_transpose::ConvTranspose, einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul,
-    piecewise::Piecewise, pool, reduce, relu::Relu, select, wiring, Op,
+    piecewise::Piecewise, pool, quotient::Quotient, reduce, relu::Relu, select, wiring, Op,
 };
 
 #[test]
@@ -559,6 +559,45 @@ fn comparisons_give_0_or_1_and_choose_picks_by_them() {
     let e = b.finish(&[&w]).err().unwrap().to_string();
     assert!(
         e.contains("node `w` (choose)") && e.contains("0 or 1"),
+        "{e}"
+    );
+}
+
+/// Integer quotients by constants round toward 0, or down, on both sides of 0, with the
+/// divisor broadcast: 1, a negative one, one that never divides evenly here, and one wider than
+/// every input (the quotient is then 0 or -1). A divisor of 0 is refused naming the node.
+#[test]
+fn quotients_of_integers_round_toward_0_or_down() {
+    let mut b = Builder::new("quotient");
+    let x = b.input("x", &[1, 2, 4]);
+    let d = Tensor::new(vec![4], vec![3, -4, 1, 200]).unwrap();
+    let by = |divisor: &Tensor<i64>, floor| {
+        Op::Quotient(Quotient {
+            divisor: divisor.clone(),
+            floor,
+        })
+    };
+    let q = b.node("q", by(&d, false), &[&x]).unwrap();
+    let f = b.node("f", by(&d, true), &[&x]).unwrap();
+    let r = b.node("r", by(&Tensor::scalar(8), false), &[&q]).unwrap();
+    let model = b.finish(&[&q, &f, &r]).unwrap();
+    let row = vec![-7, -8, 5, -128, 7, 127, -1, 127];
+    let out = execute(&model, &row).unwrap().output();
+    let q_want = [-2, 2, 5, 0, 2, -31, -1, 0];
+    let f_want = [-3, 2, 5, -1, 2, -32, -1, 0];
+    let r_want = q_want.map(|v: i128| v / 8);
+    assert_eq!(out, [&q_want[..], &f_want[..], &r_want[..]].concat());
+    check(model, 14);
+    let mut b = Builder::new("by_zero");
+    let x = b.input("x", &[1, 2]);
+    let q = b.node(
+        "q",
+        by(&Tensor::new(vec![2], vec![2, 0]).unwrap(), true),
+        &[&x],
+    );
+    let e = q.err().unwrap().to_string();
+    assert!(
+        e.contains("node `q` (quotient)") && e.contains("divides by 0"),
         "{e}"
     );
 }

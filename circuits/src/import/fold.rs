@@ -32,6 +32,11 @@ pub(crate) fn with_constant(
         ("Sub", true) | ("SubF", false) => (Some(Tensor::scalar(-1.0)), Some(k.clone())),
         ("Mul", _) => (Some(k.clone()), None),
         ("Div", false) => (Some(k.map(|v| 1.0 / v)), None),
+        // of integers, exact (a ShiftRight is a quotient, [`super::integer`])
+        ("ShiftLeft", false) => match k.data.iter().find(|v| !(0.0..=30.0).contains(*v)) {
+            Some(v) => return Err(format!("ShiftLeft by {v} bits")),
+            None => (Some(k.map(|v| libm::ldexp(1.0, *v as i32))), None),
+        },
         ("Max" | "Min", _) => {
             let [c] = k.data[..] else {
                 return Err(format!(

@@ -5,8 +5,8 @@
 //!   OneHot, and Where with a computed condition. A Cast of a boolean to a number, or of an
 //!   integer to a float, is the same tensor.
 //! - Sums, differences and products of integer tensors with whole constants (an offset added
-//!   to an index, a sum of two counts) are exact: no rescale, the range tracked. A division of
-//!   integers, which tract rounds toward 0, is refused by name.
+//!   to an index, a sum of two counts) are exact: no rescale, the range tracked. So are quotients
+//!   by whole constants, rounded as tract rounds them: toward 0 (Div) or down (ShiftRight).
 //!
 //! Quantized, a comparison with a constant compares integers exactly as the float model compares
 //! the quantized values: `x < t` for `x = q / s` is `q < ⌈t · s⌉`, `x ≤ t` is `q ≤ ⌊t · s⌋`, and
@@ -25,7 +25,8 @@ use super::translate::{const_of, FloatGraph, FloatInput, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::tensor::{broadcast_map, Tensor};
 use crate::ops::compare::Cmp;
-use crate::ops::{add, affine, choose, compare, max, mul, reduce, wiring, Op};
+use crate::ops::OpSpec;
+use crate::ops::{add, affine, choose, compare, max, mul, quotient, reduce, wiring, Kind, Op};
 
 /// Logic of booleans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,9 @@ pub(crate) fn translate(
                 (None, None) => Ok(Translated::Op(FloatOp::Logic(l), from.to_vec())),
                 _ => Err(format!("{name} with a constant operand")),
             });
+        }
+        if let Some(r) = quotient(model, node, name, konst(1)) {
+            return Some(r.map(|op| Translated::Op(op, vec![from[0]])));
         }
         let cmp = cmp_of(name)?;
         return Some(Ok(match (konst(0), konst(1)) {
@@ -429,6 +433,18 @@ pub(crate) fn arithmetic(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Option<Q
             let op = Op::ReduceSum(reduce::ReduceSum(axes.clone()));
             (op, x.lo * n, x.hi * n)
         }
+        FloatOp::Quotient { divisor, floor } => {
+            let op = quotient::Quotient {
+                divisor: divisor.clone(),
+                floor: *floor,
+            };
+            let x = &ins[0];
+            let (lo, hi) = match op.kind(&[&x.shape], &x.shape) {
+                Kind::Quotient(q) => q.bounds((x.lo.into(), x.hi.into())).ok()?,
+                _ => unreachable!("a quotient's kind"),
+            };
+            (Op::Quotient(op), lo as i64, hi as i64)
+        }
         FloatOp::Mul => {
             let (a, b) = (&ins[0], &ins[1]);
             let c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
@@ -446,6 +462,40 @@ pub(crate) fn arithmetic(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Option<Q
         hi,
         integer: true,
     })
+}
+
+/// A Div of integers by constants (tract rounds it toward 0) or a ShiftRight by constants
+/// (down), as a quotient; `None` for any other op.
+fn quotient(
+    model: &TypedModel,
+    node: &TypedNode,
+    name: &str,
+    k: Option<Tensor<f64>>,
+) -> Option<Result<FloatOp, String>> {
+    let integer = model
+        .outlet_fact(OutletId::new(node.id, 0))
+        .is_ok_and(|f| f.datum_type.is_integer());
+    let floor = match name {
+        "Div" if integer => false,
+        "ShiftRight" => true,
+        _ => return None,
+    };
+    let Some(k) = k.filter(|k| whole(&k.data, MAX_INDEX)) else {
+        return Some(Err(format!(
+            "{name} of integers by other than whole constants within ±2^15"
+        )));
+    };
+    let divisor = if floor {
+        match k.data.iter().find(|v| !(0.0..=14.0).contains(*v)) {
+            Some(v) => return Some(Err(format!("{name} by {v} bits"))),
+            None => k.map(|v| 1i64 << *v as u32),
+        }
+    } else if k.data.contains(&0.0) {
+        return Some(Err(format!("{name} by 0")));
+    } else {
+        k.map(|v| *v as i64)
+    };
+    Some(Ok(FloatOp::Quotient { divisor, floor }))
 }
 
 /// Whether `op` scales by a fraction: on integers, a Div that tract rounds toward 0.

@@ -257,10 +257,10 @@ pub(crate) fn quantize(
             continue;
         }
         if fnode.integer && super::integer::divides(&fnode.op) {
-            // tract computes it in integers, rounding toward 0, which a rescale does not repeat
+            // tract computes it in integers, which a rescale does not repeat
             return Err(bad(
-                "a division of integers (it rounds toward 0; sums, differences and products \
-                 of integers are exact)"
+                "a fractional scale of integers (sums, differences, products and quotients \
+                 by whole constants of integers are exact)"
                     .into(),
             ));
         }

@@ -142,6 +142,8 @@ pub(crate) enum FloatOp {
     GatherAt { axis: usize },
     /// A shape op, already in the IR's terms.
     Wire(Op),
+    /// `x / divisor` of integers, rounded toward 0 or down ([`crate::ops::quotient`]).
+    Quotient { divisor: Tensor<i64>, floor: bool },
 }
 
 impl FloatOp {

@@ -17,6 +17,7 @@ use super::compare::Comparison;
 use super::embed::Embedding;
 use super::instructions::{Block, Instructions};
 use super::matmul::grids;
+use super::quotient::Quotients;
 use super::rescale::{Rescale, RescaleParams};
 use super::softmax::Normalise;
 
@@ -108,6 +109,8 @@ pub enum Kind {
     Compare(Comparison),
     /// Element-wise picks between two branches by a 0/1 condition ([`super::choose`]).
     Choose(Choice),
+    /// Element-wise integer quotients by constants ([`super::quotient`]).
+    Quotient(Quotients),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -204,6 +207,7 @@ impl Kind {
             Kind::Piecewise(p) => p.len(),
             Kind::Compare(c) => c.pairs.len(),
             Kind::Choose(c) => c.picks.len(),
+            Kind::Quotient(q) => q.pairs.len(),
             Kind::Rescale(_)
             | Kind::Relu
             | Kind::Clamp { .. }
@@ -320,6 +324,7 @@ impl Kind {
             Kind::Embed(e) => e.bounds(inputs[0])?,
             Kind::Compare(c) => c.bounds(inputs)?,
             Kind::Choose(c) => c.bounds(inputs)?,
+            Kind::Quotient(q) => q.bounds(inputs[0])?,
         })
     }
 
@@ -401,6 +406,7 @@ impl Kind {
             Kind::Embed(e) => e.eval(inputs[0]),
             Kind::Compare(c) => Some(c.eval(inputs)),
             Kind::Choose(c) => c.eval(inputs),
+            Kind::Quotient(q) => Some(q.eval(inputs[0])),
         }
     }
 
@@ -502,6 +508,7 @@ impl Kind {
             Kind::Embed(e) => e.lower(ins, inputs[0]),
             Kind::Compare(c) => c.lower(ins, inputs, bounds),
             Kind::Choose(c) => c.lower(ins, inputs),
+            Kind::Quotient(q) => q.lower(ins, inputs[0], bounds[0]),
         }
     }
 }

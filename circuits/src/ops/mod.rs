@@ -2,7 +2,7 @@
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
 //! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
 //! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
-//! over sets, rows of an embedding, 0/1 comparisons, or picks by a 0/1 condition. The reference executor, the bounds and the lowering are written once per kind
+//! over sets, rows of an embedding, 0/1 comparisons, picks by a 0/1 condition, or integer quotients. The reference executor, the bounds and the lowering are written once per kind
 //! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
 //! so an op file holds only its index arithmetic, and what the circuit constrains is, by
 //! construction, what the reference computes.
@@ -23,6 +23,7 @@ pub mod max;
 pub mod mul;
 pub mod piecewise;
 pub mod pool;
+pub mod quotient;
 pub mod reduce;
 pub mod relu;
 pub mod rescale;
@@ -109,6 +110,8 @@ pub enum Op {
     Compare(compare::Compare),
     /// Each element from one of two branches by a computed 0/1 condition (Where).
     Choose(choose::Choose),
+    /// `a / d` of integers by constants, rounded toward 0 (Div of integers, BitShift right).
+    Quotient(quotient::Quotient),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -170,6 +173,7 @@ impl Op {
             Op::Select(o) => o,
             Op::Compare(o) => o,
             Op::Choose(o) => o,
+            Op::Quotient(o) => o,
         }
     }
 
