@@ -185,6 +185,39 @@ fn reductions_arg_extremes_and_global_max_pool() {
     );
 }
 
+/// TopK: the largest values with their indices along the last axis, and the smallest values
+/// alone along the middle one (its unread indices get no node); both outputs are exact but for
+/// ties that quantization creates.
+#[test]
+fn top_k_values_and_indices() {
+    let mut net = Net::default();
+    net.input("x", &[1, 3, 6])
+        .init_i64("three", &[1], vec![3])
+        .init_i64("two", &[1], vec![2])
+        .node("TopK", &["x", "three"], &["v", "i"], vec![int("axis", -1)])
+        .node(
+            "TopK",
+            &["x", "two"],
+            &["s", "unread"],
+            vec![int("axis", 1), int("largest", 0)],
+        )
+        .output("v")
+        .output("i")
+        .output("s");
+    let i = compiled(&net, "top_k", 18, 9);
+    assert_eq!(ops(&i), ["top_k"; 3]);
+    assert_eq!(
+        i.model.output_shapes(),
+        [&[1, 3, 3][..], &[1, 3, 3], &[1, 2, 6]]
+    );
+    let acc = &i.accuracy.outputs;
+    assert!(
+        acc[0].max_abs_error <= 0.01 && acc[2].max_abs_error <= 0.01,
+        "{acc:?}"
+    );
+    assert!(acc[1].mean_abs_error <= 0.05, "{acc:?}");
+}
+
 #[test]
 fn tile_gather_elements_and_split_only_copy() {
     let mut net = Net::default();
@@ -464,17 +497,51 @@ fn ops_that_only_move_values_are_found_by_probing() {
     within(&i, 0.5 / 127.0 + 1e-9);
 }
 
-/// An op that computes is not taken for one that moves values: CumSum's running sums are not
-/// copies of its input's elements, so it stays untranslated and is named.
+/// Resize in linear mode (bilinear, half-pixel) and CumSum (exclusive, reversed), which the IR
+/// has no op for, are found by running them to be constant linear maps: a `linear_map` of the
+/// terms found and its rescale, within a few output steps of tract's float run.
+#[test]
+fn constant_linear_maps_are_found_by_probing() {
+    let mut net = Net::default();
+    net.input("x", &[1, 2, 3, 3])
+        .input("y", &[1, 8])
+        .init("scales", &[4], vec![1.0, 1.0, 2.0, 2.0])
+        .init_i64("axis", &[], vec![1])
+        .node(
+            "Resize",
+            &["x", "", "scales"],
+            &["up"],
+            vec![onnx::string("mode", "linear")],
+        )
+        .node(
+            "CumSum",
+            &["y", "axis"],
+            &["c"],
+            vec![int("exclusive", 1), int("reverse", 1)],
+        )
+        .output("up")
+        .output("c");
+    let i = compiled(&net, "linear_maps", 26, 19);
+    let ops = ops(&i);
+    assert_eq!(
+        ops.iter().filter(|o| **o == "linear_map").count(),
+        2,
+        "{ops:?}"
+    );
+    assert_eq!(i.model.output_shapes(), [&[1, 2, 6, 6][..], &[1, 8]]);
+    within(&i, 0.05);
+}
+
+/// An op that computes anything but a move or a constant linear map fails the probes and is
+/// named: LRN divides each element by a power of its neighbourhood's sum of squares.
 #[test]
 fn an_op_that_computes_fails_the_probes_and_is_named() {
     let mut net = Net::default();
-    net.input("x", &[1, 8])
-        .init_i64("axis", &[], vec![1])
-        .node("CumSum", &["x", "axis"], &["c"], vec![])
-        .output("c");
-    let e = compile_on(&net, "cumsum", &[vec![0.5; 8]])
+    net.input("x", &[1, 4, 2])
+        .node("LRN", &["x"], &["n"], vec![int("size", 3)])
+        .output("n");
+    let e = compile_on(&net, "lrn", &[vec![0.5; 8]])
         .err()
-        .expect("CumSum refused");
-    assert!(e.contains("CumSum") && e.contains("no translation"), "{e}");
+        .expect("LRN refused");
+    assert!(e.contains("LRN") && e.contains("no translation"), "{e}");
 }

@@ -10,8 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use zkinfer_circuits::graph::{execute, Builder, Tensor};
 use zkinfer_circuits::ops::{
     add::Add, affine::Affine, choose, clip::Clip, compare, compare::Cmp, conv::Conv,
-    conv_transpose::ConvTranspose, einsum::Einsum, matmul::MatMul, max::Max, max::Min, mul::Mul,
-    piecewise::Piecewise, pool, quotient::Quotient, reduce, relu::Relu, select, wiring, Op,
+    conv_transpose::ConvTranspose, einsum::Einsum, linear_map::LinearMap, matmul::MatMul, max::Max,
+    max::Min, mul::Mul, piecewise::Piecewise, pool, quotient::Quotient, reduce, relu::Relu, select,
+    topk::TopK, wiring, Op,
 };
 
 #[test]
@@ -598,6 +599,80 @@ fn quotients_of_integers_round_toward_0_or_down() {
     let e = q.err().unwrap().to_string();
     assert!(
         e.contains("node `q` (quotient)") && e.contains("divides by 0"),
+        "{e}"
+    );
+}
+
+/// TopK's values and indices along the last and a middle axis, largest and smallest first, with
+/// ties ranked by index as tract's stable sort ranks them; a `k` past the axis is refused.
+#[test]
+fn top_k_values_and_indices_in_order() {
+    let mut b = Builder::new("top_k");
+    let x = b.input("x", &[1, 2, 5]);
+    let top = |axis, k, largest, indices| {
+        Op::TopK(TopK {
+            axis,
+            k,
+            largest,
+            indices,
+        })
+    };
+    let v = b.node("v", top(2, 3, true, false), &[&x]).unwrap();
+    let i = b.node("i", top(2, 3, true, true), &[&x]).unwrap();
+    let sv = b.node("sv", top(1, 1, false, false), &[&x]).unwrap();
+    let si = b.node("si", top(2, 2, false, true), &[&x]).unwrap();
+    let model = b.finish(&[&v, &i, &sv, &si]).unwrap();
+    let row = vec![3, -2, 3, 127, -128, 0, 0, -5, 9, 0];
+    let out = execute(&model, &row).unwrap().output();
+    let want: Vec<i128> = [
+        &[127, 3, 3, 9, 0, 0][..],
+        &[3, 0, 2, 3, 0, 1],
+        &[0, -2, -5, 9, -128],
+        &[4, 1, 2, 0],
+    ]
+    .concat();
+    assert_eq!(out, want);
+    check(model, 15);
+    let mut b = Builder::new("too_many");
+    let x = b.input("x", &[1, 3]);
+    let e = b.node("t", top(1, 4, true, false), &[&x]).err().unwrap();
+    assert!(e.to_string().contains("k = 4 of an axis of 3"), "{e}");
+}
+
+/// A constant sparse linear map of another shape: outputs reading one, several or no input
+/// element (a bias alone), with weights of both signs, then a rescale.
+#[test]
+fn linear_map_sums_its_listed_terms() {
+    let mut b = Builder::new("linear_map");
+    let x = b.input("x", &[1, 2, 3]);
+    let map = LinearMap {
+        shape: vec![2, 2],
+        terms: vec![
+            vec![(0, 3)],
+            vec![(1, -2), (5, 7), (1, 4)],
+            vec![],
+            vec![(2, 127), (3, -128), (4, 1)],
+        ],
+        bias: vec![5, 0, -9, 1000],
+    };
+    let y = b.node("y", Op::LinearMap(map), &[&x]).unwrap();
+    let r = b.node("r", rescale(16), &[&y]).unwrap();
+    let model = b.finish(&[&r]).unwrap();
+    let row = vec![1, -2, 3, 4, -5, 6];
+    // the sums 8, 38, -9 and 864, times 21000 / 2^16, rounded and clamped
+    let out = execute(&model, &row).unwrap().output();
+    assert_eq!(out, [3, 12, -3, 127]);
+    check(model, 16);
+    let mut b = Builder::new("past_the_input");
+    let x = b.input("x", &[1, 3]);
+    let map = LinearMap {
+        shape: vec![1],
+        terms: vec![vec![(3, 1)]],
+        bias: vec![0],
+    };
+    let e = b.node("m", Op::LinearMap(map), &[&x]).err().unwrap();
+    assert!(
+        e.to_string().contains("reads element 3 of an input of 3"),
         "{e}"
     );
 }

@@ -7,7 +7,7 @@ use super::quantize::{multiplier, scale_for};
 use super::translate::FloatOp;
 use crate::graph::Tensor;
 use crate::ops::{
-    add, affine, conv, conv_transpose, einsum, matmul, mul, piecewise, pool, reduce, Op,
+    add, affine, conv, conv_transpose, einsum, linear_map, matmul, mul, piecewise, pool, reduce, Op,
 };
 
 fn max_abs(v: &[f64]) -> f64 {
@@ -136,6 +136,22 @@ fn single(op: &FloatOp, s_in: &[f64], s_y: f64) -> Result<(Op, f64, f64), String
                 add: ints(add, s_x * s_m),
             });
             (op, s_x * s_m, at(s_x * s_m))
+        }
+        FloatOp::LinearMap { shape, rows, bias } => {
+            let s_w = scale_for(rows.iter().flatten().fold(0.0, |m, (_, w)| m.max(w.abs())));
+            let terms = rows
+                .iter()
+                .map(|row| {
+                    let q = row.iter().map(|(i, w)| (*i, (w * s_w).round() as i64));
+                    q.filter(|(_, w)| *w != 0).collect()
+                })
+                .collect();
+            let op = Op::LinearMap(linear_map::LinearMap {
+                shape: shape.clone(),
+                terms,
+                bias: bias_ints(bias, s_x * s_w),
+            });
+            (op, s_x * s_w, at(s_x * s_w))
         }
         FloatOp::Piecewise { pos, neg } => {
             let s_m = scale_for(max_abs(&pos.data).max(max_abs(&neg.data)));

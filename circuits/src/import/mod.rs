@@ -21,6 +21,7 @@ pub(crate) mod quantize;
 pub(crate) mod translate;
 pub(crate) mod unfuse;
 pub(crate) mod unroll;
+pub(crate) mod wiring;
 
 use std::collections::BTreeMap;
 use std::path::Path;

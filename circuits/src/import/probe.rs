@@ -1,44 +1,72 @@
-//! Ops that only move values, found by running them: an op tract can evaluate on its own
-//! (Resize in nearest mode, DepthToSpace, SpaceToDepth, and any other pure rearrangement) whose
-//! one computed input is real-valued is run on probes. The first holds each element's own
-//! index, so the output names, per position, the element it copies; two more, of values that
-//! are not indices (fractions, negatives, no two equal), must come out as exactly those
-//! copies. An op that computes anything (a rounding, a sort, a sum) fails a probe and stays
-//! untranslated. What passes is wiring in the IR: a flat gather, no constraint.
+//! Ops found by running them: an op tract can evaluate on its own whose one computed input is
+//! real-valued is run on probes.
+//!
+//! - **Moves** (Resize in nearest mode, DepthToSpace, SpaceToDepth, any other pure
+//!   rearrangement): the first probe holds each element's own index, so the output names, per
+//!   position, the element it copies; two more, of values that are not indices (fractions,
+//!   negatives, no two equal), must come out as exactly those copies. What passes is wiring in
+//!   the IR: a flat gather, no constraint.
+//! - **Constant linear maps** (Resize in linear or cubic mode, CumSum): the probes are 0 (the
+//!   bias) and each unit vector (a column of the map); two more inputs of both signs must come
+//!   out as the map computes them, to f32's precision. What passes is a `linear_map` of the
+//!   terms found, quantized as weights are.
+//!
+//! An op that computes anything else (a rounding, a sort, a product) fails a probe and stays
+//! untranslated.
 
 use tract_onnx::prelude::*;
 
 /// Largest input probed: the probes' values stay distinct and exact in f32.
 const MAX_PROBED: usize = 1 << 20;
+/// Largest input probed for a linear map: one run per element.
+const MAX_LINEAR: usize = 1 << 12;
+/// Most terms of a linear map over all outputs.
+const MAX_TERMS: usize = 1 << 22;
 
-/// `(input, map)` when `node` copies elements of its one computed input `input`: output
-/// element `o` (row-major) is input element `map[o]`.
-pub(crate) fn moves(model: &TypedModel, node: &TypedNode) -> Option<(usize, Vec<usize>)> {
-    if node.outputs.len() != 1 {
-        return None;
+/// `node` with one computed f32 input, run on values for it, the constant inputs as they are.
+struct Probe<'a> {
+    node: &'a TypedNode,
+    facts: Vec<&'a TypedFact>,
+    /// Which input is computed.
+    at: usize,
+    shape: Vec<usize>,
+    /// Its elements.
+    n: usize,
+}
+
+impl<'a> Probe<'a> {
+    fn new(model: &'a TypedModel, node: &'a TypedNode, max: usize) -> Option<Self> {
+        if node.outputs.len() != 1 {
+            return None;
+        }
+        let facts: Vec<&TypedFact> = node
+            .inputs
+            .iter()
+            .map(|o| model.outlet_fact(*o).ok())
+            .collect::<Option<_>>()?;
+        let computed: Vec<usize> = (0..facts.len())
+            .filter(|i| facts[*i].konst.is_none())
+            .collect();
+        let [at] = computed[..] else { return None };
+        if facts[at].datum_type != f32::datum_type() {
+            return None;
+        }
+        let shape: Vec<usize> = facts[at].shape.as_concrete()?.to_vec();
+        let n: usize = shape.iter().product();
+        (n > 0 && n <= max).then_some(Self {
+            node,
+            facts,
+            at,
+            shape,
+            n,
+        })
     }
-    let facts: Vec<&TypedFact> = node
-        .inputs
-        .iter()
-        .map(|o| model.outlet_fact(*o).ok())
-        .collect::<Option<_>>()?;
-    let computed: Vec<usize> = (0..facts.len())
-        .filter(|i| facts[*i].konst.is_none())
-        .collect();
-    let [at] = computed[..] else { return None };
-    if facts[at].datum_type != f32::datum_type() {
-        return None;
-    }
-    let shape: Vec<usize> = facts[at].shape.as_concrete()?.to_vec();
-    let n: usize = shape.iter().product();
-    if n == 0 || n > MAX_PROBED {
-        return None;
-    }
-    let run = |values: Vec<f32>| -> Option<Vec<f32>> {
+
+    fn run(&self, values: Vec<f32>) -> Option<Vec<f32>> {
         let mut inputs = TVec::new();
-        for (i, f) in facts.iter().enumerate() {
-            if i == at {
-                let t = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), values.clone())
+        for (i, f) in self.facts.iter().enumerate() {
+            if i == self.at {
+                let t = tract_ndarray::ArrayD::from_shape_vec(self.shape.clone(), values.clone())
                     .ok()?
                     .into_tensor();
                 inputs.push(t.into_tvalue());
@@ -46,25 +74,91 @@ pub(crate) fn moves(model: &TypedModel, node: &TypedNode) -> Option<(usize, Vec<
                 inputs.push(f.konst.clone()?.into_tvalue());
             }
         }
-        let out = node.op.eval_out_of_plan(inputs).ok()??;
+        let out = self.node.op.eval_out_of_plan(inputs).ok()??;
         let t = out.first()?.cast_to::<f32>().ok()?;
         let view = t.to_plain_array_view::<f32>().ok()?;
         Some(view.iter().copied().collect())
-    };
-    let picked = run((0..n).map(|i| i as f32).collect())?;
+    }
+}
+
+/// `n` distinct fractions of both signs: `(i · 7919 + k · 104729) mod 2^20`, centred, over `div`.
+fn distinct(n: usize, k: u64, div: f32) -> Vec<f32> {
+    (0..n as u64)
+        .map(|i| (((i * 7919 + k * 104_729) % (1 << 20)) as f32 - 524_288.0) / div)
+        .collect()
+}
+
+/// `(input, map)` when `node` copies elements of its one computed input `input`: output
+/// element `o` (row-major) is input element `map[o]`.
+pub(crate) fn moves(model: &TypedModel, node: &TypedNode) -> Option<(usize, Vec<usize>)> {
+    let p = Probe::new(model, node, MAX_PROBED)?;
+    let picked = p.run((0..p.n).map(|i| i as f32).collect())?;
     let map: Vec<usize> = picked
         .iter()
-        .map(|v| (v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < n).then_some(*v as usize))
+        .map(|v| (v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < p.n).then_some(*v as usize))
         .collect::<Option<_>>()?;
     for k in 1..=2u64 {
-        // distinct fractions of both signs: (i · 7919 + k) mod 2^20, centred, over 8
-        let values: Vec<f32> = (0..n as u64)
-            .map(|i| ((i * 7919 + k * 104_729) % (1 << 20)) as f32 / 8.0 - 65_536.0)
-            .collect();
-        let out = run(values.clone())?;
+        let values = distinct(p.n, k, 8.0);
+        let out = p.run(values.clone())?;
         if out.len() != map.len() || out.iter().zip(&map).any(|(o, m)| *o != values[*m]) {
             return None;
         }
     }
-    Some((at, map))
+    Some((p.at, map))
+}
+
+/// A constant linear map: per output (row-major), `(input element, weight)` terms and a bias.
+pub(crate) struct Linear {
+    /// Which input of the node is mapped.
+    pub at: usize,
+    /// Per output, its nonzero terms.
+    pub rows: Vec<Vec<(usize, f64)>>,
+    /// Per output, its value at 0.
+    pub bias: Vec<f64>,
+}
+
+/// The map `node` applies to its one computed input, when it is a constant linear one.
+pub(crate) fn linear(model: &TypedModel, node: &TypedNode) -> Option<Linear> {
+    let p = Probe::new(model, node, MAX_LINEAR)?;
+    let bias = p.run(vec![0.0; p.n])?;
+    let mut rows = vec![Vec::new(); bias.len()];
+    let mut unit = vec![0.0; p.n];
+    for i in 0..p.n {
+        unit[i] = 1.0;
+        let column = p.run(unit.clone())?;
+        unit[i] = 0.0;
+        if column.len() != bias.len() {
+            return None;
+        }
+        for (o, (v, b)) in column.iter().zip(&bias).enumerate() {
+            if v != b {
+                rows[o].push((i, f64::from(*v) - f64::from(*b)));
+            }
+        }
+    }
+    let terms: usize = rows.iter().map(Vec::len).sum();
+    if terms == 0 || terms > MAX_TERMS {
+        return None;
+    }
+    for k in 1..=2u64 {
+        let x = distinct(p.n, k, 524_288.0);
+        let y = p.run(x.clone())?;
+        let fits = y.len() == rows.len()
+            && rows.iter().zip(&bias).zip(&y).all(|((row, b), y)| {
+                let terms = row.iter().map(|(i, w)| w * f64::from(x[*i]));
+                let (sum, size) = terms.fold((f64::from(*b), b.abs() as f64), |(s, m), t| {
+                    (s + t, m + t.abs())
+                });
+                (f64::from(*y) - sum).abs() <= 1e-5 * size + 1e-6
+            });
+        if !fits {
+            return None;
+        }
+    }
+    let bias = bias.into_iter().map(f64::from).collect();
+    Some(Linear {
+        at: p.at,
+        rows,
+        bias,
+    })
 }

@@ -22,6 +22,7 @@ use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
+use crate::ops::topk::TopK;
 use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, Op};
 
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
@@ -453,6 +454,18 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 last: *last,
             })
         }
+        FloatOp::TopK(t) => {
+            let n = x.shape[t.axis];
+            if t.indices && n > 128 {
+                return Err(format!(
+                    "indices among {n} values do not fit int8 (at most 128)"
+                ));
+            }
+            if t.indices {
+                (scale, lo, hi) = (1.0, 0, n as i64 - 1);
+            }
+            Op::TopK(t.clone())
+        }
         FloatOp::Softmax { axes, keep } => {
             (scale, lo, hi) = (softmax::OUT as f64, 0, softmax::OUT);
             Op::Softmax(softmax_of(axes, keep.clone(), x)?)
@@ -494,9 +507,12 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             | FloatOp::Extreme { .. }
             | FloatOp::Neg
             | FloatOp::Abs
+            | FloatOp::TopK(TopK { indices: false, .. })
     );
-    let integer =
-        matches!(fnode.op, FloatOp::ArgMax { .. }) || keeps && ins.iter().all(|q| q.integer);
+    let integer = matches!(
+        fnode.op,
+        FloatOp::ArgMax { .. } | FloatOp::TopK(TopK { indices: true, .. })
+    ) || keeps && ins.iter().all(|q| q.integer);
     e.push(&fnode.name, op, names(&ins), &fnode.shape, scale);
     Ok(Q {
         name: fnode.name.clone(),

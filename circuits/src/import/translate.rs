@@ -11,12 +11,8 @@ use std::collections::BTreeMap;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::{
-    array::{
-        Gather as TGather, GatherElements as TGatherElements, MultiBroadcastTo, Pad as TPad,
-        PadMode, Slice as TSlice, Tile as TTile, Trilu as TTrilu, TypedConcat,
-    },
+    array::{Gather as TGather, GatherElements as TGatherElements, Topk, Trilu as TTrilu},
     binary::TypedBinOp,
-    change_axes::AxisOp,
     element_wise::ElementWiseOp,
     konst::Const,
     logic::Iff,
@@ -28,9 +24,9 @@ use super::float::InputKind;
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
 use super::integer::{self, Logic, Translated};
-use super::{compare, linear, mask, probe, qdq};
+use super::{compare, linear, mask, probe, qdq, wiring};
 use crate::graph::tensor::Tensor;
-use crate::ops::{compare::Cmp, pool::Window, reduce::Axes, wiring, Op};
+use crate::ops::{compare::Cmp, pool::Window, reduce::Axes, wiring as wire, Op};
 
 /// A translated op whose constants are still floats.
 #[derive(Debug, Clone)]
@@ -144,6 +140,14 @@ pub(crate) enum FloatOp {
     Wire(Op),
     /// `x / divisor` of integers, rounded toward 0 or down ([`crate::ops::quotient`]).
     Quotient { divisor: Tensor<i64>, floor: bool },
+    /// One output of TopK: the values, or the indices.
+    TopK(crate::ops::topk::TopK),
+    /// A constant linear map found by probing: per output of `shape`, terms and a bias.
+    LinearMap {
+        shape: Vec<usize>,
+        rows: Vec<Vec<(usize, f64)>>,
+        bias: Vec<f64>,
+    },
 }
 
 impl FloatOp {
@@ -173,6 +177,7 @@ impl FloatOp {
                 | FloatOp::SumPool { .. }
                 | FloatOp::ReduceSum { .. }
                 | FloatOp::SumSquares { .. }
+                | FloatOp::LinearMap { .. }
         )
     }
 }
@@ -216,6 +221,31 @@ pub(crate) fn const_of(model: &TypedModel, o: OutletId) -> Option<Tensor<f64>> {
     let t = k.cast_to::<f64>().ok()?;
     let view = t.to_plain_array_view::<f64>().ok()?;
     Tensor::new(t.shape().to_vec(), view.iter().copied().collect())
+}
+
+/// Appends the node computing outlet `out`.
+fn push(
+    g: &mut FloatGraph,
+    at: &mut BTreeMap<OutletId, usize>,
+    model: &TypedModel,
+    name: &str,
+    op: FloatOp,
+    inputs: Vec<OutletId>,
+    out: OutletId,
+) -> Result<(), String> {
+    let integer = model
+        .outlet_fact(out)
+        .is_ok_and(|f| f.datum_type.is_integer());
+    g.nodes.push(FloatNode {
+        name: name.to_string(),
+        op,
+        inputs,
+        outlet: out,
+        shape: shape_of(model, out)?,
+        integer,
+    });
+    at.insert(out, g.nodes.len() - 1);
+    Ok(())
 }
 
 pub(crate) fn shape_of(model: &TypedModel, o: OutletId) -> Result<Vec<usize>, String> {
@@ -301,6 +331,28 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         let in_shape = |i: usize| shape_of(model, node.inputs[i]);
         let konst = |i: usize| const_of(model, node.inputs[i]);
         let mut inputs = vec![from[0]];
+        if let Some(t) = node.op_as::<Topk>() {
+            let k = konst(1).filter(|k| k.data.len() == 1);
+            let k = k.ok_or_else(|| err("a k that is not one constant".into()))?;
+            // a node of the IR per output that is read: the values, the indices
+            for (slot, fact) in node.outputs.iter().enumerate() {
+                let o = OutletId::new(id, slot);
+                if fact.successors.is_empty()
+                    && !model.output_outlets().is_ok_and(|v| v.contains(&o))
+                {
+                    continue;
+                }
+                let op = FloatOp::TopK(crate::ops::topk::TopK {
+                    axis: t.axis,
+                    k: k.data[0] as usize,
+                    largest: t.largest,
+                    indices: slot == 1,
+                });
+                let name = [node.name.clone(), format!("{}.indices", node.name)];
+                push(&mut g, &mut at, model, &name[slot], op, inputs.clone(), o).map_err(&err)?;
+            }
+            continue;
+        }
         let op = if let Some((a, op)) = patterns.remove(&id) {
             inputs = vec![resolve(&alias, &a)];
             op
@@ -308,6 +360,10 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
             let (op, ins) = r.map_err(&err)?;
             inputs = ins;
             op
+        } else if let Some(r) = wiring::translate(model, node, &from, &shape) {
+            let (op, ins) = r.map_err(&err)?;
+            inputs = ins;
+            FloatOp::Wire(op)
         } else if let Some(r) = integer::translate(model, node, &from) {
             match r.map_err(&err)? {
                 Translated::Op(op, ins) => {
@@ -452,51 +508,6 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 axes: s.axes.to_vec(),
                 keep: None,
             }
-        } else if let Some(a) = node.op_as::<AxisOp>() {
-            match a {
-                AxisOp::Move(from, to) => {
-                    let mut perm: Vec<usize> = (0..shape.len()).collect();
-                    let v = perm.remove(*from);
-                    perm.insert(*to, v);
-                    FloatOp::Wire(Op::Transpose(wiring::Transpose { perm }))
-                }
-                _ => FloatOp::Wire(Op::Reshape(wiring::Reshape {
-                    shape: shape.clone(),
-                })),
-            }
-        } else if let Some(s) = node.op_as::<TSlice>() {
-            let (start, end) = (s.start.to_i64(), s.end.to_i64());
-            let (Ok(start), Ok(end)) = (start, end) else {
-                return Err(err("a slice with symbolic bounds".into()));
-            };
-            FloatOp::Wire(Op::Slice(wiring::Slice {
-                axis: s.axis,
-                start: start.max(0) as usize,
-                end: end.max(0) as usize,
-                step: 1,
-            }))
-        } else if let Some(c) = node.op_as::<TypedConcat>() {
-            if let Some(i) = (0..node.inputs.len()).find(|i| konst(*i).is_some()) {
-                return Err(err(format!("input {i} of the concatenation is a constant")));
-            }
-            inputs = from.clone();
-            FloatOp::Wire(Op::Concat(wiring::Concat {
-                axis: c.axis,
-                inputs: inputs.len(),
-            }))
-        } else if let Some(p) = node.op_as::<TPad>() {
-            let value = match &p.mode {
-                PadMode::Constant(v) => {
-                    v.cast_to_scalar::<f64>().map_err(|e| err(e.to_string()))?
-                }
-                m => return Err(err(format!("pad mode {m:?}"))),
-            };
-            if value != 0.0 {
-                return Err(err(format!("padding with {value} (only 0)")));
-            }
-            let mut pads: Vec<usize> = p.pads.iter().map(|p| p.0).collect();
-            pads.extend(p.pads.iter().map(|p| p.1));
-            FloatOp::Wire(Op::Pad(wiring::Pad { pads, value: 0 }))
         } else if let (Some(ga), Some(table)) = (node.op_as::<TGather>(), konst(0)) {
             // a constant table read at computed indices: an embedding
             inputs = vec![from[1]];
@@ -515,7 +526,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                     i
                 }
             });
-            FloatOp::Wire(Op::Gather(wiring::Gather {
+            FloatOp::Wire(Op::Gather(wire::Gather {
                 axis: ga.axis,
                 indices,
             }))
@@ -528,25 +539,20 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         } else if let Some(ge) = node.op_as::<TGatherElements>() {
             let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
             let len = in_shape(0).map_err(&err)?[ge.axis] as i64;
-            FloatOp::Wire(Op::GatherElements(wiring::GatherElements {
+            FloatOp::Wire(Op::GatherElements(wire::GatherElements {
                 axis: ge.axis,
                 indices: idx.map(|v| if *v < 0.0 { *v as i64 + len } else { *v as i64 }),
-            }))
-        } else if let Some(t) = node.op_as::<TTile>() {
-            let reps = t
-                .multipliers
-                .iter()
-                .map(|d| d.to_i64().map(|v| v as usize))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| err("symbolic repetitions".into()))?;
-            FloatOp::Wire(Op::Tile(wiring::Tile { reps }))
-        } else if node.op_is::<MultiBroadcastTo>() {
-            FloatOp::Wire(Op::Expand(wiring::Expand {
-                shape: shape.clone(),
             }))
         } else if let Some((at, map)) = probe::moves(model, node) {
             inputs = vec![from[at]];
             FloatOp::Remap { map }
+        } else if let Some(l) = probe::linear(model, node) {
+            inputs = vec![from[l.at]];
+            FloatOp::LinearMap {
+                shape: shape.clone(),
+                rows: l.rows,
+                bias: l.bias,
+            }
         } else {
             return Err(err("no translation for this op".into()));
         };
@@ -558,18 +564,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 "input {i} is a constant where a tensor is expected"
             )));
         }
-        let integer = model
-            .outlet_fact(out)
-            .is_ok_and(|f| f.datum_type.is_integer());
-        g.nodes.push(FloatNode {
-            name: node.name.clone(),
-            op,
-            inputs,
-            outlet: out,
-            shape,
-            integer,
-        });
-        at.insert(out, g.nodes.len() - 1);
+        push(&mut g, &mut at, model, &node.name, op, inputs, out).map_err(&err)?;
     }
     // the graph's declared order, which data files follow, not the order tract evaluates them in
     g.inputs

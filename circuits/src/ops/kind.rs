@@ -20,6 +20,7 @@ use super::matmul::grids;
 use super::quotient::Quotients;
 use super::rescale::{Rescale, RescaleParams};
 use super::softmax::Normalise;
+use super::topk::Ranking;
 
 /// Inclusive static bounds `[lo, hi]` of a tensor's values.
 pub type Bound = (i128, i128);
@@ -111,6 +112,8 @@ pub enum Kind {
     Choose(Choice),
     /// Element-wise integer quotients by constants ([`super::quotient`]).
     Quotient(Quotients),
+    /// The first ranks of sets of the first input ([`super::topk`]).
+    TopK(Ranking),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -208,6 +211,7 @@ impl Kind {
             Kind::Compare(c) => c.pairs.len(),
             Kind::Choose(c) => c.picks.len(),
             Kind::Quotient(q) => q.pairs.len(),
+            Kind::TopK(r) => r.len(),
             Kind::Rescale(_)
             | Kind::Relu
             | Kind::Clamp { .. }
@@ -325,6 +329,7 @@ impl Kind {
             Kind::Compare(c) => c.bounds(inputs)?,
             Kind::Choose(c) => c.bounds(inputs)?,
             Kind::Quotient(q) => q.bounds(inputs[0])?,
+            Kind::TopK(r) => r.bounds(inputs[0])?,
         })
     }
 
@@ -407,6 +412,7 @@ impl Kind {
             Kind::Compare(c) => Some(c.eval(inputs)),
             Kind::Choose(c) => c.eval(inputs),
             Kind::Quotient(q) => Some(q.eval(inputs[0])),
+            Kind::TopK(r) => Some(r.eval(inputs[0])),
         }
     }
 
@@ -474,7 +480,7 @@ impl Kind {
                 .map(|set| {
                     let vals: Vec<_> = set.iter().map(|(_, s)| (get(s), bounds[s.input])).collect();
                     let idx: Vec<i64> = set.iter().map(|(i, _)| *i).collect();
-                    arg(ins, &vals, &idx, *min)
+                    super::reduce::arg(ins, &vals, &idx, *min)
                 })
                 .collect(),
             Kind::Piecewise(coeffs) => {
@@ -509,6 +515,7 @@ impl Kind {
             Kind::Compare(c) => c.lower(ins, inputs, bounds),
             Kind::Choose(c) => c.lower(ins, inputs),
             Kind::Quotient(q) => q.lower(ins, inputs[0], bounds[0]),
+            Kind::TopK(r) => r.lower(ins, inputs[0], bounds[0]),
         }
     }
 }
@@ -536,39 +543,6 @@ pub(crate) fn extreme<I: Instructions>(
         };
     }
     Ok((acc, b))
-}
-
-/// The reported index of the first extreme of `vals`. With `m` the proven extreme, each
-/// candidate's gap `g_i = |m - x_i| ≥ 0` clamps to `z_i = min(g_i, 1)`, 0 exactly at the
-/// extremes; `p_0 = 1, p_{i+1} = p_i · z_i` is 1 until the first extreme and 0 from there, so
-/// `p_i - p_{i+1}` is the one-hot of the first extreme and the index is `Σ idx_i (p_i - p_{i+1})`.
-/// Every step is a function of the inputs, so the index is unique.
-fn arg<I: Instructions>(
-    ins: &mut I,
-    vals: &[(&I::Value, Bound)],
-    idx: &[i64],
-    min: bool,
-) -> Result<I::Value, I::Error> {
-    let (m, mb) = extreme(ins, vals, min)?;
-    let n = vals.len();
-    // p[0] = 1 is implicit: its term is the constant idx[0]
-    let mut p: Vec<I::Value> = Vec::with_capacity(n);
-    for (i, (x, b)) in vals.iter().enumerate() {
-        let (terms, gap) = if min {
-            ([(1, *x), (-1, &m)], (b.0 - mb.1, b.1 - mb.0))
-        } else {
-            ([(1, &m), (-1, *x)], (mb.0 - b.1, mb.1 - b.0))
-        };
-        let g = ins.linear(&terms, 0)?;
-        let z = ins.rescale(&g, &RescaleParams::relu(gap, (0, 1)))?;
-        let next = if i == 0 { z } else { ins.mul(&p[i - 1], &z)? };
-        p.push(next);
-    }
-    // Σ_i idx_i (p_i - p_{i+1}) = idx_0 + Σ_{i=1}^{n-1} (idx_i - idx_{i-1}) p_i - idx_{n-1} p_n
-    let mut terms: Vec<(i64, &I::Value)> =
-        (1..n).map(|i| (idx[i] - idx[i - 1], &p[i - 1])).collect();
-    terms.push((-idx[n - 1], &p[n - 1]));
-    ins.linear(&terms, idx[0] as i128)
 }
 
 /// `clamp(x, min, max)` as an exact rescale; the rescale clamps around 0, so a range that does

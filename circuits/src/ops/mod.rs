@@ -2,7 +2,7 @@
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
 //! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
 //! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
-//! over sets, rows of an embedding, 0/1 comparisons, picks by a 0/1 condition, or integer quotients. The reference executor, the bounds and the lowering are written once per kind
+//! over sets, rows of an embedding, 0/1 comparisons, picks by a 0/1 condition, integer quotients, or ranks. The reference executor, the bounds and the lowering are written once per kind
 //! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
 //! so an op file holds only its index arithmetic, and what the circuit constrains is, by
 //! construction, what the reference computes.
@@ -18,6 +18,7 @@ pub mod einsum;
 pub mod embed;
 pub mod instructions;
 pub mod kind;
+pub mod linear_map;
 pub mod matmul;
 pub mod max;
 pub mod mul;
@@ -30,6 +31,7 @@ pub mod rescale;
 pub mod select;
 pub mod softmax;
 pub mod table;
+pub mod topk;
 pub mod wiring;
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +114,10 @@ pub enum Op {
     Choose(choose::Choose),
     /// `a / d` of integers by constants, rounded toward 0 (Div of integers, BitShift right).
     Quotient(quotient::Quotient),
+    /// The `k` extremes along an axis, in order, or their indices (TopK).
+    TopK(topk::TopK),
+    /// A constant sparse linear map (Resize in linear mode, CumSum: found by probing).
+    LinearMap(linear_map::LinearMap),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -174,6 +180,8 @@ impl Op {
             Op::Compare(o) => o,
             Op::Choose(o) => o,
             Op::Quotient(o) => o,
+            Op::TopK(o) => o,
+            Op::LinearMap(o) => o,
         }
     }
 

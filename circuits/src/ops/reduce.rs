@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kind::{Combination, Kind, Src};
+use super::instructions::Instructions;
+use super::kind::{extreme, Bound, Combination, Kind, Src};
+use super::rescale::RescaleParams;
 use super::{unary, OpSpec};
 use crate::graph::tensor::{numel, ravel, strides, unravel};
 
@@ -187,4 +189,37 @@ impl OpSpec for ArgMax {
             min: self.min,
         }
     }
+}
+
+/// The reported index of the first extreme of `vals`. With `m` the proven extreme, each
+/// candidate's gap `g_i = |m - x_i| ≥ 0` clamps to `z_i = min(g_i, 1)`, 0 exactly at the
+/// extremes; `p_0 = 1, p_{i+1} = p_i · z_i` is 1 until the first extreme and 0 from there, so
+/// `p_i - p_{i+1}` is the one-hot of the first extreme and the index is `Σ idx_i (p_i - p_{i+1})`.
+/// Every step is a function of the inputs, so the index is unique.
+pub(crate) fn arg<I: Instructions>(
+    ins: &mut I,
+    vals: &[(&I::Value, Bound)],
+    idx: &[i64],
+    min: bool,
+) -> Result<I::Value, I::Error> {
+    let (m, mb) = extreme(ins, vals, min)?;
+    let n = vals.len();
+    // p[0] = 1 is implicit: its term is the constant idx[0]
+    let mut p: Vec<I::Value> = Vec::with_capacity(n);
+    for (i, (x, b)) in vals.iter().enumerate() {
+        let (terms, gap) = if min {
+            ([(1, *x), (-1, &m)], (b.0 - mb.1, b.1 - mb.0))
+        } else {
+            ([(1, &m), (-1, *x)], (mb.0 - b.1, mb.1 - b.0))
+        };
+        let g = ins.linear(&terms, 0)?;
+        let z = ins.rescale(&g, &RescaleParams::relu(gap, (0, 1)))?;
+        let next = if i == 0 { z } else { ins.mul(&p[i - 1], &z)? };
+        p.push(next);
+    }
+    // Σ_i idx_i (p_i - p_{i+1}) = idx_0 + Σ_{i=1}^{n-1} (idx_i - idx_{i-1}) p_i - idx_{n-1} p_n
+    let mut terms: Vec<(i64, &I::Value)> =
+        (1..n).map(|i| (idx[i] - idx[i - 1], &p[i - 1])).collect();
+    terms.push((-idx[n - 1], &p[n - 1]));
+    ins.linear(&terms, idx[0] as i128)
 }
