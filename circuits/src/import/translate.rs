@@ -7,7 +7,7 @@
 //! Add after MatMul, BatchNorm after Conv), so they cost no rescale. Chains of element-wise functions of one tensor (Sigmoid, an expanded Elu) become
 //! one function ([`func`]); a mask before a softmax is folded into it ([`mask`]). An op without a translation is an error naming the ONNX node and op.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::{
@@ -290,6 +290,8 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         grid,
     } = qdq::pairs(model).map_err(|(node, msg)| (node, "QuantizeLinear".to_string(), msg))?;
     patterns.extend(quant);
+    // a pattern reads its tensor where it is: a scale is not folded into the op making it
+    let bases: BTreeSet<OutletId> = patterns.values().map(|(x, _)| *x).collect();
     g.grid = grid;
     // outlet → the outlet it is an alias of (a dequantize, an identity table)
     let mut alias: BTreeMap<OutletId, OutletId> = BTreeMap::new();
@@ -426,7 +428,8 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                     let single_use = model.node(inputs[0].node).outputs[inputs[0].slot]
                         .successors
                         .len()
-                        == 1;
+                        == 1
+                        && !bases.iter().any(|b| resolve(&alias, b) == inputs[0]);
                     match fold::with_constant(name, &k, flipped).map_err(&err)? {
                         Constant::Clip { lo, hi } => {
                             // ONNX Clip arrives as Max then Min: one clamp
