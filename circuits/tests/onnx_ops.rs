@@ -185,6 +185,26 @@ fn reductions_arg_extremes_and_global_max_pool() {
     );
 }
 
+/// Concat with a constant block, as a vision transformer puts its class token before the
+/// patches: the block is quantized at the patches' scale and pinned in the circuit, and the
+/// linear layer after it reads both.
+#[test]
+fn concat_with_a_constant_class_token() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut net = Net::default();
+    net.input("x", &[1, 3, 4])
+        .init("cls", &[1, 1, 4], normal(&mut rng, 4, 0.8))
+        .init("w", &[4, 2], normal(&mut rng, 8, 0.5))
+        .node("Concat", &["cls", "x"], &["t"], vec![int("axis", 1)])
+        .node("MatMul", &["t", "w"], &["y"], vec![])
+        .output("y");
+    let i = compiled(&net, "class_token", 12, 23);
+    let names = ops(&i);
+    assert!(names.contains(&"concat"), "{names:?}");
+    assert_eq!(i.model.output_shapes(), [&[1, 4, 2][..]]);
+    within(&i, 0.05);
+}
+
 /// TopK: the largest values with their indices along the last axis, and the smallest values
 /// alone along the middle one (its unread indices get no node); both outputs are exact but for
 /// ties that quantization creates.

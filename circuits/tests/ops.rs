@@ -398,7 +398,11 @@ fn wiring_moves_values_and_pads_with_pinned_constants() {
     let c = b
         .node(
             "c",
-            Op::Concat(wiring::Concat { axis: 3, inputs: 2 }),
+            Op::Concat(wiring::Concat {
+                axis: 3,
+                inputs: 2,
+                parts: vec![],
+            }),
             &[&g, &y],
         )
         .unwrap();
@@ -675,4 +679,44 @@ fn linear_map_sums_its_listed_terms() {
         e.to_string().contains("reads element 3 of an input of 3"),
         "{e}"
     );
+}
+
+/// A concatenation with constant blocks among its inputs (a class token before the patches):
+/// the constants are pinned, so a changed one is refused like any output; parts that do not
+/// match the inputs are refused naming the node.
+#[test]
+fn concat_with_constant_blocks() {
+    let mut b = Builder::new("concat_constants");
+    let x = b.input("x", &[1, 2, 2]);
+    let y = b.input("y", &[1, 1, 2]);
+    let block = |data: Vec<i64>| Some(Tensor::new(vec![1, data.len() / 2, 2], data).unwrap());
+    let concat = |parts: Vec<Option<Tensor<i64>>>| {
+        Op::Concat(wiring::Concat {
+            axis: 1,
+            inputs: 2,
+            parts,
+        })
+    };
+    let c = b
+        .node(
+            "c",
+            concat(vec![
+                block(vec![5, -7]),
+                None,
+                block(vec![127, -128, 0, 1]),
+                None,
+            ]),
+            &[&x, &y],
+        )
+        .unwrap();
+    let model = b.finish(&[&c]).unwrap();
+    let row = vec![1, 2, 3, 4, -9, 8];
+    let out = execute(&model, &row).unwrap().output();
+    assert_eq!(out, [5, -7, 1, 2, 3, 4, 127, -128, 0, 1, -9, 8]);
+    check(model, 17);
+    let mut b = Builder::new("concat_miscounted");
+    let x = b.input("x", &[1, 2, 2]);
+    let e = b.node("c", concat(vec![block(vec![1, 2]), None]), &[&x, &x]);
+    let e = e.err().unwrap().to_string();
+    assert!(e.contains("1 computed parts for 2 inputs"), "{e}");
 }

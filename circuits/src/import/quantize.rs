@@ -23,7 +23,9 @@ use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
 use crate::ops::rescale::MAX_SHIFT;
 use crate::ops::topk::TopK;
-use crate::ops::{affine, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, Op};
+use crate::ops::{
+    affine, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, wiring, Op,
+};
 
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
 pub(crate) const VARIANCE_BITS: u32 = 12;
@@ -454,6 +456,20 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 last: *last,
             })
         }
+        FloatOp::ConcatConstants { axis, parts } => {
+            let parts: Vec<_> = parts
+                .iter()
+                .map(|p| p.as_ref().map(|t| t.map(|v| bound(*v, scale))))
+                .collect();
+            for v in parts.iter().flatten().flat_map(|t| &t.data) {
+                (lo, hi) = (lo.min(*v), hi.max(*v));
+            }
+            Op::Concat(wiring::Concat {
+                axis: *axis,
+                inputs: ins.len(),
+                parts,
+            })
+        }
         FloatOp::TopK(t) => {
             let n = x.shape[t.axis];
             if t.indices && n > 128 {
@@ -508,6 +524,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             | FloatOp::Neg
             | FloatOp::Abs
             | FloatOp::TopK(TopK { indices: false, .. })
+            | FloatOp::ConcatConstants { .. }
     );
     let integer = matches!(
         fnode.op,

@@ -140,6 +140,11 @@ pub(crate) enum FloatOp {
     Wire(Op),
     /// `x / divisor` of integers, rounded toward 0 or down ([`crate::ops::quotient`]).
     Quotient { divisor: Tensor<i64>, floor: bool },
+    /// Concat with constant blocks: per part in order, `None` for the next input.
+    ConcatConstants {
+        axis: usize,
+        parts: Vec<Option<Tensor<f64>>>,
+    },
     /// One output of TopK: the values, or the indices.
     TopK(crate::ops::topk::TopK),
     /// A constant linear map found by probing: per output of `shape`, terms and a bias.
@@ -365,7 +370,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
         } else if let Some(r) = wiring::translate(model, node, &from, &shape) {
             let (op, ins) = r.map_err(&err)?;
             inputs = ins;
-            FloatOp::Wire(op)
+            op
         } else if let Some(r) = integer::translate(model, node, &from) {
             match r.map_err(&err)? {
                 Translated::Op(op, ins) => {

@@ -1,6 +1,7 @@
 //! tract's ops that only move values into the IR's wiring ops: axis changes (Reshape, Squeeze,
-//! Unsqueeze, a moved axis), Slice, Concat of computed tensors, Pad with 0, Tile and Expand.
-//! They constrain nothing: every output element is an input element or the pad constant, copied.
+//! Unsqueeze, a moved axis), Slice, Concat (with constant blocks among the parts), Pad with 0,
+//! Tile and Expand. They constrain nothing: every output element is an input element, copied, or
+//! a constant the circuit pins.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{
@@ -8,17 +9,19 @@ use tract_onnx::tract_core::ops::array::{
 };
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 
-use super::translate::const_of;
+use super::translate::{const_of, FloatOp};
+use crate::graph::tensor::Tensor;
 use crate::ops::{wiring, Op};
 
-/// The wiring op `node` is, with the outlets it reads; `None` where it is not one of these ops.
+/// The wiring op `node` is, with the outlets it reads (a concatenation with constant blocks
+/// still with its float constants); `None` where it is not one of these ops.
 /// `shape` is its output's.
 pub(crate) fn translate(
     model: &TypedModel,
     node: &TypedNode,
     from: &[OutletId],
     shape: &[usize],
-) -> Option<Result<(Op, Vec<OutletId>), String>> {
+) -> Option<Result<(FloatOp, Vec<OutletId>), String>> {
     let first = vec![from[0]];
     let op = if let Some(a) = node.op_as::<AxisOp>() {
         match a {
@@ -43,15 +46,23 @@ pub(crate) fn translate(
             step: 1,
         })
     } else if let Some(c) = node.op_as::<TypedConcat>() {
-        if let Some(i) = (0..node.inputs.len()).find(|i| const_of(model, node.inputs[*i]).is_some())
-        {
-            return Some(Err(format!("input {i} of the concatenation is a constant")));
+        let parts: Vec<Option<Tensor<f64>>> =
+            node.inputs.iter().map(|o| const_of(model, *o)).collect();
+        let computed: Vec<OutletId> = (0..parts.len())
+            .filter(|i| parts[*i].is_none())
+            .map(|i| from[i])
+            .collect();
+        if computed.len() < parts.len() {
+            // constant blocks, quantized at the computed parts' scale ([`super::quantize`])
+            let axis = c.axis;
+            return Some(Ok((FloatOp::ConcatConstants { axis, parts }, computed)));
         }
         let op = Op::Concat(wiring::Concat {
             axis: c.axis,
             inputs: from.len(),
+            parts: Vec::new(),
         });
-        return Some(Ok((op, from.to_vec())));
+        return Some(Ok((FloatOp::Wire(op), computed)));
     } else if let Some(p) = node.op_as::<TPad>() {
         let value = match &p.mode {
             PadMode::Constant(v) => match v.cast_to_scalar::<f64>() {
@@ -83,5 +94,5 @@ pub(crate) fn translate(
     } else {
         return None;
     };
-    Some(Ok((op, first)))
+    Some(Ok((FloatOp::Wire(op), first)))
 }

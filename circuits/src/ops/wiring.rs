@@ -1,9 +1,11 @@
-//! Shape ops: every output element is an input element (or a padding constant). They cost no
+//! Shape ops: every output element is an input element or a constant (padding, a constant block
+//! of a concatenation). They cost no
 //! constraints: the lowering hands the same cell or linear combination on, so nothing new can be
 //! chosen by the prover. Constants come from the backend's `constant`, fixed by the circuit.
 
 use serde::{Deserialize, Serialize};
 
+use super::clip::MAX_CLAMP_ABS;
 use super::kind::{Elem, Kind, Src};
 use super::{unary, OpSpec};
 use crate::graph::tensor::{
@@ -37,13 +39,35 @@ pub struct Slice {
     pub step: usize,
 }
 
-/// The inputs joined along `axis`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The inputs joined along `axis`, with constant blocks among them where `parts` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Concat {
     /// The joining axis.
     pub axis: usize,
     /// Number of inputs.
     pub inputs: usize,
+    /// Every part in order, where some are constant (a class token before the patches): `None`
+    /// for the next input, a constant block (already quantized) otherwise; empty when every
+    /// part is an input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Option<Tensor<i64>>>,
+}
+
+impl Concat {
+    /// The shape of each part in order, inputs' from `inputs`.
+    fn part_shapes<'a>(&'a self, inputs: &[&'a [usize]]) -> Vec<&'a [usize]> {
+        if self.parts.is_empty() {
+            return inputs.to_vec();
+        }
+        let mut next = inputs.iter();
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Some(t) => &t.shape[..],
+                None => next.next().copied().unwrap_or(&[]),
+            })
+            .collect()
+    }
 }
 
 /// Constant padding: `pads` holds the begin padding of every axis, then the end padding.
@@ -204,7 +228,28 @@ impl OpSpec for Concat {
         self.inputs
     }
 
+    fn check(&self) -> Result<(), String> {
+        let computed = self.parts.iter().filter(|p| p.is_none()).count();
+        if !self.parts.is_empty() && computed != self.inputs {
+            return Err(format!(
+                "{computed} computed parts for {} inputs",
+                self.inputs
+            ));
+        }
+        match self
+            .parts
+            .iter()
+            .flatten()
+            .flat_map(|t| &t.data)
+            .find(|v| v.abs() > MAX_CLAMP_ABS)
+        {
+            Some(v) => Err(format!("constant {v} exceeds ±2^40")),
+            None => Ok(()),
+        }
+    }
+
     fn shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let inputs = &self.part_shapes(inputs)[..];
         let first = inputs.first().ok_or("concat needs an input")?;
         if self.axis >= first.len() {
             return Err(format!("axis {} does not fit {first:?}", self.axis));
@@ -223,17 +268,32 @@ impl OpSpec for Concat {
     }
 
     fn kind(&self, inputs: &[&[usize]], out: &[usize]) -> Kind {
+        let shapes = self.part_shapes(inputs);
+        // each part's input number, or its constant block
+        let mut next = 0;
+        let sources: Vec<Result<usize, &Tensor<i64>>> = (0..shapes.len())
+            .map(|p| match self.parts.get(p) {
+                Some(Some(t)) => Err(t),
+                _ => {
+                    next += 1;
+                    Ok(next - 1)
+                }
+            })
+            .collect();
         Kind::Wiring(
             (0..numel(out))
                 .map(|o| {
                     let mut idx = unravel(o, out);
-                    let mut input = 0;
-                    while idx[self.axis] >= inputs[input][self.axis] {
-                        idx[self.axis] -= inputs[input][self.axis];
-                        input += 1;
+                    let mut part = 0;
+                    while idx[self.axis] >= shapes[part][self.axis] {
+                        idx[self.axis] -= shapes[part][self.axis];
+                        part += 1;
                     }
-                    let index = ravel(&idx, &strides(inputs[input]));
-                    Elem::Src(Src { input, index })
+                    let index = ravel(&idx, &strides(shapes[part]));
+                    match sources[part] {
+                        Ok(input) => Elem::Src(Src { input, index }),
+                        Err(t) => Elem::Const(t.data[index]),
+                    }
                 })
                 .collect(),
         )
