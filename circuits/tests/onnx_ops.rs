@@ -517,6 +517,38 @@ fn ops_that_only_move_values_are_found_by_probing() {
     within(&i, 0.5 / 127.0 + 1e-9);
 }
 
+/// ScatterND and ScatterElements at constant indices, as torch exports an in-place assignment
+/// (`x[:, 1] = u`), are found by running them to only move values of their two computed inputs:
+/// both flattened, joined and gathered, wiring with no constraint.
+#[test]
+fn scatters_at_constant_indices_only_move_values() {
+    let mut net = Net::default();
+    net.input("x", &[1, 4, 3])
+        .input("u", &[2, 3])
+        .input("y", &[1, 6])
+        .input("v", &[1, 2])
+        .init_i64("rows", &[2, 2], vec![0, 1, 0, 3])
+        .init_i64("at", &[1, 2], vec![4, 0])
+        .node("ScatterND", &["x", "rows", "u"], &["s"], vec![])
+        .node(
+            "ScatterElements",
+            &["y", "at", "v"],
+            &["e"],
+            vec![int("axis", 1)],
+        )
+        .output("s")
+        .output("e");
+    let i = compiled(&net, "scatters", 26, 29);
+    let ops = ops(&i);
+    let wiring = ["reshape", "concat", "gather_elements", "rescale"];
+    assert!(
+        ops.contains(&"concat") && ops.iter().all(|o| wiring.contains(o)),
+        "{ops:?}"
+    );
+    // copies of the quantized inputs, brought to one scale: off by at most an input step
+    within(&i, 1.0 / 127.0 + 1e-9);
+}
+
 /// Resize in linear mode (bilinear, half-pixel) and CumSum (exclusive, reversed), which the IR
 /// has no op for, are found by running them to be constant linear maps: a `linear_map` of the
 /// terms found and its rescale, within a few output steps of tract's float run.

@@ -153,18 +153,44 @@ pub(crate) fn gather_elements(
     })
 }
 
-/// The elements of `x` at the flat positions `map`, in `fnode`'s shape: `x` flattened, gathered
-/// along its one axis, reshaped. Wiring only.
-pub(crate) fn remap(e: &mut Emit, fnode: &FloatNode, x: &Q, map: &[usize]) -> Q {
+/// The elements at the flat positions `map` of the inputs' elements one after another (all at
+/// one scale), in `fnode`'s shape: each input flattened, joined, gathered along the one axis,
+/// reshaped. Wiring only.
+pub(crate) fn remap(e: &mut Emit, fnode: &FloatNode, ins: &[Q], map: &[usize]) -> Q {
     let name = &fnode.name;
-    let n: usize = x.shape.iter().product();
-    let (flat, picked) = (format!("{name}:flat"), format!("{name}:picked"));
-    let to_flat = Op::Reshape(wiring::Reshape { shape: vec![1, n] });
-    e.push(&flat, to_flat, vec![x.name.clone()], &[1, n], x.scale);
+    let x = &ins[0];
+    let mut flat = Vec::with_capacity(ins.len());
+    for (k, q) in ins.iter().enumerate() {
+        let n: usize = q.shape.iter().product();
+        let f = if ins.len() == 1 {
+            format!("{name}:flat")
+        } else {
+            format!("{name}:flat{k}")
+        };
+        let to_flat = Op::Reshape(wiring::Reshape { shape: vec![1, n] });
+        e.push(&f, to_flat, vec![q.name.clone()], &[1, n], x.scale);
+        flat.push((f, n));
+    }
+    let joined = match &flat[..] {
+        [(f, _)] => f.clone(),
+        _ => {
+            let total: usize = flat.iter().map(|(_, n)| n).sum();
+            let op = Op::Concat(wiring::Concat {
+                axis: 1,
+                inputs: ins.len(),
+                parts: Vec::new(),
+            });
+            let joined = format!("{name}:joined");
+            let names = flat.iter().map(|(f, _)| f.clone()).collect();
+            e.push(&joined, op, names, &[1, total], x.scale);
+            joined
+        }
+    };
+    let picked = format!("{name}:picked");
     let indices = Tensor::new(vec![1, map.len()], map.iter().map(|i| *i as i64).collect())
         .expect("one index per output");
     let gather = Op::GatherElements(wiring::GatherElements { axis: 1, indices });
-    e.push(&picked, gather, vec![flat], &[1, map.len()], x.scale);
+    e.push(&picked, gather, vec![joined], &[1, map.len()], x.scale);
     let back = Op::Reshape(wiring::Reshape {
         shape: fnode.shape.clone(),
     });
@@ -172,6 +198,9 @@ pub(crate) fn remap(e: &mut Emit, fnode: &FloatNode, x: &Q, map: &[usize]) -> Q 
     Q {
         name: name.clone(),
         shape: fnode.shape.clone(),
+        lo: ins.iter().map(|q| q.lo).min().unwrap_or(x.lo),
+        hi: ins.iter().map(|q| q.hi).max().unwrap_or(x.hi),
+        integer: ins.iter().all(|q| q.integer),
         ..x.clone()
     }
 }

@@ -1,12 +1,14 @@
-//! Ops found by running them: an op tract can evaluate on its own whose one computed input is
+//! Ops found by running them: an op tract can evaluate on its own whose computed inputs are
 //! real-valued is run on probes.
 //!
-//! - **Moves** (Resize in nearest mode, DepthToSpace, SpaceToDepth, any other pure
-//!   rearrangement): the first probe holds each element's own index, so the output names, per
-//!   position, the element it copies; two more, of values that are not indices (fractions,
+//! - **Moves** (Resize in nearest mode, DepthToSpace, SpaceToDepth, ScatterND and
+//!   ScatterElements at constant indices, any other pure rearrangement of one or more inputs):
+//!   the first probe holds each element's own index (the inputs' elements numbered one after
+//!   another), so the output names, per position, the element it copies; two more, of values that are not indices (fractions,
 //!   negatives, no two equal), must come out as exactly those copies. What passes is wiring in
 //!   the IR: a flat gather, no constraint.
-//! - **Constant linear maps** (Resize in linear or cubic mode, CumSum): the probes are 0 (the
+//! - **Constant linear maps** of one input (Resize in linear or cubic mode, CumSum): the probes
+//!   are 0 (the
 //!   bias) and each unit vector (a column of the map); two more inputs of both signs must come
 //!   out as the map computes them, to f32's precision. What passes is a `linear_map` of the
 //!   terms found, quantized as weights are.
@@ -23,14 +25,16 @@ const MAX_LINEAR: usize = 1 << 12;
 /// Most terms of a linear map over all outputs.
 const MAX_TERMS: usize = 1 << 22;
 
-/// `node` with one computed f32 input, run on values for it, the constant inputs as they are.
+/// `node` with its computed inputs all f32, run on values for them, the constant inputs as
+/// they are.
 struct Probe<'a> {
     node: &'a TypedNode,
     facts: Vec<&'a TypedFact>,
-    /// Which input is computed.
-    at: usize,
-    shape: Vec<usize>,
-    /// Its elements.
+    /// Which inputs are computed.
+    at: Vec<usize>,
+    /// Their shapes.
+    shapes: Vec<Vec<usize>>,
+    /// Their elements in all.
     n: usize,
 }
 
@@ -44,34 +48,42 @@ impl<'a> Probe<'a> {
             .iter()
             .map(|o| model.outlet_fact(*o).ok())
             .collect::<Option<_>>()?;
-        let computed: Vec<usize> = (0..facts.len())
+        let at: Vec<usize> = (0..facts.len())
             .filter(|i| facts[*i].konst.is_none())
             .collect();
-        let [at] = computed[..] else { return None };
-        if facts[at].datum_type != f32::datum_type() {
+        if at.is_empty() || at.iter().any(|i| facts[*i].datum_type != f32::datum_type()) {
             return None;
         }
-        let shape: Vec<usize> = facts[at].shape.as_concrete()?.to_vec();
-        let n: usize = shape.iter().product();
+        let shapes: Vec<Vec<usize>> = at
+            .iter()
+            .map(|i| facts[*i].shape.as_concrete().map(<[usize]>::to_vec))
+            .collect::<Option<_>>()?;
+        let n: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
         (n > 0 && n <= max).then_some(Self {
             node,
             facts,
             at,
-            shape,
+            shapes,
             n,
         })
     }
 
-    fn run(&self, values: Vec<f32>) -> Option<Vec<f32>> {
+    /// The output on `values`: the computed inputs' elements one after another.
+    fn run(&self, values: &[f32]) -> Option<Vec<f32>> {
         let mut inputs = TVec::new();
+        let mut rest = values;
         for (i, f) in self.facts.iter().enumerate() {
-            if i == self.at {
-                let t = tract_ndarray::ArrayD::from_shape_vec(self.shape.clone(), values.clone())
-                    .ok()?
-                    .into_tensor();
-                inputs.push(t.into_tvalue());
-            } else {
-                inputs.push(f.konst.clone()?.into_tvalue());
+            match self.at.iter().position(|a| *a == i) {
+                Some(k) => {
+                    let shape = &self.shapes[k];
+                    let (mine, more) = rest.split_at(shape.iter().product());
+                    rest = more;
+                    let t = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), mine.to_vec())
+                        .ok()?
+                        .into_tensor();
+                    inputs.push(t.into_tvalue());
+                }
+                None => inputs.push(f.konst.clone()?.into_tvalue()),
             }
         }
         let out = self.node.op.eval_out_of_plan(inputs).ok()??;
@@ -88,18 +100,18 @@ fn distinct(n: usize, k: u64, div: f32) -> Vec<f32> {
         .collect()
 }
 
-/// `(input, map)` when `node` copies elements of its one computed input `input`: output
-/// element `o` (row-major) is input element `map[o]`.
-pub(crate) fn moves(model: &TypedModel, node: &TypedNode) -> Option<(usize, Vec<usize>)> {
+/// `(inputs, map)` when `node` copies elements of its computed inputs `inputs`: output element
+/// `o` (row-major) is element `map[o]` of their elements one after another (each row-major).
+pub(crate) fn moves(model: &TypedModel, node: &TypedNode) -> Option<(Vec<usize>, Vec<usize>)> {
     let p = Probe::new(model, node, MAX_PROBED)?;
-    let picked = p.run((0..p.n).map(|i| i as f32).collect())?;
+    let picked = p.run(&(0..p.n).map(|i| i as f32).collect::<Vec<_>>())?;
     let map: Vec<usize> = picked
         .iter()
         .map(|v| (v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < p.n).then_some(*v as usize))
         .collect::<Option<_>>()?;
     for k in 1..=2u64 {
         let values = distinct(p.n, k, 8.0);
-        let out = p.run(values.clone())?;
+        let out = p.run(&values)?;
         if out.len() != map.len() || out.iter().zip(&map).any(|(o, m)| *o != values[*m]) {
             return None;
         }
@@ -119,13 +131,13 @@ pub(crate) struct Linear {
 
 /// The map `node` applies to its one computed input, when it is a constant linear one.
 pub(crate) fn linear(model: &TypedModel, node: &TypedNode) -> Option<Linear> {
-    let p = Probe::new(model, node, MAX_LINEAR)?;
-    let bias = p.run(vec![0.0; p.n])?;
+    let p = Probe::new(model, node, MAX_LINEAR).filter(|p| p.at.len() == 1)?;
+    let bias = p.run(&vec![0.0; p.n])?;
     let mut rows = vec![Vec::new(); bias.len()];
     let mut unit = vec![0.0; p.n];
     for i in 0..p.n {
         unit[i] = 1.0;
-        let column = p.run(unit.clone())?;
+        let column = p.run(&unit)?;
         unit[i] = 0.0;
         if column.len() != bias.len() {
             return None;
@@ -142,7 +154,7 @@ pub(crate) fn linear(model: &TypedModel, node: &TypedNode) -> Option<Linear> {
     }
     for k in 1..=2u64 {
         let x = distinct(p.n, k, 524_288.0);
-        let y = p.run(x.clone())?;
+        let y = p.run(&x)?;
         let fits = y.len() == rows.len()
             && rows.iter().zip(&bias).zip(&y).all(|((row, b), y)| {
                 let terms = row.iter().map(|(i, w)| w * f64::from(x[*i]));
@@ -157,7 +169,7 @@ pub(crate) fn linear(model: &TypedModel, node: &TypedNode) -> Option<Linear> {
     }
     let bias = bias.into_iter().map(f64::from).collect();
     Some(Linear {
-        at: p.at,
+        at: p.at[0],
         rows,
         bias,
     })

@@ -496,7 +496,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             Op::Table(t)
         }
         FloatOp::Embed { table, axis } => return super::lookup::gather(e, fnode, x, table, *axis),
-        FloatOp::Remap { map } => return Ok(super::lookup::remap(e, fnode, x, map)),
+        FloatOp::Remap { map } => return Ok(super::lookup::remap(e, fnode, &ins, map)),
         FloatOp::GatherAt { axis } => {
             return super::lookup::gather_elements(e, fnode, x, &ins[1], *axis)
         }

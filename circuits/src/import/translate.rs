@@ -131,8 +131,8 @@ pub(crate) enum FloatOp {
         then: Option<Tensor<f64>>,
         otherwise: Option<Tensor<f64>>,
     },
-    /// Output element `o` is input element `map[o]`: an op found by running it to only move
-    /// values ([`super::probe`]).
+    /// Output element `o` is element `map[o]` of the inputs' elements one after another: an op
+    /// found by running it to only move values ([`super::probe`]).
     Remap { map: Vec<usize> },
     /// GatherElements of a computed tensor at computed indices along `axis` ([`super::lookup`]).
     GatherAt { axis: usize },
@@ -552,7 +552,7 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 indices: idx.map(|v| if *v < 0.0 { *v as i64 + len } else { *v as i64 }),
             }))
         } else if let Some((at, map)) = probe::moves(model, node) {
-            inputs = vec![from[at]];
+            inputs = at.iter().map(|i| from[*i]).collect();
             FloatOp::Remap { map }
         } else if let Some(l) = probe::linear(model, node) {
             inputs = vec![from[l.at]];
