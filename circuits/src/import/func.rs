@@ -24,7 +24,9 @@ use tract_onnx::tract_core::ops::{
     nn::{GeluApproximate, LeakyRelu as TLeakyRelu},
 };
 
+use super::quantize::Q;
 use super::translate::{const_of, FloatOp};
+use crate::ops::table;
 
 /// A unary function of the mini ops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -431,6 +433,34 @@ pub(crate) fn chains(
         .copied()
         .collect();
     (ends, absorbed)
+}
+
+/// The table of `f` over the integers `x` can hold, from `x`'s scale to `s_y`: each entry
+/// `f(i / s_x) · s_y` rounded half away from zero into int8; a NaN (a log of 0 or less, a
+/// square root below 0) is 0, an infinity the int8 end on its side.
+pub(crate) fn table(name: &str, f: &Expr, x: &Q, s_y: f64) -> Result<table::Table, String> {
+    let n = (x.hi - x.lo + 1) as usize;
+    if n > table::MAX_TABLE_LEN {
+        return Err(format!(
+            "{name} over {n} input values; a table holds at most {}",
+            table::MAX_TABLE_LEN
+        ));
+    }
+    let values = (x.lo..=x.hi)
+        .map(|i| {
+            let v = f.eval(i as f64 / x.scale) * s_y;
+            if v.is_nan() {
+                0
+            } else {
+                v.round().clamp(-128.0, 127.0) as i64
+            }
+        })
+        .collect();
+    Ok(table::Table {
+        func: name.to_string(),
+        first: x.lo,
+        values,
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use tract_onnx::prelude::OutletId;
 
 use super::accumulate::accumulate;
-use super::func::Expr;
 use super::translate::{FloatGraph, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
@@ -487,7 +486,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             Op::Softmax(softmax_of(axes, keep.clone(), x)?)
         }
         FloatOp::Func { name, expr } => {
-            let t = func_table(name, expr, x, s_out)?;
+            let t = super::func::table(name, expr, x, s_out)?;
             (scale, lo, hi) = (
                 s_out,
                 *t.values.iter().min().unwrap(),
@@ -565,34 +564,6 @@ fn softmax_of(
             .collect(),
         out: softmax::OUT,
         keep,
-    })
-}
-
-/// The table of `f` over the integers `x` can hold, from `x`'s scale to `s_y`: each entry
-/// `f(i / s_x) · s_y` rounded half away from zero into int8; a NaN (a log of 0 or less, a
-/// square root below 0) is 0, an infinity the int8 end on its side.
-fn func_table(name: &str, f: &Expr, x: &Q, s_y: f64) -> Result<table::Table, String> {
-    let n = (x.hi - x.lo + 1) as usize;
-    if n > table::MAX_TABLE_LEN {
-        return Err(format!(
-            "{name} over {n} input values; a table holds at most {}",
-            table::MAX_TABLE_LEN
-        ));
-    }
-    let values = (x.lo..=x.hi)
-        .map(|i| {
-            let v = f.eval(i as f64 / x.scale) * s_y;
-            if v.is_nan() {
-                0
-            } else {
-                v.round().clamp(-128.0, 127.0) as i64
-            }
-        })
-        .collect();
-    Ok(table::Table {
-        func: name.to_string(),
-        first: x.lo,
-        values,
     })
 }
 

@@ -7,6 +7,9 @@
 //! challenge check forced on, so the substitutions a bigger model gets are under the same nets
 //! as what they replace.
 
+// shared by `ops.rs` and `ops_exact.rs`, each of which uses a part of it
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
