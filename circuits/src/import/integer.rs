@@ -25,8 +25,7 @@ use super::translate::{const_of, FloatGraph, FloatInput, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::tensor::{broadcast_map, Tensor};
 use crate::ops::compare::Cmp;
-use crate::ops::OpSpec;
-use crate::ops::{add, affine, choose, compare, max, mul, quotient, reduce, wiring, Kind, Op};
+use crate::ops::{add, affine, choose, compare, max, mul, quotient, reduce, wiring, Op};
 
 /// Logic of booleans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,11 +437,7 @@ pub(crate) fn arithmetic(e: &mut Emit, fnode: &FloatNode, ins: &[Q]) -> Option<Q
                 divisor: divisor.clone(),
                 floor: *floor,
             };
-            let x = &ins[0];
-            let (lo, hi) = match op.kind(&[&x.shape], &x.shape) {
-                Kind::Quotient(q) => q.bounds((x.lo.into(), x.hi.into())).ok()?,
-                _ => unreachable!("a quotient's kind"),
-            };
+            let (lo, hi) = op.bounds((ins[0].lo.into(), ins[0].hi.into()));
             (Op::Quotient(op), lo as i64, hi as i64)
         }
         FloatOp::Mul => {

@@ -79,27 +79,49 @@ impl OpSpec for Quotient {
     }
 }
 
+/// `a / d` rounded toward 0, or down when `floor`.
+fn divide(a: i128, d: i64, floor: bool) -> i128 {
+    let (q, d) = (a / d as i128, d as i128);
+    // Rust's division rounds toward 0; down differs where the signs differ, inexactly
+    if floor && q * d != a && (a < 0) != (d < 0) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// The quotients of `input`'s ends by each divisor: either rounding is monotone in `a` for
+/// each `d`; `(0, 0)` for no divisor.
+fn ends(divisors: impl IntoIterator<Item = i64>, floor: bool, input: Bound) -> Bound {
+    let mut out = (i128::MAX, i128::MIN);
+    for d in divisors {
+        for q in [divide(input.0, d, floor), divide(input.1, d, floor)] {
+            out = (out.0.min(q), out.1.max(q));
+        }
+    }
+    if out.0 > out.1 {
+        (0, 0)
+    } else {
+        out
+    }
+}
+
+impl Quotient {
+    /// The output's bound for an input within `input`.
+    pub fn bounds(&self, input: Bound) -> Bound {
+        ends(self.divisor.data.iter().copied(), self.floor, input)
+    }
+}
+
 impl Quotients {
     /// `a / d` in this rounding.
     fn of(&self, a: i128, d: i64) -> i128 {
-        let (q, d) = (a / d as i128, d as i128);
-        // Rust's division rounds toward 0; down differs where the signs differ, inexactly
-        if self.floor && q * d != a && (a < 0) != (d < 0) {
-            q - 1
-        } else {
-            q
-        }
+        divide(a, d, self.floor)
     }
 
-    /// The quotients of the input's ends: either rounding is monotone in `a` for each `d`.
+    /// The quotients of the input's ends.
     pub fn bounds(&self, input: Bound) -> Result<Bound, String> {
-        let mut out = (i128::MAX, i128::MIN);
-        for (_, d) in &self.pairs {
-            for q in [self.of(input.0, *d), self.of(input.1, *d)] {
-                out = (out.0.min(q), out.1.max(q));
-            }
-        }
-        Ok(if self.pairs.is_empty() { (0, 0) } else { out })
+        Ok(ends(self.pairs.iter().map(|(_, d)| *d), self.floor, input))
     }
 
     /// The reference.
