@@ -1,6 +1,6 @@
 //! The ops whose outputs are exact integers decided by their inputs, on both backends through
-//! the checks of `op_nets`: comparisons and the picks they condition, integer quotients, and
-//! TopK's ranks. Reference, halo2 and R1CS agree, a changed output is refused, and the
+//! the checks of `op_nets`: comparisons and the picks they condition, integer quotients, TopK's
+//! ranks, and the one-hot rows of indices. Reference, halo2 and R1CS agree, a changed output is refused, and the
 //! witness-mutation nets run over each op's circuits.
 
 mod op_nets;
@@ -8,7 +8,8 @@ mod op_nets;
 use op_nets::check;
 use zkinfer_circuits::graph::{execute, Builder, Tensor};
 use zkinfer_circuits::ops::{
-    choose, clip::Clip, compare, compare::Cmp, mul::Mul, quotient::Quotient, topk::TopK, Op,
+    add::Add, choose, clip::Clip, compare, compare::Cmp, index_hot::IndexHot, mul::Mul,
+    quotient::Quotient, topk::TopK, Op,
 };
 
 /// Comparisons of two tensors and of a tensor with constants, giving 0/1; picks by those
@@ -151,4 +152,49 @@ fn top_k_values_and_indices_in_order() {
     let x = b.input("x", &[1, 3]);
     let e = b.node("t", top(1, 4, true, false), &[&x]).err().unwrap();
     assert!(e.to_string().contains("k = 4 of an axis of 3"), "{e}");
+}
+
+/// The one-hot rows of indices computed from int8 inputs: quotients that reach the axis from
+/// either end (no end needs asserting), and a difference that is always 0 but whose bound spans
+/// ±255 (both ends asserted). An index past the axis is refused naming the node.
+#[test]
+fn index_rows_have_one_1_at_the_index() {
+    let mut b = Builder::new("index_hot");
+    let x = b.input("x", &[1, 2, 3]);
+    let by32 = Op::Quotient(Quotient {
+        divisor: Tensor::scalar(32),
+        floor: true,
+    });
+    let q = b.node("q", by32, &[&x]).unwrap();
+    let h = b
+        .node("h", Op::IndexHot(IndexHot { depth: 4 }), &[&q])
+        .unwrap();
+    let z = b
+        .node("z", Op::Add(Add { coeffs: [1, -1] }), &[&x, &x])
+        .unwrap();
+    let hz = b
+        .node("hz", Op::IndexHot(IndexHot { depth: 1 }), &[&z])
+        .unwrap();
+    let model = b.finish(&[&h, &hz]).unwrap();
+    let row = vec![-128, -33, 0, 31, 32, 127];
+    let out = execute(&model, &row).unwrap().output();
+    // floor(x / 32) = [-4, -2, 0, 0, 1, 3]: positions 0, 2, 0, 0, 1, 3 of 4
+    let mut want = vec![0i128; 24];
+    for (i, p) in [0, 2, 0, 0, 1, 3].into_iter().enumerate() {
+        want[i * 4 + p] = 1;
+    }
+    want.extend([1; 6]);
+    assert_eq!(out, want);
+    check(model, 15);
+    let mut b = Builder::new("past");
+    let x = b.input("x", &[1, 2]);
+    let h = b
+        .node("h", Op::IndexHot(IndexHot { depth: 2 }), &[&x])
+        .unwrap();
+    let model = b.finish(&[&h]).unwrap();
+    let e = execute(&model, &[1, 5]).err().unwrap().to_string();
+    assert!(
+        e.contains("node `h`") && e.contains("outside [-2, 2)"),
+        "{e}"
+    );
 }

@@ -3,6 +3,7 @@
 
 use super::tensor::numel;
 use super::{GraphError, Model};
+use crate::ops::Kind;
 
 /// Every tensor of one run, by tensor id (graph inputs first, then nodes in file order).
 #[derive(Debug, Clone, PartialEq)]
@@ -90,11 +91,16 @@ pub fn execute(model: &Model, input: &[i64]) -> Result<Trace, GraphError> {
     let n_in = g.inputs.len();
     for &j in &model.order {
         let ins: Vec<&[i128]> = model.wires[j].iter().map(|t| &tensors[*t][..]).collect();
-        let y = model.kinds[j]
-            .eval(&ins)
-            .ok_or_else(|| GraphError::Overflow {
-                node: g.nodes[j].name.clone(),
-            })?;
+        let y = model.kinds[j].eval(&ins).ok_or_else(|| {
+            let node = g.nodes[j].name.clone();
+            match &model.kinds[j] {
+                Kind::IndexHot(h) => GraphError::Index {
+                    node,
+                    depth: h.depth,
+                },
+                _ => GraphError::Overflow { node },
+            }
+        })?;
         tensors[n_in + j] = y;
     }
     Ok(Trace {

@@ -114,6 +114,14 @@ pub enum GraphError {
         /// The node's name.
         node: String,
     },
+    /// An index read from the input (or computed from it) is outside its axis.
+    #[error("model: node `{node}`: an index is outside [-{depth}, {depth})")]
+    Index {
+        /// The node's name.
+        node: String,
+        /// The axis's length.
+        depth: usize,
+    },
 }
 
 /// A validated graph with everything later stages need derived once: the evaluation order, every

@@ -33,6 +33,10 @@ impl Instructions for R1csOps<'_> {
         Ok(Num::sum(&terms, f(constant)))
     }
 
+    fn assert_constant(&mut self, x: &Num, c: i128) -> Result<()> {
+        self.0.equal(x, &Num::constant(f(c)))
+    }
+
     fn mul(&mut self, a: &Num, b: &Num) -> Result<Num> {
         self.0.mul(a, b)
     }

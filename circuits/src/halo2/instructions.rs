@@ -248,6 +248,13 @@ impl Instructions for Halo2Ops<'_, '_, '_, '_> {
         Some((self.ctx.row, self.ctx.range_rows.iter().sum()))
     }
 
+    /// A copy constraint to the constant's pinned cell (one per constant value in the circuit).
+    fn assert_constant(&mut self, x: &Wire, c: i128) -> Result<(), Error> {
+        let k = self.constant(c)?;
+        self.ctx.constrain_equal(x.cell, k.cell);
+        Ok(())
+    }
+
     fn mul(&mut self, a: &Wire, b: &Wire) -> Result<Wire, Error> {
         self.cfg.mask.mul(self.ctx, a, b)
     }

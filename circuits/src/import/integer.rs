@@ -153,16 +153,21 @@ pub(crate) fn translate(
 }
 
 /// An integer or boolean graph input: token ids where embeddings alone read it (`true`), their
-/// range the rows of the smallest; integer data otherwise, `0/1` for booleans, the rows of a
-/// table it indexes, or int8.
+/// range the rows of the smallest; otherwise `0/1` for booleans, the positions of the shortest
+/// axis it indexes (an embedding's rows, a gather's or scatter's axis), or int8.
 pub(crate) fn input(fg: &FloatGraph, input: &FloatInput) -> Result<(Q, bool), ImportError> {
     let readers = || fg.nodes.iter().filter(|r| r.inputs.contains(&input.outlet));
-    let rows = readers()
-        .filter_map(|r| match &r.op {
-            FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
-            _ => None,
-        })
-        .min();
+    // the positions an index selects among, for the readers that read the input as indices
+    let index_of = |r: &FloatNode| match &r.op {
+        FloatOp::Embed { table, axis } => Some(table.shape[*axis] as i64),
+        FloatOp::At(at) => {
+            let slot = usize::from(at.data.is_none());
+            (r.inputs.iter().position(|i| *i == input.outlet) == Some(slot))
+                .then_some(at.depth as i64)
+        }
+        _ => None,
+    };
+    let rows = readers().filter_map(index_of).min();
     let boolean = input.kind == InputKind::Bool;
     let tokens = !boolean && readers().all(|r| matches!(r.op, FloatOp::Embed { .. }));
     let (lo, hi) = match rows {
@@ -174,7 +179,7 @@ pub(crate) fn input(fg: &FloatGraph, input: &FloatInput) -> Result<(Q, bool), Im
                 msg: "token ids must index an embedding of at most 2^16 rows".into(),
             })
         }
-        Some(r) if r <= 128 => (0, r - 1),
+        Some(r) if r <= MAX_INDEX => (0, r - 1),
         _ => (-128, 127),
     };
     let q = Q {

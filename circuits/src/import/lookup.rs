@@ -1,19 +1,15 @@
 //! Reads at computed indices. A Gather of a constant table, along any axis, is an embedding
 //! lookup per index (the table's entries int8 at its own scale, as weights are, or exact where
-//! they are whole numbers: a tree's child and feature indices, 0/1 leaves). A GatherElements of a
-//! computed tensor at computed indices (a tree reading the feature each node tests) is, per
-//! output, the sum of the candidates along the axis, each times the 0/1 test that its position
-//! is the index: exact at the data's scale, since exactly one test holds for an index in range.
-//! An op found to only move values ([`super::probe`]) is a flat gather.
+//! they are whole numbers: a tree's child and feature indices, 0/1 leaves). An op found to only
+//! move values ([`super::probe`]) is a flat gather. Reads of computed tensors at computed indices
+//! are [`super::indexed`]'s.
 
 use super::integer::{whole, MAX_INDEX};
 use super::quantize::{scale_for, Emit, Q};
 use super::translate::FloatNode;
 use crate::graph::tensor::{ravel, strides, unravel, Tensor};
 use crate::ops::clip::MAX_CLAMP_ABS;
-use crate::ops::compare::{Cmp, Compare};
-use crate::ops::reduce::{Axes, ReduceSum};
-use crate::ops::{embed, mul, wiring, Op};
+use crate::ops::{embed, wiring, Op};
 
 /// `table` gathered along `axis` at the indices `x`: the table's axis moved first and the rest
 /// flattened into rows, one embedding lookup per index, then the rows put in the output's
@@ -91,65 +87,6 @@ pub(crate) fn gather(
         lo,
         hi,
         integer,
-    })
-}
-
-/// `data` gathered element-wise along `axis` at the computed indices `idx` (GatherElements):
-/// `out[p] = data[p with p[axis] = idx[p]]`.
-pub(crate) fn gather_elements(
-    e: &mut Emit,
-    fnode: &FloatNode,
-    data: &Q,
-    idx: &Q,
-    axis: usize,
-) -> Result<Q, String> {
-    let name = &fnode.name;
-    let n = data.shape[axis];
-    if !idx.integer || idx.lo < 0 || idx.hi >= n as i64 {
-        return Err(format!(
-            "indices may reach [{}, {}]; they must be integers in [0, {n})",
-            idx.lo, idx.hi
-        ));
-    }
-    let r = idx.shape.len();
-    // the candidates along a new last axis: idx == j, data with `axis` moved last
-    let mut col = idx.shape.clone();
-    col.push(1);
-    let [c, hot, moved, cand, picked] =
-        ["col", "hot", "moved", "cand", "picked"].map(|part| format!("{name}:{part}"));
-    let reshape = |shape: Vec<usize>| Op::Reshape(wiring::Reshape { shape });
-    let c_shape = e.step(&c, reshape(col), (&idx.name, &idx.shape), 1.0)?;
-    let mut at = vec![1; r];
-    at.push(n);
-    let k = Tensor::new(at, (0..n as i64).collect()).expect("n positions");
-    let eq = Op::Compare(Compare {
-        cmp: Cmp::Eq,
-        k: Some(k),
-    });
-    let hot_shape = e.step(&hot, eq, (&c, &c_shape), 1.0)?;
-    let mut perm: Vec<usize> = (0..r).filter(|d| *d != axis).collect();
-    perm.push(axis);
-    let t = Op::Transpose(wiring::Transpose { perm });
-    let moved_shape = e.step(&moved, t, (&data.name, &data.shape), data.scale)?;
-    let mut unit = moved_shape.clone();
-    unit.insert(axis, 1);
-    e.step(&cand, reshape(unit), (&moved, &moved_shape), data.scale)?;
-    let product = Op::Mul(mul::Mul {});
-    e.push(&picked, product, vec![hot, cand], &hot_shape, data.scale);
-    let sum = Op::ReduceSum(ReduceSum(Axes {
-        axes: vec![r],
-        keepdims: false,
-    }));
-    e.push(name, sum, vec![picked], &fnode.shape, data.scale);
-    // the bound the graph derives: one candidate in n may be any of the data's values
-    let (lo, hi) = (data.lo.min(0) * n as i64, data.hi.max(0) * n as i64);
-    Ok(Q {
-        name: name.clone(),
-        scale: data.scale,
-        shape: fnode.shape.clone(),
-        lo,
-        hi,
-        integer: data.integer,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod data;
 pub mod float;
 pub(crate) mod fold;
 pub(crate) mod func;
+pub(crate) mod indexed;
 pub(crate) mod integer;
 pub(crate) mod linear;
 pub(crate) mod lookup;

@@ -392,7 +392,10 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
     if fnode.op.boolean() {
         return super::integer::quantize(e, fnode, ins);
     }
-    let ins = if ins.len() > 1 && !matches!(fnode.op, FloatOp::GatherAt { .. }) {
+    if let FloatOp::At(at) = &fnode.op {
+        return super::indexed::quantize(e, fnode, ins, at);
+    }
+    let ins = if ins.len() > 1 {
         e.align(&fnode.name, ins)
     } else {
         ins.to_vec()
@@ -496,9 +499,6 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
         }
         FloatOp::Embed { table, axis } => return super::lookup::gather(e, fnode, x, table, *axis),
         FloatOp::Remap { map } => return Ok(super::lookup::remap(e, fnode, &ins, map)),
-        FloatOp::GatherAt { axis } => {
-            return super::lookup::gather_elements(e, fnode, x, &ins[1], *axis)
-        }
         FloatOp::Select { cond, fill } => {
             let fill = fill.map(|f| bound(f, scale));
             if let Some(f) = fill {

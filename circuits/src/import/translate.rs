@@ -24,7 +24,7 @@ use super::float::InputKind;
 use super::fold::{self, Constant};
 use super::func::{self, Expr};
 use super::integer::{self, Logic, Translated};
-use super::{compare, linear, mask, probe, qdq, wiring};
+use super::{compare, indexed, linear, mask, probe, qdq, wiring};
 use crate::graph::tensor::Tensor;
 use crate::ops::{compare::Cmp, pool::Window, reduce::Axes, wiring as wire, Op};
 
@@ -134,8 +134,8 @@ pub(crate) enum FloatOp {
     /// Output element `o` is element `map[o]` of the inputs' elements one after another: an op
     /// found by running it to only move values ([`super::probe`]).
     Remap { map: Vec<usize> },
-    /// GatherElements of a computed tensor at computed indices along `axis` ([`super::lookup`]).
-    GatherAt { axis: usize },
+    /// A read or write at computed indices ([`super::indexed`]).
+    At(indexed::At),
     /// A shape op, already in the IR's terms.
     Wire(Op),
     /// `x / divisor` of integers, rounded toward 0 or down ([`crate::ops::quotient`]).
@@ -382,6 +382,10 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                     continue;
                 }
             }
+        } else if let Some(r) = indexed::translate(model, node, &from) {
+            let (op, ins) = r.map_err(&err)?;
+            inputs = ins;
+            op
         } else if let Some(r) = node.op_as::<Reduce>() {
             let axes = Axes {
                 axes: r.axes.to_vec(),
@@ -538,12 +542,6 @@ pub(crate) fn translate(model: &TypedModel, names: &[String]) -> Result<FloatGra
                 axis: ga.axis,
                 indices,
             }))
-        } else if let Some(ge) = node
-            .op_as::<TGatherElements>()
-            .filter(|_| konst(0).is_none() && konst(1).is_none())
-        {
-            inputs = from.clone();
-            FloatOp::GatherAt { axis: ge.axis }
         } else if let Some(ge) = node.op_as::<TGatherElements>() {
             let idx = konst(1).ok_or_else(|| err("the indices are not constant".into()))?;
             let len = in_shape(0).map_err(&err)?[ge.axis] as i64;

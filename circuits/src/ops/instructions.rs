@@ -65,6 +65,11 @@ pub trait Instructions {
         None
     }
 
+    /// Constrains `x` to equal the constant `c`. An op asserts with it what its inputs must
+    /// satisfy for its reference to be defined (an index within its axis), so that an input the
+    /// reference refuses satisfies no circuit either.
+    fn assert_constant(&mut self, x: &Self::Value, c: i128) -> Result<(), Self::Error>;
+
     /// `a · b` of two values.
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value, Self::Error>;
 

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use super::choose::Choice;
 use super::compare::Comparison;
 use super::embed::Embedding;
+use super::index_hot::IndexHots;
 use super::instructions::{Block, Instructions};
 use super::matmul::grids;
 use super::quotient::Quotients;
@@ -114,6 +115,8 @@ pub enum Kind {
     Quotient(Quotients),
     /// The first ranks of sets of the first input ([`super::topk`]).
     TopK(Ranking),
+    /// The one-hot row of each index of the first input ([`super::index_hot`]).
+    IndexHot(IndexHots),
 }
 
 /// Widest input a comparison accepts: its difference and clamp must fit the rescale relation.
@@ -218,6 +221,7 @@ impl Kind {
             | Kind::Table { .. }
             | Kind::Softmax(_) => input_len,
             Kind::Embed(e) => input_len * e.width,
+            Kind::IndexHot(h) => input_len * h.depth,
         }
     }
 
@@ -330,6 +334,7 @@ impl Kind {
             Kind::Choose(c) => c.bounds(inputs)?,
             Kind::Quotient(q) => q.bounds(inputs[0])?,
             Kind::TopK(r) => r.bounds(inputs[0])?,
+            Kind::IndexHot(h) => h.bounds(inputs[0])?,
         })
     }
 
@@ -413,6 +418,7 @@ impl Kind {
             Kind::Choose(c) => c.eval(inputs),
             Kind::Quotient(q) => Some(q.eval(inputs[0])),
             Kind::TopK(r) => Some(r.eval(inputs[0])),
+            Kind::IndexHot(h) => h.eval(inputs[0]),
         }
     }
 
@@ -516,6 +522,7 @@ impl Kind {
             Kind::Choose(c) => c.lower(ins, inputs),
             Kind::Quotient(q) => q.lower(ins, inputs[0], bounds[0]),
             Kind::TopK(r) => r.lower(ins, inputs[0], bounds[0]),
+            Kind::IndexHot(h) => h.lower(ins, inputs[0], bounds[0]),
         }
     }
 }

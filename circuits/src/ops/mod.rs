@@ -2,7 +2,7 @@
 //! it has ([`Kind`]): wiring (every output element is an input element or a constant), a constant
 //! linear map (every output is `c + Σ k·x`), element-wise products, sums of products, maxima, minima or arg-extremes
 //! over sets, an element-wise rescale, clamp, ReLU, piecewise-linear map or table, or a softmax
-//! over sets, rows of an embedding, 0/1 comparisons, picks by a 0/1 condition, integer quotients, or ranks. The reference executor, the bounds and the lowering are written once per kind
+//! over sets, rows of an embedding, 0/1 comparisons, picks by a 0/1 condition, integer quotients, ranks, or the one-hot rows of indices. The reference executor, the bounds and the lowering are written once per kind
 //! ([`kind`]; softmax's in its own file), against the [`Instructions`] both backends implement:
 //! so an op file holds only its index arithmetic, and what the circuit constrains is, by
 //! construction, what the reference computes.
@@ -16,6 +16,7 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod einsum;
 pub mod embed;
+pub mod index_hot;
 pub mod instructions;
 pub mod kind;
 pub mod linear_map;
@@ -118,6 +119,9 @@ pub enum Op {
     TopK(topk::TopK),
     /// A constant sparse linear map (Resize in linear mode, CumSum: found by probing).
     LinearMap(linear_map::LinearMap),
+    /// The one-hot row of each index, which must lie within the axis (gathers and scatters at
+    /// computed indices).
+    IndexHot(index_hot::IndexHot),
 }
 
 /// What an op file provides: its output shape, and its structure over concrete input shapes.
@@ -182,6 +186,7 @@ impl Op {
             Op::Quotient(o) => o,
             Op::TopK(o) => o,
             Op::LinearMap(o) => o,
+            Op::IndexHot(o) => o,
         }
     }
 
