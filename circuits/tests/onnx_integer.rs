@@ -232,3 +232,40 @@ fn inexact_integer_ops_are_refused_by_node() {
         .expect("refused");
     assert!(e.contains("OneHot") && e.contains("[-128, 127]"), "{e}");
 }
+
+/// A classifier as scikit-learn's converter writes a linear SVC: a double input and double
+/// weights (tract runs it in f64), the score's sign picking an integer label from a constant
+/// table. The label is exact and both backends accept the model.
+#[test]
+fn double_precision_models_run_as_declared() {
+    let mut net = Net::default();
+    net.input_f64("x", &[1, 4])
+        .init_f64("w", &[4, 1], vec![0.5, -0.25, 1.0, -0.75])
+        .init_f64("b", &[1], vec![0.1])
+        .init_i64("shape", &[1], vec![-1])
+        .init_f64("zero", &[], vec![0.0])
+        .init_i64("labels", &[2], vec![3, 7])
+        .node("MatMul", &["x", "w"], &["s"], vec![])
+        .node("Add", &["s", "b"], &["sb"], vec![])
+        .node("Reshape", &["sb", "shape"], &["flat"], vec![])
+        .node("Greater", &["flat", "zero"], &["pos"], vec![])
+        .node("Cast", &["pos"], &["at"], vec![int("to", 7)])
+        .node(
+            "Gather",
+            &["labels", "at"],
+            &["label"],
+            vec![int("axis", 0)],
+        )
+        .output("label");
+    let samples = [
+        vec![0.9, -0.3, 0.2, 0.1],
+        vec![-0.8, 0.5, -0.4, 0.6],
+        vec![0.1, 0.9, -0.2, -0.7],
+    ];
+    let i = compile_on(&net, "svc", &samples).unwrap();
+    assert_eq!(i.model.graph().inputs[0].max, 127, "a real input, int8");
+    exact(&i);
+    for x in &samples {
+        onnx::halo2_accepts(&i.model, x);
+    }
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 
 use super::ImportError;
 
@@ -61,7 +62,12 @@ pub fn load(
         .model_for_path(path)
         .map_err(|e| ImportError::Malformed(sentences(&e)))?;
     for (i, s) in shapes.iter().enumerate() {
+        // a real input keeps its declared precision (scikit-learn exports doubles)
+        let double = model
+            .input_fact(i)
+            .is_ok_and(|f| f.datum_type.concretize() == Some(DatumType::F64));
         let fact = match kinds[i] {
+            InputKind::Real if double => f64::fact(s),
             InputKind::Real => f32::fact(s),
             InputKind::Integer => i64::fact(s),
             InputKind::Bool => bool::fact(s),
@@ -131,10 +137,14 @@ pub fn run(
                         t
                     }
                 } else {
-                    let data: Vec<f32> = values.iter().map(|v| *v as f32).collect();
-                    tract_ndarray::ArrayD::from_shape_vec(s.clone(), data)
+                    let dt = model
+                        .input_fact(inputs.len())
+                        .map_err(tract_err)?
+                        .datum_type;
+                    let t = tract_ndarray::ArrayD::from_shape_vec(s.clone(), values.to_vec())
                         .map_err(misfit)?
-                        .into_tensor()
+                        .into_tensor();
+                    t.cast_to_dt(dt).map_err(tract_err)?.into_owned()
                 };
                 inputs.push(t.into());
             }

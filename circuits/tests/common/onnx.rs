@@ -154,6 +154,24 @@ impl Net {
         self
     }
 
+    /// A double input of shape `dims` (as scikit-learn's converters write them).
+    pub fn input_f64(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.inputs.push(typed_info(name, Some(dims), 11));
+        self
+    }
+
+    /// A double initializer.
+    pub fn init_f64(&mut self, name: &str, dims: &[i64], data: Vec<f64>) -> &mut Self {
+        self.inits.push(pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 11,
+            double_data: data,
+            ..Default::default()
+        });
+        self
+    }
+
     /// A boolean input of shape `dims`.
     pub fn input_bool(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         self.inputs.push(typed_info(name, Some(dims), 9));
