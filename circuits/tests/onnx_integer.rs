@@ -269,3 +269,40 @@ fn double_precision_models_run_as_declared() {
         onnx::halo2_accepts(&i.model, x);
     }
 }
+
+/// Casts between integer types as ONNX defines them: a value the target cannot hold wraps
+/// modulo `2^bits` (int64 to uint8 of negative values, to int8 of values past 127), exactly as
+/// tract casts; a target that holds every value is the same tensor, with no op.
+#[test]
+fn narrowing_integer_casts_wrap() {
+    let mut net = Net::default();
+    net.input_i64("n", &[1, 4])
+        .init_i64("k", &[], vec![90])
+        .init_i64("three", &[], vec![3])
+        .node("Sub", &["n", "three"], &["d"], vec![])
+        .node("Cast", &["d"], &["u8"], vec![int("to", 2)])
+        .node("Mul", &["n", "k"], &["big"], vec![])
+        .node("Cast", &["big"], &["i8"], vec![int("to", 3)])
+        .node("Cast", &["n"], &["i32"], vec![int("to", 6)])
+        .init_i8("two", &[], vec![2], true)
+        // halved, so that the output's int8 commitment holds every value exactly
+        .node("Div", &["u8", "two"], &["half"], vec![])
+        .node("Cast", &["half"], &["u8f"], vec![int("to", 1)])
+        .node("Cast", &["i8"], &["i8f"], vec![int("to", 1)])
+        .node("Cast", &["i32"], &["i32f"], vec![int("to", 1)])
+        .output("u8f")
+        .output("i8f")
+        .output("i32f");
+    let samples = [vec![0.0, 1.0, 2.0, 3.0], vec![-2.0, 5.0, -128.0, 127.0]];
+    let i = compile_on(&net, "casts", &samples).unwrap();
+    let names = ops(&i);
+    assert_eq!(
+        names.iter().filter(|o| **o == "quotient").count(),
+        3,
+        "the uint8 and int8 casts wrap (and the halving), the int32 one does not: {names:?}"
+    );
+    exact(&i);
+    for x in &samples {
+        proves(&i.model, x);
+    }
+}
