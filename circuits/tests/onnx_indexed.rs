@@ -176,3 +176,59 @@ fn scatters_at_computed_indices_write_what_tract_writes() {
         proves(&i.model, &samples[s]);
     }
 }
+
+/// What the IR cannot write exactly is refused naming the node and what is wrong: a scatter
+/// reduced by `mul`, GatherND with batch axes, a scatter of constant updates.
+#[test]
+fn unsupported_reads_and_writes_are_refused_by_node() {
+    let base = |net: &mut Net| {
+        net.opset(16).input("x", &[1, 4]).input_i64("at", &[1, 2]);
+    };
+    let mut net = Net::default();
+    base(&mut net);
+    net.input("u", &[1, 2])
+        .node(
+            "ScatterElements",
+            &["x", "at", "u"],
+            &["y"],
+            vec![int("axis", 1), string("reduction", "mul")],
+        )
+        .output("y");
+    let sample = vec![0.1, 0.2, 0.3, 0.4, 1.0, 2.0, 0.5, -0.5];
+    let e = compile_on(&net, "mul", &[sample.clone()])
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("ScatterElements_y") && e.contains("reduction `mul`"),
+        "{e}"
+    );
+    let mut net = Net::default();
+    base(&mut net);
+    net.init("k", &[1, 2], vec![0.5, 0.25])
+        .node(
+            "ScatterElements",
+            &["x", "at", "k"],
+            &["y"],
+            vec![int("axis", 1)],
+        )
+        .output("y");
+    let e = compile_on(&net, "const", &[sample[..6].to_vec()])
+        .err()
+        .expect("refused");
+    assert!(
+        e.contains("ScatterElements_y") && e.contains("constant updates"),
+        "{e}"
+    );
+    let mut net = Net::default();
+    net.input("x", &[2, 3, 4])
+        .input_i64("at", &[2, 1])
+        .node("GatherND", &["x", "at"], &["y"], vec![int("batch_dims", 1)])
+        .output("y");
+    let mut sample: Vec<f64> = (0..24).map(|v| v as f64 / 24.0).collect();
+    sample.extend([1.0, 2.0]);
+    let e = compile_on(&net, "nd", &[sample]).err().expect("refused");
+    assert!(
+        e.contains("GatherND_y") && e.contains("batch_dims 1"),
+        "{e}"
+    );
+}
