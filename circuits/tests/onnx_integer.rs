@@ -3,13 +3,13 @@
 //! tables and GatherElements at computed indices, OneHot (reads and writes at computed
 //! indices: `onnx_indexed.rs`). Integer results must equal tract's
 //! exactly, real ones stay within a stated distance, and each compiled model satisfies both
-//! backends where it has no lookups (halo2 alone otherwise). What cannot be exact is refused by
+//! backends where it has no function tables (halo2 alone otherwise). What cannot be exact is refused by
 //! name. The IR ops' own soundness is tested in `ops.rs`.
 
 #[path = "common/onnx.rs"]
 mod onnx;
 
-use onnx::{compile_on, compiled, halo2_accepts, int, ops, proves, string, Net};
+use onnx::{compile_on, compiled, int, ops, proves, string, Net};
 use zkinfer_circuits::import::Imported;
 
 /// Every output exactly as tract computes it.
@@ -132,7 +132,7 @@ fn integer_inputs_indices_and_tables_are_exact() {
         outs[3].max_abs_error <= 0.008 && outs[4].max_abs_error <= 0.01,
         "{outs:?}"
     );
-    halo2_accepts(&i.model, &samples[1]);
+    proves(&i.model, &samples[1]);
 }
 
 /// EZKL's `boolean` example: four boolean inputs that tract evaluates out of their declared
@@ -235,7 +235,8 @@ fn inexact_integer_ops_are_refused_by_node() {
 
 /// A classifier as scikit-learn's converter writes a linear SVC: a double input and double
 /// weights (tract runs it in f64), the score's sign picking an integer label from a constant
-/// table. The label is exact and both backends accept the model.
+/// table. The label is exact and both backends accept the model (R1CS selecting the label by
+/// the index's one-hot row).
 #[test]
 fn double_precision_models_run_as_declared() {
     let mut net = Net::default();
@@ -266,7 +267,7 @@ fn double_precision_models_run_as_declared() {
     assert_eq!(i.model.graph().inputs[0].max, 127, "a real input, int8");
     exact(&i);
     for x in &samples {
-        onnx::halo2_accepts(&i.model, x);
+        proves(&i.model, x);
     }
 }
 

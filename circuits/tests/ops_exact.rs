@@ -1,6 +1,7 @@
 //! The ops whose outputs are exact integers decided by their inputs, on both backends through
 //! the checks of `op_nets`: comparisons and the picks they condition, integer quotients, TopK's
-//! ranks, and the one-hot rows of indices. Reference, halo2 and R1CS agree, a changed output is refused, and the
+//! ranks, the one-hot rows of indices, and the rows of a constant table they select (an
+//! embedding, which halo2 looks up and R1CS selects by the one-hot row). Reference, halo2 and R1CS agree, a changed output is refused, and the
 //! witness-mutation nets run over each op's circuits.
 
 mod op_nets;
@@ -8,8 +9,8 @@ mod op_nets;
 use op_nets::check;
 use zkinfer_circuits::graph::{execute, Builder, Tensor};
 use zkinfer_circuits::ops::{
-    add::Add, choose, clip::Clip, compare, compare::Cmp, index_hot::IndexHot, mul::Mul,
-    quotient::Quotient, topk::TopK, Op,
+    add::Add, affine::Affine, choose, clip::Clip, compare, compare::Cmp, embed::Embed,
+    index_hot::IndexHot, mul::Mul, quotient::Quotient, topk::TopK, Op,
 };
 
 /// Comparisons of two tensors and of a tensor with constants, giving 0/1; picks by those
@@ -197,4 +198,34 @@ fn index_rows_have_one_1_at_the_index() {
         e.contains("node `h`") && e.contains("outside [-2, 2)"),
         "{e}"
     );
+}
+
+/// Rows of a constant table at computed indices (an embedding, as a tree reads its nodes): the
+/// index spans rows 0 to 3 of 5, entries across int8. Both backends (halo2's lookup, R1CS's
+/// one-hot selection) agree with the reference, and the nets run over each.
+#[test]
+fn embedding_rows_on_both_backends() {
+    let mut b = Builder::new("embed");
+    let x = b.input("x", &[1, 2, 3]);
+    let by64 = Op::Quotient(Quotient {
+        divisor: Tensor::scalar(64),
+        floor: true,
+    });
+    let q = b.node("q", by64, &[&x]).unwrap();
+    let shift = Op::Affine(Affine {
+        mul: Tensor::scalar(1),
+        add: Tensor::scalar(2),
+    });
+    let at = b.node("at", shift, &[&q]).unwrap();
+    let table = Tensor::new(vec![5, 2], vec![7, -3, 127, 0, -128, 5, 12, -12, 99, 98]).unwrap();
+    let e = b.node("e", Op::Embed(Embed { table }), &[&at]).unwrap();
+    let model = b.finish(&[&e]).unwrap();
+    // floor(x / 64) + 2 = [0, 1, 2, 2, 3, 3]
+    let out = execute(&model, &[-128, -1, 0, 63, 64, 127])
+        .unwrap()
+        .output();
+    let rows: [[i128; 2]; 4] = [[7, -3], [127, 0], [-128, 5], [12, -12]];
+    let want: Vec<i128> = [0, 1, 2, 2, 3, 3].iter().flat_map(|r| rows[*r]).collect();
+    assert_eq!(out, want);
+    check(model, 16);
 }

@@ -39,10 +39,9 @@ impl Shape {
                     .into(),
             });
         }
-        if let Some(node) = model.graph().nodes.iter().find(|n| n.op.lookups()) {
+        if let Some(node) = model.graph().nodes.iter().find(|n| n.op.needs_lookups()) {
             let what = match &node.op {
                 Op::Table(t) => format!("{} is a function table", t.func),
-                Op::Embed(_) => "an embedding is a table".to_string(),
                 other => format!("{} has an exp table", other.name()),
             };
             return Err(GraphError::Node {

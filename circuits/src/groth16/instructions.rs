@@ -1,11 +1,13 @@
 //! The graph instructions in R1CS: linear combinations are free (constant weights fold into the
 //! combination), products are one constraint, rescales (and through them ReLU and max) are the
-//! rescale gadget with its bit decompositions, constants are multiples of the `one` variable.
+//! rescale gadget with its bit decompositions, constants are multiples of the `one` variable, and
+//! an embedding's row is selected by its index's one-hot row.
 
 use super::cs::{Cs, Num, Result};
 use super::gadgets::rescale::rescale;
 use super::{from_ark, to_ark, F};
 use crate::field::{fr_from_i128, fr_from_i64, fr_to_i128};
+use crate::ops::index_hot::IndexHots;
 use crate::ops::instructions::division;
 use crate::ops::rescale::RescaleParams;
 use crate::ops::{Bound, Instructions};
@@ -74,8 +76,36 @@ impl Instructions for R1csOps<'_> {
         Err(ark_relations::gr1cs::SynthesisError::Unsatisfiable)
     }
 
-    fn embed(&mut self, _: &Num, _: usize, _: usize, _: &[i64]) -> Result<Num> {
-        Err(ark_relations::gr1cs::SynthesisError::Unsatisfiable)
+    /// The entry of one column: the row selected as [`Self::embed_row`] selects it, for an
+    /// index anywhere in the table's rows.
+    fn embed(&mut self, index: &Num, width: usize, column: usize, values: &[i64]) -> Result<Num> {
+        let rows = (values.len() / width) as i128;
+        let mut row = self.embed_row(index, (0, rows - 1), width, values)?;
+        Ok(row.swap_remove(column))
+    }
+
+    /// The index's one-hot row over the rows within `bound` (exact clamps, no assertion: the
+    /// embedding's bound lies within the table's rows), each entry a constant combination of its
+    /// bits.
+    fn embed_row(
+        &mut self,
+        index: &Num,
+        bound: Bound,
+        width: usize,
+        values: &[i64],
+    ) -> Result<Vec<Num>> {
+        let rows = values.len() / width;
+        let hot = IndexHots { depth: rows }.lower(self, std::slice::from_ref(index), bound)?;
+        Ok((0..width)
+            .map(|c| {
+                let terms: Vec<(F, &Num)> = hot
+                    .iter()
+                    .enumerate()
+                    .map(|(r, h)| (to_ark(&fr_from_i64(values[r * width + c])), h))
+                    .collect();
+                Num::sum(&terms, F::from(0u64))
+            })
+            .collect())
     }
 }
 

@@ -2,11 +2,13 @@
 //! constant `rows × width` table (ONNX Gather on a constant with a computed index: a token or
 //! position embedding). The table is the spec, stored in the model like weights.
 //!
-//! Sound because each output is one lookup of `(tag, x·width + c, y)` with the column `c` fixed
-//! by the circuit and `c < width`, and the index's static bound must lie in `[0, rows)` (refused
-//! at load otherwise; a token input's range is proven where it is committed), so the key names
-//! exactly one entry and `y` is that entry. halo2 proves it with the table chip's keyed lookup;
-//! R1CS has no lookups and refuses the op when the circuit is shaped, naming the node.
+//! Sound because the index's static bound must lie in `[0, rows)` (refused at load otherwise; a
+//! token input's range is proven where it is committed), and then each output is exactly that
+//! row's entry. halo2 proves each output with one lookup of `(tag, x·width + c, y)` on the table
+//! chip, the column `c < width` fixed by the circuit, so the key names one entry. R1CS has no
+//! lookups: the index's one-hot row over the rows its bound allows ([`super::index_hot`], exact
+//! clamps) selects the row, each entry a constant combination of the row's bits, which costs a
+//! comparison per row the index may take and no constraint per column.
 
 use serde::{Deserialize, Serialize};
 
@@ -105,17 +107,16 @@ impl Embedding {
         Some(y)
     }
 
-    /// One keyed lookup per output.
+    /// One row per index ([`Instructions::embed_row`]).
     pub fn lower<I: Instructions>(
         &self,
         ins: &mut I,
         x: &[I::Value],
+        bound: Bound,
     ) -> Result<Vec<I::Value>, I::Error> {
         let mut y = Vec::with_capacity(x.len() * self.width);
         for t in x {
-            for c in 0..self.width {
-                y.push(ins.embed(t, self.width, c, &self.values)?);
-            }
+            y.extend(ins.embed_row(t, bound, self.width, &self.values)?);
         }
         Ok(y)
     }

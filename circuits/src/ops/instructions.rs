@@ -109,8 +109,7 @@ pub trait Instructions {
     ) -> Result<Self::Value, Self::Error>;
 
     /// `values[index · width + column]` for `column < width` and `index` a row of the table:
-    /// a lookup keyed by the row and the fixed column (an embedding). A backend without lookups
-    /// refuses the op before it synthesizes (see [`super::embed`]).
+    /// a lookup keyed by the row and the fixed column (an embedding).
     fn embed(
         &mut self,
         index: &Self::Value,
@@ -118,6 +117,22 @@ pub trait Instructions {
         column: usize,
         values: &[i64],
     ) -> Result<Self::Value, Self::Error>;
+
+    /// Row `index` of a `width`-wide table, for an index within `bound`, which lies within the
+    /// table's rows: by default an [`Self::embed`] per column. A backend without lookups selects
+    /// the row by the index's one-hot row instead.
+    fn embed_row(
+        &mut self,
+        index: &Self::Value,
+        bound: Bound,
+        width: usize,
+        values: &[i64],
+    ) -> Result<Vec<Self::Value>, Self::Error> {
+        let _ = bound;
+        (0..width)
+            .map(|c| self.embed(index, width, c, values))
+            .collect()
+    }
 
     /// `floor(num / den)` for `num` within `nb` and `den` within `db`, `db.0 ≥ 1`: a quotient
     /// `q` and remainder `r` with `num = q · den + r`, `0 ≤ r < den` and `q` within its bound

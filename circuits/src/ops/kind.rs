@@ -517,7 +517,7 @@ impl Kind {
                 .map(|x| ins.lookup(x, *first, values))
                 .collect(),
             Kind::Softmax(n) => n.lower(ins, inputs[0], bounds[0]),
-            Kind::Embed(e) => e.lower(ins, inputs[0]),
+            Kind::Embed(e) => e.lower(ins, inputs[0], bounds[0]),
             Kind::Compare(c) => c.lower(ins, inputs, bounds),
             Kind::Choose(c) => c.lower(ins, inputs),
             Kind::Quotient(q) => q.lower(ins, inputs[0], bounds[0]),

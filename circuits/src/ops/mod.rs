@@ -190,6 +190,12 @@ impl Op {
         }
     }
 
+    /// Whether the op needs a lookup argument on every backend (a function table, a softmax's
+    /// exp table); an embedding, which halo2 looks up, R1CS selects by comparisons.
+    pub fn needs_lookups(&self) -> bool {
+        self.lookups() && !matches!(self, Op::Embed(_))
+    }
+
     /// The op's name, as in the JSON tag.
     pub fn name(&self) -> &'static str {
         self.spec().name()

@@ -76,15 +76,14 @@ pub fn plans(model: &Model) -> Vec<Arc<Plan>> {
     plans
 }
 
-/// The R1CS shape of `model`; `None` for a model with tables, which Groth16 must refuse at
-/// shaping, naming the table's node.
+/// The R1CS shape of `model`; `None` for a model with function tables, which Groth16 must
+/// refuse at shaping, naming the table's node (an embedding it selects by comparisons).
 fn r1cs(model: &Model) -> Option<Arc<Shape>> {
     let shaped = Shape::new(model.clone(), 1);
-    if model.tables().is_empty() {
+    let Some(node) = model.graph().nodes.iter().find(|n| n.op.needs_lookups()) else {
         return Some(Arc::new(shaped.unwrap()));
-    }
+    };
     let e = shaped.expect_err("Groth16 refuses a table").to_string();
-    let node = model.graph().nodes.iter().find(|n| n.op.lookups()).unwrap();
     assert!(
         e.contains(&format!("node `{}`", node.name)) && e.contains("Groth16 has none"),
         "{e}"
