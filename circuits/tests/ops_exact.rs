@@ -157,7 +157,8 @@ fn top_k_values_and_indices_in_order() {
 
 /// The one-hot rows of indices computed from int8 inputs: quotients that reach the axis from
 /// either end (no end needs asserting), and a difference that is always 0 but whose bound spans
-/// ±255 (both ends asserted). An index past the axis is refused naming the node.
+/// ±255 (both ends asserted); the witness-mutation nets run over both. An index past the axis is
+/// refused naming the node.
 #[test]
 fn index_rows_have_one_1_at_the_index() {
     let mut b = Builder::new("index_hot");
@@ -202,7 +203,8 @@ fn index_rows_have_one_1_at_the_index() {
 
 /// Rows of a constant table at computed indices (an embedding, as a tree reads its nodes): the
 /// index spans rows 0 to 3 of 5, entries across int8. Both backends (halo2's lookup, R1CS's
-/// one-hot selection) agree with the reference, and the nets run over each.
+/// one-hot selection) agree with the reference, and the witness-mutation nets run over each
+/// (every R1CS variable of the selection is bound).
 #[test]
 fn embedding_rows_on_both_backends() {
     let mut b = Builder::new("embed");

@@ -5,6 +5,7 @@
 //! against tract's float outputs is reported per output. [`data`] reads our and EZKL's data files.
 
 pub(crate) mod accumulate;
+pub(crate) mod cast;
 pub(crate) mod compare;
 pub mod data;
 pub mod float;

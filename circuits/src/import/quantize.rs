@@ -396,7 +396,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
         return super::indexed::quantize(e, fnode, ins, at);
     }
     if let FloatOp::Wrap { bits, signed } = fnode.op {
-        return super::integer::wrap(e, fnode, &ins[0], bits, signed);
+        return super::cast::wrap(e, fnode, &ins[0], bits, signed);
     }
     let ins = if ins.len() > 1 {
         e.align(&fnode.name, ins)

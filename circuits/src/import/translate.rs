@@ -141,7 +141,7 @@ pub(crate) enum FloatOp {
     /// `x / divisor` of integers, rounded toward 0 or down ([`crate::ops::quotient`]).
     Quotient { divisor: Tensor<i64>, floor: bool },
     /// A Cast of integers to a type of `bits` (`signed` or not) that may not hold them all: the
-    /// value modulo `2^bits` in the type's range ([`integer::wrap`]).
+    /// value modulo `2^bits` in the type's range ([`super::cast`]).
     Wrap { bits: u32, signed: bool },
     /// Concat with constant blocks: per part in order, `None` for the next input.
     ConcatConstants {
