@@ -32,36 +32,31 @@ pub(crate) fn wrap(
     if !x.integer || x.scale != 1.0 {
         return Err(format!("`{}` holds no integers to cast", x.name));
     }
-    if bits == 64 {
-        // tract computes these integers in 64 bits already: the same values, unless they may be
-        // negative and the type is unsigned
-        if !signed && x.lo < 0 {
+    // the type's range `[t, t + m)`; tract computes these integers in 64 bits already, so a
+    // 64-bit type holds them, unless they may be negative and the type is unsigned
+    let span = (bits < 64).then(|| {
+        let m = 1i64 << bits;
+        (if signed { -m / 2 } else { 0 }, m)
+    });
+    let (t, m) = match span {
+        None if !signed && x.lo < 0 => {
             return Err(format!(
                 "a Cast of [{}, {}] to a {bits}-bit unsigned type",
                 x.lo, x.hi
-            ));
+            ))
         }
-        let same = Op::Reshape(wiring::Reshape {
-            shape: x.shape.clone(),
-        });
-        e.push(name, same, vec![x.name.clone()], &x.shape, 1.0);
-        return Ok(Q {
-            name: name.clone(),
-            ..x.clone()
-        });
-    }
-    let m = 1i64 << bits;
-    let t = if signed { -m / 2 } else { 0 };
-    if t <= x.lo && x.hi < t + m {
-        let same = Op::Reshape(wiring::Reshape {
-            shape: x.shape.clone(),
-        });
-        e.push(name, same, vec![x.name.clone()], &x.shape, 1.0);
-        return Ok(Q {
-            name: name.clone(),
-            ..x.clone()
-        });
-    }
+        Some((t, m)) if x.lo < t || x.hi >= t + m => (t, m),
+        _ => {
+            let same = Op::Reshape(wiring::Reshape {
+                shape: x.shape.clone(),
+            });
+            e.push(name, same, vec![x.name.clone()], &x.shape, 1.0);
+            return Ok(Q {
+                name: name.clone(),
+                ..x.clone()
+            });
+        }
+    };
     let [from, wraps, wrapped] = ["from", "wraps", "wrapped"].map(|p| format!("{name}:{p}"));
     let shift = Op::Affine(affine::Affine {
         mul: Tensor::scalar(1),
