@@ -24,6 +24,16 @@ fn moved(i: &Imported, step: f64) {
     }
 }
 
+/// Each input's declared range.
+fn ranges(i: &Imported) -> Vec<(i64, i64)> {
+    i.model
+        .graph()
+        .inputs
+        .iter()
+        .map(|x| (x.min, x.max))
+        .collect()
+}
+
 /// Values in `(-0.5, 0.5)`, different per sample and position.
 fn reals(s: usize, n: usize) -> impl Iterator<Item = f64> {
     (0..n).map(move |j| ((s * 7 + j * 5) % 13) as f64 / 13.0 - 0.5)
@@ -68,13 +78,7 @@ fn gathers_at_computed_indices_pick_what_tract_picks() {
         5,
         "{names:?}"
     );
-    let ranges: Vec<_> = i
-        .model
-        .graph()
-        .inputs
-        .iter()
-        .map(|x| (x.min, x.max))
-        .collect();
+    let ranges = ranges(&i);
     assert_eq!(
         ranges[1..],
         [(0, 3), (0, 3), (0, 3)],
@@ -146,13 +150,7 @@ fn scatters_at_computed_indices_write_what_tract_writes() {
         })
         .collect();
     let i = compile_on(&net, "scatters", &samples).unwrap();
-    let ranges: Vec<_> = i
-        .model
-        .graph()
-        .inputs
-        .iter()
-        .map(|x| (x.min, x.max))
-        .collect();
+    let ranges = ranges(&i);
     assert_eq!(
         [ranges[1], ranges[3], ranges[5]],
         [(0, 3), (0, 4), (0, 1)],
