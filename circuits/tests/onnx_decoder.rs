@@ -171,8 +171,10 @@ fn the_wiring_not_the_names_decides_what_is_proven() {
     halo2_accepts(&b.model, &samples[1]);
 }
 
-/// A decoder is told apart by its one integer input; integer indices beside a data input (an
-/// EZKL `gather_elements` export) make a graph with two inputs, not a decoder.
+/// A decoder is told apart by its one integer input, embedded, and logits over the embedding's
+/// rows; integer indices beside a data input (an EZKL `gather_elements` export) make a graph
+/// with two inputs, and an embedding that returns its vectors (torch's `nn.Embedding` alone)
+/// is one forward pass, not a decoder.
 #[test]
 fn only_a_graph_whose_one_input_is_integer_is_a_decoder_candidate() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,6 +192,17 @@ fn only_a_graph_whose_one_input_is_integer_is_a_decoder_candidate() {
         .node("Relu", &["x"], &["y"], vec![])
         .output("y");
     assert!(!takes_tokens(&net.write(dir.path(), "float")).unwrap());
+    let embedding = |out: i64| {
+        let mut net = Net::default();
+        net.input_i64("ids", &[4])
+            .init("table", &[10, 3], (0..30).map(|v| v as f32).collect())
+            .node("Gather", &["table", "ids"], &["y"], vec![])
+            .output_shaped("y", &[4, out]);
+        net
+    };
+    assert!(!takes_tokens(&embedding(3).write(dir.path(), "vectors")).unwrap());
+    // the same last dimension as the table's rows reads as logits
+    assert!(takes_tokens(&embedding(10).write(dir.path(), "logits")).unwrap());
 }
 
 fn decode_plan(i: &Imported, stop: Option<u64>) -> Arc<DecodePlan> {

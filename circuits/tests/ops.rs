@@ -411,6 +411,7 @@ fn wiring_moves_values_and_pads_with_pinned_constants() {
             Op::Pad(wiring::Pad {
                 pads: vec![0, 0, 1, 0, 0, 0, 0, 2],
                 value: -3,
+                mode: wiring::PadMode::Constant,
             }),
             &[&c],
         )

@@ -83,7 +83,36 @@ pub fn load(
         typed = typed.into_decluttered().map_err(tract_err)?;
     }
     super::unfuse::all(&mut typed).map_err(tract_err)?;
+    reflections_fit(&typed)?;
     Ok(typed)
+}
+
+/// tract's run asserts, and so panics, where a reflected padding reaches beyond the far edge of
+/// its axis (a reflection of a reflection, which ONNX leaves open): such a node is refused by
+/// name before anything runs.
+fn reflections_fit(model: &TypedModel) -> Result<(), ImportError> {
+    use tract_onnx::tract_core::ops::array::{Pad, PadMode};
+    for node in &model.nodes {
+        let Some(pad) = node.op_as::<Pad>().filter(|p| p.mode == PadMode::Reflect) else {
+            continue;
+        };
+        let shape = &model.outlet_fact(node.inputs[0]).map_err(tract_err)?.shape;
+        for (axis, (before, after)) in pad.pads.iter().enumerate() {
+            let n = shape[axis].to_i64().map_or(usize::MAX, |n| n as usize);
+            if (*before).max(*after) >= n {
+                return Err(ImportError::UnsupportedOp {
+                    node: node.name.clone(),
+                    op: "Pad".into(),
+                    msg: format!(
+                        "a reflected padding of {:?} on axis {axis} of {n} (at most {})",
+                        (before, after),
+                        n.saturating_sub(1)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `model` on every sample (flat, inputs concatenated, each of its kind) and returns, per

@@ -179,23 +179,45 @@ pub fn input_shapes(path: &Path, opts: &Options) -> Result<Vec<(String, Vec<usiz
         .collect()
 }
 
-/// Whether the model at `path` takes token ids: its one graph input is of an integer type and
-/// a Gather reads it as indices (an embedding). Such a model is a decoder candidate whatever its
-/// tensors are called; a graph with several inputs (integer indices beside data, say), or whose
-/// integer input is data, is not.
+/// Whether the model at `path` takes token ids: its one graph input is of an integer type, a
+/// Gather reads it as indices (an embedding), and an output can be logits over that embedding's
+/// rows (its last dimension is their count, or not declared). Such a model is a decoder
+/// candidate whatever its tensors are called; a graph with several inputs (integer indices
+/// beside data, say), whose integer input is data, or that returns the embedded vectors
+/// themselves, is not.
 pub fn takes_tokens(path: &Path) -> Result<bool, ImportError> {
     let graph = proto::read_graph(path)?;
     let names: Vec<&str> = graph_inputs(&graph)
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    let gathered = |name: &str| {
-        graph
-            .node
-            .iter()
-            .any(|n| n.op_type == "Gather" && n.input.get(1).is_some_and(|i| i == name))
+    let gathers: Vec<&tract_onnx::pb::NodeProto> = graph
+        .node
+        .iter()
+        .filter(|n| {
+            n.op_type == "Gather" && n.input.get(1).map(String::as_str) == names.first().copied()
+        })
+        .collect();
+    if input_kinds(&graph, &names) != [InputKind::Integer] || gathers.is_empty() {
+        return Ok(false);
+    }
+    let rows: Vec<i64> = gathers
+        .iter()
+        .filter_map(|n| graph.initializer.iter().find(|t| t.name == n.input[0]))
+        .filter_map(|t| t.dims.first().copied())
+        .collect();
+    let last_dim = |o: &tract_onnx::pb::ValueInfoProto| {
+        let type_proto::Value::TensorType(t) = o.r#type.as_ref()?.value.as_ref()?;
+        match t.shape.as_ref()?.dim.last()?.value.as_ref()? {
+            dimension::Value::DimValue(v) => Some(*v),
+            _ => None,
+        }
     };
-    Ok(input_kinds(&graph, &names) == [InputKind::Integer] && gathered(names[0]))
+    Ok(rows.is_empty()
+        || graph
+            .output
+            .iter()
+            .any(|o| last_dim(o).is_none_or(|d| rows.contains(&d))))
 }
 
 /// The graph's inputs that are not initializers (older exporters list both).

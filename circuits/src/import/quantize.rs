@@ -475,6 +475,14 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
                 parts,
             })
         }
+        FloatOp::PadWith { pad, value } => {
+            let value = bound(*value, scale);
+            (lo, hi) = (lo.min(value), hi.max(value));
+            Op::Pad(wiring::Pad {
+                value,
+                ..pad.clone()
+            })
+        }
         FloatOp::TopK(t) => {
             let n = x.shape[t.axis];
             if t.indices && n > 128 {
@@ -527,7 +535,7 @@ fn plain(e: &mut Emit, fnode: &FloatNode, ins: &[Q], s_out: f64) -> Result<Q, St
             | FloatOp::Abs
             | FloatOp::TopK(TopK { indices: false, .. })
             | FloatOp::ConcatConstants { .. }
-    );
+    ) || matches!(fnode.op, FloatOp::PadWith { value, .. } if value.fract() == 0.0);
     let integer = matches!(
         fnode.op,
         FloatOp::ArgMax { .. } | FloatOp::TopK(TopK { indices: true, .. })

@@ -148,6 +148,11 @@ pub(crate) enum FloatOp {
         axis: usize,
         parts: Vec<Option<Tensor<f64>>>,
     },
+    /// Pad with a constant other than 0, quantized at the input's scale.
+    PadWith {
+        pad: crate::ops::wiring::Pad,
+        value: f64,
+    },
     /// One output of TopK: the values, or the indices.
     TopK(crate::ops::topk::TopK),
     /// A constant linear map found by probing: per output of `shape`, terms and a bias.

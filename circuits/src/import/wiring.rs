@@ -1,7 +1,7 @@
 //! tract's ops that only move values into the IR's wiring ops: axis changes (Reshape, Squeeze,
-//! Unsqueeze, a moved axis), Slice, Concat (with constant blocks among the parts), Pad with 0,
-//! Tile and Expand. They constrain nothing: every output element is an input element, copied, or
-//! a constant the circuit pins.
+//! Unsqueeze, a moved axis), Slice, Concat (with constant blocks among the parts), Pad (with a
+//! constant, reflected or with the edge repeated), Tile and Expand. They constrain nothing:
+//! every output element is an input element, copied, or a constant the circuit pins.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{
@@ -64,19 +64,27 @@ pub(crate) fn translate(
         });
         return Some(Ok((FloatOp::Wire(op), computed)));
     } else if let Some(p) = node.op_as::<TPad>() {
-        let value = match &p.mode {
+        let (mode, value) = match &p.mode {
             PadMode::Constant(v) => match v.cast_to_scalar::<f64>() {
-                Ok(v) => v,
+                Ok(v) if v.is_finite() => (wiring::PadMode::Constant, v),
+                Ok(v) => return Some(Err(format!("padding with {v}"))),
                 Err(e) => return Some(Err(e.to_string())),
             },
-            m => return Some(Err(format!("pad mode {m:?}"))),
+            PadMode::Reflect => (wiring::PadMode::Reflect, 0.0),
+            PadMode::Edge => (wiring::PadMode::Edge, 0.0),
         };
-        if value != 0.0 {
-            return Some(Err(format!("padding with {value} (only 0)")));
-        }
         let mut pads: Vec<usize> = p.pads.iter().map(|p| p.0).collect();
         pads.extend(p.pads.iter().map(|p| p.1));
-        Op::Pad(wiring::Pad { pads, value: 0 })
+        let pad = wiring::Pad {
+            pads,
+            value: 0,
+            mode,
+        };
+        if value != 0.0 {
+            // the value is quantized at the input's scale ([`super::quantize`])
+            return Some(Ok((FloatOp::PadWith { pad, value }, first)));
+        }
+        Op::Pad(pad)
     } else if let Some(t) = node.op_as::<TTile>() {
         let reps = t
             .multipliers

@@ -70,13 +70,49 @@ impl Concat {
     }
 }
 
-/// Constant padding: `pads` holds the begin padding of every axis, then the end padding.
+/// Padding: `pads` holds the begin padding of every axis, then the end padding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pad {
     /// Begin paddings, then end paddings.
     pub pads: Vec<usize>,
-    /// The padding value (already quantized).
+    /// The padding value (already quantized) of [`PadMode::Constant`].
     pub value: i64,
+    /// What fills the padding; a constant unless the file says otherwise (and then unwritten,
+    /// so a constant pad's model file reads as it always did).
+    #[serde(default, skip_serializing_if = "PadMode::is_constant")]
+    pub mode: PadMode,
+}
+
+/// What fills the cells a [`Pad`] adds (ONNX Pad's `mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PadMode {
+    /// Every added cell is the pad's `value`.
+    #[default]
+    Constant,
+    /// The input mirrored about its first and last element, which are not repeated.
+    Reflect,
+    /// The nearest first or last element, repeated.
+    Edge,
+}
+
+impl PadMode {
+    fn is_constant(&self) -> bool {
+        *self == PadMode::Constant
+    }
+
+    /// The input index along an axis of `n` that output position `o` copies, `before` the
+    /// padding ahead of the input; `None` for a constant cell.
+    fn source(self, o: usize, before: usize, n: usize) -> Option<usize> {
+        let (i, last) = (o as i64 - before as i64, n as i64 - 1);
+        match self {
+            PadMode::Constant => (0..=last).contains(&i).then_some(i as usize),
+            PadMode::Edge => Some(i.clamp(0, last) as usize),
+            PadMode::Reflect if i < 0 => Some(-i as usize),
+            PadMode::Reflect if i > last => Some((2 * last - i) as usize),
+            PadMode::Reflect => Some(i as usize),
+        }
+    }
 }
 
 /// `x` indexed along `axis` by constant indices; the output axis is replaced by their shape.
@@ -314,6 +350,22 @@ impl OpSpec for Pad {
                 x.len()
             ));
         }
+        // a reflection reads no further than the far edge, an edge copy needs an edge
+        let reach = |n: usize| match self.mode {
+            PadMode::Constant => usize::MAX,
+            PadMode::Reflect => n.saturating_sub(1),
+            PadMode::Edge if n == 0 => 0,
+            PadMode::Edge => usize::MAX,
+        };
+        if let Some(d) =
+            (0..x.len()).find(|d| self.pads[*d].max(self.pads[x.len() + d]) > reach(x[*d]))
+        {
+            return Err(format!(
+                "{:?} padding of {:?} reaches beyond axis {d} of {x:?}",
+                self.mode,
+                (self.pads[d], self.pads[x.len() + d])
+            ));
+        }
         Ok((0..x.len())
             .map(|d| x[d] + self.pads[d] + self.pads[x.len() + d])
             .collect())
@@ -326,7 +378,7 @@ impl OpSpec for Pad {
             out,
             |o| {
                 (0..x.len())
-                    .map(|d| o[d].checked_sub(self.pads[d]).filter(|i| *i < x[d]))
+                    .map(|d| self.mode.source(o[d], self.pads[d], x[d]))
                     .collect()
             },
             self.value,

@@ -256,6 +256,12 @@ impl Net {
         self
     }
 
+    /// A float graph output declared with shape `dims`.
+    pub fn output_shaped(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.outputs.push(value_info(name, Some(dims)));
+        self
+    }
+
     /// Writes the model to `dir/name.onnx`.
     pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
         let graph = pb::GraphProto {
