@@ -10,6 +10,18 @@ use crate::graph::{quantize_input, Model};
 /// As many arrays as inputs, each a positive multiple of its input's size, and not all of one
 /// sample's length, is EZKL's layout; otherwise every array is one sample.
 pub fn samples(sizes: &[usize], arrays: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, String> {
+    // tract runs real inputs as f32, where such a value is infinite and no scale fits it
+    for (i, a) in arrays.iter().enumerate() {
+        if let Some((j, v)) = a
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.abs() > f32::MAX as f64)
+        {
+            return Err(format!(
+                "array {i} holds {v:e} at {j}, beyond what an f32 holds"
+            ));
+        }
+    }
     let total: usize = sizes.iter().sum();
     if arrays.is_empty() {
         return Err("no input arrays".into());
@@ -70,6 +82,12 @@ pub fn quantized_samples(model: &Model, arrays: &[Vec<f64>]) -> Result<Vec<Vec<i
 #[cfg(test)]
 mod tests {
     use super::samples;
+
+    #[test]
+    fn a_value_no_f32_holds_is_named() {
+        let e = samples(&[2], &[vec![1.0, 2.4e198]]).unwrap_err();
+        assert_eq!(e, "array 0 holds 2.4e198 at 1, beyond what an f32 holds");
+    }
 
     #[test]
     fn ezkl_concatenated_samples_are_split() {
