@@ -1,5 +1,6 @@
 //! CNNs through the CLI as a user runs them, on both backends: compile (with the example's
-//! calibration set) → setup → prove → verify, a tampered proof refused; bad input named once.
+//! calibration set) → setup → prove → verify, a tampered proof refused; bad input named once,
+//! and a circuit beyond the machine's memory refused before setup starts.
 
 use std::path::Path;
 use std::process::Output;
@@ -167,6 +168,16 @@ fn bad_input_names_the_problem_once() {
         d,
         "--json",
     ]));
+    // a circuit beyond the memory this machine allows is refused before any key is made
+    let tight = [("ZKINFER_MEMORY_LIMIT_MIB", "1")];
+    let out = common::zkinfer_env(&["setup", d, "--dev-srs"], &tight);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs about") && err.contains("this machine allows 0.0 GiB"),
+        "{err}"
+    );
+    assert!(!Path::new(d).join("pk.bin").exists());
     ok(&zkinfer(&["setup", d, "--dev-srs", "--json"]));
     let wrong = tmp.path().join("wrong.json");
     std::fs::write(&wrong, br#"{"input": [[0.5, 0.25]]}"#).unwrap();

@@ -1,4 +1,6 @@
-//! Circuit shape and a prover-memory estimate, for `zkinfer inspect`.
+//! Circuit shape and a prover-memory estimate, for `zkinfer inspect`, and the check that keeps
+//! `setup` from starting a circuit this machine cannot hold: without it a user's too-large
+//! model runs for many minutes and ends killed for memory, not with a reason.
 
 use halo2_proofs::plonk::{Circuit, ConstraintSystem};
 use serde::Serialize;
@@ -69,4 +71,49 @@ pub fn stats(plan: &Halo2Plan) -> CircuitStats {
         public_instances: plan.num_instances(),
         estimated_prover_bytes: estimated,
     }
+}
+
+/// Names the memory limit in MiB that overrides the machine's own (a container's, or a larger
+/// one for a user who knows the estimate is too cautious).
+pub const MEMORY_LIMIT_VAR: &str = "ZKINFER_MEMORY_LIMIT_MIB";
+
+/// The memory this process may use: [`MEMORY_LIMIT_VAR`] if set, else the least of the
+/// machine's total and the cgroup's limit; `None` where neither can be read.
+pub fn memory_limit() -> Option<u64> {
+    if let Ok(v) = std::env::var(MEMORY_LIMIT_VAR) {
+        return v.trim().parse::<u64>().ok().map(|mib| mib << 20);
+    }
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib << 10)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match (total, cgroup) {
+        (Some(t), Some(c)) => Some(t.min(c)),
+        (t, c) => t.or(c),
+    }
+}
+
+/// Refuses a circuit whose estimated prover memory exceeds [`memory_limit`].
+pub fn check_memory(plan: &Halo2Plan) -> Result<(), crate::ProverError> {
+    let (Some(limit), s) = (memory_limit(), stats(plan)) else {
+        return Ok(());
+    };
+    if s.estimated_prover_bytes <= limit {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    Err(crate::ProverError::Memory(format!(
+        "the circuit (k = {}, {} advice and {} fixed columns) needs about {:.1} GiB to set up \
+         and prove, and this machine allows {:.1} GiB: prove fewer samples a proof (--batch), \
+         a smaller input, or on a larger machine ({MEMORY_LIMIT_VAR} overrides the limit)",
+        s.k,
+        s.advice_columns,
+        s.fixed_columns,
+        gib(s.estimated_prover_bytes),
+        gib(limit)
+    )))
 }

@@ -95,6 +95,7 @@ pub fn setup(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverEr
 pub(crate) fn setup_halo2(dir: &ModelDir, source: &SrsSource) -> Result<SetupReport, ProverError> {
     let start = Instant::now();
     let plan = dir.halo2()?;
+    crate::inspect::check_memory(&plan)?;
     let k = plan.k();
     let model_sha = sha256_hex(&read_bytes(&dir.path(MODEL_FILE))?);
     let settings_sha = sha256_hex(&read_bytes(&dir.path(SETTINGS_FILE))?);

@@ -39,6 +39,9 @@ pub enum ProverError {
     Usage(#[from] zkinfer_circuits::usage::UsageError),
     #[error("proof system: {0}")]
     Backend(String),
+    /// The circuit would not fit this machine's memory.
+    #[error("{0}")]
+    Memory(String),
 }
 
 impl ProverError {

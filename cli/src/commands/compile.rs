@@ -46,6 +46,13 @@ pub fn run(
     if tokens {
         return decoder(model, &calib_path, &imported, &settings, out, json_out);
     }
+    if backend == super::Backend::Halo2 {
+        // said now, not after a setup that would run out of memory
+        let plan = zkinfer_prover::artifacts::ModelDir::new(out).halo2()?;
+        if let Err(e) = zkinfer_prover::inspect::check_memory(&plan) {
+            tracing::warn!("{e}");
+        }
+    }
     let size = match backend {
         super::Backend::Halo2 => {
             json!({ "k": settings.k, "main_rows": settings.main_rows, "range_rows": settings.range_rows })
