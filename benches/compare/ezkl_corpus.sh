@@ -22,41 +22,14 @@ trap 'rm -rf "$WORK"' EXIT
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || mapfile -t NAMES < <(ls "$EZKL")
 
-# The first line of a failed command's message, without log lines.
-reason() { grep -v -e ' WARN ' -e '^  WARNING' "$1" | grep -m1 . | sed -e 's/^error: //' -e "s|^$src/||" | cut -c1-160; }
-
-declare -A COUNT=()
-printf "%-28s %-8s %s\n" model reached detail
+. benches/compare/corpus_stages.sh
+printf "%-44s %-8s %s\n" model reached detail
 for name in "${NAMES[@]}"; do
   src="$EZKL/$name"
   if [ ! -f "$src/network.onnx" ] || [ ! -f "$src/input.json" ] || head -c 40 "$src/network.onnx" | grep -q "git-lfs"; then
-    stage=absent detail="no network.onnx and input.json (or a Git LFS pointer)"
+    corpus_absent "$name" "no network.onnx and input.json (or a Git LFS pointer)"
   else
-    d="$WORK/$name"
-    stage=compile
-    if ! timeout 600 "$ZK" compile "$src/network.onnx" --calibration "$src/input.json" -o "$d" >/dev/null 2>"$WORK/err"; then
-      detail="$(reason "$WORK/err")"
-    elif stage=setup && ! timeout 600 "$ZK" setup "$d" --dev-srs >/dev/null 2>"$WORK/err"; then
-      detail="$(reason "$WORK/err")"
-    elif stage=prove && ! /usr/bin/time -f %e -o "$WORK/time" timeout 600 "$ZK" prove "$d" --input "$src/input.json" --request-id 1 -o "$d/out" >/dev/null 2>"$WORK/err"; then
-      detail="$(reason "$WORK/err")"
-    elif stage=verify && ! "$ZK" verify "$d" "$d/out/proof-0.json" >/dev/null 2>"$WORK/err"; then
-      detail="$(reason "$WORK/err")"
-    else
-      stage=proven
-      detail="$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); a=json.load(open(sys.argv[2])); print("k=%s prove %ss argmax agreement %.0f%%" % (s["k"], open(sys.argv[3]).read().strip(), 100 * a["argmax_agreement"]))' "$d/settings.json" "$d/accuracy.json" "$WORK/time")"
-    fi
-    rm -rf "$d"
+    corpus_model "$name" "$src/network.onnx" "$src/input.json"
   fi
-  COUNT[$stage]=$((${COUNT[$stage]:-0} + 1))
-  printf "%-28s %-8s %s\n" "$name" "$stage" "$detail"
 done
-echo
-for s in proven compile setup prove verify absent; do
-  n="${COUNT[$s]:-0}"
-  case "$s" in
-    proven) echo "proven and verified: $n" ;;
-    absent) echo "no model in the directory: $n" ;;
-    *) echo "stopped at $s: $n" ;;
-  esac
-done
+corpus_summary

@@ -29,13 +29,12 @@ use crate::ops::{
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
 pub(crate) const VARIANCE_BITS: u32 = 12;
 
-/// `127 / max|v|`, or 1 for a tensor that is always 0.
+/// `127 / max|v|`, or 1 for a tensor that is always 0 (or so near it, a subnormal, that the
+/// scale would be infinite: every value of it rounds to 0 either way).
 pub(crate) fn scale_for(max_abs: f64) -> f64 {
-    if max_abs > 0.0 {
-        127.0 / max_abs
-    } else {
-        1.0
-    }
+    Some(127.0 / max_abs)
+        .filter(|s| max_abs > 0.0 && s.is_finite())
+        .unwrap_or(1.0)
 }
 
 /// `m ≈ M0 / 2^n` with `M0 ∈ [2^14, 2^15)` where `n` allows.
@@ -588,5 +587,9 @@ mod tests {
         assert!((16384..32768).contains(&m0));
         assert!((m0 as f64 / (1u64 << n) as f64 - 0.001).abs() < 1e-7);
         assert_eq!(multiplier(40000.0), (40000, 0));
+        assert_eq!(
+            (scale_for(0.0), scale_for(1e-316), scale_for(0.5)),
+            (1.0, 1.0, 254.0)
+        );
     }
 }
