@@ -44,6 +44,7 @@ PY
 printf "%-44s %-8s %s\n" model reached detail
 for set in "${SETS[@]}"; do
   for dir in "$DATA/$set"/*/; do
+    dir="${dir%/}"
     name="$set/$(basename "$dir")"
     if [ ! -f "$dir/model.onnx" ] || ! inputs_json "$dir" "$WORK/input.json" 2>/dev/null; then
       corpus_absent "$name" "no model or no numeric input"
