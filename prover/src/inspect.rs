@@ -81,7 +81,11 @@ pub const MEMORY_LIMIT_VAR: &str = "ZKINFER_MEMORY_LIMIT_MIB";
 /// machine's total and the cgroup's limit; `None` where neither can be read.
 pub fn memory_limit() -> Option<u64> {
     if let Ok(v) = std::env::var(MEMORY_LIMIT_VAR) {
-        return v.trim().parse::<u64>().ok().map(|mib| mib << 20);
+        let mib = v.trim().parse::<u64>();
+        if mib.is_err() {
+            tracing::warn!("{MEMORY_LIMIT_VAR}={v} is not a number of MiB: no memory check");
+        }
+        return mib.ok().map(|mib| mib << 20);
     }
     let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
         let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
