@@ -361,6 +361,8 @@ fn groth16_backend_end_to_end_with_snarkjs_files() {
     assert!(dir.join("verification_key.json").exists());
     let i = ok(&zkinfer(&["inspect", d, "--json"]));
     assert_eq!(i["backend"], "groth16-bn254");
+    // the five usage instances and one ciphertext word, as on halo2
+    assert_eq!(i["public_instances"], 6);
     let out = tmp.path().join("out");
     let p = ok(&zkinfer(&[
         "prove",

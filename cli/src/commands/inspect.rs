@@ -12,13 +12,16 @@ pub fn run(dir: &Path, json_out: bool) -> Result<ExitCode> {
     let backend = md.settings()?.backend;
     if backend == zkinfer_prover::BackendId::Groth16 {
         let n = zkinfer_prover::groth16::constraint_count(md.shape()?)?;
+        // the usage statement and the output ciphertext's words, as for halo2
+        let instances =
+            zkinfer_circuits::witness::num_instances(&md.model()?, md.settings()?.batch);
         if json_out {
             super::print_json(
-                &serde_json::json!({ "backend": backend, "constraints": n, "public_instances": 5 }),
+                &serde_json::json!({ "backend": backend, "constraints": n, "public_instances": instances }),
             );
         } else {
             println!(
-                "{}: Groth16 R1CS with {n} constraints, 5 public instances",
+                "{}: Groth16 R1CS with {n} constraints, {instances} public instances",
                 dir.display()
             );
         }
