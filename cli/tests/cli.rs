@@ -329,7 +329,7 @@ fn bad_input_is_a_clear_error_and_leaves_artifacts_untouched() {
     fails_with(
         &zkinfer(&["inspect", e]),
         2,
-        "main_rows = 1807 and range_rows = 1376 but the layout of its shape needs",
+        "main_rows = 1807 and range_rows = 1228 but the layout of its shape needs",
     );
     // setup without an SRS choice (halo2)
     fails_with(&zkinfer(&["setup", d]), 2, "--dev-srs");

@@ -69,8 +69,8 @@ fn generate_verify_settle_per_token_and_refuse_bad_requests() {
     ok(&zkinfer(&["setup", &t("m"), "--dev-srs", "--json"], &[]));
     common::assert_pinned_vk("tiny_gpt/tiny_gpt.onnx, 5 + 3 slots", &t("m"));
     let shape = ok(&zkinfer(&["inspect", &t("m"), "--json"], &[]));
-    // the challenge checks of the matrix products (17 before them) and, since rescales check
-    // `|acc|` rather than `|acc · M0|`, two range lanes where three were needed
+    // the challenge checks of the matrix products (17 before them) and two range lanes, where
+    // three were needed while rescales checked `|acc · M0|`
     assert_eq!(shape["k"], 16);
     assert_eq!(shape["lookups"], 3);
 

@@ -151,7 +151,10 @@ impl ConstraintSynthesizer<F> for Groth16Circuit {
                 (min, max) => {
                     let b = (64 - (max - min).leading_zeros()).max(1);
                     cs.range(&x.scale_add(F::ONE, f64_(-min)), b)?;
-                    cs.range(&x.scale_add(-F::ONE, f64_(max)), b)?;
+                    // a span of 2^b - 1 (a boolean, a byte) is bounded by the first check alone
+                    if max - min != (1 << b) - 1 {
+                        cs.range(&x.scale_add(-F::ONE, f64_(max)), b)?;
+                    }
                 }
             }
             xs.push(x);

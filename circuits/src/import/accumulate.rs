@@ -3,7 +3,7 @@
 //! accumulator's scale, and the ratio `s_y / s_acc` the rescale after it applies. An op without
 //! a rescale keeps its input's scale and is handled in [`super::quantize`].
 
-use super::quantize::{multiplier, scale_for};
+use super::scale::{multiplier, scale_for};
 use super::translate::FloatOp;
 use crate::graph::Tensor;
 use crate::ops::{

@@ -20,7 +20,8 @@ use tract_onnx::tract_core::ops::{
 };
 
 use super::float::InputKind;
-use super::quantize::{bound, scale_for, Emit, Q};
+use super::quantize::{bound, Emit, Q};
+use super::scale::scale_for;
 use super::translate::{const_of, FloatGraph, FloatInput, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::tensor::{broadcast_map, Tensor};

@@ -5,7 +5,8 @@
 //! are [`super::indexed`]'s.
 
 use super::integer::{whole, MAX_INDEX};
-use super::quantize::{scale_for, Emit, Q};
+use super::quantize::{Emit, Q};
+use super::scale::scale_for;
 use super::translate::FloatNode;
 use crate::graph::tensor::{ravel, strides, unravel, Tensor};
 use crate::ops::clip::MAX_CLAMP_ABS;

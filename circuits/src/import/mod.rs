@@ -20,6 +20,7 @@ pub(crate) mod probe;
 pub mod proto;
 pub(crate) mod qdq;
 pub(crate) mod quantize;
+pub(crate) mod scale;
 pub(crate) mod translate;
 pub(crate) mod unfuse;
 pub(crate) mod unroll;

@@ -1,7 +1,6 @@
 //! Float graph → integer graph. Per tensor a scale `s = 127 / max|value|` over the calibration
 //! set (inputs and every rescaled output); each linear op, product or slope ([`accumulate`]) is
-//! followed by a rescale to int8 whose ratio `s_y / s_acc` is written `M0 / 2^n` with `M0` in
-//! `[2^14, 2^15)` where `n` allows. Clamps (ReLU, Clip, Max / Min with a constant) that alone
+//! followed by a rescale to int8 whose ratio `s_y / s_acc` is written `M0 / 2^n` ([`super::scale`]). Clamps (ReLU, Clip, Max / Min with a constant) that alone
 //! read a rescaled tensor become the rescale's clamp, as long as its range keeps 0. Every other
 //! op keeps its input's scale; one that joins tensors at different scales (Max, Concat) first
 //! rescales them to the coarsest, so no value is clamped. An output that may leave int8 (after
@@ -16,11 +15,11 @@ use std::collections::BTreeMap;
 use tract_onnx::prelude::OutletId;
 
 use super::accumulate::accumulate;
+use super::scale::{rescale_multiplier, scale_for};
 use super::translate::{FloatGraph, FloatNode, FloatOp};
 use super::ImportError;
 use crate::graph::{Graph, Input, Node, Tensor, GRAPH_VERSION};
 use crate::ops::clip::{Clip, MAX_CLAMP_ABS};
-use crate::ops::rescale::MAX_SHIFT;
 use crate::ops::topk::TopK;
 use crate::ops::{
     affine, max, piecewise, pool, reduce, relu, rescale, select, softmax, table, wiring, Op,
@@ -28,25 +27,6 @@ use crate::ops::{
 
 /// The bits of a mean of squares read by a table alone: `[0, 2^12)`, a 4096-entry table.
 pub(crate) const VARIANCE_BITS: u32 = 12;
-
-/// `127 / max|v|`, or 1 for a tensor that is always 0 (or so near it, a subnormal, that the
-/// scale would be infinite: every value of it rounds to 0 either way).
-pub(crate) fn scale_for(max_abs: f64) -> f64 {
-    Some(127.0 / max_abs)
-        .filter(|s| max_abs > 0.0 && s.is_finite())
-        .unwrap_or(1.0)
-}
-
-/// `m ≈ M0 / 2^n` with `M0 ∈ [2^14, 2^15)` where `n` allows.
-pub(crate) fn multiplier(m: f64) -> (i64, u32) {
-    let mut n = 0u32;
-    let mut v = m;
-    while v < 16384.0 && n < MAX_SHIFT {
-        v *= 2.0;
-        n += 1;
-    }
-    (v.round().max(1.0) as i64, n)
-}
 
 /// A quantized tensor: its IR name, scale and shape, and the range its integers stay in.
 #[derive(Debug, Clone)]
@@ -91,7 +71,7 @@ impl Emit {
 
     /// `x` rescaled to `scale`, clamped to `[min, max]`, as tensor `name`.
     fn rescale(&mut self, name: &str, x: &Q, scale: f64, min: i64, max: i64) -> Q {
-        let (m0, shift) = multiplier(scale / x.scale);
+        let (m0, shift) = rescale_multiplier(scale / x.scale, min, max);
         let op = Op::Rescale(rescale::Rescale {
             multiplier: m0,
             shift,
@@ -327,7 +307,7 @@ pub(crate) fn quantize(
             e.push(&acc, op, from, &shape, s_acc);
             (from, shapes) = (vec![acc], vec![shape]);
         }
-        let (m0, shift) = multiplier(ratio);
+        let (m0, shift) = rescale_multiplier(ratio, min, max);
         let op = Op::Rescale(rescale::Rescale {
             multiplier: m0,
             shift,
@@ -575,21 +555,4 @@ fn softmax_of(
         out: softmax::OUT,
         keep,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multiplier_is_normalised() {
-        let (m0, n) = multiplier(0.001);
-        assert!((16384..32768).contains(&m0));
-        assert!((m0 as f64 / (1u64 << n) as f64 - 0.001).abs() < 1e-7);
-        assert_eq!(multiplier(40000.0), (40000, 0));
-        assert_eq!(
-            (scale_for(0.0), scale_for(1e-316), scale_for(0.5)),
-            (1.0, 1.0, 254.0)
-        );
-    }
 }

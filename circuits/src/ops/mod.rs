@@ -80,7 +80,7 @@ pub enum Op {
     ArgMax(reduce::ArgMax),
     /// `max(x, 0)`.
     Relu(relu::Relu),
-    /// `clamp(round_half_away(x · multiplier / 2^shift), min, max)`.
+    /// `clamp(⌊x · multiplier / 2^shift + 1/2⌋, min, max)`.
     Rescale(rescale::Rescale),
     /// A function table (Sigmoid, Tanh, Exp, Gelu... and chains of them).
     Table(table::Table),

@@ -1,10 +1,24 @@
-//! Rescale: `y = clamp(round_half_away(x · M0 / 2^n), min, max)`, element-wise, in exact integers.
-//! It is how every linear op returns to int8: the quantizer writes each scale ratio as `M0 / 2^n`.
-//! [`RescaleSteps`] is the integer witness both backends constrain (sign, magnitude, quotient and
-//! remainder, clamp flag and slack); its range checks, sized by the input's bound, make it unique.
-//! The magnitude checked is `|acc|`, not `|acc · M0|`: the product is a constant multiple of a
-//! bounded value, so its sign and bound follow, and each rescale saves `M0`'s bits of range
-//! checks.
+//! Rescale: `y = clamp(⌊x · M0 / 2^n + 1/2⌋, min, max)`, element-wise, in exact integers
+//! (halves round up). It is how every linear op returns to int8: the quantizer writes each scale
+//! ratio as `M0 / 2^n`. [`RescaleSteps`] is the integer witness both backends constrain: the
+//! signed quotient `q` and remainder `r` of `x · M0 + 2^(n-1) = q · 2^n + r`, one flag for each
+//! side `q` may be clamped on, the slack `d` that proves that side, and the output.
+//!
+//! Why it is unique, for an `x` the graph's bounds hold within `±2^acc_bits` (they hold by
+//! construction: every input is range-checked and every op's output bound is derived):
+//! - `r ∈ [0, 2^n)` and `d ∈ [0, 2^d_bits)` are range-checked. A `q` from another remainder in
+//!   range differs from the true quotient by `δ · 2^-n` with `0 < |δ| < 2^n`, a field element far
+//!   outside the window `d`'s check leaves `q`, so `q` is the true `⌊(x · M0 + half) / 2^n⌋`.
+//! - The flags are boolean and exclusive. Below (`lo`): `d = min - 1 - q` proves `q < min`, and
+//!   `y = min`. Above (`hi`): `d = q - max - 1` proves `q > max`, and `y = max`. Neither:
+//!   `d = max - q` proves `q ≤ max`, `y = q`, and `y - lo ∈ [0, 2^y_bits)` proves `q ≥ lo ≥ min`
+//!   (`lo` is `min`, or the lowest quotient the input's bound allows where that is higher, so an
+//!   honest `y` always passes).
+//!   Each case's checks exclude the others, so the flags, and `y`, are unique.
+//!
+//! The sign of `x` is never decided on its own, so no check of `|x|`'s width is needed: the
+//! output's check, `y_bits` (8 for int8), replaces it. Halves round up rather than away from
+//! zero for the same reason (the two differ only at a negative `x` exactly halfway).
 
 use serde::{Deserialize, Serialize};
 
@@ -75,13 +89,12 @@ impl Rescale {
     }
 }
 
-/// `clamp(round_half_away(acc · multiplier / 2^shift), min, max)` in exact integers.
+/// `clamp(⌊acc · multiplier / 2^shift + 1/2⌋, min, max)` in exact integers.
 pub fn rescale(acc: i128, multiplier: i64, shift: u32, min: i64, max: i64) -> Option<i64> {
-    let t = acc.checked_mul(multiplier as i128)?;
     let half = if shift == 0 { 0 } else { 1i128 << (shift - 1) };
-    let q = (t.unsigned_abs() as i128).checked_add(half)? >> shift;
-    let y = if t < 0 { -q } else { q };
-    Some(y.clamp(min as i128, max as i128) as i64)
+    let t = acc.checked_mul(multiplier as i128)?.checked_add(half)?;
+    // an arithmetic shift is the floor, negative values included
+    Some((t >> shift).clamp(min as i128, max as i128) as i64)
 }
 
 /// One rescale's constants and the bound on its input.
@@ -95,25 +108,45 @@ pub struct RescaleParams {
     pub min: i64,
     /// Clamp ceiling.
     pub max: i64,
-    /// `|acc| < 2^acc_bits` for every admissible input.
+    /// `|acc| < 2^acc_bits` for every admissible input (the graph's bounds).
     pub acc_bits: u32,
 }
 
 impl RescaleParams {
-    /// Width of the magnitude `u = |acc|`, the value range-checked.
-    pub fn u_bits(&self) -> u32 {
-        self.acc_bits
-    }
-
-    /// Width of the scaled magnitude `u · M0`, which bounds the quotient.
+    /// Width of `|acc · M0|`, which bounds the quotient.
     pub fn a_bits(&self) -> u32 {
         self.acc_bits + bits_of(self.multiplier as u128)
     }
 
-    /// Width of the clamp slack `d`.
+    /// Width of the clamp slack `d`: `max - min` unclamped, below `2^(a_bits - shift)` (the
+    /// quotient's bound) clamped.
     pub fn d_bits(&self) -> u32 {
         let cap = self.max.max(-self.min) as u128;
         (bits_of(cap) + 1).max(self.a_bits().saturating_sub(self.shift) + 1)
+    }
+
+    /// The outputs an admissible input can give: the clamp `[min, max]` narrowed to the
+    /// quotients an accumulator within `±2^acc_bits` reaches, so that the output's check is no
+    /// wider than the values it can hold (an exact rescale of a 9-bit value clamped to ±2^19).
+    pub fn y_range(&self) -> (i64, i64) {
+        let reach = |acc: i128| {
+            acc.checked_mul(self.multiplier as i128)
+                .and_then(|t| t.checked_add(self.half() as i128))
+                .map(|t| t >> self.shift)
+        };
+        let top = 1i128.checked_shl(self.acc_bits).map(|b| b - 1);
+        let (min, max) = (self.min as i128, self.max as i128);
+        match top.and_then(|t| Some((reach(-t)?, reach(t)?))) {
+            Some((lo, hi)) => (lo.clamp(min, max) as i64, hi.clamp(min, max) as i64),
+            None => (self.min, self.max),
+        }
+    }
+
+    /// Width of the output's check, `y - lo ∈ [0, 2^y_bits)` for `(lo, hi)` the
+    /// [`Self::y_range`]: it proves `y ≥ lo` (the slack proves `y ≤ max`).
+    pub fn y_bits(&self) -> u32 {
+        let (lo, hi) = self.y_range();
+        bits_of((hi - lo) as u128)
     }
 
     /// `2^(n-1)`, the rounding offset (0 when `n = 0`).
@@ -126,18 +159,16 @@ impl RescaleParams {
     }
 }
 
-/// The integer witness of one rescale: sign `s`, magnitude `u = |acc|`, quotient `q` and
-/// remainder `r` of `u · M0 + half = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`
-/// (`cap - q` unclamped, `q - cap - 1` clamped, with `cap = max` or `-min` by sign), output `y`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The integer witness of one rescale: quotient `q` and remainder `r` of
+/// `acc · M0 + half = q · 2^n + r`, the flags `lo` (`q < min`) and `hi` (`q > max`), the slack `d`
+/// (`min - 1 - q`, `q - max - 1` or `max - q`) and the output `y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
 pub struct RescaleSteps {
-    pub s: i128,
-    pub u: i128,
     pub q: i128,
     pub r: i128,
-    pub c: i128,
-    pub m: i128,
+    pub lo: i128,
+    pub hi: i128,
     pub d: i128,
     pub y: i128,
 }
@@ -145,24 +176,27 @@ pub struct RescaleSteps {
 impl RescaleSteps {
     /// The honest witness, or `None` when `acc · M0` overflows.
     pub fn honest(acc: i128, p: &RescaleParams) -> Option<Self> {
-        let t = acc.checked_mul(p.multiplier as i128)?;
-        let (s, a) = (t < 0, t.unsigned_abs() as i128);
-        let u = acc.unsigned_abs() as i128;
-        let q = (a + p.half() as i128) >> p.shift;
-        let r = a + p.half() as i128 - (q << p.shift);
-        let cap = if s { -(p.min as i128) } else { p.max as i128 };
-        let c = q > cap;
-        let m = q.min(cap);
-        let d = if c { q - cap - 1 } else { cap - q };
+        let t = acc
+            .checked_mul(p.multiplier as i128)?
+            .checked_add(p.half() as i128)?;
+        let q = t >> p.shift;
+        let r = t - (q << p.shift);
+        let (min, max) = (p.min as i128, p.max as i128);
+        let (lo, hi) = (q < min, q > max);
+        let d = if lo {
+            min - 1 - q
+        } else if hi {
+            q - max - 1
+        } else {
+            max - q
+        };
         Some(Self {
-            s: s as i128,
-            u,
             q,
             r,
-            c: c as i128,
-            m,
+            lo: lo as i128,
+            hi: hi as i128,
             d,
-            y: if s { -m } else { m },
+            y: q.clamp(min, max),
         })
     }
 }
@@ -172,18 +206,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rescale_rounds_half_away_from_zero_and_clamps() {
-        // 2^2 = 4: 6/4 = 1.5 → 2, -6/4 = -1.5 → -2, 5/4 → 1, -5/4 → -1, 7/4 → 2, -7/4 → -2
+    fn rescale_rounds_halves_up_and_clamps() {
+        // 2^2 = 4: 6/4 = 1.5 → 2, -6/4 = -1.5 → -1, 5/4 → 1, -5/4 → -1, 7/4 → 2, -7/4 → -2,
+        // -2/4 = -0.5 → 0, -3/4 → -1
         let r = |acc| rescale(acc, 1, 2, -128, 127).unwrap();
         assert_eq!(
-            [r(6), r(-6), r(5), r(-5), r(7), r(-7), r(2), r(-2), r(0)],
-            [2, -2, 1, -1, 2, -2, 1, -1, 0]
+            [
+                r(6),
+                r(-6),
+                r(5),
+                r(-5),
+                r(7),
+                r(-7),
+                r(2),
+                r(-2),
+                r(-3),
+                r(0)
+            ],
+            [2, -1, 1, -1, 2, -2, 1, 0, -1, 0]
         );
         assert_eq!(rescale(10_000, 1, 2, -128, 127), Some(127));
         assert_eq!(rescale(-10_000, 1, 2, -128, 127), Some(-128));
-        // multiplier 3, shift 3: 5·3/8 = 1.875 → 2; -4·3/8 = -1.5 → -2
+        // multiplier 3, shift 3: 5·3/8 = 1.875 → 2; -4·3/8 = -1.5 → -1; -5·3/8 = -1.875 → -2
         assert_eq!(rescale(5, 3, 3, -128, 127), Some(2));
-        assert_eq!(rescale(-4, 3, 3, -128, 127), Some(-2));
+        assert_eq!(rescale(-4, 3, 3, -128, 127), Some(-1));
+        assert_eq!(rescale(-5, 3, 3, -128, 127), Some(-2));
         assert_eq!(rescale(-40, 1, 0, 0, 127), Some(0));
     }
 
@@ -203,9 +250,43 @@ mod tests {
                 rescale(acc, 3, 4, -128, 127).unwrap(),
                 "acc {acc}"
             );
-            assert_eq!(s.u * 3 + p.half() as i128, s.q * 16 + s.r);
-            assert!(s.u < 1 << p.u_bits());
+            assert_eq!(acc * 3 + p.half() as i128, s.q * 16 + s.r);
+            assert!(s.r >= 0 && s.r < 16);
             assert!(s.d >= 0 && s.d < 1 << p.d_bits());
+            let lo = p.y_range().0 as i128;
+            assert!(s.y - lo >= 0 && s.y - lo < 1 << p.y_bits());
+        }
+    }
+
+    #[test]
+    fn the_output_check_is_as_narrow_as_the_input_allows() {
+        // an exact rescale of a 9-bit value clamped to ±2^19: 10 bits, not 20
+        let p = RescaleParams {
+            multiplier: 1,
+            shift: 0,
+            min: -(1 << 19),
+            max: 1 << 19,
+            acc_bits: 9,
+        };
+        assert_eq!((p.y_range(), p.y_bits()), ((-511, 511), 10));
+        // an int8 clamp the quotients cover: the clamp itself
+        let q = RescaleParams {
+            multiplier: 3,
+            shift: 4,
+            min: -128,
+            max: 127,
+            acc_bits: 20,
+        };
+        assert_eq!((q.y_range(), q.y_bits()), ((-128, 127), 8));
+        for p in [p, q, RescaleParams { min: 0, ..q }] {
+            let (lo, _) = p.y_range();
+            for acc in -(1i128 << p.acc_bits) + 1..1 << p.acc_bits.min(12) {
+                let y = RescaleSteps::honest(acc, &p).unwrap().y;
+                assert!(
+                    (0..1 << p.y_bits()).contains(&(y - lo as i128)),
+                    "{p:?} {acc}"
+                );
+            }
         }
     }
 }

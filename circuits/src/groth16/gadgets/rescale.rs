@@ -1,9 +1,11 @@
-//! Rescale with clamp in R1CS, the relation of the halo2 rescale chip: sign `s`, magnitude
-//! `u = acc · (1 - 2s)` in `u_bits` bits, remainder `r` in `shift` bits, quotient
-//! `q = (u · M0 + half - r) / 2^n` (a linear combination, integral because the slack is
-//! range-checked),
-//! clamp flag `c`, `P = c · (cap - q)`, `m = q + P`, slack `d = cap - q - 2P - c` in `d_bits` bits,
-//! output `y = m · (1 - 2s)`. Six constraints plus the bits.
+//! Rescale with clamp in R1CS, the relation of the halo2 rescale chip (the argument for its
+//! uniqueness is in [`crate::ops::rescale`]): remainder `r` in `shift` bits, quotient
+//! `q = (acc · M0 + half - r) / 2^n` (a linear combination, integral because the slack is
+//! range-checked), boolean exclusive flags `lo` and `hi`, `P = (lo + hi) · q`, `H = hi · q`,
+//! output `y = q - P + lo · min + hi · max` with `y - lo` in `y_bits` bits (`lo` of
+//! [`RescaleParams::y_range`]), and slack
+//! `d = max - q + lo · (min - 1 - max) + hi · (2q - 2max - 1)` in `d_bits` bits. Five constraints
+//! plus the bits.
 
 use ark_ff::{AdditiveGroup, Field};
 
@@ -28,50 +30,47 @@ pub(crate) fn rescale_with(
     tamper: impl Fn(&mut RescaleSteps),
 ) -> Result<Num> {
     let steps = acc.value.map(|v| {
+        // not a value the circuit can accept: zeros fail the constraints
         let mut s = fr_to_i128(&from_ark(&v))
             .and_then(|a| RescaleSteps::honest(a, p))
-            // not a value the circuit can accept: zeros fail the range checks
-            .unwrap_or(RescaleSteps {
-                s: 0,
-                u: 0,
-                q: 0,
-                r: 0,
-                c: 0,
-                m: 0,
-                d: 0,
-                y: 0,
-            });
+            .unwrap_or_default();
         tamper(&mut s);
         s
     });
     let get = |g: fn(&RescaleSteps) -> i128| steps.as_ref().map(|s| f(g(s)));
-    let s = cs.boolean(get(|s| s.s))?;
-    let sign = s.scale_add(-F::from(2u64), F::ONE);
-    let u = cs.bits(get(|s| s.u), p.u_bits())?;
-    cs.enforce(acc, &sign, &u)?;
     let r = cs.bits(get(|s| s.r), p.shift)?;
     let inv_d = F::from(2u64)
         .pow([p.shift as u64])
         .inverse()
         .expect("2^n is invertible");
     let q = Num::sum(
-        &[(inv_d * f(p.multiplier as i128), &u), (-inv_d, &r)],
+        &[(inv_d * f(p.multiplier as i128), acc), (-inv_d, &r)],
         inv_d * f(p.half() as i128),
     );
-    let c = cs.boolean(get(|s| s.c))?;
-    // cap = max + s · (-min - max)
-    let cap = s.scale_add(f(-(p.min as i128) - p.max as i128), f(p.max as i128));
-    let cap_minus_q = cap.minus(&q);
-    let pc = cs.witness(get(|s| s.m - s.q))?;
-    cs.enforce(&c, &cap_minus_q, &pc)?;
-    let m = q.plus(&pc);
-    let d = Num::sum(
-        &[(F::ONE, &cap_minus_q), (-F::from(2u64), &pc), (-F::ONE, &c)],
+    let lo = cs.boolean(get(|s| s.lo))?;
+    let hi = cs.boolean(get(|s| s.hi))?;
+    cs.enforce(&lo, &hi, &Num::constant(F::ZERO))?;
+    let pq = cs.witness(get(|s| (s.lo + s.hi) * s.q))?;
+    cs.enforce(&lo.plus(&hi), &q, &pq)?;
+    let hq = cs.witness(get(|s| s.hi * s.q))?;
+    cs.enforce(&hi, &q, &hq)?;
+    let (min, max) = (f(p.min as i128), f(p.max as i128));
+    let y = Num::sum(
+        &[(F::ONE, &q), (-F::ONE, &pq), (min, &lo), (max, &hi)],
         F::ZERO,
     );
+    let d = Num::sum(
+        &[
+            (-F::ONE, &q),
+            (min - F::ONE - max, &lo),
+            (-(max + max) - F::ONE, &hi),
+            (F::from(2u64), &hq),
+        ],
+        max,
+    );
     cs.range(&d, p.d_bits())?;
-    let y = cs.witness(get(|s| s.y))?;
-    cs.enforce(&m, &sign, &y)?;
+    let floor = f(p.y_range().0 as i128);
+    cs.range(&y.scale_add(F::ONE, -floor), p.y_bits())?;
     Ok(y)
 }
 
@@ -143,74 +142,50 @@ mod tests {
         // wrong rounding: remainder one larger makes the quotient non-integral
         assert!(!check(13, P, Some(|s| s.r += 1)));
         // wrong rounding: quotient one larger with a consistent division
-        assert!(!check(
-            13,
-            P,
-            Some(|s| {
-                s.r -= 16;
-                s.q += 1;
-                s.m += 1;
-                s.y += 1;
-            })
-        ));
-        assert!(!check(13, P, Some(|s| s.y += 1)));
-        // wrong sign for a positive value
-        assert!(!check(
-            40,
-            P,
-            Some(|s| {
-                s.s = 1;
-                s.u = -s.u;
-                s.y = -s.y;
-            })
-        ));
-        // no clamp claimed above the cap
-        assert!(!check(
-            1000,
-            P,
-            Some(|s| {
-                s.c = 0;
-                s.m = s.q;
-                s.y = s.q;
-            })
-        ));
-        // a clamp claimed below the cap
-        assert!(!check(
-            100,
-            P,
-            Some(|s| {
-                s.c = 1;
-                s.m = 127;
-                s.y = 127;
-            })
-        ));
+        assert!(!check(13, P, Some(|s| s.r -= 16)));
+        // no clamp claimed above the ceiling, or below the floor
+        assert!(!check(1000, P, Some(|s| s.hi = 0)));
+        assert!(!check(-1000, P, Some(|s| s.lo = 0)));
+        // a clamp claimed within range, on either side
+        assert!(!check(100, P, Some(|s| s.hi = 1)));
+        assert!(!check(100, P, Some(|s| s.lo = 1)));
+        // both flags, and a flag that is not boolean
+        assert!(!check(1000, P, Some(|s| s.lo = 1)));
+        assert!(!check(100, P, Some(|s| s.hi = 2)));
         // ReLU letting a negative value through
         assert!(!check(
             -100,
             RescaleParams { min: 0, ..P },
-            Some(|s| {
-                s.c = 0;
-                s.m = s.q;
-                s.y = -s.q;
-            })
+            Some(|s| s.lo = 0)
         ));
-        // an accumulator beyond its bound
-        assert!(!check(1 << 21, P, None));
+        // an accumulator far beyond its bound (the graph's bounds hold by construction)
+        assert!(!check(1 << 24, P, None));
+        assert!(!check(-(1 << 24), P, None));
     }
 
     #[test]
     fn every_variable_is_bound() {
         use crate::groth16::cs::Cs;
         use crate::groth16::mutation::assert_every_variable_bound;
-        for (acc, p) in [0i128, 13, -13, 1000, -1000, 0, -100].into_iter().zip([
-            P,
-            P,
-            P,
-            P,
-            P,
-            RescaleParams { min: 0, ..P },
-            RescaleParams { min: 0, ..P },
-        ]) {
+        let exact = RescaleParams {
+            multiplier: 1,
+            shift: 0,
+            ..P
+        };
+        for (acc, p) in [0i128, 13, -13, 1000, -1000, 0, -100, -40, 1000]
+            .into_iter()
+            .zip([
+                P,
+                P,
+                P,
+                P,
+                P,
+                RescaleParams { min: 0, ..P },
+                RescaleParams { min: 0, ..P },
+                exact,
+                exact,
+            ])
+        {
             let synth = move |cs| {
                 let cs = Cs::new(cs);
                 let a = cs.witness(Some(f(acc)))?;

@@ -138,11 +138,15 @@ impl RangeConfig {
     }
 
     /// Constrains `w ∈ [min, max]` for `min ≤ 0 ≤ max`, `max - min < 2^62`: `w - min` and
-    /// `w - min + 2^b - 1 - (max - min)` both `b`-bit, `b` the width of `max - min`.
+    /// `w - min + 2^b - 1 - (max - min)` both `b`-bit, `b` the width of `max - min`. Where
+    /// `max - min = 2^b - 1` the two are one check.
     pub fn between(&self, ctx: &mut Ctx, w: &Wire, min: i64, max: i64) -> Result<(), Error> {
         let span = max - min;
         let b = (64 - span.leading_zeros()).max(1);
         self.check(ctx, w, b, -min)?;
+        if span == (1i64 << b) - 1 {
+            return Ok(());
+        }
         self.check(ctx, w, b, (1i64 << b) - 1 - span - min)
     }
 
@@ -220,6 +224,32 @@ mod tests {
         fails(check(1 << 40, 40, 0));
         fails(check(1 << 24, 24, 0));
         fails(check(-(1 << 20), 40, 0));
+    }
+
+    fn between(
+        v: i128,
+        min: i64,
+        max: i64,
+    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
+        move |cfg, ctx| {
+            let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
+            ctx.row += 1;
+            cfg.base.range.between(ctx, &w, min, max)
+        }
+    }
+
+    #[test]
+    fn between_holds_both_ends() {
+        // spans of 2^b - 1 (one check) and of other widths (two)
+        for (min, max) in [(0, 1), (-128, 127), (0, 255), (-3, 3), (0, 200), (-5, 0)] {
+            for v in [min, max, (min + max) / 2] {
+                passes(between(v as i128, min, max));
+            }
+            fails(between(min as i128 - 1, min, max));
+            fails(between(max as i128 + 1, min, max));
+        }
+        assert_eq!(cells(between(1, 0, 1), "boolean"), 1 + 1);
+        assert_eq!(cells(between(100, 0, 200), "byte and a half"), 1 + 2);
     }
 
     #[test]

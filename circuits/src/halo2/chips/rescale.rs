@@ -1,11 +1,10 @@
-//! Rescale with clamp: `y = clamp(round_half_away(acc · M0 / 2^n), min, max)`, one row per value.
+//! Rescale with clamp: `y = clamp(⌊acc · M0 / 2^n + 1/2⌋, min, max)`, one row per value.
 //!
-//! Witness: sign `s`, magnitude `u = |acc|`, quotient `q` and remainder `r` of
-//! `u · M0 + 2^(n-1) = q · 2^n + r`, clamp flag `c`, clamped magnitude `m`, slack `d`, output `y`.
-//! Range checks on `u`, `r` and `d` make the sign, the division and the comparison with the cap
-//! (`max` for positive values, `-min` for negative ones) unique; ReLU is the case `min = 0`.
-//! A `q` from another remainder in range differs from the true one by `δ · 2^-n` with
-//! `0 < |δ| < 2^n`, a field element far outside the slack's range, so `d`'s check also pins `q`.
+//! Witness: quotient `q` and remainder `r` of `acc · M0 + 2^(n-1) = q · 2^n + r`, the flags
+//! `lo` (`q < min`) and `hi` (`q > max`), the slack `d` and the output `y`. Range checks on `r`,
+//! `d` and `y` make the division and both clamp decisions unique: the argument is in
+//! [`crate::ops::rescale`]. With `n = 0` the remainder is pinned to 0 instead of checked, which
+//! saves a range row for each comparison built on a rescale.
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -26,60 +25,46 @@ pub struct RescaleConfig {
     multiplier: Column<Fixed>,
     divisor: Column<Fixed>,
     half: Column<Fixed>,
-    hi: Column<Fixed>,
-    neg_lo: Column<Fixed>,
+    max: Column<Fixed>,
+    min: Column<Fixed>,
     q: Selector,
 }
 
 /// The witness of one row, exposed so tests can corrupt it.
 #[derive(Debug, Clone, Copy)]
 pub struct RescaleWitness {
-    pub s: Fr,
-    pub u: Fr,
     pub q: Fr,
     pub r: Fr,
-    pub c: Fr,
-    pub m: Fr,
+    pub lo: Fr,
+    pub hi: Fr,
     pub d: Fr,
     pub y: Fr,
 }
 
 impl RescaleWitness {
     pub fn honest(acc: &Fr, p: &RescaleParams) -> Self {
-        // A value the circuit cannot accept gets zeros, which fail the range checks.
-        let Some(st) = fr_to_i128(acc).and_then(|v| RescaleSteps::honest(v, p)) else {
-            return Self::zero();
-        };
+        // A value the circuit cannot accept gets zeros, which fail the constraints.
+        let st = fr_to_i128(acc)
+            .and_then(|v| RescaleSteps::honest(v, p))
+            .unwrap_or_default();
         let f = fr_from_i128;
         Self {
-            s: f(st.s),
-            u: f(st.u),
             q: f(st.q),
             r: f(st.r),
-            c: f(st.c),
-            m: f(st.m),
+            lo: f(st.lo),
+            hi: f(st.hi),
             d: f(st.d),
             y: f(st.y),
         }
     }
 
-    fn zero() -> Self {
-        let z = Fr::ZERO;
-        Self {
-            s: z,
-            u: z,
-            q: z,
-            r: z,
-            c: z,
-            m: z,
-            d: z,
-            y: z,
-        }
+    fn cells(&self) -> [Fr; CELLS - 1] {
+        [self.q, self.r, self.lo, self.hi, self.d, self.y]
     }
 }
 
-/// Cells of one rescale.
-const CELLS: usize = 9;
+/// Cells of one rescale: the accumulator and the witness.
+const CELLS: usize = 7;
 
 impl RescaleConfig {
     /// The chip on `main` (at least five columns) and the first five of `fixed`.
@@ -93,35 +78,32 @@ impl RescaleConfig {
             multiplier: fixed[0],
             divisor: fixed[1],
             half: fixed[2],
-            hi: fixed[3],
-            neg_lo: fixed[4],
+            max: fixed[3],
+            min: fixed[4],
             q: meta.selector(),
         };
         meta.create_gate("rescale", |m| {
-            let q = m.query_selector(cfg.q);
-            let [acc, s, u, quo, r, c, mag, d, y] = std::array::from_fn::<_, CELLS, _>(|i| {
+            let s = m.query_selector(cfg.q);
+            let [acc, quo, r, lo, hi, d, y] = std::array::from_fn::<_, CELLS, _>(|i| {
                 let (col, row) = place(&cfg.main, i);
                 m.query_advice(col, Rotation(row as i32))
             });
-            let [mult, div, half, hi, neg_lo] =
-                [cfg.multiplier, cfg.divisor, cfg.half, cfg.hi, cfg.neg_lo]
+            let [mult, div, half, max, min] =
+                [cfg.multiplier, cfg.divisor, cfg.half, cfg.max, cfg.min]
                     .map(|col| m.query_fixed(col, Rotation::cur()));
             let one = Expression::Constant(Fr::ONE);
-            let two = Expression::Constant(Fr::from(2));
-            let sign = one.clone() - two * s.clone();
-            let cap = hi.clone() + s.clone() * (neg_lo - hi);
-            let bool_s = s.clone() * (one.clone() - s.clone());
-            let bool_c = c.clone() * (one.clone() - c.clone());
+            let mid = one.clone() - lo.clone() - hi.clone();
+            let slack = lo.clone() * (min.clone() - one.clone() - quo.clone())
+                + hi.clone() * (quo.clone() - max.clone() - one.clone())
+                + mid.clone() * (max.clone() - quo.clone());
+            let out = lo.clone() * min + hi.clone() * max + mid * quo.clone();
             vec![
-                q.clone() * bool_s,
-                q.clone() * bool_c,
-                q.clone() * (u.clone() - acc * sign.clone()),
-                q.clone() * (u * mult + half - quo.clone() * div - r),
-                q.clone() * (mag.clone() - quo.clone() - c.clone() * (cap.clone() - quo.clone())),
-                q.clone()
-                    * (d - (one.clone() - c.clone()) * (cap.clone() - quo.clone())
-                        - c * (quo - cap - one)),
-                q * (y - mag * sign),
+                s.clone() * lo.clone() * (one.clone() - lo.clone()),
+                s.clone() * hi.clone() * (one - hi.clone()),
+                s.clone() * lo * hi,
+                s.clone() * (acc * mult + half - quo * div - r),
+                s.clone() * (d - slack),
+                s * (y - out),
             ]
         });
         cfg
@@ -158,25 +140,31 @@ impl RescaleConfig {
             (self.multiplier, f(p.multiplier)),
             (self.divisor, f(1i64 << p.shift)),
             (self.half, f(p.half())),
-            (self.hi, f(p.max)),
-            (self.neg_lo, f(-p.min)),
+            (self.max, f(p.max)),
+            (self.min, f(p.min)),
         ] {
             ctx.fixed(col, row, v);
         }
         let (col, at) = place(&self.main, 0);
         ctx.copy(col, row + at, acc);
-        let parts: Value<[Fr; 8]> = w.map(|w| [w.s, w.u, w.q, w.r, w.c, w.m, w.d, w.y]);
-        let cells: Vec<Wire> = (0..8)
-            .map(|i| {
-                let (col, at) = place(&self.main, i + 1);
-                ctx.assign(col, row + at, parts.map(|p| p[i]))
-            })
-            .collect();
+        let parts = w.map(|w| w.cells());
+        let mut cells = Vec::with_capacity(CELLS - 1);
+        for i in 0..CELLS - 1 {
+            let (col, at) = place(&self.main, i + 1);
+            let v = parts.map(|p| p[i]);
+            // the remainder of a division by 2^0 is 0: pinned, not range-checked
+            cells.push(match (i, p.shift) {
+                (1, 0) => ctx.pinned(col, row + at, v)?,
+                _ => ctx.assign(col, row + at, v),
+            });
+        }
         ctx.row += self.rows();
-        let (u, r, d, y) = (&cells[1], &cells[3], &cells[6], &cells[7]);
-        range.check(ctx, u, p.u_bits(), 0)?;
-        range.check(ctx, r, p.shift, 0)?;
+        let (r, d, y) = (&cells[1], &cells[4], &cells[5]);
+        if p.shift > 0 {
+            range.check(ctx, r, p.shift, 0)?;
+        }
         range.check(ctx, d, p.d_bits(), 0)?;
+        range.check(ctx, y, p.y_bits(), -p.y_range().0)?;
         Ok(y.clone())
     }
 }
@@ -279,7 +267,6 @@ mod tests {
         fails(layout(13, P, |w| {
             w.q += Fr::ONE;
             w.r -= Fr::from(16);
-            w.m += Fr::ONE;
             w.y += Fr::ONE;
             w.d -= Fr::ONE;
         }));
@@ -288,55 +275,81 @@ mod tests {
         fails(layout(13, P, |w| {
             w.r += Fr::ONE;
             w.q -= Fr::from(16).invert().unwrap();
-            w.m = w.q;
             w.y = w.q;
             w.d = Fr::from(127) - w.q;
         }));
-        // output that is not m·sign
+        // output that is not the clamped quotient
         fails(layout(13, P, |w| w.y += Fr::ONE));
-        // wrong sign for a positive value
-        fails(layout(40, P, |w| {
-            w.s = Fr::ONE;
-            w.u = -w.u;
-            w.y = -w.y;
-        }));
-        // claims no clamp when the value exceeds the cap
+        // claims no clamp when the value exceeds the ceiling
         fails(layout(1000, P, |w| {
-            w.c = Fr::ZERO;
-            w.m = w.q;
+            w.hi = Fr::ZERO;
             w.y = w.q;
             w.d = Fr::from(127) - w.q;
         }));
-        // claims a clamp when the value is below the cap
+        // claims no clamp when the value is below the floor
+        fails(layout(-1000, P, |w| {
+            w.lo = Fr::ZERO;
+            w.y = w.q;
+            w.d = Fr::from(127) - w.q;
+        }));
+        // claims a clamp when the value is within range, on either side
         fails(layout(100, P, |w| {
-            w.c = Fr::ONE;
-            w.m = Fr::from(127);
+            w.hi = Fr::ONE;
             w.y = Fr::from(127);
             w.d = w.q - Fr::from(128);
         }));
-        // non-boolean flag
-        fails(layout(100, P, |w| w.c = Fr::from(2)));
-        // ReLU letting a negative value through
+        fails(layout(100, P, |w| {
+            w.lo = Fr::ONE;
+            w.y = -Fr::from(128);
+            w.d = -Fr::from(129) - w.q;
+        }));
+        // non-boolean and non-exclusive flags
+        fails(layout(100, P, |w| w.hi = Fr::from(2)));
+        fails(layout(1000, P, |w| w.lo = Fr::ONE));
+        // ReLU letting a negative value through: the slack holds, the output's check does not
         fails(layout(-100, RescaleParams { min: 0, ..P }, |w| {
-            w.m = w.q;
-            w.c = Fr::ZERO;
-            w.y = -w.q;
+            w.lo = Fr::ZERO;
+            w.y = w.q;
+            w.d = Fr::from(127) - w.q;
+        }));
+        // a division by 2^0 with a remainder
+        let exact = RescaleParams {
+            multiplier: 1,
+            shift: 0,
+            ..P
+        };
+        fails(layout(40, exact, |w| {
+            w.r = Fr::ONE;
+            w.q -= Fr::ONE;
+            w.y -= Fr::ONE;
+            w.d += Fr::ONE;
         }));
     }
 
     #[test]
-    fn accumulator_beyond_its_bound_fails() {
-        fails(layout(1 << 21, P, |_| {}));
+    fn accumulator_far_beyond_its_bound_fails() {
+        // The graph's bounds hold by construction; a quotient outside the slack's window fails
+        // whatever the flags say.
+        fails(layout(1 << 24, P, |_| {}));
+        fails(layout(-(1 << 24), P, |_| {}));
     }
 
     #[test]
     fn every_cell_is_bound() {
-        // Zero (no sign to choose), rounding both ways, clamping both ways, and ReLU.
+        // Zero, rounding both ways, clamping both ways, ReLU, and an exact division.
         for acc in [0i128, 13, -13, 1000, -1000] {
             assert!(cells(layout(acc, P, |_| {}), "rescale") > 10);
         }
         for acc in [0i128, -100] {
             cells(layout(acc, RescaleParams { min: 0, ..P }, |_| {}), "relu");
+        }
+        let exact = RescaleParams {
+            multiplier: 1,
+            shift: 0,
+            ..P
+        };
+        for acc in [-40i128, 0, 40, 1000] {
+            cells(layout(acc, exact, |_| {}), "exact");
         }
     }
 }
