@@ -192,16 +192,26 @@ mod tests {
     use crate::field::fr_from_i128;
     use crate::halo2::chips::harness::{cells, fails, passes};
 
+    use crate::halo2::chips::harness::Config;
+
+    /// `v` in a main-lane cell, then `f` on the range chip and that cell.
+    fn on(
+        v: i128,
+        f: impl Fn(&RangeConfig, &mut Ctx, &Wire) -> Result<(), Error> + Clone,
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone {
+        move |cfg, ctx| {
+            let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
+            ctx.row += 1;
+            f(&cfg.base.range, ctx, &w)
+        }
+    }
+
     fn check(
         v: i128,
         bits: u32,
         offset: i64,
-    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
-        move |cfg, ctx| {
-            let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
-            ctx.row += 1;
-            cfg.base.range.check(ctx, &w, bits, offset)
-        }
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone {
+        on(v, move |r, ctx, w| r.check(ctx, w, bits, offset))
     }
 
     #[test]
@@ -230,12 +240,8 @@ mod tests {
         v: i128,
         min: i64,
         max: i64,
-    ) -> impl Fn(&crate::halo2::chips::harness::Config, &mut Ctx) -> Result<(), Error> + Clone {
-        move |cfg, ctx| {
-            let w = ctx.assign(cfg.base.main[0], 0, Value::known(fr_from_i128(v)));
-            ctx.row += 1;
-            cfg.base.range.between(ctx, &w, min, max)
-        }
+    ) -> impl Fn(&Config, &mut Ctx) -> Result<(), Error> + Clone {
+        on(v, move |r, ctx, w| r.between(ctx, w, min, max))
     }
 
     #[test]
