@@ -11,9 +11,9 @@
 //!   outside the window `d`'s check leaves `q`, so `q` is the true `⌊(x · M0 + half) / 2^n⌋`.
 //! - The flags are boolean and exclusive. Below (`lo`): `d = min - 1 - q` proves `q < min`, and
 //!   `y = min`. Above (`hi`): `d = q - max - 1` proves `q > max`, and `y = max`. Neither:
-//!   `d = max - q` proves `q ≤ max`, `y = q`, and `y - lo ∈ [0, 2^y_bits)` proves `q ≥ lo ≥ min`
-//!   (`lo` is `min`, or the lowest quotient the input's bound allows where that is higher, so an
-//!   honest `y` always passes).
+//!   `d = max - q` proves `q ≤ max`, `y = q`, and `y - floor ∈ [0, 2^y_bits)` proves
+//!   `q ≥ floor ≥ min` (`floor` is `min`, or the lowest quotient the input's bound allows where
+//!   that is higher, so an honest `y` always passes).
 //!   Each case's checks exclude the others, so the flags, and `y`, are unique.
 //!
 //! The sign of `x` is never decided on its own, so no check of `|x|`'s width is needed: the
@@ -129,24 +129,18 @@ impl RescaleParams {
     /// quotients an accumulator within `±2^acc_bits` reaches, so that the output's check is no
     /// wider than the values it can hold (an exact rescale of a 9-bit value clamped to ±2^19).
     pub fn y_range(&self) -> (i64, i64) {
-        let reach = |acc: i128| {
-            acc.checked_mul(self.multiplier as i128)
-                .and_then(|t| t.checked_add(self.half() as i128))
-                .map(|t| t >> self.shift)
-        };
-        let top = 1i128.checked_shl(self.acc_bits).map(|b| b - 1);
-        let (min, max) = (self.min as i128, self.max as i128);
-        match top.and_then(|t| Some((reach(-t)?, reach(t)?))) {
-            Some((lo, hi)) => (lo.clamp(min, max) as i64, hi.clamp(min, max) as i64),
-            None => (self.min, self.max),
-        }
+        // the rescale is monotone in its input (`M0 > 0`), so the extremes map to the extremes
+        let at = |acc| rescale(acc, self.multiplier, self.shift, self.min, self.max);
+        let top = (self.acc_bits < 120).then(|| (1i128 << self.acc_bits) - 1);
+        top.and_then(|t| Some((at(-t)?, at(t)?)))
+            .unwrap_or((self.min, self.max))
     }
 
-    /// Width of the output's check, `y - lo ∈ [0, 2^y_bits)` for `(lo, hi)` the
-    /// [`Self::y_range`]: it proves `y ≥ lo` (the slack proves `y ≤ max`).
+    /// Width of the output's check, `y - floor ∈ [0, 2^y_bits)` for `(floor, top)` the
+    /// [`Self::y_range`]: it proves `y ≥ floor` (the slack proves `y ≤ max`).
     pub fn y_bits(&self) -> u32 {
-        let (lo, hi) = self.y_range();
-        bits_of((hi - lo) as u128)
+        let (floor, top) = self.y_range();
+        bits_of((top - floor) as u128)
     }
 
     /// `2^(n-1)`, the rounding offset (0 when `n = 0`).
@@ -253,8 +247,8 @@ mod tests {
             assert_eq!(acc * 3 + p.half() as i128, s.q * 16 + s.r);
             assert!(s.r >= 0 && s.r < 16);
             assert!(s.d >= 0 && s.d < 1 << p.d_bits());
-            let lo = p.y_range().0 as i128;
-            assert!(s.y - lo >= 0 && s.y - lo < 1 << p.y_bits());
+            let floor = p.y_range().0 as i128;
+            assert!(s.y - floor >= 0 && s.y - floor < 1 << p.y_bits());
         }
     }
 
@@ -279,11 +273,11 @@ mod tests {
         };
         assert_eq!((q.y_range(), q.y_bits()), ((-128, 127), 8));
         for p in [p, q, RescaleParams { min: 0, ..q }] {
-            let (lo, _) = p.y_range();
+            let (floor, _) = p.y_range();
             for acc in -(1i128 << p.acc_bits) + 1..1 << p.acc_bits.min(12) {
                 let y = RescaleSteps::honest(acc, &p).unwrap().y;
                 assert!(
-                    (0..1 << p.y_bits()).contains(&(y - lo as i128)),
+                    (0..1 << p.y_bits()).contains(&(y - floor as i128)),
                     "{p:?} {acc}"
                 );
             }

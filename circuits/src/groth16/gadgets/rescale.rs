@@ -2,7 +2,7 @@
 //! uniqueness is in [`crate::ops::rescale`]): remainder `r` in `shift` bits, quotient
 //! `q = (acc · M0 + half - r) / 2^n` (a linear combination, integral because the slack is
 //! range-checked), boolean exclusive flags `lo` and `hi`, `P = (lo + hi) · q`, `H = hi · q`,
-//! output `y = q - P + lo · min + hi · max` with `y - lo` in `y_bits` bits (`lo` of
+//! output `y = q - P + lo · min + hi · max` with `y - floor` in `y_bits` bits (`floor` of
 //! [`RescaleParams::y_range`]), and slack
 //! `d = max - q + lo · (min - 1 - max) + hi · (2q - 2max - 1)` in `d_bits` bits. Five constraints
 //! plus the bits.
