@@ -11,13 +11,13 @@
 //!   outside the window `d`'s check leaves `q`, so `q` is the true `⌊(x · M0 + half) / 2^n⌋`.
 //! - The flags are boolean and exclusive. Below (`lo`): `d = min - 1 - q` proves `q < min`, and
 //!   `y = min`. Above (`hi`): `d = q - max - 1` proves `q > max`, and `y = max`. Neither:
-//!   `d = max - q` proves `q ≤ max`, `y = q`, and `y - floor ∈ [0, 2^y_bits)` proves
+//!   `d = max - q` proves `q ≤ max`, `y = q`, and `y - floor ∈ [0, 2^bits)` proves
 //!   `q ≥ floor ≥ min` (`floor` is `min`, or the lowest quotient the input's bound allows where
 //!   that is higher, so an honest `y` always passes).
 //!   Each case's checks exclude the others, so the flags, and `y`, are unique.
 //!
 //! The sign of `x` is never decided on its own, so no check of `|x|`'s width is needed: the
-//! output's check, `y_bits` (8 for int8), replaces it. Halves round up rather than away from
+//! output's check (8 bits for int8) replaces it. Halves round up rather than away from
 //! zero for the same reason (the two differ only at a negative `x` exactly halfway).
 
 use serde::{Deserialize, Serialize};
@@ -136,11 +136,11 @@ impl RescaleParams {
             .unwrap_or((self.min, self.max))
     }
 
-    /// Width of the output's check, `y - floor ∈ [0, 2^y_bits)` for `(floor, top)` the
+    /// The output's check, `y - floor ∈ [0, 2^bits)`, as `(floor, bits)` for `(floor, top)` the
     /// [`Self::y_range`]: it proves `y ≥ floor` (the slack proves `y ≤ max`).
-    pub fn y_bits(&self) -> u32 {
+    pub fn y_check(&self) -> (i64, u32) {
         let (floor, top) = self.y_range();
-        bits_of((top - floor) as u128)
+        (floor, bits_of((top - floor) as u128))
     }
 
     /// `2^(n-1)`, the rounding offset (0 when `n = 0`).
@@ -247,8 +247,9 @@ mod tests {
             assert_eq!(acc * 3 + p.half() as i128, s.q * 16 + s.r);
             assert!(s.r >= 0 && s.r < 16);
             assert!(s.d >= 0 && s.d < 1 << p.d_bits());
-            let floor = p.y_range().0 as i128;
-            assert!(s.y - floor >= 0 && s.y - floor < 1 << p.y_bits());
+            let (floor, bits) = p.y_check();
+            let floor = floor as i128;
+            assert!(s.y - floor >= 0 && s.y - floor < 1 << bits);
         }
     }
 
@@ -262,7 +263,7 @@ mod tests {
             max: 1 << 19,
             acc_bits: 9,
         };
-        assert_eq!((p.y_range(), p.y_bits()), ((-511, 511), 10));
+        assert_eq!((p.y_range(), p.y_check()), ((-511, 511), (-511, 10)));
         // an int8 clamp the quotients cover: the clamp itself
         let q = RescaleParams {
             multiplier: 3,
@@ -271,15 +272,12 @@ mod tests {
             max: 127,
             acc_bits: 20,
         };
-        assert_eq!((q.y_range(), q.y_bits()), ((-128, 127), 8));
+        assert_eq!((q.y_range(), q.y_check()), ((-128, 127), (-128, 8)));
         for p in [p, q, RescaleParams { min: 0, ..q }] {
-            let (floor, _) = p.y_range();
+            let (floor, bits) = p.y_check();
             for acc in -(1i128 << p.acc_bits) + 1..1 << p.acc_bits.min(12) {
                 let y = RescaleSteps::honest(acc, &p).unwrap().y;
-                assert!(
-                    (0..1 << p.y_bits()).contains(&(y - floor as i128)),
-                    "{p:?} {acc}"
-                );
+                assert!((0..1 << bits).contains(&(y - floor as i128)), "{p:?} {acc}");
             }
         }
     }

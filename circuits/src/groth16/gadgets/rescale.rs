@@ -2,8 +2,8 @@
 //! uniqueness is in [`crate::ops::rescale`]): remainder `r` in `shift` bits, quotient
 //! `q = (acc · M0 + half - r) / 2^n` (a linear combination, integral because the slack is
 //! range-checked), boolean exclusive flags `lo` and `hi`, `P = (lo + hi) · q`, `H = hi · q`,
-//! output `y = q - P + lo · min + hi · max` with `y - floor` in `y_bits` bits (`floor` of
-//! [`RescaleParams::y_range`]), and slack
+//! output `y = q - P + lo · min + hi · max` with `y - floor` in the bits of
+//! [`RescaleParams::y_check`], and slack
 //! `d = max - q + lo · (min - 1 - max) + hi · (2q - 2max - 1)` in `d_bits` bits. Five constraints
 //! plus the bits.
 
@@ -69,8 +69,8 @@ pub(crate) fn rescale_with(
         max,
     );
     cs.range(&d, p.d_bits())?;
-    let floor = f(p.y_range().0 as i128);
-    cs.range(&y.scale_add(F::ONE, -floor), p.y_bits())?;
+    let (floor, bits) = p.y_check();
+    cs.range(&y.scale_add(F::ONE, -f(floor as i128)), bits)?;
     Ok(y)
 }
 

@@ -164,7 +164,8 @@ impl RescaleConfig {
             range.check(ctx, r, p.shift, 0)?;
         }
         range.check(ctx, d, p.d_bits(), 0)?;
-        range.check(ctx, y, p.y_bits(), -p.y_range().0)?;
+        let (floor, bits) = p.y_check();
+        range.check(ctx, y, bits, -floor)?;
         Ok(y.clone())
     }
 }
@@ -198,6 +199,13 @@ mod tests {
         min: -128,
         max: 127,
         acc_bits: 20,
+    };
+
+    /// A division by 2^0 (a comparison's rescale): its remainder is pinned, not checked.
+    const EXACT: RescaleParams = RescaleParams {
+        multiplier: 1,
+        shift: 0,
+        ..P
     };
 
     fn layout(
@@ -313,12 +321,7 @@ mod tests {
             w.d = Fr::from(127) - w.q;
         }));
         // a division by 2^0 with a remainder
-        let exact = RescaleParams {
-            multiplier: 1,
-            shift: 0,
-            ..P
-        };
-        fails(layout(40, exact, |w| {
+        fails(layout(40, EXACT, |w| {
             w.r = Fr::ONE;
             w.q -= Fr::ONE;
             w.y -= Fr::ONE;
@@ -343,13 +346,8 @@ mod tests {
         for acc in [0i128, -100] {
             cells(layout(acc, RescaleParams { min: 0, ..P }, |_| {}), "relu");
         }
-        let exact = RescaleParams {
-            multiplier: 1,
-            shift: 0,
-            ..P
-        };
         for acc in [-40i128, 0, 40, 1000] {
-            cells(layout(acc, exact, |_| {}), "exact");
+            cells(layout(acc, EXACT, |_| {}), "exact");
         }
     }
 }
