@@ -26,20 +26,21 @@ contract Settlement {
     /// `token` value that means native ETH.
     address public constant ETH = address(0);
 
-    /// Packed so that settling reads five slots.
+    /// Packed into four slots, all of which settling reads: prices are capped at 2^96 - 1 so
+    /// that each shares a slot with an address.
     struct Model {
         address verifier;
         uint16 royaltyBps;
         /// Words of the output ciphertext this model's proofs carry (the verifier's instances
         /// beyond the five usage instances), fixed at registration.
         uint16 cipherWords;
-        /// Batch verifiers registered so far.
-        uint32 batchVerifiers;
+        /// Batch verifiers registered so far: at most one per N, and N fits 16 bits.
+        uint16 batchVerifiers;
         address owner;
+        uint96 priceIn;
         address provider;
+        uint96 priceOut;
         address token;
-        uint128 priceIn;
-        uint128 priceOut;
     }
 
     enum Status {
@@ -49,24 +50,25 @@ contract Settlement {
         Refunded
     }
 
-    /// Packed into four slots.
+    /// Packed into three slots, each a cold read when settling: the first holds what every
+    /// transition checks, the second the amounts, the third the commitment.
     struct Request {
         address client;
         Status status;
-        uint64 deadline;
-        uint64 modelId;
+        uint40 deadline;
+        uint32 modelId;
+        /// The model's batch verifiers when the request was opened: only these may settle it.
+        uint16 batchVerifiers;
         uint64 maxIn;
         uint64 maxOut;
-        /// The model's batch verifiers when the request was opened: only these may settle it.
-        uint32 batchVerifiers;
+        uint128 escrow;
         uint256 inputCommitment;
-        uint256 escrow;
     }
 
     /// A model's verifier of aggregation proofs for some N, and its place in registration order.
     struct BatchVerifier {
         address verifier;
-        uint32 index;
+        uint16 index;
     }
 
     /// One request's claim in a batch: what `settle` takes besides the proof.
@@ -89,7 +91,9 @@ contract Settlement {
     /// token => account => amount that account may withdraw.
     mapping(address => mapping(address => uint256)) public credits;
 
-    uint256 private locked = 1;
+    /// Transient storage slot of the reentrancy lock (EIP-1153): it costs 100 gas a touch where
+    /// a storage lock cost a cold read and a write, and it clears itself when the transaction ends.
+    uint256 private constant LOCK_SLOT = uint256(keccak256("zkinfer.settlement.lock"));
 
     event ModelRegistered(
         uint256 indexed modelId,
@@ -149,12 +153,34 @@ contract Settlement {
     error NoBatchVerifier();
     error WrongModel();
     error BatchVerifierTooNew();
+    error DeadlineTooFar();
+    error EscrowTooLarge();
 
     modifier nonReentrant() {
-        if (locked != 1) revert Reentrancy();
-        locked = 2;
+        _lock();
         _;
-        locked = 1;
+        _unlock();
+    }
+
+    // Functions rather than the modifier's own locals, which would stay on the stack through
+    // every guarded body.
+    function _lock() private {
+        uint256 slot = LOCK_SLOT;
+        uint256 held;
+        assembly ("memory-safe") {
+            held := tload(slot)
+        }
+        if (held != 0) revert Reentrancy();
+        assembly ("memory-safe") {
+            tstore(slot, 1)
+        }
+    }
+
+    function _unlock() private {
+        uint256 slot = LOCK_SLOT;
+        assembly ("memory-safe") {
+            tstore(slot, 0)
+        }
     }
 
     function registerModel(
@@ -170,11 +196,13 @@ contract Settlement {
         if (verifier.code.length == 0) revert VerifierHasNoCode();
         if (token != ETH && token.code.length == 0) revert InvalidModel();
         if (royaltyBps > 10_000) revert RoyaltyTooHigh();
-        if (priceIn > type(uint128).max || priceOut > type(uint128).max) revert InvalidModel();
+        if (priceIn > type(uint96).max || priceOut > type(uint96).max) revert InvalidModel();
         uint16 cipherWords = _cipherWords(verifier);
         modelId = ++modelCount;
+        // Requests store the id in 32 bits: a model past that could never be used.
+        if (modelId > type(uint32).max) revert InvalidModel();
         models[modelId] = Model(
-            verifier, royaltyBps, cipherWords, 0, owner, provider, token, uint128(priceIn), uint128(priceOut)
+            verifier, royaltyBps, cipherWords, 0, owner, uint96(priceIn), provider, uint96(priceOut), token
         );
         emit ModelRegistered(modelId, verifier, owner, provider, royaltyBps, priceIn, priceOut, token, cipherWords);
     }
@@ -213,7 +241,7 @@ contract Settlement {
             revert InvalidModel();
         }
         if (batchVerifiers[modelId][n].verifier != address(0)) revert BatchVerifierExists();
-        uint32 index = ++m.batchVerifiers;
+        uint16 index = ++m.batchVerifiers;
         batchVerifiers[modelId][n] = BatchVerifier(verifier, index);
         emit BatchVerifierRegistered(modelId, n, verifier, index);
     }
@@ -245,13 +273,15 @@ contract Settlement {
         uint64 deadline
     ) external payable nonReentrant returns (uint256 requestId) {
         Model storage m = models[modelId];
-        if (m.verifier == address(0) || modelId > type(uint64).max) revert UnknownModel();
+        if (m.verifier == address(0)) revert UnknownModel();
         if (inputCommitment >= R) revert NotInField();
         if (deadline <= block.timestamp) revert DeadlineInPast();
+        if (deadline > type(uint40).max) revert DeadlineTooFar();
         requestId = requestIdFor(msg.sender, nonce);
         if (requests[requestId].status != Status.None) revert RequestExists();
         uint256 cost = maxCost(modelId, maxIn, maxOut);
         if (cost == 0) revert ZeroCostRequest();
+        if (cost > type(uint128).max) revert EscrowTooLarge();
         uint256 escrow;
         if (m.token == ETH) {
             if (msg.value != cost) revert WrongPayment();
@@ -262,10 +292,19 @@ contract Settlement {
             uint256 before = IERC20Minimal(m.token).balanceOf(address(this));
             _safeTransferFrom(m.token, msg.sender, cost);
             escrow = IERC20Minimal(m.token).balanceOf(address(this)) - before;
-            if (escrow < cost) revert WrongPayment();
+            if (escrow < cost || escrow > type(uint128).max) revert WrongPayment();
         }
+        // Registered ids are below 2^32 (`registerModel`), so the narrowing keeps the id.
         requests[requestId] = Request(
-            msg.sender, Status.Open, deadline, uint64(modelId), maxIn, maxOut, m.batchVerifiers, inputCommitment, escrow
+            msg.sender,
+            Status.Open,
+            uint40(deadline),
+            uint32(modelId),
+            m.batchVerifiers,
+            maxIn,
+            maxOut,
+            uint128(escrow),
+            inputCommitment
         );
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, maxIn, maxOut, deadline, escrow);
     }

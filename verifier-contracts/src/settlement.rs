@@ -391,12 +391,12 @@ impl<'c> Settlement<'c> {
         Ok(RequestInfo {
             client: r._0,
             status,
-            deadline: r._2,
-            model_id: r._3,
-            max_in: r._4,
-            max_out: r._5,
-            input_commitment: r._7,
-            escrow: r._8,
+            deadline: r._2.to(),
+            model_id: r._3.into(),
+            max_in: r._5,
+            max_out: r._6,
+            input_commitment: r._8,
+            escrow: U256::from(r._7),
         })
     }
 
@@ -420,10 +420,10 @@ impl<'c> Settlement<'c> {
             verifier: m._0,
             royalty_bps: m._1,
             owner: m._4,
-            provider: m._5,
-            token: m._6,
-            price_in: U256::from(m._7),
-            price_out: U256::from(m._8),
+            price_in: U256::from(m._5),
+            provider: m._6,
+            price_out: U256::from(m._7),
+            token: m._8,
         }))
     }
 }

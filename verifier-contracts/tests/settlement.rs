@@ -45,9 +45,19 @@ fn assert_reverts<T: std::fmt::Debug>(
     );
 }
 
-/// Every scenario of the issue on one chain; returns (verify gas, gas of a first settle, gas of a
-/// settle when the payees already hold credits).
-fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
+/// Gas of the transactions a request goes through, as one chain charged them.
+struct Gas {
+    verify: u64,
+    /// The client's first request.
+    open: u64,
+    /// A settle that pays the provider, owner and client for the first time.
+    settle: u64,
+    /// A settle when the payees already hold credits.
+    steady: u64,
+}
+
+/// Every scenario of the issue on one chain.
+fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> Gas {
     let who = roles();
     let everyone = [who.owner, who.provider, who.client];
     let (adapter, _) = zkinfer_contracts::artifact::deploy(
@@ -86,6 +96,13 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         reason(s.register_model(who.owner, &bad).unwrap_err()),
         "InvalidModel"
     );
+    // A price shares its storage slot with an address: 96 bits at most.
+    bad = terms.clone();
+    bad.price_out = U256::from(1) << 96;
+    assert_eq!(
+        reason(s.register_model(who.owner, &bad).unwrap_err()),
+        "InvalidModel"
+    );
     let model = s.register_model(who.owner, &terms).unwrap().value;
 
     let escrow = s.max_cost(model, MAX_IN, MAX_OUT).unwrap();
@@ -109,6 +126,35 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         |s| s.open_request(who.client, &t, escrow - U256::from(1)),
     );
 
+    // A request stores its deadline in 40 bits and its escrow in 128: beyond either it is
+    // refused before any payment, not truncated.
+    let mut far = t.clone();
+    far.deadline = 1 << 40;
+    assert_reverts(
+        &mut s,
+        Address::ZERO,
+        &everyone,
+        "DeadlineTooFar",
+        "deadline past 2^40",
+        |s| s.open_request(who.client, &far, escrow),
+    );
+    let mut dear_terms = terms.clone();
+    dear_terms.price_in = (U256::from(1) << 96) - U256::from(1);
+    let dear = s.register_model(who.owner, &dear_terms).unwrap().value;
+    let mut huge = t.clone();
+    huge.model_id = dear;
+    huge.max_in = 1 << 40;
+    let huge_cost = s.max_cost(dear, 1 << 40, MAX_OUT).unwrap();
+    assert!(huge_cost > U256::from(u128::MAX));
+    assert_reverts(
+        &mut s,
+        Address::ZERO,
+        &everyone,
+        "EscrowTooLarge",
+        "escrow past 2^128",
+        // refused on the amount alone, before the payment is looked at
+        |s| s.open_request(who.client, &huge, U256::ZERO),
+    );
     // The front-run of the open-request race: someone who sees the client's commitment opens
     // first. A free request is refused; a paid one under the client's nonce gets the opener's
     // own id, so the client's request still opens under the id it committed to.
@@ -131,9 +177,13 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
         front, ids[0],
         "the front-runner cannot take the client's id"
     );
+    let mut open_gas = 0;
     for (n, id) in ids.iter().enumerate() {
         let t = terms_for(&mut s, n as u64 + 1, *id, (MAX_IN, MAX_OUT));
         let r = s.open_request(who.client, &t, escrow).unwrap();
+        if n == 0 {
+            open_gas = r.gas_used;
+        }
         assert_eq!(r.value.requestId, *id, "the id the commitment was made for");
         assert_eq!(r.value.escrow, escrow);
     }
@@ -370,7 +420,12 @@ fn scenarios(chain: &mut dyn Chain, fx: &Fixture) -> (u64, u64, u64) {
     assert_eq!(s.refund(who.owner, front).unwrap().value, escrow);
 
     reentrant_token(&mut s, fx, &who, adapter);
-    (verify_gas, settle_gas, steady_gas)
+    Gas {
+        verify: verify_gas,
+        open: open_gas,
+        settle: settle_gas,
+        steady: steady_gas,
+    }
 }
 
 /// A token-priced model whose token re-enters Settlement from `transfer`: the withdrawal reverts
@@ -487,10 +542,10 @@ fn reentrant_token(s: &mut Settlement<'_>, fx: &Fixture, who: &Roles, adapter: A
 
 fn on_revm(fx: &Fixture) {
     let mut chain = Embedded::new();
-    let (verify_gas, settle_gas, steady_gas) = scenarios(&mut chain, fx);
+    let g = scenarios(&mut chain, fx);
     eprintln!(
-        "{} on revm: verify {verify_gas} gas, settle {settle_gas} gas (payees already credited: {steady_gas})",
-        fx.backend
+        "{} on revm: verify {} gas, open {}, settle {} (payees already credited: {})",
+        fx.backend, g.verify, g.open, g.settle, g.steady
     );
 }
 
@@ -500,10 +555,10 @@ fn on_anvil(fx: &Fixture) {
     let mut chain = Rpc::connect(&anvil.url, &keys).unwrap();
     // A node's gas figure for `verify` is an estimate that stops where the call first returns,
     // so only `settle`'s (a mined receipt) is reported here.
-    let (_, settle_gas, steady_gas) = scenarios(&mut chain, fx);
+    let g = scenarios(&mut chain, fx);
     eprintln!(
-        "{} on anvil: settle {settle_gas} gas (payees already credited: {steady_gas})",
-        fx.backend
+        "{} on anvil: open {} gas, settle {} (payees already credited: {})",
+        fx.backend, g.open, g.settle, g.steady
     );
 }
 
