@@ -108,8 +108,8 @@ pub fn generate_aggregation(keys: &zkinfer_aggregate::keys::AggregateKeys) -> Ge
 }
 
 impl Generated {
-    /// The sources with a halo2 verifier split into `parts` contracts (Groth16 verifiers are
-    /// always one).
+    /// The sources with a halo2 verifier split into `parts` contracts (a Groth16 verifier is
+    /// its adapter's base contract, never split).
     pub fn sources(&self, parts: usize) -> Result<VerifierSources, ContractsError> {
         match &self.code {
             Code::Halo2 { verifier, layout } => self.halo2_sources(verifier, layout, parts),
@@ -169,7 +169,8 @@ impl Generated {
                         .replace("{{NUM_INSTANCES}}", &self.instances.to_string()),
                 ),
             ])),
-            parts: vec!["Verifier".into()],
+            // The adapter inherits the verifier: one contract, no parts.
+            parts: vec![],
             adapter: "Groth16UsageVerifier",
         }
     }
