@@ -59,6 +59,24 @@ pub fn build(dir: &ModelDir, solc: &Solc) -> Result<VerifierArtifact, ContractsE
     compile_fitting(&generate(&keys), solc)
 }
 
+/// The verifier for a model directory in exactly `parts` contracts (a Groth16 verifier in its
+/// one), each still under EIP-170: the layout [`build`] would choose for a larger key, which
+/// tests use to check that a split verifier refuses what the whole one does.
+pub fn build_in_parts(
+    dir: &ModelDir,
+    solc: &Solc,
+    parts: usize,
+) -> Result<VerifierArtifact, ContractsError> {
+    let keys = load_verifier_keys(dir).map_err(|e| ContractsError::Model(e.to_string()))?;
+    compile_parts(&generate(&keys), solc, parts)?.map_err(over_limit)
+}
+
+fn over_limit(largest: usize) -> ContractsError {
+    ContractsError::Compile(format!(
+        "the verifier does not fit the EIP-170 limit of {MAX_CODE_SIZE} bytes (largest contract {largest} bytes)"
+    ))
+}
+
 /// Generates and compiles the verifier of a model's aggregation proofs for N requests.
 pub fn build_aggregation(
     dir: &zkinfer_aggregate::AggregateDir,
@@ -76,41 +94,53 @@ fn compile_fitting(
 ) -> Result<VerifierArtifact, ContractsError> {
     let mut largest = 0;
     for n in 1..=MAX_PARTS {
-        let sources = generated.sources(n)?;
-        let mut compiled = solc.compile(&sources.sources)?;
-        let mut take = |name: &str| {
-            compiled.remove(name).ok_or_else(|| {
-                ContractsError::Compile(format!("{name} missing from compiler output"))
-            })
-        };
-        let parts = sources
-            .parts
-            .iter()
-            .map(|p| take(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let adapter = take(sources.adapter)?;
-        largest = parts
-            .iter()
-            .chain([&adapter])
-            .map(|c| c.deployed_bytecode.len())
-            .max()
-            .unwrap_or(0);
-        if largest <= MAX_CODE_SIZE {
-            return Ok(VerifierArtifact {
-                compiler: solc.settings(),
-                sources,
-                parts,
-                adapter,
-            });
+        match compile_parts(generated, solc, n)? {
+            Ok(artifact) => return Ok(artifact),
+            Err(size) => largest = size,
         }
-        if sources.parts.len() < n {
+        if generated.sources(n)?.parts.len() < n {
             break; // this backend does not split
         }
         tracing::debug!("verifier in {n} part(s): {largest} bytes of code, over EIP-170");
     }
-    Err(ContractsError::Compile(format!(
-        "the verifier does not fit the EIP-170 limit of {MAX_CODE_SIZE} bytes (largest contract {largest} bytes)"
-    )))
+    Err(over_limit(largest))
+}
+
+/// The generated code compiled in `n` parts, or the size of its largest contract when that is
+/// over EIP-170.
+fn compile_parts(
+    generated: &crate::generate::Generated,
+    solc: &Solc,
+    n: usize,
+) -> Result<Result<VerifierArtifact, usize>, ContractsError> {
+    let sources = generated.sources(n)?;
+    let mut compiled = solc.compile(&sources.sources)?;
+    let mut take = |name: &str| {
+        compiled
+            .remove(name)
+            .ok_or_else(|| ContractsError::Compile(format!("{name} missing from compiler output")))
+    };
+    let parts = sources
+        .parts
+        .iter()
+        .map(|p| take(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let adapter = take(sources.adapter)?;
+    let largest = parts
+        .iter()
+        .chain([&adapter])
+        .map(|c| c.deployed_bytecode.len())
+        .max()
+        .unwrap_or(0);
+    if largest > MAX_CODE_SIZE {
+        return Ok(Err(largest));
+    }
+    Ok(Ok(VerifierArtifact {
+        compiler: solc.settings(),
+        sources,
+        parts,
+        adapter,
+    }))
 }
 
 fn info(name: &str, c: &CompiledContract) -> ContractInfo {

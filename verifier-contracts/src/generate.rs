@@ -131,7 +131,8 @@ impl Generated {
                 format!("\n    uint256 public constant NUM_REQUESTS = {n};\n\n    function numRequests() external pure returns (uint256) {{\n        return NUM_REQUESTS;\n    }}\n"),
             ),
         };
-        let split = split_verifier(code, parts, 32 * self.instances + layout.len, adapter)?;
+        let split =
+            crate::yul::split_verifier(code, parts, 32 * self.instances + layout.len, adapter)?;
         let names: Vec<String> = (0..split.len())
             .map(|i| format!("{adapter}Part{i}"))
             .collect();
@@ -214,100 +215,6 @@ fn halo2_adapter(vk_sha256: &str, layout: &Layout, parts: usize, instances: usiz
         .replace("{{SCALAR_CHECKS}}", &scalar_checks(layout))
 }
 
-/// Splits snark-verifier's contract into `parts` contracts at top-level statements of its assembly
-/// body, balanced by length. Everything the body keeps between statements lives in memory (the
-/// only top-level variables are `success`, which each part checks before returning, and the
-/// constants `f_p`, `f_q`, which every part declares), so each later part resumes exactly where
-/// the previous stopped once it has copied that memory back from its calldata at `state_offset`.
-pub fn split_verifier(
-    code: &str,
-    parts: usize,
-    state_offset: usize,
-    name: &str,
-) -> Result<Vec<String>, ContractsError> {
-    const END: &str = "// Revert if anything fails";
-    let unexpected =
-        |what: &str| ContractsError::Compile(format!("unexpected snark-verifier output: {what}"));
-    let func = code
-        .find("function validate_ec_point")
-        .ok_or_else(|| unexpected("no validate_ec_point"))?;
-    // The body starts after the helper function's closing brace.
-    let mut depth = 0i32;
-    let mut body_start = None;
-    for (i, ch) in code[func..].char_indices() {
-        match ch {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    body_start = Some(func + i + 1);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let body_start = body_start.ok_or_else(|| unexpected("unbalanced helper"))?;
-    let body_end = code.find(END).ok_or_else(|| unexpected("no final check"))?;
-    let (head, body, tail) = (
-        &code[..body_start],
-        &code[body_start..body_end],
-        &code[body_end..],
-    );
-    if parts <= 1 {
-        return Ok(vec![code.replace(
-            "contract Halo2Verifier ",
-            &format!("contract {name}Part0 "),
-        )]);
-    }
-    // Top-level statement boundaries (byte offsets into `body`).
-    let mut bounds = vec![0usize];
-    let mut depth = 0i32;
-    let mut offset = 0usize;
-    for line in body.split_inclusive('\n') {
-        let t = line.trim_start();
-        if depth == 0 && (t.starts_with("let ") || t.starts_with("function ")) {
-            return Err(unexpected("a top-level variable in the body"));
-        }
-        depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
-        offset += line.len();
-        if depth == 0 {
-            bounds.push(offset);
-        }
-    }
-    let mut cuts = vec![0usize];
-    for p in 1..parts {
-        let target = body.len() * p / parts;
-        let cut = *bounds.iter().find(|&&b| b >= target).unwrap_or(&body.len());
-        cuts.push(cut.max(*cuts.last().expect("non-empty")));
-    }
-    cuts.push(body.len());
-    let restore = format!(
-        "\n            calldatacopy(0, {state_offset:#x}, sub(calldatasize(), {state_offset:#x}))\n"
-    );
-    let hand_over = "\n            if iszero(success) { revert(0, 0) }\n            return(0, msize())\n        }\n    }\n}\n";
-    Ok((0..parts)
-        .map(|i| {
-            let head = head.replace(
-                "contract Halo2Verifier ",
-                &format!("contract {name}Part{i} "),
-            );
-            let chunk = &body[cuts[i]..cuts[i + 1]];
-            let start = if i == 0 {
-                String::new()
-            } else {
-                restore.clone()
-            };
-            let end = if i + 1 == parts {
-                tail.to_string()
-            } else {
-                hand_over.to_string()
-            };
-            format!("{head}{start}{chunk}{end}")
-        })
-        .collect())
-}
-
 fn groth16_verifier_sol(k: &Groth16VerifierKeys) -> String {
     use taceo_groth16_sol::askama::Template;
     let ctx = taceo_groth16_sol::SolidityVerifierContext {
@@ -370,9 +277,10 @@ pub fn plonk_verifier_sol(
         Plonk::verify(&dk, &protocol, &instances, &proof).expect("symbolic verification");
     }
     // The generator pins 0.8.19 exactly; the code is plain Yul that later 0.8 compilers accept.
-    loader
+    let code = loader
         .solidity_code()
-        .replace("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;")
+        .replace("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;");
+    crate::yul::share_modulus(&code)
 }
 
 /// Where the scalars of every proof for this key sit, found by letting snark-verifier read a proof
@@ -514,49 +422,4 @@ pub fn native_proof(backend: BackendId, proof: &[u8]) -> Result<Vec<u8>, Contrac
         c: g1(words[6], words[7])?,
     };
     Ok(zkinfer_prover::groth16::to_bytes(&p))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_verifier;
-
-    const CODE: &str = "contract Halo2Verifier {\n    fallback(bytes calldata) external returns (bytes memory) {\n        assembly {\n            let success := true\n            function validate_ec_point(x, y) -> valid {\n                valid := 1\n            }\n            mstore(0x80, 1)\n        {\n            let x := calldataload(0xa0)\n            mstore(0xa0, x)\n        }\nmstore(0xc0, 2)\nmstore(0xe0, 3)\n            // Revert if anything fails\n            if iszero(success) { revert(0, 0) }\n            return(0, 0)\n        }\n    }\n}\n";
-
-    #[test]
-    fn splits_at_top_level_statements_and_hands_memory_over() {
-        let parts = split_verifier(CODE, 2, 0x1e0, "Halo2Verifier").unwrap();
-        assert_eq!(parts.len(), 2);
-        assert!(parts[0].contains("contract Halo2VerifierPart0 "));
-        assert!(parts[0].contains("return(0, msize())") && !parts[0].contains("calldatacopy"));
-        assert!(parts[1].contains("calldatacopy(0, 0x1e0, sub(calldatasize(), 0x1e0))"));
-        assert!(parts[1].contains("return(0, 0)"));
-        // Every statement lands in exactly one part, and a block is never cut.
-        for stmt in [
-            "mstore(0x80, 1)",
-            "mstore(0xa0, x)",
-            "mstore(0xc0, 2)",
-            "mstore(0xe0, 3)",
-        ] {
-            assert_eq!(
-                parts.iter().filter(|p| p.contains(stmt)).count(),
-                1,
-                "{stmt}"
-            );
-        }
-        for p in &parts {
-            assert_eq!(p.matches('{').count(), p.matches('}').count());
-        }
-    }
-
-    #[test]
-    fn refuses_to_split_code_with_top_level_variables() {
-        let code = CODE.replace("mstore(0xc0, 2)", "let t := 2");
-        assert!(split_verifier(&code, 2, 0x1e0, "Halo2Verifier").is_err());
-        assert_eq!(
-            split_verifier(&code, 1, 0x1e0, "Halo2Verifier")
-                .unwrap()
-                .len(),
-            1
-        );
-    }
 }

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod keys;
 pub mod settlement;
 pub mod solc;
+pub mod yul;
 
 use std::path::{Path, PathBuf};
 

@@ -5,21 +5,20 @@
 mod common;
 
 use alloy::primitives::{Address, Bytes, U256};
-use common::Fixture;
-use zkinfer_contracts::artifact::{build, deploy, MAX_CODE_SIZE};
+use zkinfer_contracts::artifact::{build, build_in_parts, deploy, VerifierArtifact, MAX_CODE_SIZE};
 use zkinfer_contracts::chain::embedded::Embedded;
 use zkinfer_contracts::claim::Claim;
 use zkinfer_contracts::generate::proof_layout;
 use zkinfer_contracts::settlement::verify_call;
 use zkinfer_prover::keys::{load_verifier_keys, LoadedVerifier};
 
-fn deployed(fx: &Fixture) -> (Embedded, Address) {
+fn deployed(verifier: &VerifierArtifact) -> (Embedded, Address) {
     let mut chain = Embedded::new();
     let (adapter, _) = deploy(
         &mut chain,
         zkinfer_contracts::keys::dev(0).address(),
-        &fx.verifier.part_codes(),
-        &fx.verifier.adapter.bytecode,
+        &verifier.part_codes(),
+        &verifier.adapter.bytecode,
     )
     .unwrap();
     (chain, adapter)
@@ -37,8 +36,8 @@ fn accepts(chain: &mut Embedded, adapter: Address, proof: &[u8], instances: &[U2
 }
 
 /// Every byte flipped and every instance changed (by one, and by adding r) is refused.
-fn refuses_tampering(fx: &Fixture, claim: &Claim) {
-    let (mut chain, adapter) = deployed(fx);
+fn refuses_tampering(verifier: &VerifierArtifact, claim: &Claim) {
+    let (mut chain, adapter) = deployed(verifier);
     let inst = &claim.instances();
     assert!(
         inst.len() > 5,
@@ -89,13 +88,19 @@ fn refuses_tampering(fx: &Fixture, claim: &Claim) {
 #[test]
 fn halo2_verifier_refuses_every_tampered_byte_and_instance() {
     let fx = common::halo2();
-    refuses_tampering(fx, &fx.claim(U256::from(1)));
+    let claim = fx.claim(U256::from(1));
+    refuses_tampering(&fx.verifier, &claim);
+    // The same key's verifier split as a larger key's would be, each part handing its memory to
+    // the next: it refuses exactly what the whole one does.
+    let split = build_in_parts(&fx.dir, common::solc(), 2).unwrap();
+    assert_eq!(split.parts.len(), 2);
+    refuses_tampering(&split, &claim);
 }
 
 #[test]
 fn groth16_verifier_refuses_every_tampered_byte_and_instance() {
     let fx = common::groth16();
-    refuses_tampering(fx, &fx.claim(U256::from(1)));
+    refuses_tampering(&fx.verifier, &fx.claim(U256::from(1)));
 }
 
 #[test]
@@ -121,7 +126,7 @@ fn halo2_adapter_refuses_scalars_at_or_above_r() {
     let layout = proof_layout(&keys.srs, &keys.vk, keys.manifest.instances);
     assert_eq!(real, layout);
     assert_eq!(layout.len, claim.proof.len());
-    let (mut chain, adapter) = deployed(fx);
+    let (mut chain, adapter) = deployed(&fx.verifier);
     // s + r is the same scalar mod r: the generated code alone would accept it.
     for &off in [
         layout.scalar_offsets[0],
@@ -153,8 +158,8 @@ fn verifiers_are_reproducible_and_fit_eip170() {
             assert!(c.deployed_bytecode.len() <= MAX_CODE_SIZE);
         }
     }
-    assert!(
-        common::halo2().verifier.parts.len() >= 2,
-        "the MLP's halo2 verifier needs splitting"
-    );
+    // The MLP's gas-layout verifier fits one contract (24,591 bytes before the point check
+    // shared its modulus): no second part, no memory handed over (15k gas a verification).
+    assert_eq!(common::halo2().verifier.parts.len(), 1);
+    assert!(common::groth16().verifier.parts.is_empty());
 }
