@@ -280,7 +280,7 @@ pub fn plonk_verifier_sol(
     let code = loader
         .solidity_code()
         .replace("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;");
-    crate::yul::share_modulus(&code)
+    crate::yul::shrink(&code)
 }
 
 /// Where the scalars of every proof for this key sit, found by letting snark-verifier read a proof
