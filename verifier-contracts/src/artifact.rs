@@ -98,8 +98,8 @@ fn compile_fitting(
             Ok(artifact) => return Ok(artifact),
             Err(size) => largest = size,
         }
-        if generated.sources(n)?.parts.len() < n {
-            break; // this backend does not split
+        if !generated.splits() {
+            break;
         }
         tracing::debug!("verifier in {n} part(s): {largest} bytes of code, over EIP-170");
     }

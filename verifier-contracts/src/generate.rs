@@ -108,6 +108,12 @@ pub fn generate_aggregation(keys: &zkinfer_aggregate::keys::AggregateKeys) -> Ge
 }
 
 impl Generated {
+    /// Whether [`Generated::sources`] can cut this verifier into more contracts (halo2's can;
+    /// a Groth16 verifier is always its adapter's base contract).
+    pub fn splits(&self) -> bool {
+        matches!(self.code, Code::Halo2 { .. })
+    }
+
     /// The sources with a halo2 verifier split into `parts` contracts (a Groth16 verifier is
     /// its adapter's base contract, never split).
     pub fn sources(&self, parts: usize) -> Result<VerifierSources, ContractsError> {
