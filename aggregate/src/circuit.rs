@@ -52,16 +52,20 @@ impl Shape {
 }
 
 /// The circuit at `stage` for these snarks; its instances are the accumulator and then every
-/// snark's instances in order.
+/// snark's instances in order. Snarks that are aggregations themselves (`nested`) carry an
+/// accumulator in their first [`ACCUMULATOR_LIMBS`] instances: the circuit folds it into its own
+/// and exposes only the rest, the requests' statements, so a tree's root has the instances a
+/// single aggregation of all its requests would have.
 fn build(
     stage: CircuitBuilderStage,
     params: AggregationConfigParams,
     srs: &Srs,
     snarks: Vec<Snark>,
+    nested: bool,
 ) -> AggregationCircuit {
     let mut circuit =
         AggregationCircuit::new::<SHPLONK>(stage, params, srs, snarks, VerifierUniversality::None);
-    circuit.expose_previous_instances(false);
+    circuit.expose_previous_instances(nested);
     circuit
 }
 
@@ -74,14 +78,14 @@ pub struct Keygen {
 
 impl Keygen {
     /// Lays the snarks' verifiers out at `k` and derives the columns they need. `srs` only
-    /// supplies the generator, so any SRS of the same setup serves.
-    pub fn new(srs: &Srs, snarks: Vec<Snark>, k: u32) -> Self {
+    /// supplies the generator, so any SRS of the same setup serves; `nested` as in [`build`].
+    pub fn new(srs: &Srs, snarks: Vec<Snark>, k: u32, nested: bool) -> Self {
         let params = AggregationConfigParams {
             degree: k,
             lookup_bits: k as usize - 1,
             ..Default::default()
         };
-        let mut circuit = build(CircuitBuilderStage::Keygen, params, srs, snarks);
+        let mut circuit = build(CircuitBuilderStage::Keygen, params, srs, snarks, nested);
         circuit.calculate_params(Some(BLINDING_ROWS));
         Self { circuit }
     }
@@ -111,9 +115,15 @@ impl Keygen {
 }
 
 /// The circuit for proving, laid out as the keys were.
-pub fn prover(shape: &Shape, srs: &Srs, snarks: Vec<Snark>) -> AggregationCircuit {
-    build(CircuitBuilderStage::Prover, shape.params(), srs, snarks)
-        .use_break_points(shape.break_points.clone())
+pub fn prover(shape: &Shape, srs: &Srs, snarks: Vec<Snark>, nested: bool) -> AggregationCircuit {
+    build(
+        CircuitBuilderStage::Prover,
+        shape.params(),
+        srs,
+        snarks,
+        nested,
+    )
+    .use_break_points(shape.break_points.clone())
 }
 
 /// The public instances of a circuit.

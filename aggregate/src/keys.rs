@@ -11,6 +11,10 @@
 //! Keys are generated from placeholder snarks ([`crate::snark::placeholder`]), so they depend on
 //! the model's verifying key, N, `k` and the SRS only: the same inputs give byte-identical files,
 //! and a second setup with them reuses the keys.
+//!
+//! A tree of M leaves over N requests keeps its root's keys in `DIR/aggregate-{N/M}x{M}/`, and
+//! uses the flat keys for N/M requests, `DIR/aggregate-{N/M}/`, for its leaves: the root verifies
+//! M leaf proofs against that leaf key (held as constants, as the model's key is in a leaf).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,7 +31,7 @@ use zkinfer_prover::srs::{self, Srs};
 use zkinfer_prover::{G1Affine, ProverError};
 
 use crate::circuit::{Keygen, Shape, ACCUMULATOR_LIMBS};
-use crate::snark::{placeholder, protocol};
+use crate::snark::{leaf_protocol, placeholder, protocol};
 use crate::AggregateError;
 
 const MANIFEST_FILE: &str = "aggregate.json";
@@ -47,8 +51,16 @@ pub struct AggregateManifest {
     pub circuit: String,
     /// Requests per aggregation proof.
     pub requests: usize,
-    /// SHA-256 of the model's verifying key, which the circuit holds as constants.
+    /// Leaf aggregations the requests are split into (1: the circuit verifies the requests'
+    /// proofs itself).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub leaves: usize,
+    /// SHA-256 of the model's verifying key, which the circuit (or each leaf's) holds as
+    /// constants.
     pub model_vk_sha256: String,
+    /// SHA-256 of the leaves' verifying key, which a tree's root holds as constants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_vk_sha256: Option<String>,
     /// Instances of each request's proof (the usage statement and the ciphertext).
     pub instances_per_request: usize,
     /// Public instances of the aggregation proof.
@@ -67,6 +79,14 @@ pub struct AggregateManifest {
     pub pk_sha256: String,
 }
 
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 /// A model directory's aggregation keys for N requests.
 #[derive(Clone, Debug)]
 pub struct AggregateDir {
@@ -74,17 +94,43 @@ pub struct AggregateDir {
     pub model: ModelDir,
     /// Requests per proof.
     pub requests: usize,
+    /// Leaf aggregations under the root (1: none, the circuit verifies the requests' proofs).
+    pub leaves: usize,
 }
 
 impl AggregateDir {
-    /// The keys for `requests` proofs of the model in `model`.
+    /// The keys for `requests` proofs of the model in `model`, aggregated at once.
     pub fn new(model: ModelDir, requests: usize) -> Self {
-        Self { model, requests }
+        Self::tree(model, requests, 1)
+    }
+
+    /// The keys of a tree's root over `leaves` aggregations of `requests / leaves` proofs each.
+    pub fn tree(model: ModelDir, requests: usize, leaves: usize) -> Self {
+        Self {
+            model,
+            requests,
+            leaves,
+        }
+    }
+
+    /// The keys of this tree's leaves; `None` for a single aggregation.
+    pub fn leaf(&self) -> Option<AggregateDir> {
+        (self.leaves > 1).then(|| Self::new(self.model.clone(), self.requests / self.leaves))
     }
 
     /// Where the keys live.
     pub fn dir(&self) -> PathBuf {
-        self.model.path(&format!("aggregate-{}", self.requests))
+        match self.leaves {
+            1 => self.model.path(&format!("aggregate-{}", self.requests)),
+            m => self
+                .model
+                .path(&format!("aggregate-{}x{m}", self.requests / m)),
+        }
+    }
+
+    /// Refuses a shape no tree has (see [`check_tree`]).
+    pub fn check(&self) -> Result<(), AggregateError> {
+        check_tree(self.requests, self.leaves)
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -103,13 +149,28 @@ impl AggregateDir {
             return Err(ProverError::artifact(
                 &path,
                 format!(
-                    "does not match {MANIFEST_FILE}; `zkinfer aggregate` with {} proofs remakes the keys",
-                    self.requests
+                    "does not match {MANIFEST_FILE}; `zkinfer aggregate` with {} proofs and --leaves {} remakes the keys",
+                    self.requests, self.leaves
                 ),
             ));
         }
         Ok(bytes)
     }
+}
+
+/// Refuses a shape no tree has: no requests, or leaves that do not split them evenly.
+pub fn check_tree(requests: usize, leaves: usize) -> Result<(), AggregateError> {
+    if requests == 0 || leaves == 0 {
+        return Err(AggregateError::Request(
+            "aggregation needs at least one request and one leaf".into(),
+        ));
+    }
+    if requests % leaves != 0 {
+        return Err(AggregateError::Request(format!(
+            "{requests} requests do not split evenly into {leaves} leaves"
+        )));
+    }
+    Ok(())
 }
 
 /// The model's halo2 verifying keys, which aggregation needs.
@@ -146,24 +207,33 @@ pub fn setup(
     k: Option<u32>,
 ) -> Result<SetupReport, AggregateError> {
     let start = Instant::now();
-    if dir.requests == 0 {
-        return Err(AggregateError::Request(
-            "aggregation needs at least one request".into(),
-        ));
-    }
+    dir.check()?;
     let model = model_keys(&dir.model)?;
     let per = model.manifest.instances;
-    let protocol = protocol(&model.srs, &model.vk, per);
-    let placeholders = || vec![placeholder(&protocol); dir.requests];
+    // What the circuit verifies: the requests' proofs, or (a tree's root) its leaves' proofs,
+    // whose keys are made first.
+    let (protocol, snarks, leaf_vk) = match dir.leaf() {
+        None => (protocol(&model.srs, &model.vk, per), dir.requests, None),
+        Some(leaf) => {
+            setup(&leaf, source, None)?;
+            let leaf = load(&leaf, false)?;
+            let p = leaf_protocol(&leaf.srs, &leaf.vk, leaf.manifest.instances);
+            (p, dir.leaves, Some(leaf.manifest.vk_sha256))
+        }
+    };
+    let nested = leaf_vk.is_some();
+    let placeholders = || vec![placeholder(&protocol); snarks];
     let keygen = match k {
-        Some(k) => Keygen::new(&model.srs, placeholders(), k),
-        None => smallest(&model.srs, &placeholders),
+        Some(k) => Keygen::new(&model.srs, placeholders(), k, nested),
+        None => smallest(&model.srs, &placeholders, nested),
     };
     let k = keygen.k();
     let (insecure, srs_source) = source.provenance();
     if let Ok(old) = dir.manifest() {
         let same = old.version == ARTIFACT_VERSION
             && old.circuit == CIRCUIT
+            && old.leaves == dir.leaves
+            && old.leaf_vk_sha256 == leaf_vk
             && old.model_vk_sha256 == model.manifest.vk_sha256
             && old.insecure_dev_srs == insecure
             && old.srs_source == srs_source
@@ -202,7 +272,9 @@ pub fn setup(
         version: ARTIFACT_VERSION,
         circuit: CIRCUIT.into(),
         requests: dir.requests,
+        leaves: dir.leaves,
         model_vk_sha256: model.manifest.vk_sha256.clone(),
+        leaf_vk_sha256: leaf_vk,
         instances_per_request: per,
         instances: ACCUMULATOR_LIMBS + dir.requests * per,
         shape,
@@ -227,9 +299,13 @@ pub fn setup(
 /// The smallest `k` whose layout fits in [`MAX_ADVICE`] advice columns: one dry run at `2^20`
 /// rows estimates the cells, a second at the estimate confirms it (the range table's size
 /// follows `k`, so the count shifts a little).
-fn smallest(srs: &Srs, snarks: &dyn Fn() -> Vec<snark_verifier_sdk::Snark>) -> Keygen {
+fn smallest(
+    srs: &Srs,
+    snarks: &dyn Fn() -> Vec<snark_verifier_sdk::Snark>,
+    nested: bool,
+) -> Keygen {
     const PROBE: u32 = 20;
-    let probe = Keygen::new(srs, snarks(), PROBE);
+    let probe = Keygen::new(srs, snarks(), PROBE, nested);
     let cells = probe.advice() << PROBE;
     let mut k = 17;
     while cells.div_ceil(1 << k) > MAX_ADVICE {
@@ -239,7 +315,7 @@ fn smallest(srs: &Srs, snarks: &dyn Fn() -> Vec<snark_verifier_sdk::Snark>) -> K
     loop {
         let keygen = match probe.take() {
             Some(p) if k == PROBE => p,
-            _ => Keygen::new(srs, snarks(), k),
+            _ => Keygen::new(srs, snarks(), k, nested),
         };
         tracing::info!(k, advice = keygen.advice(), "aggregation layout");
         if keygen.advice() <= MAX_ADVICE || k >= 26 {
@@ -281,10 +357,11 @@ pub fn load(dir: &AggregateDir, prove: bool) -> Result<AggregateKeys, AggregateE
     let model = model_keys(&dir.model)?;
     if manifest.model_vk_sha256 != model.manifest.vk_sha256
         || manifest.requests != dir.requests
+        || manifest.leaves != dir.leaves
         || manifest.circuit != CIRCUIT
     {
         return Err(AggregateError::Request(format!(
-            "{}: made for another model key, N or circuit; `zkinfer aggregate` remakes the keys",
+            "{}: made for another model key, N, tree or circuit; `zkinfer aggregate` remakes the keys",
             dir.dir().display()
         )));
     }

@@ -18,11 +18,18 @@
 //! verifier folds the accumulator into its own final pairing, and [`verify`] decides it here. An
 //! accumulator that passes for an invalid inner proof would need the prover to predict the
 //! combination's challenges, which the circuit derives from every inner proof by Fiat-Shamir.
+//!
+//! A tree (`--leaves M`) aggregates N/M proofs per leaf and the M leaf proofs in a root, so no
+//! circuit holds more than max(N/M, M) verifiers. The root reads each leaf's accumulator from the
+//! leaf's instances and folds it into its own with the leaf's proof: the root's single pairing
+//! check then stands for every leaf's and so for every request's, and the root exposes only the
+//! requests' statements after its accumulator, exactly what a single aggregation of N exposes.
 
 pub mod circuit;
 pub mod keys;
 pub mod prove;
 pub mod snark;
+pub mod tree;
 pub mod verify;
 
 pub use circuit::ACCUMULATOR_LIMBS;
@@ -30,6 +37,7 @@ pub use keys::{setup, AggregateDir, AggregateManifest};
 pub use prove::{aggregate, AggregateProofFile};
 /// Limbs per accumulator coordinate, and bits per limb.
 pub use snark_verifier_sdk::{BITS as LIMB_BITS, LIMBS};
+pub use tree::aggregate_tree;
 pub use verify::verify_file;
 
 use zkinfer_prover::ProverError;

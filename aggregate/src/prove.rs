@@ -1,5 +1,6 @@
 //! Aggregating: N checked request proofs in, one aggregation proof file out, proved with the
 //! Keccak EVM transcript so the generated Solidity verifier takes it.
+//! Trees of aggregations are in [`crate::tree`].
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,8 +14,8 @@ use zkinfer_prover::prove::create;
 use zkinfer_prover::transcript::TranscriptKind;
 
 use crate::circuit::{instances, prover, ACCUMULATOR_LIMBS};
-use crate::keys::AggregateKeys;
-use crate::snark::{load, protocol, snark};
+use crate::keys::{AggregateKeys, AggregateManifest};
+use crate::snark::{load, protocol, snark, Inner};
 use crate::AggregateError;
 
 /// The backend label of aggregation proofs.
@@ -35,6 +36,10 @@ pub struct AggregateProofFile {
     pub vk_sha256: String,
     /// SHA-256 of the model's verifying key.
     pub model_vk_sha256: String,
+    /// Leaf aggregations under the proof (1: it verifies the requests' proofs itself); with the
+    /// number of requests it names the keys that verify it.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub leaves: usize,
     /// The KZG accumulator's limbs, 0x-hex.
     pub accumulator: Vec<String>,
     /// Each request's instances, in the order they were aggregated.
@@ -69,53 +74,95 @@ pub struct Aggregated {
     pub seconds: f64,
 }
 
-/// Aggregates the proof files, in the order given.
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// Aggregates the proof files, in the order given, with keys that verify them directly.
 pub fn aggregate(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Aggregated, AggregateError> {
     let start = Instant::now();
     let m = &keys.manifest;
-    if proofs.len() != m.requests {
-        return Err(AggregateError::Request(format!(
-            "{} proofs given; these aggregation keys take {}",
-            proofs.len(),
-            m.requests
-        )));
+    if m.leaves != 1 {
+        return Err(AggregateError::Request(
+            "these are a tree's root keys: aggregate with `aggregate_tree`".into(),
+        ));
     }
+    let inner = load_all(keys, proofs)?;
+    let protocol = protocol(&keys.model.srs, &keys.model.vk, m.instances_per_request);
+    let snarks = inner.iter().map(|i| snark(&protocol, i)).collect();
+    let statements: Vec<Fr> = inner.iter().flat_map(|i| i.instances.clone()).collect();
+    let (public, proof) = prove_layer(keys, snarks, &statements, false, TranscriptKind::Evm)?;
+    Ok(Aggregated {
+        file: proof_file(m, &public, &inner, proof),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+pub(crate) fn count_error(given: usize, want: usize) -> AggregateError {
+    AggregateError::Request(format!(
+        "{given} proofs given; these aggregation keys take {want}"
+    ))
+}
+
+/// Every request proof, each checked against the model's keys; as many as the keys take.
+fn load_all(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Vec<Inner>, AggregateError> {
+    if proofs.len() != keys.manifest.requests {
+        return Err(count_error(proofs.len(), keys.manifest.requests));
+    }
+    proofs.iter().map(|p| load(&keys.model, p)).collect()
+}
+
+/// Proves one layer over `snarks` with `transcript`; its instances must be the accumulator and
+/// then `statements`. Returns the instances and the proof.
+pub(crate) fn prove_layer(
+    keys: &AggregateKeys,
+    snarks: Vec<snark_verifier_sdk::Snark>,
+    statements: &[Fr],
+    nested: bool,
+    transcript: TranscriptKind,
+) -> Result<(Vec<Fr>, Vec<u8>), AggregateError> {
+    let m = &keys.manifest;
     let pk = keys.pk.as_ref().ok_or_else(|| {
         AggregateError::Circuit("keys were loaded without the proving key".into())
     })?;
-    let inner = proofs
-        .iter()
-        .map(|p| load(&keys.model, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let protocol = protocol(&keys.model.srs, &keys.model.vk, m.instances_per_request);
-    let snarks = inner.iter().map(|i| snark(&protocol, i)).collect();
     let pb = zkinfer_prover::keys::spinner("aggregating");
-    let circuit = prover(&m.shape, &keys.srs, snarks);
+    let circuit = prover(&m.shape, &keys.srs, snarks, nested);
     let public = instances(&circuit);
-    let expected: Vec<Fr> = inner.iter().flat_map(|i| i.instances.clone()).collect();
-    if public.len() != m.instances || public[ACCUMULATOR_LIMBS..] != expected[..] {
+    if public.len() != m.instances || public[ACCUMULATOR_LIMBS..] != statements[..] {
         return Err(AggregateError::Circuit(
             "the circuit exposes other instances than the proofs carry".into(),
         ));
     }
-    let proof = create(&keys.srs, pk, circuit, &public, TranscriptKind::Evm)?;
+    let proof = create(&keys.srs, pk, circuit, &public, transcript)?;
     pb.finish_and_clear();
+    Ok((public, proof))
+}
+
+/// The file of a root (or single) aggregation proof.
+pub(crate) fn proof_file(
+    m: &AggregateManifest,
+    public: &[Fr],
+    inner: &[Inner],
+    proof: Vec<u8>,
+) -> AggregateProofFile {
     let hex = |v: &[Fr]| v.iter().map(fr_to_hex).collect::<Vec<_>>();
-    Ok(Aggregated {
-        file: AggregateProofFile {
-            version: ARTIFACT_VERSION,
-            backend: AGGREGATION_BACKEND.into(),
-            transcript: TranscriptKind::Evm.label().into(),
-            insecure_dev_srs: m.insecure_dev_srs,
-            vk_sha256: m.vk_sha256.clone(),
-            model_vk_sha256: m.model_vk_sha256.clone(),
-            accumulator: hex(&public[..ACCUMULATOR_LIMBS]),
-            requests: inner
-                .iter()
-                .map(|i| InstanceStrings(hex(&i.instances)))
-                .collect(),
-            proof: format!("0x{}", hex::encode(proof)),
-        },
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    AggregateProofFile {
+        version: ARTIFACT_VERSION,
+        backend: AGGREGATION_BACKEND.into(),
+        transcript: TranscriptKind::Evm.label().into(),
+        insecure_dev_srs: m.insecure_dev_srs,
+        vk_sha256: m.vk_sha256.clone(),
+        model_vk_sha256: m.model_vk_sha256.clone(),
+        leaves: m.leaves,
+        accumulator: hex(&public[..ACCUMULATOR_LIMBS]),
+        requests: inner
+            .iter()
+            .map(|i| InstanceStrings(hex(&i.instances)))
+            .collect(),
+        proof: format!("0x{}", hex::encode(proof)),
+    }
 }

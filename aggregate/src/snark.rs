@@ -5,10 +5,13 @@
 use std::path::Path;
 
 use halo2_proofs::plonk::VerifyingKey;
+use halo2curves::bn256::Fq;
 use snark_verifier::system::halo2::{compile, Config};
+use snark_verifier::util::arithmetic::fe_to_limbs;
 use snark_verifier::util::transcript::TranscriptWrite;
 use snark_verifier::verifier::plonk::{PlonkProof, PlonkProtocol};
-use snark_verifier_sdk::{Snark, SHPLONK};
+use snark_verifier_sdk::halo2::aggregation::AggregationCircuit;
+use snark_verifier_sdk::{CircuitExt, Snark, BITS, LIMBS, SHPLONK};
 use zkinfer_circuits::Fr;
 use zkinfer_prover::artifacts::{read_json, ARTIFACT_VERSION};
 use zkinfer_prover::keys::VerifierKeys;
@@ -36,6 +39,20 @@ pub fn protocol(
     instances: usize,
 ) -> PlonkProtocol<G1Affine> {
     compile(srs, vk, Config::kzg().with_num_instance(vec![instances]))
+}
+
+/// A leaf aggregation's verifier as a tree's root runs it: the leaf's first
+/// [`crate::ACCUMULATOR_LIMBS`] instances are its KZG accumulator, which the root must fold into its
+/// own (a leaf proof alone says nothing until its accumulator's pairing holds).
+pub fn leaf_protocol(
+    srs: &Srs,
+    vk: &VerifyingKey<G1Affine>,
+    instances: usize,
+) -> PlonkProtocol<G1Affine> {
+    let config = Config::kzg()
+        .with_num_instance(vec![instances])
+        .with_accumulator_indices(AggregationCircuit::accumulator_indices());
+    compile(srs, vk, config)
 }
 
 /// Reads and checks one proof file against the model's verifying keys.
@@ -129,10 +146,30 @@ pub fn placeholder(protocol: &PlonkProtocol<G1Affine>) -> Snark {
     for _ in 0..<SHPLONK as CostEstimation<G1Affine>>::estimate_cost(&queries).num_commitment {
         TranscriptWrite::write_ec_point(&mut t, g).expect("writing to memory");
     }
-    let instances = protocol
+    let mut instances: Vec<Vec<Fr>> = protocol
         .num_instance
         .iter()
         .map(|&n| vec![Fr::zero(); n])
         .collect();
+    // An accumulator is read as two curve points, which must be on the curve even here: the
+    // generator twice.
+    let limbs = generator_limbs();
+    for indices in &protocol.accumulator_indices {
+        for (&(column, row), limb) in indices.iter().zip(limbs.iter().cycle()) {
+            instances[column][row] = *limb;
+        }
+    }
     Snark::new(protocol.clone(), instances, t.finalize())
+}
+
+/// The generator's coordinates as accumulator limbs (x, then y).
+fn generator_limbs() -> Vec<Fr> {
+    use halo2_proofs::arithmetic::CurveAffine;
+    let g = G1Affine::generator()
+        .coordinates()
+        .expect("the generator is finite");
+    [*g.x(), *g.y()]
+        .iter()
+        .flat_map(|c| fe_to_limbs::<Fq, Fr, LIMBS, BITS>(*c))
+        .collect()
 }

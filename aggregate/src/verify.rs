@@ -34,7 +34,7 @@ pub fn verify_file(keys: &AggregateKeys, file: &AggregateProofFile) -> Result<()
             file.version, file.backend, file.transcript
         )));
     }
-    if file.vk_sha256 != m.vk_sha256 {
+    if file.vk_sha256 != m.vk_sha256 || file.leaves != m.leaves {
         return Err(Rejection::WrongKey(file.vk_sha256.clone()));
     }
     if file.requests.len() != m.requests

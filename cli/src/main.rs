@@ -134,9 +134,13 @@ enum Command {
         /// aggregate`), with its IBatchVerifier adapter.
         #[arg(long, value_name = "N")]
         aggregation: Option<usize>,
+        /// With --aggregation: the root of a tree over M leaf aggregations (`aggregate --leaves`).
+        #[arg(long, value_name = "M", default_value_t = 1, requires = "aggregation")]
+        leaves: usize,
     },
     /// Fold N proofs of one model (from `prove --for-aggregation`) into one aggregation proof for
-    /// `chain settle-batch`; the keys for N are made on first use and kept in DIR/aggregate-N.
+    /// `chain settle-batch`; the keys for N are made on first use and kept in DIR/aggregate-N
+    /// (a tree's root in DIR/aggregate-{N/M}xM).
     Aggregate {
         dir: PathBuf,
         #[arg(num_args = 1.., required = true)]
@@ -153,6 +157,10 @@ enum Command {
         /// log2 of the aggregation circuit's rows; default: the smallest that fits 8 advice columns.
         #[arg(long)]
         k: Option<u32>,
+        /// Aggregate as a tree: M leaves of N/M proofs each, then one root over the leaves, so
+        /// no circuit verifies more than max(N/M, M) proofs (memory and time per circuit).
+        #[arg(long, value_name = "M", default_value_t = 1)]
+        leaves: usize,
     },
     /// Deploy, register, request, settle, refund and withdraw, on the embedded chain or a node.
     Chain {
@@ -225,6 +233,15 @@ enum Command {
         /// transaction (`settleBatch`), next to N single settlements.
         #[arg(long, value_name = "N")]
         requests: Option<usize>,
+        /// With --requests: aggregate as a tree of M leaves (see `aggregate --leaves`).
+        #[arg(
+            long,
+            value_name = "M",
+            default_value_t = 1,
+            requires = "requests",
+            conflicts_with = "serve"
+        )]
+        leaves: usize,
         /// Run `zkinfer serve` on the embedded chain and have --requests N (default 4) clients
         /// submit at once and wait for their outputs; prints throughput, latency and payments.
         #[arg(long)]
@@ -322,8 +339,11 @@ fn main() -> ExitCode {
             dir,
             out,
             aggregation,
-        } => commands::check_backend(&dir, backend)
-            .and_then(|_| commands::verifier::run(&dir, &out, aggregation, cli.json)),
+            leaves,
+        } => commands::check_backend(&dir, backend).and_then(|_| {
+            let aggregation = aggregation.map(|n| (n, leaves));
+            commands::verifier::run(&dir, &out, aggregation, cli.json)
+        }),
         Command::Aggregate {
             dir,
             proofs,
@@ -331,6 +351,7 @@ fn main() -> ExitCode {
             srs,
             dev_srs,
             k,
+            leaves,
         } => commands::check_backend(&dir, backend).and_then(|_| {
             let args = commands::aggregate::Args {
                 dir: &dir,
@@ -339,6 +360,7 @@ fn main() -> ExitCode {
                 srs,
                 dev_srs,
                 k,
+                leaves,
             };
             commands::aggregate::run(args, cli.json)
         }),
@@ -367,6 +389,7 @@ fn main() -> ExitCode {
             prompt_slots,
             dir,
             requests,
+            leaves,
             serve,
             workers,
         } => match requests {
@@ -389,7 +412,7 @@ fn main() -> ExitCode {
             Some(_) if backend.is_some_and(|b| b != commands::Backend::Halo2) => Err(
                 anyhow::anyhow!("--requests aggregates halo2 proofs: drop --backend"),
             ),
-            Some(n) => commands::demo_batch::run(n, dir.as_deref(), cli.json),
+            Some(n) => commands::demo_batch::run(n, leaves, dir.as_deref(), cli.json),
             None => commands::demo::run(
                 model,
                 backend.unwrap_or_default(),

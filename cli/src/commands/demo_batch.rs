@@ -12,7 +12,7 @@ use alloy::primitives::U256;
 use anyhow::{ensure, Result};
 use serde_json::json;
 use zkinfer_aggregate::keys::{load, setup, AggregateDir};
-use zkinfer_aggregate::{aggregate, verify_file};
+use zkinfer_aggregate::{aggregate_tree, verify_file};
 use zkinfer_circuits::field::{fr_parse, random_fr};
 use zkinfer_circuits::halo2::Witness;
 use zkinfer_circuits::Fr;
@@ -34,8 +34,15 @@ struct Opened {
     salt: Fr,
 }
 
-pub fn run(requests: usize, workdir: Option<&Path>, json_out: bool) -> Result<ExitCode> {
+/// `leaves`: aggregate as a tree of that many leaves (1: one aggregation of all requests).
+pub fn run(
+    requests: usize,
+    leaves: usize,
+    workdir: Option<&Path>,
+    json_out: bool,
+) -> Result<ExitCode> {
     ensure!(requests >= 1, "--requests must be at least 1");
+    zkinfer_aggregate::keys::check_tree(requests, leaves)?;
     let ws = Workspace::new(workdir)?;
     let (dir, work) = (&ws.dir, &ws.work);
     let (job, t) = prepare_mlp(super::Backend::Halo2, &ws.example, dir, json_out)?;
@@ -46,7 +53,7 @@ pub fn run(requests: usize, workdir: Option<&Path>, json_out: bool) -> Result<Ex
         json_out,
         &format!("set up aggregation keys for {requests} requests (minutes the first time)"),
     );
-    let agg_dir = AggregateDir::new(dir.clone(), requests);
+    let agg_dir = AggregateDir::tree(dir.clone(), requests, leaves);
     let agg_setup = setup(&agg_dir, &SrsSource::Dev, None)?;
 
     step(
@@ -120,9 +127,8 @@ pub fn run(requests: usize, workdir: Option<&Path>, json_out: bool) -> Result<Ex
         })
         .collect::<Result<Vec<_>>>()?;
     step(json_out, "aggregate them into one proof");
-    let agg_keys = load(&agg_dir, true)?;
-    let agg = aggregate(&agg_keys, &paths)?;
-    verify_file(&agg_keys, &agg.file)?;
+    let agg = aggregate_tree(&agg_dir, &paths)?;
+    verify_file(&load(&agg_dir, false)?, &agg.file)?;
     write_json(&work.join("aggregate.json"), &agg.file)?;
 
     step(json_out, "settle all of them in one transaction");
@@ -165,6 +171,7 @@ pub fn run(requests: usize, workdir: Option<&Path>, json_out: bool) -> Result<Ex
         super::print_json(&json!({
             "model": t.label,
             "requests": requests,
+            "leaves": leaves,
             "batch_settle_gas": settled.gas_used,
             "gas_per_request": per_request,
             "single_settle_gas": single_gas,
@@ -180,8 +187,12 @@ pub fn run(requests: usize, workdir: Option<&Path>, json_out: bool) -> Result<Ex
         }));
     } else {
         println!("model              {}", t.label);
+        let tree = match leaves {
+            1 => String::new(),
+            l => format!(", a tree of {l} leaves"),
+        };
         println!(
-            "requests           {requests}, aggregated in {:.1} s (k = {})",
+            "requests           {requests}, aggregated in {:.1} s (k = {}{tree})",
             agg.seconds, agg_setup.manifest.shape.k
         );
         println!(

@@ -11,14 +11,21 @@ use zkinfer_contracts::artifact::build;
 use zkinfer_contracts::solc::Solc;
 use zkinfer_prover::artifacts::ModelDir;
 
-pub fn run(dir: &Path, out: &Path, aggregation: Option<usize>, json_out: bool) -> Result<ExitCode> {
+/// `aggregation`: the number of requests and of leaves of the aggregation keys to use.
+pub fn run(
+    dir: &Path,
+    out: &Path,
+    aggregation: Option<(usize, usize)>,
+    json_out: bool,
+) -> Result<ExitCode> {
     let solc = Solc::find()?;
     let artifact = match aggregation {
         None => build(&ModelDir::new(dir), &solc)?,
-        Some(n) => zkinfer_contracts::artifact::build_aggregation(
-            &zkinfer_aggregate::AggregateDir::new(ModelDir::new(dir), n),
-            &solc,
-        )?,
+        Some((n, leaves)) => {
+            let agg = zkinfer_aggregate::AggregateDir::tree(ModelDir::new(dir), n, leaves);
+            agg.check()?;
+            zkinfer_contracts::artifact::build_aggregation(&agg, &solc)?
+        }
     };
     let manifest = artifact.write(out)?;
     if json_out {

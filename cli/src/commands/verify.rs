@@ -24,7 +24,7 @@ pub fn run(dir: &Path, proof: &Path, json_out: bool) -> Result<ExitCode> {
     report(proof, result, json!(file.instances), json_out)
 }
 
-/// An aggregation proof, checked with the keys for its number of requests.
+/// An aggregation proof, checked with the keys for its number of requests and leaves.
 fn aggregation(
     dir: &Path,
     proof: &Path,
@@ -33,7 +33,9 @@ fn aggregation(
 ) -> Result<ExitCode> {
     let file: zkinfer_aggregate::AggregateProofFile = serde_json::from_value(value)
         .with_context(|| format!("{}: not a zkinfer aggregation proof file", proof.display()))?;
-    let agg = zkinfer_aggregate::AggregateDir::new(ModelDir::new(dir), file.requests.len());
+    let agg =
+        zkinfer_aggregate::AggregateDir::tree(ModelDir::new(dir), file.requests.len(), file.leaves);
+    agg.check()?;
     let keys = zkinfer_aggregate::keys::load(&agg, false)?;
     let result = zkinfer_aggregate::verify_file(&keys, &file);
     report(proof, result, json!(file.requests), json_out)
