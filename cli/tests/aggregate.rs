@@ -92,9 +92,19 @@ fn proofs_for_aggregation_verify_and_bad_aggregations_name_the_file() {
     assert!(!r.status.success());
     let msg = stderr(&r);
     assert!(msg.contains(b) && msg.contains("does not verify"), "{msg}");
-    assert!(!out.exists(), "nothing written");
+    // leaves that do not split the proofs evenly
+    let r = zkinfer(&["aggregate", d, a, a, "-o", o, "--dev-srs", "--leaves", "3"]);
+    assert_eq!(r.status.code(), Some(2));
+    let msg = stderr(&r);
     assert!(
-        !tmp.path().join("mlp/aggregate-2").exists(),
-        "no keys made for bad input"
+        msg.contains("2 requests do not split evenly into 3 leaves"),
+        "{msg}"
     );
+    assert!(!out.exists(), "nothing written");
+    for keys in ["mlp/aggregate-2", "mlp/aggregate-1", "mlp/aggregate-1x3"] {
+        assert!(
+            !tmp.path().join(keys).exists(),
+            "no keys made for bad input: {keys}"
+        );
+    }
 }
