@@ -79,11 +79,11 @@ pub struct AggregateManifest {
     pub pk_sha256: String,
 }
 
-fn one() -> usize {
+pub(crate) fn one() -> usize {
     1
 }
 
-fn is_one(n: &usize) -> bool {
+pub(crate) fn is_one(n: &usize) -> bool {
     *n == 1
 }
 

@@ -17,6 +17,7 @@ use crate::circuit::{instances, prover, ACCUMULATOR_LIMBS};
 use crate::keys::{AggregateKeys, AggregateManifest};
 use crate::snark::{load, protocol, snark, Inner};
 use crate::AggregateError;
+use zkinfer_prover::keys::VerifierKeys;
 
 /// The backend label of aggregation proofs.
 pub const AGGREGATION_BACKEND: &str = "halo2-kzg-bn254-shplonk-aggregation";
@@ -38,7 +39,10 @@ pub struct AggregateProofFile {
     pub model_vk_sha256: String,
     /// Leaf aggregations under the proof (1: it verifies the requests' proofs itself); with the
     /// number of requests it names the keys that verify it.
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[serde(
+        default = "crate::keys::one",
+        skip_serializing_if = "crate::keys::is_one"
+    )]
     pub leaves: usize,
     /// The KZG accumulator's limbs, 0x-hex.
     pub accumulator: Vec<String>,
@@ -74,14 +78,6 @@ pub struct Aggregated {
     pub seconds: f64,
 }
 
-fn one() -> usize {
-    1
-}
-
-fn is_one(n: &usize) -> bool {
-    *n == 1
-}
-
 /// Aggregates the proof files, in the order given, with keys that verify them directly.
 pub fn aggregate(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Aggregated, AggregateError> {
     let start = Instant::now();
@@ -91,7 +87,7 @@ pub fn aggregate(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Aggregated,
             "these are a tree's root keys: aggregate with `aggregate_tree`".into(),
         ));
     }
-    let inner = load_all(keys, proofs)?;
+    let inner = load_all(&keys.model, proofs, m.requests)?;
     let protocol = protocol(&keys.model.srs, &keys.model.vk, m.instances_per_request);
     let snarks = inner.iter().map(|i| snark(&protocol, i)).collect();
     let statements: Vec<Fr> = inner.iter().flat_map(|i| i.instances.clone()).collect();
@@ -102,18 +98,19 @@ pub fn aggregate(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Aggregated,
     })
 }
 
-pub(crate) fn count_error(given: usize, want: usize) -> AggregateError {
-    AggregateError::Request(format!(
-        "{given} proofs given; these aggregation keys take {want}"
-    ))
-}
-
-/// Every request proof, each checked against the model's keys; as many as the keys take.
-fn load_all(keys: &AggregateKeys, proofs: &[PathBuf]) -> Result<Vec<Inner>, AggregateError> {
-    if proofs.len() != keys.manifest.requests {
-        return Err(count_error(proofs.len(), keys.manifest.requests));
+/// The request proofs, each checked against the model's keys; exactly `want` of them.
+pub(crate) fn load_all(
+    model: &VerifierKeys,
+    proofs: &[PathBuf],
+    want: usize,
+) -> Result<Vec<Inner>, AggregateError> {
+    if proofs.len() != want {
+        return Err(AggregateError::Request(format!(
+            "{} proofs given; these aggregation keys take {want}",
+            proofs.len()
+        )));
     }
-    proofs.iter().map(|p| load(&keys.model, p)).collect()
+    proofs.iter().map(|p| load(model, p)).collect()
 }
 
 /// Proves one layer over `snarks` with `transcript`; its instances must be the accumulator and

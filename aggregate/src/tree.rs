@@ -23,8 +23,8 @@ use zkinfer_prover::G1Affine;
 
 use crate::circuit::ACCUMULATOR_LIMBS;
 use crate::keys::{load as load_keys, AggregateDir};
-use crate::prove::{aggregate, count_error, proof_file, prove_layer, Aggregated};
-use crate::snark::{leaf_protocol, load, protocol, snark, Inner};
+use crate::prove::{aggregate, load_all, proof_file, prove_layer, Aggregated};
+use crate::snark::{leaf_protocol, protocol, snark, Inner};
 use crate::verify::accumulator_holds;
 use crate::AggregateError;
 
@@ -68,13 +68,7 @@ pub fn prove_leaves(dir: &AggregateDir, proofs: &[PathBuf]) -> Result<Leaves, Ag
             dir.dir().display()
         )));
     }
-    if proofs.len() != dir.requests {
-        return Err(count_error(proofs.len(), dir.requests));
-    }
-    let requests = proofs
-        .iter()
-        .map(|p| load(&leaf.model, p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let requests = load_all(&leaf.model, proofs, dir.requests)?;
     let m = &leaf.manifest;
     let inner = protocol(&leaf.model.srs, &leaf.model.vk, m.instances_per_request);
     let mut leaves = Vec::with_capacity(dir.leaves);
